@@ -1,1 +1,20 @@
-"""Placeholder; filled in by its module owner."""
+"""Pure functions of the paper's method (Chai et al., CVPR 2023, Sec. 3): cosines and the ArcFace margin,
+the Recognizability Index (Eq. 1-3, 6), the loss terms (Eq. 4, 5-7, 9) and the projection away from the
+UI centre (Eq. 8). Modules in :mod:`recognizability.nn` are thin wrappers over these."""
+
+from .index import recognizability_index, ui_index_statistics
+from .losses import DEFAULT_TAU, attention_mse_loss, index_diversion_loss, perceptibility_regression_loss
+from .margins import arcface_logits, cosine_logits
+from .projection import project_away
+
+__all__ = [
+    "DEFAULT_TAU",
+    "arcface_logits",
+    "attention_mse_loss",
+    "cosine_logits",
+    "index_diversion_loss",
+    "perceptibility_regression_loss",
+    "project_away",
+    "recognizability_index",
+    "ui_index_statistics",
+]

@@ -1,0 +1,220 @@
+"""Input validation shared by the whole package, and the one switch for checks that read tensor values.
+
+Two kinds of checks exist:
+
+* **Structural checks** (type, rank, sizes, dtype, device) read only tensor metadata. They cost no
+  device-to-host synchronisation and are always on.
+* **Value checks** (labels inside ``[0, num_classes)``, finiteness, a fitted UI centre) must read tensor
+  *values*; on an accelerator each one forces a host sync. They are on by default and controlled by one
+  process-wide switch: :func:`set_value_checks`, :func:`value_checks_enabled`, and the context manager
+  :func:`value_checks`. Benchmarks and speed-minded training loops turn them off after a first checked step.
+  Inside ``torch.compile`` the value checks are skipped (a sync cannot be traced into a graph); run a
+  first step eagerly to validate the data.
+
+Every helper raises :class:`TypeError` (wrong Python or tensor type/dtype) or :class:`ValueError`
+(wrong shape, size, device or value) with a message naming the argument, the expected and the received value,
+e.g. ``expected labels of shape (B,) = (4,), got shape (4, 1)``. Other subpackages may import these helpers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "check_finite",
+    "check_floating",
+    "check_integer",
+    "check_labels",
+    "check_nonempty",
+    "check_positive_float",
+    "check_reduction",
+    "check_same_device",
+    "check_shape",
+    "check_tensor",
+    "format_shape",
+    "set_value_checks",
+    "value_checks",
+    "value_checks_enabled",
+]
+
+_VALUE_CHECKS_ENABLED: bool = True
+
+
+def set_value_checks(enabled: bool) -> None:
+    """Turn the host-syncing value checks on (default) or off for the whole process.
+
+    Value checks cover labels in range, finiteness of inputs such as the UI centre, and whether a
+    :class:`~recognizability.nn.UICenter` has been fitted. With checks off no forward pass of the package
+    synchronises with the device; invalid values then give undefined results (on CUDA an out-of-range label
+    may trigger a device-side assert).
+
+    Args:
+        enabled: ``True`` to run value checks, ``False`` to skip them.
+    """
+    if not isinstance(enabled, bool):
+        raise TypeError(f"expected enabled to be a bool, got {type(enabled).__name__}")
+    global _VALUE_CHECKS_ENABLED
+    _VALUE_CHECKS_ENABLED = enabled
+
+
+def value_checks_enabled() -> bool:
+    """Return whether value checks run now: the switch is on and ``torch.compile`` is not tracing."""
+    return _VALUE_CHECKS_ENABLED and not torch.compiler.is_compiling()
+
+
+@contextlib.contextmanager
+def value_checks(enabled: bool) -> Iterator[None]:
+    """Context manager that sets the value-check switch for a block and restores the previous setting.
+
+    Example::
+
+        with value_checks(False):
+            out = criterion(feature_map, embeddings, labels, arcface_out, ui_center)
+    """
+    global _VALUE_CHECKS_ENABLED
+    previous = _VALUE_CHECKS_ENABLED
+    set_value_checks(enabled)
+    try:
+        yield
+    finally:
+        _VALUE_CHECKS_ENABLED = previous
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Structural checks (metadata only: free, always on)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def format_shape(expected: Sequence[int | str]) -> str:
+    """Format an expected shape: ``("B", 512)`` -> ``"(B, 512)"``, ``("B",)`` -> ``"(B,)"``."""
+    items = [str(e) for e in expected]
+    if len(items) == 1:
+        return f"({items[0]},)"
+    return "(" + ", ".join(items) + ")"
+
+
+def check_tensor(value: object, name: str) -> Tensor:
+    """Raise :class:`TypeError` unless ``value`` is a :class:`torch.Tensor`; return it typed as one."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
+def check_shape(value: object, name: str, expected: Sequence[int | str]) -> Tensor:
+    """Check the rank and the fixed sizes of a tensor.
+
+    Args:
+        value: the tensor to check.
+        name: the argument name used in the message.
+        expected: one entry per dimension; an ``int`` is a required size, a ``str`` (``"B"``, ``"C"``) is a
+            free size named in the message.
+
+    Raises:
+        TypeError: ``value`` is not a tensor.
+        ValueError: wrong number of dimensions or a wrong fixed size.
+    """
+    tensor = check_tensor(value, name)
+    ok = tensor.ndim == len(expected) and all(
+        isinstance(e, str) or tensor.shape[i] == e for i, e in enumerate(expected)
+    )
+    if not ok:
+        raise ValueError(
+            f"expected {name} of shape {format_shape(expected)}, "
+            f"got shape {format_shape(tuple(tensor.shape))}"
+        )
+    return tensor
+
+
+def check_nonempty(value: Tensor, name: str, dim: int = 0) -> None:
+    """Raise :class:`ValueError` when dimension ``dim`` of ``value`` has size 0 (an empty batch)."""
+    if value.shape[dim] == 0:
+        raise ValueError(
+            f"expected a non-empty {name} (size >= 1 along dim {dim}), "
+            f"got shape {format_shape(tuple(value.shape))}"
+        )
+
+
+def check_floating(value: Tensor, name: str) -> None:
+    """Raise :class:`TypeError` unless ``value`` has a floating-point dtype."""
+    if not value.dtype.is_floating_point:
+        raise TypeError(f"expected {name} with a floating-point dtype, got {value.dtype}")
+
+
+def check_integer(value: Tensor, name: str) -> None:
+    """Raise :class:`TypeError` unless ``value`` has an integer dtype (bool excluded)."""
+    if value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool:
+        raise TypeError(f"expected {name} with an integer dtype (e.g. torch.int64), got {value.dtype}")
+
+
+def check_same_device(value: Tensor, name: str, reference: Tensor, reference_name: str) -> None:
+    """Raise :class:`ValueError` unless ``value`` lives on the device of ``reference``."""
+    if value.device != reference.device:
+        raise ValueError(
+            f"expected {name} on the device of {reference_name} ({reference.device}), got {value.device}"
+        )
+
+
+def check_positive_float(value: object, name: str, *, allow_zero: bool = False) -> float:
+    """Check a Python number is finite and positive (or non-negative); return it as ``float``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected {name} to be a float, got {type(value).__name__}")
+    number = float(value)
+    bad = not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero)
+    if bad:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"expected {name} to be a finite float {bound}, got {value!r}")
+    return number
+
+
+def check_reduction(reduction: object, allowed: Sequence[str], name: str = "reduction") -> str:
+    """Check ``reduction`` is one of ``allowed`` strings."""
+    if not isinstance(reduction, str) or reduction not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"expected {name} to be one of {choices}, got {reduction!r}")
+    return reduction
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Combined checks; the value parts run only while value checks are enabled
+# ----------------------------------------------------------------------------------------------------------
+
+
+def check_labels(
+    labels: object, num_classes: int, batch_size: int, reference: Tensor, reference_name: str
+) -> Tensor:
+    """Check class labels: an integer tensor of shape ``(B,)`` on the device of ``reference``.
+
+    While value checks are on, also check every label lies in ``[0, num_classes)`` (one host sync) so an
+    out-of-range label never reaches a gather/scatter or a CUDA device-side assert.
+
+    Returns:
+        ``labels`` as int64 (no copy when it already is).
+    """
+    tensor = check_tensor(labels, "labels")
+    check_integer(tensor, "labels")
+    if tensor.ndim != 1 or tensor.shape[0] != batch_size:
+        raise ValueError(
+            f"expected labels of shape (B,) = ({batch_size},) to match {reference_name}, "
+            f"got shape {format_shape(tuple(tensor.shape))}"
+        )
+    check_same_device(tensor, "labels", reference, reference_name)
+    if value_checks_enabled() and tensor.numel() > 0:
+        out_of_range = (tensor < 0) | (tensor >= num_classes)
+        if bool(out_of_range.any()):
+            low, high = int(tensor.min()), int(tensor.max())
+            raise ValueError(
+                f"expected labels with values in [0, {num_classes}), got values in [{low}, {high}]"
+            )
+    return tensor.long()
+
+
+def check_finite(value: Tensor, name: str) -> None:
+    """While value checks are on, raise :class:`ValueError` if ``value`` holds NaN or inf (one host sync)."""
+    if value_checks_enabled() and not bool(torch.isfinite(value).all()):
+        count = int((~torch.isfinite(value)).sum())
+        raise ValueError(f"expected {name} with finite values, got {count} non-finite value(s)")

@@ -1,0 +1,91 @@
+"""The Recognizability Index (paper Sec. 3.1, Eq. 1-3) and the UI index statistics (Eq. 6)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .._validation import (
+    check_finite,
+    check_floating,
+    check_labels,
+    check_nonempty,
+    check_positive_float,
+    check_same_device,
+    check_shape,
+)
+from ._autocast import float32_region
+
+__all__ = ["recognizability_index", "ui_index_statistics"]
+
+
+def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps: float = 1e-7) -> Tensor:
+    """Recognizability Index ``xi = d_UI * d_N / (d_P + eps)`` (paper Eq. 1-3).
+
+    * ``d_P = 1 - cos_y``: cosine distance to the sample's own class prototype (Eq. 1);
+    * ``d_N = 1 - max_{j != y} cos_j``: to the nearest negative prototype (Eq. 1), taken from the top-2 of
+      each row (the first of the two whose class is not the label), so no second ``(B, C)`` tensor
+      is allocated;
+    * ``d_UI = 1 - cos(v, u)``: to the UI (unrecognisable identities) centre ``u`` (Eq. 2).
+
+    Distances are clamped at 0 to absorb cosines a rounding error above 1, so the index is ``>= 0`` and
+    finite: at ``cos_y = 1`` it is ``d_UI * d_N / eps``. Arithmetic is float32 under autocast. The function is
+    differentiable; callers using the index as a regression target (Eq. 4) detach it.
+
+    Args:
+        cosine: ``(B, C)`` pre-margin cosines of the embeddings with the class prototypes, ``C >= 2``.
+        labels: ``(B,)`` integer labels in ``[0, C)``.
+        ui_cosine: ``(B,)`` cosine of each embedding with the UI centre.
+        eps: ``epsilon > 0`` of Eq. 3 (paper: 1e-7).
+
+    Returns:
+        ``(B,)`` float32 index.
+    """
+    check_shape(cosine, "cosine", ("B", "C"))
+    check_floating(cosine, "cosine")
+    check_nonempty(cosine, "cosine")
+    if cosine.shape[1] < 2:
+        raise ValueError(
+            f"expected cosine of shape (B, C) with C >= 2 classes (a nearest negative must exist), "
+            f"got shape ({cosine.shape[0]}, {cosine.shape[1]})"
+        )
+    check_shape(ui_cosine, "ui_cosine", (cosine.shape[0],))
+    check_floating(ui_cosine, "ui_cosine")
+    check_same_device(ui_cosine, "ui_cosine", cosine, "cosine")
+    eps = check_positive_float(eps, "eps")
+    index = check_labels(labels, cosine.shape[1], cosine.shape[0], cosine, "cosine")
+
+    with float32_region(cosine.device):
+        cos = cosine.float()
+        cos_y = cos.gather(1, index.unsqueeze(1)).squeeze(1)
+        top_values, top_classes = cos.topk(2, dim=1)
+        nearest_negative = torch.where(top_classes[:, 0] == index, top_values[:, 1], top_values[:, 0])
+        d_positive = (1.0 - cos_y).clamp(min=0.0)
+        d_negative = (1.0 - nearest_negative).clamp(min=0.0)
+        d_ui = (1.0 - ui_cosine.float()).clamp(min=0.0)
+        return d_ui * d_negative / (d_positive + eps)
+
+
+def ui_index_statistics(predicted_index_of_ui_images: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and unbiased standard deviation of the predicted index of K UI images (paper Eq. 6).
+
+    The paper uses K = 5,000 random UI images and then adopts the standard normal (``mu = 0``, ``sigma = 1``);
+    these estimates are the option of :class:`~recognizability.nn.IndexDiversionLoss`.
+
+    Args:
+        predicted_index_of_ui_images: ``(K,)`` predicted index ``xi_hat`` of UI images, ``K >= 2``.
+
+    Returns:
+        ``(mu, sigma)``: two 0-dim float32 tensors, detached (they are constants of Eq. 5).
+    """
+    scores = check_shape(predicted_index_of_ui_images, "predicted_index_of_ui_images", ("K",))
+    check_floating(scores, "predicted_index_of_ui_images")
+    if scores.shape[0] < 2:
+        raise ValueError(
+            f"expected predicted_index_of_ui_images of shape (K,) with K >= 2 (unbiased std), "
+            f"got shape ({scores.shape[0]},)"
+        )
+    check_finite(scores, "predicted_index_of_ui_images")
+    with torch.no_grad(), float32_region(scores.device):
+        sigma, mu = torch.std_mean(scores.float(), correction=1)
+    return mu, sigma

@@ -1,0 +1,165 @@
+"""The paper's auxiliary loss terms: smooth-L1 regression (Eq. 4), index diversion (Eq. 5-7),
+attention MSE (Eq. 9).
+
+All arithmetic runs in float32 (inputs are cast), so the terms are float32 under bf16/fp16 autocast.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from .._validation import (
+    check_finite,
+    check_floating,
+    check_nonempty,
+    check_positive_float,
+    check_reduction,
+    check_same_device,
+    check_shape,
+    check_tensor,
+    value_checks_enabled,
+)
+
+__all__ = [
+    "DEFAULT_TAU",
+    "attention_mse_loss",
+    "index_diversion_loss",
+    "perceptibility_regression_loss",
+]
+
+DEFAULT_TAU: float = 1.0
+"""Default confidence ``tau`` of the index diversion loss (Eq. 7). The paper gives no value; 1.0 is the
+starting point, to be replaced by the value chosen by the ablation recorded in ``docs/ablation.md``."""
+
+Reduction = Literal["mean", "sum", "none"]
+AttentionReduction = Literal["mean", "sum_over_dim_mean_over_batch", "none"]
+
+
+def _reduce(values: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    return values
+
+
+def perceptibility_regression_loss(
+    predicted_index: Tensor, index: Tensor, beta: float = 0.75, reduction: Reduction = "mean"
+) -> Tensor:
+    """Smooth-L1 loss between the predicted index ``xi_hat`` and the index ``xi`` (paper Eq. 4).
+
+    ``0.5 * e^2 / beta`` if ``|e| < beta`` else ``|e| - 0.5 * beta``, with ``e = xi - xi_hat``.
+    ``index`` is the regression target: pass it detached (the criterion does so by default).
+
+    Args:
+        predicted_index: ``(B,)`` output of the perceptibility regression module.
+        index: ``(B,)`` Recognizability Index (Eq. 3).
+        beta: the smooth-L1 threshold (paper: 0.75), not the ID-loss weight of Eq. 10.
+        reduction: ``"mean"`` (paper), ``"sum"`` or ``"none"`` (``(B,)``).
+
+    Returns:
+        float32 scalar, or ``(B,)`` with ``reduction="none"``.
+    """
+    check_shape(predicted_index, "predicted_index", ("B",))
+    check_shape(index, "index", (predicted_index.shape[0],))
+    check_floating(predicted_index, "predicted_index")
+    check_floating(index, "index")
+    check_same_device(index, "index", predicted_index, "predicted_index")
+    check_nonempty(predicted_index, "predicted_index")
+    beta = check_positive_float(beta, "beta")
+    check_reduction(reduction, ("mean", "sum", "none"))
+    return torch.nn.functional.smooth_l1_loss(
+        predicted_index.float(), index.float(), beta=beta, reduction=reduction
+    )
+
+
+def _check_statistic(value: object, name: str, reference: Tensor, positive: bool) -> Tensor | float:
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"expected {name} to be a scalar (0-dim) tensor, got shape {tuple(value.shape)}")
+        check_floating(value, name)
+        check_same_device(value, name, reference, "predicted_index")
+        check_finite(value, name)
+        if positive and value_checks_enabled() and not bool(value > 0):
+            raise ValueError(f"expected {name} > 0, got {float(value)!r}")
+        return value.float().reshape(())
+    if positive:
+        return check_positive_float(value, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected {name} to be a float or a 0-dim tensor, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"expected {name} to be finite, got {value!r}")
+    return float(value)
+
+
+def index_diversion_loss(
+    predicted_index: Tensor,
+    tau: float,
+    mu: float | Tensor = 0.0,
+    sigma: float | Tensor = 1.0,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """Index diversion loss ``L_ID = max(0, tau - (xi_hat - mu_UI) / sigma_UI)`` (paper Eq. 5-7).
+
+    Pushes the predicted index of every training image at least ``tau`` standard deviations above the UI
+    images' mean. The paper adopts ``mu = 0``, ``sigma = 1``;
+    :func:`ui_index_statistics` estimates them (Eq. 6).
+
+    Args:
+        predicted_index: ``(B,)`` predicted index ``xi_hat``.
+        tau: confidence ``tau`` (Eq. 7); see ``DEFAULT_TAU``.
+        mu: ``mu_UI``, a float or 0-dim tensor.
+        sigma: ``sigma_UI > 0``, a float or 0-dim tensor.
+        reduction: ``"mean"`` (paper), ``"sum"`` or ``"none"`` (``(B,)``).
+
+    Returns:
+        float32 scalar, or ``(B,)`` with ``reduction="none"``.
+    """
+    check_shape(predicted_index, "predicted_index", ("B",))
+    check_floating(predicted_index, "predicted_index")
+    check_nonempty(predicted_index, "predicted_index")
+    if isinstance(tau, bool) or not isinstance(tau, (int, float)):
+        raise TypeError(f"expected tau to be a float, got {type(tau).__name__}")
+    if not math.isfinite(tau):
+        raise ValueError(f"expected tau to be finite, got {tau!r}")
+    mu_value = _check_statistic(mu, "mu", predicted_index, positive=False)
+    sigma_value = _check_statistic(sigma, "sigma", predicted_index, positive=True)
+    check_reduction(reduction, ("mean", "sum", "none"))
+    diversion = (predicted_index.float() - mu_value) / sigma_value  # Eq. 5
+    return _reduce(torch.relu(float(tau) - diversion), reduction)  # Eq. 7
+
+
+def attention_mse_loss(attended: Tensor, target: Tensor, reduction: AttentionReduction = "mean") -> Tensor:
+    """Attention loss between ``v_attn`` and the projected embedding ``v'`` (paper Eq. 9).
+
+    The paper writes ``(1/B) sum_i (v'_i - v_attn_i)^2`` for vectors. ``"mean"`` (default) is the element-wise
+    mean, as ``torch.nn.MSELoss``; ``"sum_over_dim_mean_over_batch"`` is the literal per-sample squared norm
+    averaged over the batch (``D`` times larger); ``"none"`` returns the ``(B, D)`` squared errors.
+    ``target`` is a target: pass it detached (the criterion does so by default).
+
+    Args:
+        attended: ``(B, D)`` output ``v_attn`` of the perceptibility attention module.
+        target: ``(B, D)`` projected embedding ``v'`` (Eq. 8).
+        reduction: see above.
+
+    Returns:
+        float32 scalar, or ``(B, D)`` with ``reduction="none"``.
+    """
+    check_shape(attended, "attended", ("B", "D"))
+    check_tensor(target, "target")
+    check_shape(target, "target", tuple(attended.shape))
+    check_floating(attended, "attended")
+    check_floating(target, "target")
+    check_same_device(target, "target", attended, "attended")
+    check_nonempty(attended, "attended")
+    check_reduction(reduction, ("mean", "sum_over_dim_mean_over_batch", "none"))
+    squared = (attended.float() - target.float()).square()
+    if reduction == "mean":
+        return squared.mean()
+    if reduction == "sum_over_dim_mean_over_batch":
+        return squared.sum(dim=1).mean()
+    return squared

@@ -1,0 +1,93 @@
+"""Cosine logits and the ArcFace additive angular margin (the paper's recognition module, L_cls).
+
+ArcFace: Deng et al., "ArcFace: Additive Angular Margin Loss for Deep Face Recognition", CVPR 2019. The
+fallback for ``theta_y + m > pi`` (target logit ``cos(theta_y) - m * sin(m)``) is the one of the ArcFace
+authors' released code (``easy_margin=False``); it keeps the target logit decreasing in ``theta_y``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .._validation import (
+    check_floating,
+    check_labels,
+    check_nonempty,
+    check_positive_float,
+    check_same_device,
+    check_shape,
+)
+from ._autocast import float32_region
+
+__all__ = ["arcface_logits", "cosine_logits"]
+
+
+def cosine_logits(embeddings: Tensor, prototypes: Tensor) -> Tensor:
+    """Cosine of every embedding with every class prototype.
+
+    ``cos_j = <v / |v|, W_j / |W_j|>`` (paper Sec. 3.1). The product runs in float32 even under autocast:
+    the Recognizability Index (Eq. 1-3) needs cosines near 1 to full precision.
+
+    Args:
+        embeddings: ``(B, D)`` embeddings ``v`` (any scale).
+        prototypes: ``(C, D)`` class prototypes ``W`` (any scale).
+
+    Returns:
+        ``(B, C)`` float32 cosines.
+    """
+    check_shape(embeddings, "embeddings", ("B", "D"))
+    check_shape(prototypes, "prototypes", ("C", embeddings.shape[1]))
+    check_floating(embeddings, "embeddings")
+    check_floating(prototypes, "prototypes")
+    check_same_device(prototypes, "prototypes", embeddings, "embeddings")
+    check_nonempty(embeddings, "embeddings")
+    with float32_region(embeddings.device):
+        unit_embeddings = torch.nn.functional.normalize(embeddings.float(), dim=1)
+        unit_prototypes = torch.nn.functional.normalize(prototypes.float(), dim=1)
+        return torch.nn.functional.linear(unit_embeddings, unit_prototypes)
+
+
+def arcface_logits(cosine: Tensor, labels: Tensor, scale: float = 64.0, margin: float = 0.45) -> Tensor:
+    """ArcFace logits: ``s * cos(theta_y + m)`` at the label, ``s * cos(theta_j)`` elsewhere.
+
+    The margin is applied with the exact gradient: ``cos(theta + m) = cos(theta) cos(m) - sin(theta) sin(m)``
+    with ``sin(theta) = sqrt(1 - cos^2)``; at ``|cos| = 1`` the ``sqrt`` term's gradient (infinite there) is
+    set to 0 so gradients stay finite. When ``theta_y + m > pi`` (``cos(theta_y) <= cos(pi - m)``) the target
+    logit falls back to ``s * (cos(theta_y) - m sin(m))``. Only the target column is computed separately
+    (a gather and a scatter); ``cosine`` is never modified. With ``margin = 0`` this is ``s * cosine``.
+
+    Args:
+        cosine: ``(B, C)`` cosines, e.g. from :func:`cosine_logits` (cast to float32).
+        labels: ``(B,)`` integer class labels in ``[0, C)``.
+        scale: ``s > 0`` (paper Table 5: 64).
+        margin: ``m`` in radians, ``0 <= m < pi`` (paper Table 5: 0.45).
+
+    Returns:
+        ``(B, C)`` float32 logits for cross-entropy.
+    """
+    check_shape(cosine, "cosine", ("B", "C"))
+    check_floating(cosine, "cosine")
+    check_nonempty(cosine, "cosine")
+    scale = check_positive_float(scale, "scale")
+    margin = check_positive_float(margin, "margin", allow_zero=True)
+    if margin >= math.pi:
+        raise ValueError(f"expected margin in radians in [0, pi), got {margin!r}")
+    index = check_labels(labels, cosine.shape[1], cosine.shape[0], cosine, "cosine").unsqueeze(1)
+
+    cos_m, sin_m = math.cos(margin), math.sin(margin)
+    threshold = math.cos(math.pi - margin)  # theta + m > pi  <=>  cos(theta) < cos(pi - m)
+    fallback_shift = margin * sin_m  # = m * sin(pi - m)
+
+    cos_full = cosine.float()
+    logits = cos_full * scale  # the one (B, C) allocation; a fresh tensor, so in-place scatter below is safe
+    cos_y = cos_full.gather(1, index)  # (B, 1)
+    sin_sq = 1.0 - cos_y * cos_y
+    positive = sin_sq > 0
+    # Double `where` keeps the gradient finite (zero) where sin(theta) = 0 instead of 0 * inf = nan.
+    sin_y = torch.where(positive, torch.sqrt(torch.where(positive, sin_sq, torch.ones_like(sin_sq))), 0.0)
+    cos_y_margin = cos_y * cos_m - sin_y * sin_m
+    target = torch.where(cos_y > threshold, cos_y_margin, cos_y - fallback_shift)
+    return logits.scatter_(1, index, target * scale)
