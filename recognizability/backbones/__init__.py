@@ -1,1 +1,51 @@
-"""Placeholder; filled in by its module owner."""
+"""Face backbones exposing the last feature map F (B, C, h, w) and the embedding v (B, D).
+
+- ``iresnet18/34/50/100`` and ``mobilefacenet``: insightface arcface_torch networks, identical state-dict
+  keys;
+- ``adaface_ir50`` / ``adaface_ir101``: AdaFace IR networks, identical state-dict keys (BGR input);
+- ``small_vlr_net``: a small CPU demo backbone for ~32 x 32 faces (not from the paper);
+- ``create_backbone`` / ``available_backbones``: by name; ``load_pretrained``: both public checkpoint formats;
+- ``normalize_for``: colour order and normalisation per format; ``freeze_batchnorm``: fixed BN in the trunk.
+
+Every backbone: ``forward_features(x)`` -> F, ``forward_head(F)`` -> v, ``forward(x)`` -> v,
+``forward_with_features(x)`` -> ``BackboneOutput(embedding, feature_map)``; attributes ``embedding_dim``,
+``feature_shape``, ``input_size``, ``input_channel_order``. See ``docs/checkpoints.md``.
+"""
+
+from .adaface import AdaFaceIR, adaface_ir50, adaface_ir101
+from .base import BackboneOutput, FaceBackbone
+from .freeze import freeze_batchnorm, is_frozen, unfreeze_batchnorm
+from .iresnet import IResNet, iresnet18, iresnet34, iresnet50, iresnet100
+from .loading import CheckpointError, LoadReport, extract_state_dict, load_pretrained
+from .mobilefacenet import MobileFaceNet, mobilefacenet
+from .preprocessing import channel_order_for, normalize_for
+from .registry import available_backbones, create_backbone
+from .small import SmallVLRNet, small_vlr_net
+
+__all__ = [
+    "AdaFaceIR",
+    "BackboneOutput",
+    "CheckpointError",
+    "FaceBackbone",
+    "IResNet",
+    "LoadReport",
+    "MobileFaceNet",
+    "SmallVLRNet",
+    "adaface_ir50",
+    "adaface_ir101",
+    "available_backbones",
+    "channel_order_for",
+    "create_backbone",
+    "extract_state_dict",
+    "freeze_batchnorm",
+    "iresnet18",
+    "iresnet34",
+    "iresnet50",
+    "iresnet100",
+    "is_frozen",
+    "load_pretrained",
+    "mobilefacenet",
+    "normalize_for",
+    "small_vlr_net",
+    "unfreeze_batchnorm",
+]

@@ -1,0 +1,107 @@
+"""Freeze batch normalisation in a backbone trunk: statistics *and* affine parameters.
+
+Fine-tuning on small VLR datasets with batch statistics from a few dozen blurry faces degrades a pretrained
+trunk;
+the recipe keeps BN fixed. Two things must hold for the whole run, not just until the next ``model.train()``:
+
+1. running statistics do not move: the BN layer must stay in eval mode;
+2. ``weight`` and ``bias`` receive no gradient: ``requires_grad = False``.
+
+Mechanism (robust to ``model.train()``): every frozen layer's class is switched in place to a subclass of its
+own
+class (``nn.BatchNorm2d`` -> ``FrozenBatchNorm2d``, ``nn.SyncBatchNorm`` -> ``FrozenSyncBatchNorm``) whose
+``train()``
+always puts it in eval mode. ``nn.Module.train`` reaches every child through ``child.train(mode)``, so no
+call to
+``model.train()`` can switch a frozen layer back to batch statistics. The module object, its parameters,
+buffers and
+state-dict keys are unchanged (``isinstance(layer, nn.BatchNorm2d)`` still holds, optimiser references stay
+valid, and
+the forward is a plain eval-mode BN, so ``torch.compile`` sees nothing unusual). :func:`unfreeze_batchnorm`
+reverses it.
+
+Note: ``nn.SyncBatchNorm.convert_sync_batchnorm`` builds *new* modules; call :func:`freeze_batchnorm` after
+it.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from torch import nn
+
+__all__ = ["FrozenBatchNorm2d", "FrozenSyncBatchNorm", "freeze_batchnorm", "is_frozen", "unfreeze_batchnorm"]
+
+_M = TypeVar("_M", bound=nn.Module)
+
+
+class FrozenBatchNorm2d(nn.BatchNorm2d):
+    """A ``BatchNorm2d`` that stays in eval mode whatever ``train()`` is asked; see ``freeze_batchnorm``."""
+
+    def train(self: _M, mode: bool = True) -> _M:
+        return nn.Module.train(self, False)
+
+
+class FrozenSyncBatchNorm(nn.SyncBatchNorm):
+    """A ``SyncBatchNorm`` that stays in eval mode whatever ``train()`` is asked; see ``freeze_batchnorm``."""
+
+    def train(self: _M, mode: bool = True) -> _M:
+        return nn.Module.train(self, False)
+
+
+_FROZEN: dict[type[nn.Module], type[nn.Module]] = {
+    nn.BatchNorm2d: FrozenBatchNorm2d,
+    nn.SyncBatchNorm: FrozenSyncBatchNorm,
+}
+_UNFROZEN: dict[type[nn.Module], type[nn.Module]] = {v: k for k, v in _FROZEN.items()}
+
+
+def freeze_batchnorm(module: _M) -> _M:
+    """Freeze every ``BatchNorm2d`` / ``SyncBatchNorm`` in ``module`` (statistics and affine), in place.
+
+    ``BatchNorm1d`` (the embedding BN of the heads) is left alone. For MobileFaceNet the GDC head contains a
+    ``BatchNorm2d``, which is frozen too; pass a sub-module to freeze only part of a network. Layers of a
+    user-defined BN subclass raise ``TypeError`` rather than being skipped silently.
+
+    Returns:
+        ``module`` itself, for chaining.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"expected module to be an nn.Module, got {type(module).__name__}")
+    for name, layer in module.named_modules():
+        cls = type(layer)
+        if cls in _UNFROZEN:
+            continue  # already frozen
+        if cls in _FROZEN:
+            layer.__class__ = _FROZEN[cls]
+        elif isinstance(layer, (nn.BatchNorm2d, nn.SyncBatchNorm)):
+            raise TypeError(
+                f"cannot freeze {name or 'module'!r} of class {cls.__name__}: expected nn.BatchNorm2d or "
+                "nn.SyncBatchNorm exactly (a subclass's own train() could not be overridden safely)"
+            )
+        else:
+            continue
+        layer.train(False)
+        for param in layer.parameters(recurse=False):
+            param.requires_grad_(False)
+    return module
+
+
+def unfreeze_batchnorm(module: _M) -> _M:
+    """Undo :func:`freeze_batchnorm`: restore the classes, make the affine parameters trainable and
+    the layers' mode to ``module.training``."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"expected module to be an nn.Module, got {type(module).__name__}")
+    for layer in module.modules():
+        cls = type(layer)
+        if cls in _UNFROZEN:
+            layer.__class__ = _UNFROZEN[cls]
+            layer.train(module.training)
+            for param in layer.parameters(recurse=False):
+                param.requires_grad_(True)
+    return module
+
+
+def is_frozen(layer: nn.Module) -> bool:
+    """Whether ``layer`` is a batch-norm layer frozen by :func:`freeze_batchnorm`."""
+    return type(layer) in _UNFROZEN
