@@ -2,19 +2,41 @@
 UI-centre refresh, checkpoint/resume, DDP, protocol evaluation, reports, plots and quality prediction."""
 
 from .checkpoint import epoch_seed, load_checkpoint, save_checkpoint, seed_everything
+from .data import Benchmark, load_test_sets, load_train_set, load_ui_set, resolve_benchmark
 from .distributed import DistributedContext, init_distributed
+from .evaluation import REPORT_FIELDS, evaluate_run, write_report
+from .loop import ImageSet, load_image_set, refresh_ui_center, train_one_epoch, validate
+from .model import RecognizabilityModel, build_model
+from .recipe import TrainingResult, fit
 from .settings import LOSS_TERMS, LearningRates, TrainingSettings, cpu_demo_settings, paper_settings
 
 __all__ = [
     "LOSS_TERMS",
+    "REPORT_FIELDS",
+    "Benchmark",
     "DistributedContext",
+    "ImageSet",
     "LearningRates",
+    "RecognizabilityModel",
+    "TrainingResult",
     "TrainingSettings",
+    "build_model",
     "cpu_demo_settings",
     "epoch_seed",
+    "evaluate_run",
+    "fit",
     "init_distributed",
     "load_checkpoint",
+    "load_image_set",
+    "load_test_sets",
+    "load_train_set",
+    "load_ui_set",
     "paper_settings",
+    "refresh_ui_center",
+    "resolve_benchmark",
     "save_checkpoint",
     "seed_everything",
+    "train_one_epoch",
+    "validate",
+    "write_report",
 ]
