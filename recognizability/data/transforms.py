@@ -1,0 +1,399 @@
+"""Batched image transforms on (B, C, H, W) tensors, on whatever device the batch lives.
+
+Decoding happens in DataLoader workers (one image at a time, at its stored size);
+:func:`collate_variable_size` brings the differently sized VLR images of a batch to one size on the worker,
+and everything after that runs on the whole batch at once, on the GPU when the batch is there, with no Python
+loop over samples:
+
+- :func:`resize_batch`: bicubic resize (the supplement: "we rescale all the images into 112x112 pixels through
+  bi-cubic interpolation");
+- :func:`random_horizontal_flip`, :func:`random_rotation` (+-10 degrees), :func:`random_rescale` (down to
+  64 x 64 or 100 x 100 and back): the paper's training augmentation (supplement, implementation details);
+- :func:`degrade`: down to 16 x 16 and back, the paper's validation degradation;
+- :func:`normalize`: ``(x / 255 - 0.5) / 0.5`` in the channel order a checkpoint expects (RGB or BGR);
+- :class:`TrainAugmentation` and :class:`EvalTransform` compose them.
+
+Pixel values are on the 0..255 scale until :func:`normalize`: uint8 batches, or float batches holding 0..255
+values. Each function returns the dtype it was given (uint8 results are rounded and clamped to 0..255, since
+bicubic interpolation overshoots). Random functions take an optional ``torch.Generator`` for reproducibility;
+random numbers are drawn on the generator's device and moved to the batch's device (a host-to-device copy,
+never a device-to-host sync).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "EvalTransform",
+    "TrainAugmentation",
+    "collate_variable_size",
+    "degrade",
+    "normalize",
+    "random_horizontal_flip",
+    "random_rescale",
+    "random_rotation",
+    "resize_batch",
+    "rotate_batch",
+]
+
+Size = int | tuple[int, int]
+
+
+def _check_batch(images: object, name: str = "images") -> Tensor:
+    if not isinstance(images, Tensor):
+        raise TypeError(
+            f"expected {name} to be a torch.Tensor of shape (B, C, H, W), got {type(images).__name__}"
+        )
+    if images.ndim != 4:
+        raise ValueError(f"expected {name} of shape (B, C, H, W), got shape {tuple(images.shape)}")
+    if images.dtype != torch.uint8 and not images.is_floating_point():
+        raise TypeError(f"expected {name} of dtype uint8 or floating point, got {images.dtype}")
+    return images
+
+
+def _size_pair(size: object, name: str = "size") -> tuple[int, int]:
+    if isinstance(size, int) and not isinstance(size, bool):
+        pair: tuple[object, ...] = (size, size)
+    elif isinstance(size, (tuple, list)) and len(size) == 2:
+        pair = tuple(size)
+    else:
+        raise TypeError(f"expected {name} to be an int or a pair (H, W) of ints, got {size!r}")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
+        raise ValueError(f"expected {name} to hold positive ints, got {size!r}")
+    return (int(pair[0]), int(pair[1]))  # type: ignore[call-overload]
+
+
+def _check_probability(p: object, name: str) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"expected {name} to be a probability in [0, 1], got {p!r}")
+    return float(p)
+
+
+def _uniform(count: int, device: torch.device, generator: torch.Generator | None) -> Tensor:
+    """(count,) float32 uniform in [0, 1), drawn on the generator's device, returned on ``device``."""
+    source = generator.device if generator is not None else device
+    return torch.rand(count, generator=generator, device=source).to(device, non_blocking=True)
+
+
+def _to_compute(images: Tensor) -> Tensor:
+    """Float32 copy for uint8/half inputs (bicubic is not implemented for every low-precision dtype)."""
+    return images if images.dtype in (torch.float32, torch.float64) else images.float()
+
+
+def _restore(result: Tensor, like: Tensor, value_range: tuple[float, float] | None) -> Tensor:
+    if like.dtype == torch.uint8:
+        return result.round().clamp(0.0, 255.0).to(torch.uint8)
+    if value_range is not None:
+        result = result.clamp(value_range[0], value_range[1])
+    return result.to(like.dtype)
+
+
+def resize_batch(
+    images: Tensor,
+    size: Size,
+    *,
+    antialias: bool = True,
+    value_range: tuple[float, float] | None = None,
+) -> Tensor:
+    """Bicubic resize of a batch: (B, C, H, W) -> (B, C, size_h, size_w), same dtype and device.
+
+    Args:
+        images: (B, C, H, W) uint8 or float.
+        size: output size, an int (square) or (H, W).
+        antialias: low-pass filter when shrinking (as Pillow's bicubic resize does); no effect when enlarging.
+        value_range: for float inputs, clamp the result to this range (bicubic overshoots); uint8 results are
+            always rounded and clamped to 0..255.
+
+    Returns the input unchanged when it already has the requested size.
+    """
+    _check_batch(images)
+    target = _size_pair(size)
+    if tuple(images.shape[-2:]) == target:
+        return images
+    result = F.interpolate(
+        _to_compute(images), size=target, mode="bicubic", align_corners=False, antialias=antialias
+    )
+    return _restore(result, images, value_range)
+
+
+def random_horizontal_flip(
+    images: Tensor, p: float = 0.5, *, generator: torch.Generator | None = None
+) -> Tensor:
+    """Mirror each image left-right with probability ``p``, independently per sample: (B, C, H, W) -> same."""
+    _check_batch(images)
+    p = _check_probability(p, "p")
+    flip = (_uniform(images.shape[0], images.device, generator) < p).view(-1, 1, 1, 1)
+    return torch.where(flip, images.flip(-1), images)
+
+
+def rotate_batch(images: Tensor, degrees: Tensor) -> Tensor:
+    """Rotate each image about its centre by its own angle: (B, C, H, W), degrees (B,) -> (B, C, H, W).
+
+    Positive angles turn the picture counter-clockwise as displayed (row 0 at the top). Bilinear sampling
+    (``affine_grid`` / ``grid_sample``, ``align_corners=False``) with zeros outside the image, so corners that
+    come from outside are black (0) on the 0..255 scale. The aspect ratio is respected for H != W.
+    """
+    _check_batch(images)
+    if not isinstance(degrees, Tensor) or degrees.shape != (images.shape[0],):
+        got = tuple(degrees.shape) if isinstance(degrees, Tensor) else type(degrees).__name__
+        raise ValueError(f"expected degrees of shape ({images.shape[0]},) (one angle per image), got {got}")
+    height, width = images.shape[-2:]
+    radians = degrees.to(device=images.device, dtype=torch.float32) * (math.pi / 180.0)
+    cos, sin = torch.cos(radians), torch.sin(radians)
+    zero = torch.zeros_like(cos)
+    # Output pixel (x, y) (offsets from the centre, y down) samples the input at R(x, y) with
+    # R = [[cos, -sin], [sin, cos]]; in affine_grid's normalised coordinates (x / (W/2), y / (H/2)) the
+    # off-diagonal terms pick up the aspect ratio.
+    theta = torch.stack((cos, -sin * (height / width), zero, sin * (width / height), cos, zero), dim=-1).view(
+        -1, 2, 3
+    )
+    compute = _to_compute(images)
+    grid = F.affine_grid(theta.to(compute.dtype), list(compute.shape), align_corners=False)
+    result = F.grid_sample(compute, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return _restore(result, images, None)
+
+
+def random_rotation(
+    images: Tensor, max_degrees: float = 10.0, *, generator: torch.Generator | None = None
+) -> Tensor:
+    """Rotate each image by its own angle drawn uniformly from [-max_degrees, max_degrees] (paper: 10).
+
+    (B, C, H, W) -> (B, C, H, W), same dtype and device. See :func:`rotate_batch` for the conventions.
+    """
+    _check_batch(images)
+    if (
+        isinstance(max_degrees, bool)
+        or not isinstance(max_degrees, (int, float))
+        or not 0 <= max_degrees <= 180
+    ):
+        raise ValueError(f"expected max_degrees to be a number in [0, 180], got {max_degrees!r}")
+    angles = (_uniform(images.shape[0], images.device, generator) * 2.0 - 1.0) * float(max_degrees)
+    return rotate_batch(images, angles)
+
+
+def random_rescale(
+    images: Tensor,
+    sizes: Sequence[Size] = (64, 100),
+    p: float = 0.5,
+    *,
+    generator: torch.Generator | None = None,
+    antialias: bool = True,
+    value_range: tuple[float, float] | None = None,
+) -> Tensor:
+    """With probability ``p`` per image, shrink it to one of ``sizes`` (uniform choice) and enlarge it back.
+
+    The paper rescales "by 64x64, 100x100" at 112 x 112; how often is not stated, so ``p`` defaults to 0.5.
+    Every size is computed for the whole batch and each sample picks its result with ``torch.where``: no loop
+    over samples, cost ``len(sizes)`` batched down-and-up resizes. (B, C, H, W) -> same shape, dtype, device.
+    """
+    _check_batch(images)
+    p = _check_probability(p, "p")
+    targets = [_size_pair(size, "sizes[i]") for size in sizes]
+    if not targets:
+        raise ValueError("expected at least one size in sizes, got an empty sequence")
+    batch, height, width = images.shape[0], images.shape[-2], images.shape[-1]
+    apply = _uniform(batch, images.device, generator) < p
+    choice = (_uniform(batch, images.device, generator) * len(targets)).long().clamp_(max=len(targets) - 1)
+    result = images
+    for index, target in enumerate(targets):  # loop over the (few) sizes, never over samples
+        shrunk = resize_batch(images, target, antialias=antialias, value_range=value_range)
+        restored = resize_batch(shrunk, (height, width), antialias=antialias, value_range=value_range)
+        pick = (apply & (choice == index)).view(-1, 1, 1, 1)
+        result = torch.where(pick, restored, result)
+    return result
+
+
+def degrade(
+    images: Tensor,
+    size: Size = 16,
+    *,
+    antialias: bool = True,
+    value_range: tuple[float, float] | None = None,
+) -> Tensor:
+    """Shrink every image to ``size`` (paper: 16 x 16) and enlarge it back: (B, C, H, W) -> same shape.
+
+    The paper's validation images are "downsampled by 16x16 pixels" from 112 x 112 (supplement).
+    """
+    _check_batch(images)
+    height, width = images.shape[-2:]
+    shrunk = resize_batch(images, size, antialias=antialias, value_range=value_range)
+    return resize_batch(shrunk, (height, width), antialias=antialias, value_range=value_range)
+
+
+def normalize(images: Tensor, channel_order: str = "RGB") -> Tensor:
+    """``(x / 255 - 0.5) / 0.5`` -> values in [-1, 1], channels reordered for the checkpoint format.
+
+    Args:
+        images: (B, 3, H, W) RGB on the 0..255 scale, uint8 or float.
+        channel_order: ``"RGB"`` (AdaFace-style checkpoints read BGR: pass ``"BGR"``; insightface ``"RGB"``).
+            Check a backbone's ``input_channel_order``.
+
+    Returns:
+        (B, 3, H, W) float32 (or the input's float dtype).
+    """
+    _check_batch(images)
+    if channel_order not in ("RGB", "BGR"):
+        raise ValueError(f"expected channel_order to be 'RGB' or 'BGR', got {channel_order!r}")
+    if images.shape[1] != 3:
+        raise ValueError(f"expected images with 3 channels (B, 3, H, W), got shape {tuple(images.shape)}")
+    values = images.float() if images.dtype == torch.uint8 else images
+    result = (values / 255.0 - 0.5) / 0.5
+    return result.flip(1) if channel_order == "BGR" else result
+
+
+def collate_variable_size(
+    batch: Sequence[tuple[Tensor, int]],
+    size: Size = 112,
+    mode: str = "resize",
+    *,
+    antialias: bool = True,
+) -> tuple[Tensor, Tensor]:
+    """DataLoader ``collate_fn`` for images of different stored sizes: -> (images (B, C, h, w), labels (B,)).
+
+    VLR images differ in size (TinyFace averages 20 x 16), so they cannot be stacked as decoded. In a worker,
+    ``mode="resize"`` bicubic-resizes each image to ``size`` (cheap: the images are tiny; the loop runs on the
+    CPU worker, not on the training device); ``mode="pad"`` zero-pads each image, centred, to the largest
+    height and width in the batch (``size`` is then ignored). Use ``functools.partial(collate_variable_size,
+    size=...)`` to choose the size. Images keep their dtype (uint8 from the readers); labels are int64.
+    """
+    if mode not in ("resize", "pad"):
+        raise ValueError(f"expected mode to be 'resize' or 'pad', got {mode!r}")
+    if len(batch) == 0:
+        raise ValueError("expected a non-empty batch of (image, label) pairs, got an empty one")
+    images: list[Tensor] = []
+    labels: list[int] = []
+    for index, item in enumerate(batch):
+        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], Tensor)):
+            raise TypeError(
+                f"expected batch[{index}] to be an (image tensor (C, H, W), label) pair, got {item!r}"
+            )
+        image, label = item
+        if image.ndim != 3:
+            raise ValueError(f"expected batch[{index}] image of shape (C, H, W), got {tuple(image.shape)}")
+        images.append(image)
+        labels.append(int(label))
+    if mode == "resize":
+        target = _size_pair(size)
+        stacked = [resize_batch(image.unsqueeze(0), target, antialias=antialias)[0] for image in images]
+    else:
+        height = max(image.shape[-2] for image in images)
+        width = max(image.shape[-1] for image in images)
+        stacked = []
+        for image in images:
+            top, left = (height - image.shape[-2]) // 2, (width - image.shape[-1]) // 2
+            pad = (left, width - image.shape[-1] - left, top, height - image.shape[-2] - top)
+            stacked.append(F.pad(image, pad))
+    return torch.stack(stacked), torch.tensor(labels, dtype=torch.int64)
+
+
+class TrainAugmentation(nn.Module):
+    """The paper's training pipeline on a batch, on any device: (B, 3, h, w) 0..255 -> (B, 3, H, W) float.
+
+    Steps: bicubic resize to ``size`` (112), random horizontal flip (``flip_p``), random rotation within
+    +-``max_degrees`` (10), random rescale to one of ``rescale_sizes`` (64, 100) and back with probability
+    ``rescale_p``, then :func:`normalize` in ``channel_order`` (skipped if ``normalize_output`` is False,
+    leaving float values on the 0..255 scale). The batch is converted to float32 once, so intermediate steps
+    are not re-quantised. ``generator`` (optional) makes the random draws reproducible; it is used in every
+    mode (``train()``/``eval()`` leave it on; evaluate with :class:`EvalTransform`).
+    """
+
+    def __init__(
+        self,
+        size: Size = 112,
+        *,
+        flip_p: float = 0.5,
+        max_degrees: float = 10.0,
+        rescale_sizes: Sequence[Size] = (64, 100),
+        rescale_p: float = 0.5,
+        channel_order: str = "RGB",
+        normalize_output: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.size = _size_pair(size)
+        self.flip_p = _check_probability(flip_p, "flip_p")
+        if (
+            isinstance(max_degrees, bool)
+            or not isinstance(max_degrees, (int, float))
+            or not 0 <= max_degrees <= 180
+        ):
+            raise ValueError(f"expected max_degrees to be a number in [0, 180], got {max_degrees!r}")
+        self.max_degrees = float(max_degrees)
+        self.rescale_sizes = tuple(_size_pair(s, "rescale_sizes[i]") for s in rescale_sizes)
+        self.rescale_p = _check_probability(rescale_p, "rescale_p")
+        if channel_order not in ("RGB", "BGR"):
+            raise ValueError(f"expected channel_order to be 'RGB' or 'BGR', got {channel_order!r}")
+        self.channel_order = channel_order
+        self.normalize_output = normalize_output
+        self.generator = generator
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(B, 3, h, w) uint8 or float on the 0..255 scale -> (B, 3, size) float32."""
+        _check_batch(images)
+        pixel_range = (0.0, 255.0)
+        x = _to_compute(images)
+        x = resize_batch(x, self.size, value_range=pixel_range)
+        x = random_horizontal_flip(x, self.flip_p, generator=self.generator)
+        if self.max_degrees > 0:
+            x = random_rotation(x, self.max_degrees, generator=self.generator)
+        if self.rescale_sizes and self.rescale_p > 0:
+            x = random_rescale(
+                x, self.rescale_sizes, self.rescale_p, generator=self.generator, value_range=pixel_range
+            )
+        return normalize(x, self.channel_order) if self.normalize_output else x
+
+    def extra_repr(self) -> str:
+        return (
+            f"size={self.size}, flip_p={self.flip_p}, max_degrees={self.max_degrees}, "
+            f"rescale_sizes={self.rescale_sizes}, rescale_p={self.rescale_p}, "
+            f"channel_order={self.channel_order!r}"
+        )
+
+
+class EvalTransform(nn.Module):
+    """Deterministic evaluation pipeline: resize to ``size``, optional flip and degradation, normalise.
+
+    ``EvalTransform(flip=True, degrade_size=16)`` reproduces the paper's validation images (horizontally
+    flipped and downsampled to 16 x 16, back to 112). (B, 3, h, w) 0..255 -> (B, 3, size) float32.
+    """
+
+    def __init__(
+        self,
+        size: Size = 112,
+        *,
+        channel_order: str = "RGB",
+        flip: bool = False,
+        degrade_size: Size | None = None,
+        normalize_output: bool = True,
+    ) -> None:
+        super().__init__()
+        self.size = _size_pair(size)
+        if channel_order not in ("RGB", "BGR"):
+            raise ValueError(f"expected channel_order to be 'RGB' or 'BGR', got {channel_order!r}")
+        self.channel_order = channel_order
+        self.flip = bool(flip)
+        self.degrade_size = None if degrade_size is None else _size_pair(degrade_size, "degrade_size")
+        self.normalize_output = normalize_output
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(B, 3, h, w) uint8 or float on the 0..255 scale -> (B, 3, size) float32."""
+        _check_batch(images)
+        pixel_range = (0.0, 255.0)
+        x = resize_batch(_to_compute(images), self.size, value_range=pixel_range)
+        if self.flip:
+            x = x.flip(-1)
+        if self.degrade_size is not None:
+            x = degrade(x, self.degrade_size, value_range=pixel_range)
+        return normalize(x, self.channel_order) if self.normalize_output else x
+
+    def extra_repr(self) -> str:
+        return (
+            f"size={self.size}, channel_order={self.channel_order!r}, flip={self.flip}, "
+            f"degrade_size={self.degrade_size}"
+        )
