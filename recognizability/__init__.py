@@ -1,9 +1,47 @@
 """recognizability: Recognizability Embedding Enhancement for very-low-resolution face recognition.
 
 Implements Chai et al., "Recognizability Embedding Enhancement for Very Low-Resolution Face Recognition
-and Quality Estimation", CVPR 2023.
+and Quality Estimation", CVPR 2023. The paper's modules are exported here; the rest of the library lives in
+subpackages imported on demand:
+
+- :mod:`recognizability.functional`: the pure tensor math (Eq. 1-10);
+- :mod:`recognizability.nn`: the modules below;
+- :mod:`recognizability.backbones`: IResNet, MobileFaceNet, AdaFace IR and checkpoint loading;
+- :mod:`recognizability.metrics`: verification, identification, error-versus-reject and the benchmark protocols;
+- :mod:`recognizability.data`: dataset readers, batched transforms and the synthetic benchmark;
+- :mod:`recognizability.training`: what the reference training scripts share.
 """
+
+from . import functional, nn
+from ._validation import set_value_checks, value_checks, value_checks_enabled
+from .nn import (
+    ArcFace,
+    ArcFaceOutput,
+    IndexDiversionLoss,
+    PerceptibilityAttention,
+    PerceptibilityRegression,
+    RecognizabilityIndex,
+    RecognizabilityLoss,
+    RecognizabilityLossOutput,
+    UICenter,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "ArcFace",
+    "ArcFaceOutput",
+    "IndexDiversionLoss",
+    "PerceptibilityAttention",
+    "PerceptibilityRegression",
+    "RecognizabilityIndex",
+    "RecognizabilityLoss",
+    "RecognizabilityLossOutput",
+    "UICenter",
+    "__version__",
+    "functional",
+    "nn",
+    "set_value_checks",
+    "value_checks",
+    "value_checks_enabled",
+]
