@@ -106,7 +106,9 @@ def resize_batch(
     Args:
         images: (B, C, H, W) uint8 or float.
         size: output size, an int (square) or (H, W).
-        antialias: low-pass filter when shrinking (as Pillow's bicubic resize does); no effect when enlarging.
+        antialias: True (default) gives Pillow's bicubic resampling (kernel a = -0.5, low-pass filtered when
+            shrinking), matching ``PIL.Image.resize(..., BICUBIC)`` within one grey level on smooth content;
+            False gives PyTorch's plain bicubic (a = -0.75, no low-pass, aliasing when shrinking).
         value_range: for float inputs, clamp the result to this range (bicubic overshoots); uint8 results are
             always rounded and clamped to 0..255.
 
@@ -132,19 +134,23 @@ def random_horizontal_flip(
     return torch.where(flip, images.flip(-1), images)
 
 
-def rotate_batch(images: Tensor, degrees: Tensor) -> Tensor:
+def rotate_batch(
+    images: Tensor, degrees: Tensor, *, value_range: tuple[float, float] | None = None
+) -> Tensor:
     """Rotate each image about its centre by its own angle: (B, C, H, W), degrees (B,) -> (B, C, H, W).
 
     Positive angles turn the picture counter-clockwise as displayed (row 0 at the top). Bilinear sampling
     (``affine_grid`` / ``grid_sample``, ``align_corners=False``) with zeros outside the image, so corners that
     come from outside are black (0) on the 0..255 scale. The aspect ratio is respected for H != W.
+    ``value_range`` clamps float results (bilinear weights sum to one only up to rounding).
     """
     _check_batch(images)
     if not isinstance(degrees, Tensor) or degrees.shape != (images.shape[0],):
         got = tuple(degrees.shape) if isinstance(degrees, Tensor) else type(degrees).__name__
         raise ValueError(f"expected degrees of shape ({images.shape[0]},) (one angle per image), got {got}")
     height, width = images.shape[-2:]
-    radians = degrees.to(device=images.device, dtype=torch.float32) * (math.pi / 180.0)
+    compute = _to_compute(images)
+    radians = degrees.to(device=images.device, dtype=compute.dtype) * (math.pi / 180.0)
     cos, sin = torch.cos(radians), torch.sin(radians)
     zero = torch.zeros_like(cos)
     # Output pixel (x, y) (offsets from the centre, y down) samples the input at R(x, y) with
@@ -153,14 +159,17 @@ def rotate_batch(images: Tensor, degrees: Tensor) -> Tensor:
     theta = torch.stack((cos, -sin * (height / width), zero, sin * (width / height), cos, zero), dim=-1).view(
         -1, 2, 3
     )
-    compute = _to_compute(images)
-    grid = F.affine_grid(theta.to(compute.dtype), list(compute.shape), align_corners=False)
+    grid = F.affine_grid(theta, list(compute.shape), align_corners=False)
     result = F.grid_sample(compute, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return _restore(result, images, None)
+    return _restore(result, images, value_range)
 
 
 def random_rotation(
-    images: Tensor, max_degrees: float = 10.0, *, generator: torch.Generator | None = None
+    images: Tensor,
+    max_degrees: float = 10.0,
+    *,
+    generator: torch.Generator | None = None,
+    value_range: tuple[float, float] | None = None,
 ) -> Tensor:
     """Rotate each image by its own angle drawn uniformly from [-max_degrees, max_degrees] (paper: 10).
 
@@ -174,7 +183,7 @@ def random_rotation(
     ):
         raise ValueError(f"expected max_degrees to be a number in [0, 180], got {max_degrees!r}")
     angles = (_uniform(images.shape[0], images.device, generator) * 2.0 - 1.0) * float(max_degrees)
-    return rotate_batch(images, angles)
+    return rotate_batch(images, angles, value_range=value_range)
 
 
 def random_rescale(
@@ -341,7 +350,7 @@ class TrainAugmentation(nn.Module):
         x = resize_batch(x, self.size, value_range=pixel_range)
         x = random_horizontal_flip(x, self.flip_p, generator=self.generator)
         if self.max_degrees > 0:
-            x = random_rotation(x, self.max_degrees, generator=self.generator)
+            x = random_rotation(x, self.max_degrees, generator=self.generator, value_range=pixel_range)
         if self.rescale_sizes and self.rescale_p > 0:
             x = random_rescale(
                 x, self.rescale_sizes, self.rescale_p, generator=self.generator, value_range=pixel_range
