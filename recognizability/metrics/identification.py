@@ -1,0 +1,392 @@
+"""Closed-set identification: rank of each probe, CMC and TinyFace mAP, chunked over the gallery.
+
+Conventions (metrics.md, Closed-set identification):
+
+- score = cosine similarity of L2-normalised features (``normalize=True``; ranking by Euclidean distance of
+  unit-norm features gives the same order), or the raw dot product with ``normalize=False``;
+- rank of a probe = number of gallery entries of other identities scoring >= the best mate score (ties count
+  against the probe); a rank-k hit when rank < k; gallery labels < 0 are unlabelled distractors (other identities);
+- average precision as in the TinyFace official code: walk the ranked list (non-mates tied with a mate placed
+  before it), accumulate trapezoids ``(recall_i - recall_{i-1}) * (precision_{i-1} + precision_i) / 2`` at each
+  mate, stop after the last mate;
+- ``ranking="identity"``: each labelled gallery identity is one candidate scored by its best image; every
+  distractor image stays its own candidate. Averaged templates: pass :func:`identity_templates` as the gallery.
+
+The probe x gallery matrix is never materialised: probes are processed in blocks and the gallery in column
+chunks of at most ``max_elements`` scores; per probe the sorted mate scores are kept and, for each mate, the count
+of non-mate scores >= it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ._checks import Report, check_choice, check_features, check_labels, check_positive_int, check_ranks
+
+__all__ = [
+    "CLOSED_SET_CONVENTION",
+    "CMCAccumulator",
+    "CMCResult",
+    "average_precision_from_positions",
+    "cmc",
+    "identity_templates",
+    "mate_statistics",
+]
+
+CLOSED_SET_CONVENTION = (
+    "cosine similarity of L2-normalised features; rank = #(non-mate gallery entries with score >= best mate score), "
+    "ties count against the probe; hit@k when rank < k; gallery labels < 0 are distractors; AP = TinyFace trapezoid "
+    "over the ranked list (non-mates tied with a mate placed first), stopping at the last mate"
+)
+
+DEFAULT_MAX_ELEMENTS = 1 << 25  # 32M scores per block: 128 MB in float32
+
+
+@dataclass(frozen=True)
+class CMCResult(Report):
+    """Closed-set result.
+
+    ``rates``: (K,) float64 CMC at ``ranks``; ``ranks_of_probes``: (P,) int64 rank of each evaluated probe
+    (0 = the best mate scores above every non-mate); ``average_precision``: (P,) float64;
+    ``mean_average_precision``: float; ``num_excluded_probes``: probes without a mate in the gallery dropped with
+    ``missing_probes="exclude"`` (0 otherwise).
+    """
+
+    rates: Tensor
+    ranks: tuple[int, ...]
+    ranks_of_probes: Tensor
+    average_precision: Tensor
+    mean_average_precision: float
+    num_probes: int
+    num_excluded_probes: int
+    ranking: str
+    convention: str = CLOSED_SET_CONVENTION
+
+
+def identity_templates(features: Tensor, labels: Tensor, normalize: bool = True) -> tuple[Tensor, Tensor]:
+    """Per-identity templates: mean of the (L2-normalised) features of each label, re-normalised.
+
+    Args:
+        features: (N, D) features. labels: (N,) int labels (negative labels are not allowed here).
+
+    Returns:
+        templates (U, D) and their labels (U,) sorted ascending.
+    """
+    features = check_features(features, "features")
+    labels = check_labels(labels, "labels", features.shape[0]).to(features.device)
+    if bool((labels < 0).any()):
+        raise ValueError("expected labels >= 0 for identity templates, got negative (distractor) labels")
+    unique, inverse = torch.unique(labels, return_inverse=True)
+    x = torch.nn.functional.normalize(features, dim=1) if normalize else features
+    sums = torch.zeros(unique.numel(), x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, inverse, x)
+    if normalize:
+        return torch.nn.functional.normalize(sums, dim=1), unique
+    counts = torch.bincount(inverse, minlength=unique.numel()).to(x.dtype)
+    return sums / counts[:, None], unique
+
+
+def average_precision_from_positions(positions: Tensor, num_mates: Tensor) -> Tensor:
+    """TinyFace AP from the 1-based ranked-list positions of each probe's mates.
+
+    Args:
+        positions: (P, M) int64 positions of the i-th best mate (ascending along M), any value past ``num_mates``.
+        num_mates: (P,) int64 number of valid mates per probe (>= 1).
+
+    Returns:
+        (P,) float64 ``AP = (1/G) sum_i (prec_before_i + i / p_i) / 2`` with ``prec_before_i = (i-1)/(p_i-1)``
+        (1 when ``p_i = 1``), the precision at the position just before the i-th mate.
+    """
+    m = positions.shape[1]
+    i = torch.arange(1, m + 1, device=positions.device, dtype=torch.float64)[None, :]
+    p = positions.to(torch.float64).clamp(min=1)
+    before = torch.where(p > 1, (i - 1) / (p - 1).clamp(min=1), torch.ones_like(p))
+    terms = (before + i / p) / 2
+    valid = i <= num_mates[:, None].to(torch.float64)
+    return (terms * valid).sum(1) / num_mates.to(torch.float64)
+
+
+def _normalized(x: Tensor, normalize: bool, dtype: torch.dtype, device: torch.device) -> Tensor:
+    x = x.to(device=device, dtype=dtype, non_blocking=True)
+    return torch.nn.functional.normalize(x, dim=1) if normalize else x
+
+
+def _count_at_least(
+    scores: Tensor, mates: Tensor, counts: Tensor, groups: list[tuple[int, int, int]]
+) -> None:
+    """``counts[p, i] += #(scores[p, :] >= mates[p, i])`` for non-mate ``scores`` (Pb, C), mates (Pb, M).
+
+    ``groups`` lists row ranges ``(r0, r1, m)`` whose rows have exactly ``m`` valid mates, so each row costs
+    ``m`` vectorised compare-and-sum passes (a float sum of the 0/1 mask is much faster than a bool reduction).
+    """
+    mask = torch.empty(scores.shape, dtype=torch.bool, device=scores.device)
+    indicator = torch.empty_like(scores)
+    for r0, r1, m in groups:
+        for i in range(m):
+            torch.ge(scores[r0:r1], mates[r0:r1, i : i + 1], out=mask[r0:r1])
+            counts[r0:r1, i] += indicator[r0:r1].copy_(mask[r0:r1]).sum(1).to(torch.int64)
+
+
+def mate_statistics(
+    probe_features: Tensor,
+    probe_labels: Tensor,
+    gallery_features: Tensor,
+    gallery_labels: Tensor,
+    distractor_features: Iterable[Tensor] = (),
+    *,
+    ranking: str = "image",
+    all_mates: bool = True,
+    normalize: bool = True,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Sorted mate scores and, per mate, the number of non-mate gallery scores >= it (the chunked core).
+
+    Args:
+        probe_features: (P, D); probe_labels: (P,) int64, every label present in ``gallery_labels``.
+        gallery_features: (G, D) labelled gallery; gallery_labels: (G,) int64 >= 0.
+        distractor_features: blocks (N_k, D) of unlabelled gallery entries (non-mates of every probe); they may
+            live on another device and are moved chunk by chunk.
+        ranking: ``"image"`` or ``"identity"`` (labelled identities scored by their best image).
+        all_mates: keep every mate (needed for mAP) or only the best one (enough for CMC / open set).
+
+    Returns:
+        mates (P, M) scores descending (padding ``+inf``), counts (P, M) int64, num_mates (P,) int64.
+    """
+    device, dtype = probe_features.device, torch.promote_types(probe_features.dtype, gallery_features.dtype)
+    gallery_labels = gallery_labels.to(device)
+    probe_labels = probe_labels.to(device)
+    gallery = _normalized(gallery_features, normalize, dtype, device)
+    unique, gallery_identity = torch.unique(gallery_labels, return_inverse=True)
+    probe_identity = torch.searchsorted(unique, probe_labels)
+    num_identities = unique.numel()
+
+    per_identity = torch.bincount(gallery_identity, minlength=num_identities)
+    starts = torch.cumsum(per_identity, 0) - per_identity
+    order = torch.argsort(gallery_identity, stable=True)  # labelled columns grouped by identity
+    if ranking == "identity" or not all_mates:
+        num_mates = torch.ones_like(probe_labels)
+    else:
+        num_mates = per_identity[probe_identity]
+    column_width = int(per_identity[probe_identity].max()) if ranking == "image" else 1
+
+    # process probes sorted by their number of mates so rows with equal counts form contiguous groups
+    permutation = torch.argsort(num_mates, stable=True)
+    probe_features = probe_features[permutation.to(probe_features.device)]
+    probe_identity, num_mates = probe_identity[permutation], num_mates[permutation]
+
+    labelled_width = num_identities if ranking == "identity" else gallery.shape[0]
+    block = max(1, min(probe_features.shape[0], max_elements // max(labelled_width, 1)))
+    distractors = list(distractor_features)
+    mates_out, counts_out = [], []
+    for p0 in range(0, probe_features.shape[0], block):
+        probes = _normalized(probe_features[p0 : p0 + block], normalize, dtype, device)
+        identity = probe_identity[p0 : p0 + block]
+        scores = probes @ gallery.T  # (Pb, G) labelled block
+        if ranking == "identity":
+            scores = torch.full(
+                (probes.shape[0], num_identities), -torch.inf, dtype=dtype, device=device
+            ).scatter_reduce_(1, gallery_identity[None, :].expand_as(scores), scores, "amax")
+            mates = scores.gather(1, identity[:, None])
+            scores.scatter_(1, identity[:, None], -torch.inf)
+        else:
+            offsets = torch.arange(column_width, device=device)[None, :]
+            columns = order[(starts[identity][:, None] + offsets).clamp(max=order.numel() - 1)]
+            valid = offsets < per_identity[identity][:, None]
+            mate_scores = scores.gather(1, columns)
+            mates = torch.where(valid, mate_scores, torch.full_like(mate_scores, -torch.inf))
+            if all_mates:
+                mates = torch.sort(mates, dim=1, descending=True).values
+                mates = torch.where(
+                    valid.sum(1, keepdim=True) > offsets, mates, torch.full_like(mates, torch.inf)
+                )
+            else:
+                mates = mates.amax(1, keepdim=True)
+            scores.scatter_(
+                1, columns, torch.where(valid, torch.full_like(mate_scores, -torch.inf), mate_scores)
+            )
+        nb = probes.shape[0]
+        n_block = num_mates[p0 : p0 + block]
+        values, group_sizes = torch.unique_consecutive(n_block, return_counts=True)
+        bounds = torch.cumsum(group_sizes, 0).tolist()
+        groups = [
+            (b - s, b, m) for m, s, b in zip(values.tolist(), group_sizes.tolist(), bounds, strict=True)
+        ]
+        counts = torch.zeros(mates.shape, dtype=torch.int64, device=device)
+        _count_at_least(scores, mates, counts, groups)
+        del scores
+        chunk = max(1, max_elements // nb)
+        for distractor_block in distractors:
+            for c0 in range(0, distractor_block.shape[0], chunk):
+                columns_block = _normalized(distractor_block[c0 : c0 + chunk], normalize, dtype, device)
+                _count_at_least(probes @ columns_block.T, mates, counts, groups)
+        mates_out.append(mates)
+        counts_out.append(counts)
+    inverse = torch.argsort(permutation)
+    return torch.cat(mates_out)[inverse], torch.cat(counts_out)[inverse], num_mates[inverse]
+
+
+def _split_gallery(gallery_features: Tensor, gallery_labels: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """Labelled part and distractor blocks (views when the distractors form one contiguous range)."""
+    negative = gallery_labels < 0
+    if not bool(negative.any()):
+        return gallery_features, gallery_labels, []
+    index = torch.nonzero(negative).squeeze(1)
+    first, last = int(index[0]), int(index[-1])
+    if last - first + 1 == index.numel():  # contiguous: use views, no copy of the distractors
+        keep = torch.cat([torch.arange(0, first), torch.arange(last + 1, gallery_labels.numel())]).to(
+            gallery_labels.device
+        )
+        distractors = [gallery_features[first : last + 1]]
+    else:
+        keep = torch.nonzero(~negative).squeeze(1)
+        distractors = [gallery_features[index.to(gallery_features.device)]]
+    return (
+        gallery_features[keep.to(gallery_features.device)],
+        gallery_labels[keep],
+        distractors,
+    )
+
+
+class CMCAccumulator:
+    """Closed-set evaluation with probes arriving in chunks against a fixed gallery.
+
+    Args:
+        gallery_features: (G, D); gallery_labels: (G,) int, labels < 0 = unlabelled distractors.
+        ranks: CMC ranks to report.
+        distractor_features: optional extra (N, D) distractors (kept where they are; moved chunk by chunk).
+        ranking: ``"image"`` (TinyFace convention) or ``"identity"``.
+        missing_probes: ``"error"`` (default) or ``"exclude"`` probes whose identity is not in the gallery
+            (their number is reported as ``num_excluded_probes``).
+        normalize: L2-normalise features (cosine scores).
+        max_elements: scores held at once per block (memory knob; results do not depend on it).
+    """
+
+    def __init__(
+        self,
+        gallery_features: Tensor,
+        gallery_labels: Tensor,
+        ranks: Sequence[int] = (1, 5, 10, 20),
+        *,
+        distractor_features: Tensor | None = None,
+        ranking: str = "image",
+        missing_probes: str = "error",
+        normalize: bool = True,
+        max_elements: int = DEFAULT_MAX_ELEMENTS,
+    ) -> None:
+        gallery = check_features(gallery_features, "gallery_features")
+        labels = check_labels(gallery_labels, "gallery_labels", gallery.shape[0])
+        self.ranks = check_ranks(ranks)
+        self.ranking = check_choice(ranking, "ranking", ("image", "identity"))
+        self.missing_probes = check_choice(missing_probes, "missing_probes", ("error", "exclude"))
+        self.normalize = normalize
+        self.max_elements = check_positive_int(max_elements, "max_elements")
+        self._gallery, self._labels, self._distractors = _split_gallery(gallery, labels)
+        if distractor_features is not None:
+            self._distractors.append(
+                check_features(distractor_features, "distractor_features", dim=gallery.shape[1])
+            )
+        if self._labels.numel() == 0:
+            raise ValueError("expected at least one gallery entry with a label >= 0, got only distractors")
+        self._gallery_set = torch.unique(self._labels)
+        self.reset()
+
+    def reset(self) -> None:
+        self._rank_list: list[Tensor] = []
+        self._ap_list: list[Tensor] = []
+        self._excluded = 0
+
+    def update(self, probe_features: Tensor, probe_labels: Tensor) -> None:
+        """Evaluate a chunk of probes: ``probe_features`` (B, D), ``probe_labels`` (B,) int."""
+        probes = check_features(probe_features, "probe_features", dim=self._gallery.shape[1])
+        labels = check_labels(probe_labels, "probe_labels", probes.shape[0]).to(self._labels.device)
+        present = torch.isin(labels, self._gallery_set)
+        missing = int((~present).sum())
+        if missing:
+            if self.missing_probes == "error":
+                absent = torch.unique(labels[~present])[:5].tolist()
+                raise ValueError(
+                    f"expected every probe identity in the gallery (closed set), got {missing} probe(s) with "
+                    f"identities absent from gallery_labels (e.g. {absent}); pass missing_probes='exclude' to drop "
+                    "and count them"
+                )
+            self._excluded += missing
+            keep = torch.nonzero(present).squeeze(1)
+            probes, labels = probes[keep.to(probes.device)], labels[keep]
+            if labels.numel() == 0:
+                return
+        mates, counts, num_mates = mate_statistics(
+            probes,
+            labels.to(probes.device),
+            self._gallery,
+            self._labels,
+            self._distractors,
+            ranking=self.ranking,
+            all_mates=True,
+            normalize=self.normalize,
+            max_elements=self.max_elements,
+        )
+        positions = counts + torch.arange(1, counts.shape[1] + 1, device=counts.device)[None, :]
+        self._rank_list.append(counts[:, 0].cpu())
+        self._ap_list.append(average_precision_from_positions(positions, num_mates.to(counts.device)).cpu())
+
+    def compute(self) -> CMCResult:
+        if not self._rank_list:
+            raise ValueError(
+                f"expected at least one evaluated probe, got none ({self._excluded} excluded for missing identity)"
+            )
+        ranks_of_probes = torch.cat(self._rank_list)
+        ap = torch.cat(self._ap_list)
+        k = torch.tensor(self.ranks)
+        rates = (ranks_of_probes[None, :] < k[:, None]).to(torch.float64).mean(1)
+        return CMCResult(
+            rates=rates,
+            ranks=self.ranks,
+            ranks_of_probes=ranks_of_probes,
+            average_precision=ap,
+            mean_average_precision=float(ap.mean()),
+            num_probes=ranks_of_probes.numel(),
+            num_excluded_probes=self._excluded,
+            ranking=self.ranking,
+        )
+
+
+def cmc(
+    probe_features: Tensor,
+    probe_labels: Tensor,
+    gallery_features: Tensor,
+    gallery_labels: Tensor,
+    ranks: Sequence[int] = (1, 5, 10, 20),
+    *,
+    distractor_features: Tensor | None = None,
+    ranking: str = "image",
+    missing_probes: str = "error",
+    normalize: bool = True,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> CMCResult:
+    """Cumulative match characteristic and TinyFace mAP of a closed-set search.
+
+    Args:
+        probe_features: (P, D); probe_labels: (P,) int.
+        gallery_features: (G, D); gallery_labels: (G,) int, negative = unlabelled distractor.
+        ranks: ranks k at which CMC(k) is reported, same order in ``.rates``.
+        distractor_features: optional (N, D) extra distractors (avoids concatenating a large distractor set).
+        ranking, missing_probes, normalize, max_elements: see :class:`CMCAccumulator`.
+
+    Returns:
+        :class:`CMCResult` with ``.rates`` (K,), ``.mean_average_precision`` and per-probe ranks and APs.
+    """
+    accumulator = CMCAccumulator(
+        gallery_features,
+        gallery_labels,
+        ranks,
+        distractor_features=distractor_features,
+        ranking=ranking,
+        missing_probes=missing_probes,
+        normalize=normalize,
+        max_elements=max_elements,
+    )
+    accumulator.update(probe_features, probe_labels)
+    return accumulator.compute()

@@ -1,0 +1,349 @@
+"""Face-image quality evaluation: error-versus-reject curves (ERC/EDC), quality baselines, Spearman correlation.
+
+ERC conventions (metrics.md, Face image quality): pair quality = min of the two images' qualities; three threshold
+conventions offered by name:
+
+- ``"fixed"`` (ISO/IEC 29794-1 style EDC): threshold set once on all impostor scores by the library TAR@FAR rule;
+  only genuine pairs are rejected, lowest quality first, ties in quality dropped together; at a grid fraction f the
+  curve is read stepwise (the largest tie-aligned discard <= f). Also the EDC pAUC up to ``discard_limit``
+  (stepwise) and the same minus the theoretical-best area, as in dasec/quality-assessment-evaluation ``edc.py``.
+- ``"recomputed"``: at each f drop the lowest-quality pairs (genuine and impostor, ties together, the largest
+  tie-aligned count <= f * N) and recompute the threshold on the remaining impostors by the TAR@FAR rule.
+- ``"crfiqa"``: what fdbtrs/CR-FIQA ``ERC/erc.py`` ``getFNMRFixedTH`` computes: angular distance
+  ``arccos(clip(cos)) / pi``; drop the lowest-quality ``int(f * N)`` pairs (quality ties kept in input order,
+  where the original's numpy quicksort leaves their order unspecified); ROC of the remaining pairs over their
+  distinct distances; threshold = the first (largest-distance) one whose FMR = #(impostor <= t)/N_i is nearest the
+  target; FNMR = 1 - share of genuine distances strictly below it. Scores must be cosine similarities.
+
+Area under the ERC: trapezoid over the fractions (CR-FIQA convention, sklearn ``auc``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ._checks import Report, as_tensor, check_choice, check_features, check_labels, check_mask, check_scores
+from .verification import threshold_at_rate
+
+__all__ = [
+    "ERCResult",
+    "crfiqa_quality",
+    "error_versus_reject",
+    "ers_quality",
+    "hard_share_in_lowest_quality",
+    "magface_quality",
+    "pair_quality",
+    "serfiq_quality",
+    "spearman_correlation",
+]
+
+_CONVENTIONS = {
+    "fixed": (
+        "ISO/IEC 29794-1 EDC: threshold once on all impostors (smallest impostor score with realised FMR <= target);"
+        " only genuine pairs rejected, lowest quality first, quality ties dropped together; stepwise read-out"
+    ),
+    "recomputed": (
+        "drop the lowest-quality pairs (genuine and impostor; ties together, largest tie-aligned count <= f*N);"
+        " threshold recomputed on remaining impostors with realised FMR <= target"
+    ),
+    "crfiqa": (
+        "CR-FIQA ERC/erc.py getFNMRFixedTH: angular distance arccos(cos)/pi; drop lowest-quality int(f*N) pairs;"
+        " threshold = ROC point of the remaining pairs with FMR nearest the target; FNMR = 1 - share(genuine < t)"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ERCResult(Report):
+    """Error-versus-reject curve.
+
+    ``reject_fractions``: (F,) requested fractions; ``realised_reject_fractions``: (F,) fraction actually dropped
+    (of genuine pairs for ``"fixed"``, of all pairs otherwise); ``fnmr``: (F,); ``thresholds``: (F,) score (or
+    distance for ``"crfiqa"``) thresholds; ``auc``: trapezoid of FNMR over the fractions. For ``"fixed"`` also
+    ``edc_pauc`` and ``edc_pauc_minus_best`` up to ``discard_limit`` (NaN for the other conventions).
+    """
+
+    reject_fractions: Tensor
+    realised_reject_fractions: Tensor
+    fnmr: Tensor
+    thresholds: Tensor
+    auc: float
+    fmr: float
+    threshold_convention: str
+    edc_pauc: float
+    edc_pauc_minus_best: float
+    discard_limit: float
+    convention: str
+
+
+def pair_quality(quality_a: Tensor, quality_b: Tensor) -> Tensor:
+    """Pair quality = element-wise min of the two images' qualities, (N,)."""
+    return torch.minimum(quality_a, quality_b)
+
+
+def _tie_aligned_counts(sorted_quality: Tensor, fractions: Tensor) -> Tensor:
+    """For each fraction f, the largest count c <= f*N at a quality-group boundary (c/N <= f, float64)."""
+    n = sorted_quality.numel()
+    boundaries = torch.ones(n, dtype=torch.bool)
+    boundaries[1:] = sorted_quality[1:] != sorted_quality[:-1]
+    starts = torch.nonzero(boundaries).squeeze(1).to(torch.float64)  # discard counts allowed (0 always)
+    index = torch.searchsorted(starts / n, fractions, right=True) - 1
+    return starts[index].to(torch.int64)
+
+
+def _edc_pauc(fractions: Tensor, errors: Tensor, limit: float) -> float:
+    """Stepwise partial area of an EDC ``(discard fractions ascending, error fractions)`` up to ``limit``."""
+    if limit == 0:
+        return 0.0
+    area = 0.0
+    f, e = fractions.tolist(), errors.tolist()
+    for i in range(len(f)):
+        if i == len(f) - 1 or f[i + 1] >= limit:
+            area += e[i] * (limit - f[i])
+            break
+        area += e[i] * (f[i + 1] - f[i])
+    return area
+
+
+def error_versus_reject(
+    scores: Tensor | Sequence[float],
+    is_genuine: Tensor | Sequence[bool],
+    pair_quality: Tensor | Sequence[float],
+    fmr: float,
+    reject_fractions: Sequence[float] | Tensor | None = None,
+    threshold: str = "recomputed",
+    *,
+    discard_limit: float = 0.20,
+) -> ERCResult:
+    """FNMR at a target FMR against the fraction of lowest-quality pairs rejected (metrics.md, ERC).
+
+    Args:
+        scores: (N,) similarity scores of the pairs (cosine similarities for ``"crfiqa"``).
+        is_genuine: (N,) bool, True for mated pairs.
+        pair_quality: (N,) quality of each pair (see :func:`pair_quality`: min of the two images').
+        fmr: target false match rate in (0, 1).
+        reject_fractions: fractions in [0, 1); default 0, 0.05, ..., 0.95 (``numpy.arange(0, 0.98, 0.05)``).
+        threshold: ``"fixed"``, ``"recomputed"`` or ``"crfiqa"``.
+        discard_limit: discard-fraction limit of the EDC pAUC (``"fixed"`` only).
+    """
+    s = check_scores(scores, "scores").detach().cpu().to(torch.float64)
+    genuine = check_mask(is_genuine, "is_genuine", s.numel()).cpu()
+    quality = check_scores(pair_quality, "pair_quality").detach().cpu().to(torch.float64)
+    if quality.numel() != s.numel():
+        raise ValueError(f"expected pair_quality of shape ({s.numel()},), got shape ({quality.numel()},)")
+    check_choice(threshold, "threshold", tuple(_CONVENTIONS))
+    if not 0 < fmr < 1:
+        raise ValueError(f"expected fmr in (0, 1), got {fmr}")
+    if not 0 <= discard_limit <= 1:
+        raise ValueError(f"expected discard_limit in [0, 1], got {discard_limit}")
+    if reject_fractions is None:
+        fractions = torch.from_numpy(np.arange(0, 0.98, 0.05))
+    else:
+        fractions = as_tensor(reject_fractions, "reject_fractions").to(torch.float64).reshape(-1).cpu()
+        if fractions.numel() == 0 or not bool(((fractions >= 0) & (fractions < 1)).all()):
+            raise ValueError(f"expected reject_fractions in [0, 1), got {fractions.tolist()}")
+    n_gen, n_imp = int(genuine.sum()), int((~genuine).sum())
+    if n_gen == 0 or n_imp == 0:
+        raise ValueError(f"expected genuine and impostor pairs, got {n_gen} genuine and {n_imp} impostor")
+
+    fnmr, thresholds, realised = [], [], []
+    pauc = pauc_best = math.nan
+    if threshold == "fixed":
+        t, _ = threshold_at_rate(s[~genuine], torch.tensor([fmr], dtype=torch.float64))
+        order = torch.argsort(quality[genuine], stable=True)
+        g_quality, g_scores = quality[genuine][order], s[genuine][order]
+        errors = (g_scores < t[0]).to(torch.int64)
+        remaining_errors = torch.flip(torch.cumsum(torch.flip(errors, [0]), 0), [0])
+        counts = _tie_aligned_counts(g_quality, torch.cat([fractions, torch.tensor([1.0])]))
+        boundaries = torch.ones(n_gen, dtype=torch.bool)
+        boundaries[1:] = g_quality[1:] != g_quality[:-1]
+        discard = torch.nonzero(boundaries).squeeze(1)
+        edc_errors = remaining_errors[discard].to(torch.float64) / (n_gen - discard).to(torch.float64)
+        edc_fractions = discard.to(torch.float64) / n_gen
+        if float(edc_fractions[-1]) != 1.0:
+            edc_fractions = torch.cat([edc_fractions, torch.tensor([1.0], dtype=torch.float64)])
+            edc_errors = torch.cat([edc_errors, torch.tensor([0.0], dtype=torch.float64)])
+        pauc = _edc_pauc(edc_fractions, edc_errors, discard_limit)
+        start = float(edc_errors[0])
+        best = start**2 / 2 - ((start - discard_limit) ** 2 / 2 if discard_limit < start else 0.0)
+        pauc_best = pauc - best
+        for c in counts[:-1].tolist():
+            fnmr.append(float(remaining_errors[c]) / (n_gen - c))
+            thresholds.append(float(t[0]))
+            realised.append(c / n_gen)
+    elif threshold == "recomputed":
+        order = torch.argsort(quality, stable=True)
+        q_sorted, s_sorted, g_sorted = quality[order], s[order], genuine[order]
+        for f, c in zip(fractions.tolist(), _tie_aligned_counts(q_sorted, fractions).tolist(), strict=True):
+            keep_s, keep_g = s_sorted[c:], g_sorted[c:]
+            if not bool(keep_g.any()) or bool(keep_g.all()):
+                raise ValueError(
+                    f"expected genuine and impostor pairs left after rejecting fraction {f}, got "
+                    f"{int(keep_g.sum())} genuine and {int((~keep_g).sum())} impostor"
+                )
+            t, _ = threshold_at_rate(keep_s[~keep_g], torch.tensor([fmr], dtype=torch.float64))
+            fnmr.append(float((keep_s[keep_g] < t[0]).to(torch.float64).mean()))
+            thresholds.append(float(t[0]))
+            realised.append(c / s.numel())
+    else:
+        distance = torch.arccos(s.clamp(-1.0, 1.0)) / math.pi
+        order = torch.argsort(quality, stable=True)
+        d_sorted, g_sorted = distance[order], genuine[order]
+        for f in fractions.tolist():
+            c = int(f * s.numel())
+            keep_d, keep_g = d_sorted[c:], g_sorted[c:]
+            pos, neg = keep_d[keep_g], keep_d[~keep_g]
+            if pos.numel() == 0 or neg.numel() == 0:
+                raise ValueError(
+                    f"expected genuine and impostor pairs left after rejecting fraction {f}, got "
+                    f"{pos.numel()} genuine and {neg.numel()} impostor"
+                )
+            levels = torch.unique(keep_d, sorted=True).flip(0)  # distance thresholds, descending
+            neg_sorted, pos_sorted = torch.sort(neg).values, torch.sort(pos).values
+            fm_rates = torch.searchsorted(neg_sorted, levels, right=True).to(torch.float64) / neg.numel()
+            index = int(torch.argmin((fm_rates - fmr).abs()))  # first minimum = largest distance among ties
+            t = levels[index]
+            below = int(torch.searchsorted(pos_sorted, t.reshape(1), right=False))
+            fnmr.append(1 - below / pos.numel())
+            thresholds.append(float(t))
+            realised.append(c / s.numel())
+    fnmr_t = torch.tensor(fnmr, dtype=torch.float64)
+    auc = float(torch.trapezoid(fnmr_t, fractions)) if fractions.numel() > 1 else 0.0
+    return ERCResult(
+        reject_fractions=fractions,
+        realised_reject_fractions=torch.tensor(realised, dtype=torch.float64),
+        fnmr=fnmr_t,
+        thresholds=torch.tensor(thresholds, dtype=torch.float64),
+        auc=auc,
+        fmr=float(fmr),
+        threshold_convention=threshold,
+        edc_pauc=pauc,
+        edc_pauc_minus_best=pauc_best,
+        discard_limit=discard_limit,
+        convention=_CONVENTIONS[threshold],
+    )
+
+
+def ers_quality(embeddings: Tensor, ui_center: Tensor, clip_at_one: bool = False) -> Tensor:
+    """Embedding Recognizability Score (Deng et al. 2021): ``1 - cos(f, u)``, u the UI centre.
+
+    Args:
+        embeddings: (B, D); ui_center: (D,). clip_at_one: return ``min(1 - cos, 1)`` (the form in datasets.md).
+
+    Returns:
+        (B,) quality, higher = farther from the unrecognisable cluster = better.
+    """
+    x = check_features(embeddings, "embeddings")
+    u = as_tensor(ui_center, "ui_center")
+    if u.dim() != 1 or u.shape[0] != x.shape[1]:
+        raise ValueError(f"expected ui_center of shape ({x.shape[1]},), got shape {tuple(u.shape)}")
+    cos = nn.functional.cosine_similarity(x, u.to(x)[None, :], dim=1)
+    ers = 1 - cos
+    return ers.clamp(max=1.0) if clip_at_one else ers
+
+
+def magface_quality(embeddings: Tensor) -> Tensor:
+    """MagFace quality: L2 norm of the un-normalised embedding, (B, D) -> (B,)."""
+    return torch.linalg.vector_norm(check_features(embeddings, "embeddings"), dim=1)
+
+
+def crfiqa_quality(
+    embeddings: Tensor, labels: Tensor, prototypes: Tensor, offset: float = 1.0 + 1e-9
+) -> Tensor:
+    """CR-FIQA certainty ratio ``CCS / (NNCCS + offset)`` (training-time target of CR-FIQA).
+
+    CCS = cosine to the own class centre (prototype), NNCCS = highest cosine to another class centre.
+    ``offset = 1 + 1e-9`` keeps the denominator positive (NNCCS >= -1), as in the CR-FIQA paper as we read it;
+    ``offset=0`` gives the plain ratio of metrics.md.
+
+    Args:
+        embeddings: (B, D); labels: (B,) in [0, C); prototypes: (C, D), C >= 2.
+    """
+    x = check_features(embeddings, "embeddings")
+    w = check_features(prototypes, "prototypes", dim=x.shape[1])
+    y = check_labels(labels, "labels", x.shape[0]).to(x.device)
+    if w.shape[0] < 2:
+        raise ValueError(f"expected prototypes of shape (C, D) with C >= 2, got {tuple(w.shape)}")
+    if bool(((y < 0) | (y >= w.shape[0])).any()):
+        raise ValueError(f"expected labels with values in [0, {w.shape[0]}), got values outside")
+    cos = nn.functional.normalize(x, dim=1) @ nn.functional.normalize(w.to(x), dim=1).T
+    ccs = cos.gather(1, y[:, None]).squeeze(1)
+    nnccs = cos.scatter(1, y[:, None], -torch.inf).amax(1)
+    return ccs / (nnccs + offset)
+
+
+@torch.no_grad()
+def serfiq_quality(model: nn.Module, images: Tensor, passes: int = 100) -> Tensor:
+    """SER-FIQ (Terhörst et al. 2020): ``q = 2 * sigmoid(-mean pairwise distance)`` of ``passes`` stochastic passes.
+
+    The model runs in eval mode except its dropout modules, which are put in train mode; every module's mode is
+    restored afterwards. Embeddings are L2-normalised before the pairwise Euclidean distances.
+
+    Args:
+        model: maps (B, ...) images to (B, D) embeddings and contains at least one dropout module.
+        images: (B, ...) model input.
+        passes: T >= 2 stochastic passes.
+
+    Returns:
+        (B,) quality in (0, 1], higher = more stable = better.
+    """
+    if passes < 2:
+        raise ValueError(f"expected passes >= 2, got {passes}")
+    dropouts = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    if not dropouts:
+        raise ValueError("expected a model with at least one dropout module for SER-FIQ, got none")
+    modes = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        for m in dropouts:
+            m.train()
+        runs = torch.stack([nn.functional.normalize(model(images).float(), dim=1) for _ in range(passes)], 1)
+    finally:
+        for m, mode in modes.items():
+            m.train(mode)
+    distances = torch.cdist(runs, runs)  # (B, T, T)
+    t = passes
+    mean_distance = distances.sum((1, 2)) / (t * (t - 1))
+    return 2 * torch.sigmoid(-mean_distance)
+
+
+def _average_ranks(x: Tensor) -> Tensor:
+    """1-based ranks with ties given their average rank, (N,) float64."""
+    values, inverse, counts = torch.unique(x, sorted=True, return_inverse=True, return_counts=True)
+    ends = torch.cumsum(counts, 0).to(torch.float64)
+    average = ends - (counts.to(torch.float64) - 1) / 2
+    return average[inverse]
+
+
+def spearman_correlation(x: Tensor | Sequence[float], y: Tensor | Sequence[float]) -> float:
+    """Spearman rank correlation: Pearson correlation of average ranks (ties share their mean rank)."""
+    a = check_scores(x, "x").detach().cpu().to(torch.float64)
+    b = check_scores(y, "y").detach().cpu().to(torch.float64)
+    if a.numel() != b.numel() or a.numel() < 2:
+        raise ValueError(f"expected x and y of the same length >= 2, got {a.numel()} and {b.numel()}")
+    ra, rb = _average_ranks(a), _average_ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denominator = math.sqrt(float((ra * ra).sum()) * float((rb * rb).sum()))
+    if denominator == 0:
+        raise ValueError("expected x and y each with at least two distinct values, got a constant input")
+    return float((ra * rb).sum()) / denominator
+
+
+def hard_share_in_lowest_quality(quality: Tensor, hard: Tensor, fraction: float = 0.1) -> float:
+    """Share of hard-to-recognise images among the lowest-quality ``fraction`` (default the lowest decile).
+
+    The lowest ``ceil(fraction * N)`` images by quality are taken (ties kept in input order).
+    """
+    q = check_scores(quality, "quality").detach().cpu()
+    h = check_mask(hard, "hard", q.numel()).cpu()
+    if not 0 < fraction <= 1:
+        raise ValueError(f"expected fraction in (0, 1], got {fraction}")
+    k = math.ceil(fraction * q.numel())
+    lowest = torch.argsort(q, stable=True)[:k]
+    return float(h[lowest].to(torch.float64).mean())
