@@ -198,23 +198,52 @@ def random_rescale(
     """With probability ``p`` per image, shrink it to one of ``sizes`` (uniform choice) and enlarge it back.
 
     The paper rescales "by 64x64, 100x100" at 112 x 112; how often is not stated, so ``p`` defaults to 0.5.
-    Every size is computed for the whole batch and each sample picks its result with ``torch.where``: no loop
-    over samples, cost ``len(sizes)`` batched down-and-up resizes. (B, C, H, W) -> same shape, dtype, device.
+    No loop over samples. On an accelerator every size is computed for the whole batch and each sample picks
+    its result with ``torch.where`` (no host sync; cost ``len(sizes)`` batched down-and-up resizes). On the
+    CPU, where selecting rows costs no device sync, only the chosen rows of each size are resized (about
+    ``p`` of one size's cost); both paths give identical results. (B, C, H, W) -> same shape, dtype, device.
     """
     _check_batch(images)
     p = _check_probability(p, "p")
     targets = [_size_pair(size, "sizes[i]") for size in sizes]
     if not targets:
         raise ValueError("expected at least one size in sizes, got an empty sequence")
-    batch, height, width = images.shape[0], images.shape[-2], images.shape[-1]
-    apply = _uniform(batch, images.device, generator) < p
-    choice = (_uniform(batch, images.device, generator) * len(targets)).long().clamp_(max=len(targets) - 1)
-    result = images
+    apply = _uniform(images.shape[0], images.device, generator) < p
+    choice = (
+        (_uniform(images.shape[0], images.device, generator) * len(targets))
+        .long()
+        .clamp_(max=len(targets) - 1)
+    )
+    return _rescale_selected(
+        images, apply, choice, targets, antialias, value_range, select_rows=images.device.type == "cpu"
+    )
+
+
+def _rescale_selected(
+    images: Tensor,
+    apply: Tensor,
+    choice: Tensor,
+    targets: Sequence[tuple[int, int]],
+    antialias: bool,
+    value_range: tuple[float, float] | None,
+    select_rows: bool,
+) -> Tensor:
+    """Rows with ``apply`` go down to ``targets[choice]`` and back; the others are returned unchanged."""
+    height, width = images.shape[-2], images.shape[-1]
+    result = images.clone() if select_rows else images
     for index, target in enumerate(targets):  # loop over the (few) sizes, never over samples
-        shrunk = resize_batch(images, target, antialias=antialias, value_range=value_range)
+        pick = apply & (choice == index)
+        if select_rows:
+            rows = torch.nonzero(pick).flatten()  # CPU tensor: no device synchronisation
+            source = images.index_select(0, rows)
+        else:
+            source = images
+        shrunk = resize_batch(source, target, antialias=antialias, value_range=value_range)
         restored = resize_batch(shrunk, (height, width), antialias=antialias, value_range=value_range)
-        pick = (apply & (choice == index)).view(-1, 1, 1, 1)
-        result = torch.where(pick, restored, result)
+        if select_rows:
+            result.index_copy_(0, rows, restored)
+        else:
+            result = torch.where(pick.view(-1, 1, 1, 1), restored, result)
     return result
 
 

@@ -184,6 +184,18 @@ def test_rescale_matches_per_sample_reference() -> None:
     }
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_rescale_row_selection_path_equals_where_path(dtype: torch.dtype) -> None:
+    images = batch(b=16, h=40, w=40).to(dtype)
+    apply = torch.rand(16, generator=seeded(2)) < 0.6
+    choice = torch.randint(0, 3, (16,), generator=seeded(3))
+    targets = [(8, 8), (20, 20), (30, 12)]
+    selected = T._rescale_selected(images, apply, choice, targets, True, (0.0, 255.0), select_rows=True)
+    where = T._rescale_selected(images, apply, choice, targets, True, (0.0, 255.0), select_rows=False)
+    assert torch.equal(selected, where)
+    assert torch.equal(selected[~apply], images[~apply])
+
+
 def test_rescale_p_zero_is_identity_and_p_one_changes_every_image() -> None:
     images = batch(b=8, h=112, w=112)
     assert torch.equal(T.random_rescale(images, p=0.0), images)
