@@ -193,8 +193,9 @@ def mate_statistics(
             scores.scatter_(1, identity[:, None], -torch.inf)
         else:
             offsets = torch.arange(column_width, device=device)[None, :]
-            columns = order[(starts[identity][:, None] + offsets).clamp(max=order.numel() - 1)]
             valid = offsets < per_identity[identity][:, None]
+            # padded slots repeat the first mate column, so every scattered column is a mate
+            columns = order[starts[identity][:, None] + torch.where(valid, offsets, 0)]
             mate_scores = scores.gather(1, columns)
             mates = torch.where(valid, mate_scores, torch.full_like(mate_scores, -torch.inf))
             if all_mates:
@@ -204,9 +205,7 @@ def mate_statistics(
                 )
             else:
                 mates = mates.amax(1, keepdim=True)
-            scores.scatter_(
-                1, columns, torch.where(valid, torch.full_like(mate_scores, -torch.inf), mate_scores)
-            )
+            scores.scatter_(1, columns, -torch.inf)
         nb = probes.shape[0]
         n_block = num_mates[p0 : p0 + block]
         values, group_sizes = torch.unique_consecutive(n_block, return_counts=True)
