@@ -14,7 +14,7 @@ from .._validation import (
     check_same_device,
     check_shape,
 )
-from ._autocast import float32_region
+from ._autocast import at_least_float32, float32_region
 
 __all__ = ["recognizability_index", "ui_index_statistics"]
 
@@ -56,13 +56,13 @@ def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps
     index = check_labels(labels, cosine.shape[1], cosine.shape[0], cosine, "cosine")
 
     with float32_region(cosine.device):
-        cos = cosine.float()
+        cos = at_least_float32(cosine)
         cos_y = cos.gather(1, index.unsqueeze(1)).squeeze(1)
         top_values, top_classes = cos.topk(2, dim=1)
         nearest_negative = torch.where(top_classes[:, 0] == index, top_values[:, 1], top_values[:, 0])
         d_positive = (1.0 - cos_y).clamp(min=0.0)
         d_negative = (1.0 - nearest_negative).clamp(min=0.0)
-        d_ui = (1.0 - ui_cosine.float()).clamp(min=0.0)
+        d_ui = (1.0 - ui_cosine.to(cos.dtype)).clamp(min=0.0)
         return d_ui * d_negative / (d_positive + eps)
 
 
@@ -87,5 +87,5 @@ def ui_index_statistics(predicted_index_of_ui_images: Tensor) -> tuple[Tensor, T
         )
     check_finite(scores, "predicted_index_of_ui_images")
     with torch.no_grad(), float32_region(scores.device):
-        sigma, mu = torch.std_mean(scores.float(), correction=1)
+        sigma, mu = torch.std_mean(at_least_float32(scores), correction=1)
     return mu, sigma

@@ -23,6 +23,7 @@ from .._validation import (
     check_tensor,
     value_checks_enabled,
 )
+from ._autocast import at_least_float32, common_float
 
 __all__ = [
     "DEFAULT_TAU",
@@ -72,8 +73,9 @@ def perceptibility_regression_loss(
     check_nonempty(predicted_index, "predicted_index")
     beta = check_positive_float(beta, "beta")
     check_reduction(reduction, ("mean", "sum", "none"))
+    dtype = common_float(predicted_index, index)
     return torch.nn.functional.smooth_l1_loss(
-        predicted_index.float(), index.float(), beta=beta, reduction=reduction
+        predicted_index.to(dtype), index.to(dtype), beta=beta, reduction=reduction
     )
 
 
@@ -86,7 +88,7 @@ def _check_statistic(value: object, name: str, reference: Tensor, positive: bool
         check_finite(value, name)
         if positive and value_checks_enabled() and not bool(value > 0):
             raise ValueError(f"expected {name} > 0, got {float(value)!r}")
-        return value.float().reshape(())
+        return at_least_float32(value).reshape(())
     if positive:
         return check_positive_float(value, name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -129,7 +131,7 @@ def index_diversion_loss(
     mu_value = _check_statistic(mu, "mu", predicted_index, positive=False)
     sigma_value = _check_statistic(sigma, "sigma", predicted_index, positive=True)
     check_reduction(reduction, ("mean", "sum", "none"))
-    diversion = (predicted_index.float() - mu_value) / sigma_value  # Eq. 5
+    diversion = (at_least_float32(predicted_index) - mu_value) / sigma_value  # Eq. 5
     return _reduce(torch.relu(float(tau) - diversion), reduction)  # Eq. 7
 
 
@@ -157,7 +159,8 @@ def attention_mse_loss(attended: Tensor, target: Tensor, reduction: AttentionRed
     check_same_device(target, "target", attended, "attended")
     check_nonempty(attended, "attended")
     check_reduction(reduction, ("mean", "sum_over_dim_mean_over_batch", "none"))
-    squared = (attended.float() - target.float()).square()
+    dtype = common_float(attended, target)
+    squared = (attended.to(dtype) - target.to(dtype)).square()
     if reduction == "mean":
         return squared.mean()
     if reduction == "sum_over_dim_mean_over_batch":

@@ -20,7 +20,7 @@ from .._validation import (
     check_same_device,
     check_shape,
 )
-from ._autocast import float32_region
+from ._autocast import at_least_float32, common_float, float32_region
 
 __all__ = ["arcface_logits", "cosine_logits"]
 
@@ -45,8 +45,9 @@ def cosine_logits(embeddings: Tensor, prototypes: Tensor) -> Tensor:
     check_same_device(prototypes, "prototypes", embeddings, "embeddings")
     check_nonempty(embeddings, "embeddings")
     with float32_region(embeddings.device):
-        unit_embeddings = torch.nn.functional.normalize(embeddings.float(), dim=1)
-        unit_prototypes = torch.nn.functional.normalize(prototypes.float(), dim=1)
+        dtype = common_float(embeddings, prototypes)
+        unit_embeddings = torch.nn.functional.normalize(embeddings.to(dtype), dim=1)
+        unit_prototypes = torch.nn.functional.normalize(prototypes.to(dtype), dim=1)
         return torch.nn.functional.linear(unit_embeddings, unit_prototypes)
 
 
@@ -81,7 +82,7 @@ def arcface_logits(cosine: Tensor, labels: Tensor, scale: float = 64.0, margin: 
     threshold = math.cos(math.pi - margin)  # theta + m > pi  <=>  cos(theta) < cos(pi - m)
     fallback_shift = margin * sin_m  # = m * sin(pi - m)
 
-    cos_full = cosine.float()
+    cos_full = at_least_float32(cosine)
     logits = cos_full * scale  # the one (B, C) allocation; a fresh tensor, so in-place scatter below is safe
     cos_y = cos_full.gather(1, index)  # (B, 1)
     sin_sq = 1.0 - cos_y * cos_y

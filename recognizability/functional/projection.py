@@ -13,7 +13,7 @@ from .._validation import (
     check_shape,
     value_checks_enabled,
 )
-from ._autocast import float32_region
+from ._autocast import common_float, float32_region
 
 __all__ = ["project_away"]
 
@@ -41,6 +41,7 @@ def project_away(embeddings: Tensor, ui_center: Tensor) -> Tensor:
     if value_checks_enabled() and not bool((ui_center != 0).any()):
         raise ValueError("expected a non-zero ui_center, got the zero vector")
     with float32_region(embeddings.device):
-        unit = torch.nn.functional.normalize(ui_center.float(), dim=0)
-        v = embeddings.float()
+        dtype = common_float(embeddings, ui_center)
+        unit = torch.nn.functional.normalize(ui_center.to(dtype), dim=0)
+        v = embeddings.to(dtype)
         return v - (v @ unit).unsqueeze(1) * unit

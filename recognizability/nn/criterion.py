@@ -115,6 +115,8 @@ class RecognizabilityLoss(nn.Module):
         if not (isinstance(spatial_size, (tuple, list)) and len(spatial_size) == 2):
             raise ValueError(f"expected spatial_size to be a pair (H, W), got {spatial_size!r}")
         height, width = spatial_size
+        self.in_channels = in_channels
+        self.spatial_size = (height, width)
         self.regression_weight = check_positive_float(regression_weight, "regression_weight", allow_zero=True)
         self.diversion_weight = check_positive_float(diversion_weight, "diversion_weight", allow_zero=True)
         self.attention_weight = check_positive_float(attention_weight, "attention_weight", allow_zero=True)
@@ -157,7 +159,7 @@ class RecognizabilityLoss(nn.Module):
         check_tensor(embeddings, "embeddings")
         check_shape(embeddings, "embeddings", ("B", "D"))
         batch_size = embeddings.shape[0]
-        check_shape(feature_map, "feature_map", (batch_size, "C", "H", "W"))
+        check_shape(feature_map, "feature_map", (batch_size, self.in_channels, *self.spatial_size))
         check_shape(arcface.cosine, "arcface.cosine", (batch_size, "C"))
         classification = arcface.loss.float()
         zero = classification.new_zeros(())

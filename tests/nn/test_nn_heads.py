@@ -1,0 +1,143 @@
+"""ArcFace, RecognizabilityIndex, IndexDiversionLoss, PerceptibilityRegression, PerceptibilityAttention:
+each module equals its function (or a hand-written reference for the network layers)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from recognizability.functional import (
+    DEFAULT_TAU,
+    arcface_logits,
+    cosine_logits,
+    index_diversion_loss,
+    recognizability_index,
+)
+from recognizability.nn import (
+    ArcFace,
+    ArcFaceOutput,
+    IndexDiversionLoss,
+    PerceptibilityAttention,
+    PerceptibilityRegression,
+    RecognizabilityIndex,
+)
+
+
+def test_arcface_module_equals_functions() -> None:
+    torch.manual_seed(0)
+    head = ArcFace(8, 20, scale=32.0, margin=0.3)
+    assert head.weight.shape == (20, 8) and isinstance(head.weight, torch.nn.Parameter)
+    e, y = torch.randn(5, 8), torch.randint(0, 20, (5,))
+    out = head(e, y)
+    assert isinstance(out, ArcFaceOutput)
+    assert [f.name for f in dataclasses.fields(out)] == ["logits", "cosine", "loss"]
+    cosine = cosine_logits(e, head.weight)
+    torch.testing.assert_close(out.cosine, cosine)
+    torch.testing.assert_close(out.logits, arcface_logits(cosine, y, 32.0, 0.3))
+    torch.testing.assert_close(out.loss, F.cross_entropy(out.logits, y))
+    out.loss.backward()
+    assert head.weight.grad is not None and bool(torch.isfinite(head.weight.grad).all())
+
+
+def test_arcface_init_and_bad_arguments() -> None:
+    torch.manual_seed(0)
+    head = ArcFace(64, 1000)
+    assert (
+        abs(float(head.weight.detach().std()) - 0.01) < 1e-3
+        and abs(float(head.weight.detach().mean())) < 1e-3
+    )
+    with pytest.raises(ValueError, match=r"num_classes to be a positive int, got 0"):
+        ArcFace(8, 0)
+    with pytest.raises(ValueError, match=r"scale to be a finite float > 0, got 0.0"):
+        ArcFace(8, 3, scale=0.0)
+    with pytest.raises(ValueError, match=r"embeddings of shape \(B, D\)|prototypes of shape \(C, 7\)"):
+        head(torch.randn(2, 7), torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"values in \[0, 1000\), got values in \[0, 1000\]"):
+        head(torch.randn(2, 64), torch.tensor([0, 1000]))
+
+
+def test_index_module_equals_function() -> None:
+    c, y, u = torch.rand(6, 5) * 2 - 1, torch.arange(6) % 5, torch.rand(6)
+    torch.testing.assert_close(
+        RecognizabilityIndex(eps=1e-3)(c, y, u), recognizability_index(c, y, u, eps=1e-3)
+    )
+
+
+def test_diversion_module_equals_function_and_ui_statistics() -> None:
+    pred = torch.randn(10)
+    module = IndexDiversionLoss()
+    assert module.tau == DEFAULT_TAU
+    torch.testing.assert_close(module(pred), index_diversion_loss(pred, DEFAULT_TAU))
+    ui_scores = torch.randn(50) * 0.5 - 2.0
+    module = IndexDiversionLoss(tau=1.5)
+    module.set_ui_statistics(ui_scores)
+    torch.testing.assert_close(module.mu, ui_scores.mean())
+    torch.testing.assert_close(module.sigma, ui_scores.std(correction=1))
+    torch.testing.assert_close(
+        module(pred), index_diversion_loss(pred, 1.5, ui_scores.mean(), ui_scores.std())
+    )
+    restored = IndexDiversionLoss(tau=1.5)
+    restored.load_state_dict(module.state_dict())
+    torch.testing.assert_close(restored(pred), module(pred))
+    with pytest.raises(ValueError, match=r"positive standard deviation"):
+        module.set_ui_statistics(torch.ones(5))
+    torch.testing.assert_close(module.sigma, ui_scores.std())  # unchanged by the failed call
+
+
+def test_regression_module_is_flatten_dropout_linear() -> None:
+    torch.manual_seed(0)
+    module = PerceptibilityRegression(4 * 3 * 3, dropout=0.9).eval()
+    fm = torch.randn(5, 4, 3, 3)
+    want = fm.flatten(1) @ module.fc.weight.T.squeeze(1) + module.fc.bias
+    torch.testing.assert_close(module(fm), want)
+    torch.testing.assert_close(module(fm.flatten(1)), want)
+    assert module(fm).shape == (5,)
+    module.train()
+    torch.manual_seed(1)
+    dropped = module(fm)
+    assert not torch.allclose(dropped, want)  # dropout 0.9 is active in training
+    with pytest.raises(ValueError, match=r"C\*H\*W = F = 36, got shape \(5, 4, 3, 2\)"):
+        module(torch.randn(5, 4, 3, 2))
+    with pytest.raises(ValueError, match=r"dropout to be a float in \[0, 1\), got 1.0"):
+        PerceptibilityRegression(4, dropout=1.0)
+
+
+def reference_cbam_attention(module: PerceptibilityAttention, fm: torch.Tensor) -> torch.Tensor:
+    """CBAM written out per sample from the paper's description: channel then spatial attention."""
+    mlp1, mlp2 = module.channel_mlp[0], module.channel_mlp[2]
+    outputs = []
+    for x in fm:  # (C, H, W)
+        avg, mx = x.mean(dim=(1, 2)), x.amax(dim=(1, 2))
+        channel = torch.sigmoid(mlp2(torch.relu(mlp1(avg))) + mlp2(torch.relu(mlp1(mx))))
+        x = x * channel[:, None, None]
+        maps = torch.stack([x.mean(dim=0), x.amax(dim=0)])[None]
+        spatial = torch.sigmoid(
+            F.conv2d(maps, module.spatial_conv.weight, padding=module.spatial_conv.padding)
+        )
+        x = x * spatial[0]
+        outputs.append(module.fc(x.reshape(-1)))
+    return torch.stack(outputs)
+
+
+def test_attention_matches_cbam_reference() -> None:
+    torch.manual_seed(0)
+    module = PerceptibilityAttention(32, 10, spatial_size=(5, 4), reduction=16, kernel_size=3)
+    assert module.channel_mlp[0].out_features == 2 and module.spatial_conv.kernel_size == (3, 3)
+    fm = torch.randn(3, 32, 5, 4)
+    torch.testing.assert_close(module(fm), reference_cbam_attention(module, fm))
+    with pytest.raises(ValueError, match=r"feature_map of shape \(B, 32, 5, 4\), got shape \(3, 32, 7, 7\)"):
+        module(torch.randn(3, 32, 7, 7))
+    with pytest.raises(ValueError, match=r"odd kernel_size, got 4"):
+        PerceptibilityAttention(32, 10, kernel_size=4)
+
+
+def test_modules_float32_under_bf16_autocast() -> None:
+    fm = torch.randn(2, 16, 3, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        a = PerceptibilityAttention(16, 8, spatial_size=(3, 3))(fm)
+        r = PerceptibilityRegression(16 * 9)(fm)
+    assert a.dtype == torch.float32 and r.dtype == torch.float32
+    assert bool(torch.isfinite(a).all()) and bool(torch.isfinite(r).all())
