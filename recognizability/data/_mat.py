@@ -42,7 +42,7 @@ def load_mat(path: Path) -> dict[str, Any]:
             f"{path} is a MATLAB v7.3 (HDF5) file, which scipy.io.loadmat cannot read; "
             "re-save it with save(..., '-v7') in MATLAB/Octave"
         ) from error
-    except (ValueError, TypeError, OSError) as error:
+    except Exception as error:  # scipy raises ValueError, TypeError, IndexError... on a malformed file
         raise MatFormatError(f"could not read {path} as a MATLAB .mat file: {error}") from error
     return {key: value for key, value in content.items() if not key.startswith("__")}
 
