@@ -1,0 +1,34 @@
+"""Train the paper's method on SCFace and compare it with ArcFace alone (Chai et al., CVPR 2023, Fig. 2).
+
+    python examples/train_scface.py                      # CPU demo on the synthetic benchmark (minutes)
+    python examples/train_scface.py --data-root DIR      # the paper's configuration (Table 5) on real data
+    torchrun --nproc_per_node=4 examples/train_scface.py --data-root DIR --backbone iresnet50 --compile
+
+One training step (RecognizabilityModel.forward), as in Fig. 2::
+
+    image -> backbone.forward_features -> F (B,C,H,W) -> backbone.forward_head -> v (B,D)
+    v, y  -> ArcFace (recognition module, s=64, m=0.45) -> cosines -> L_cls
+    cosines, cos(v, u) -> Recognizability Index xi (Eq. 1-3, u = UI centre, recomputed each epoch)
+    F -> perceptibility regression -> xi_hat -> L_L1 = SmoothL1(xi_hat, xi) (Eq. 4), L_ID (Eq. 5-7)
+    F -> perceptibility attention  -> v_attn -> L_MSE(v_attn, v - <v,u>u) (Eq. 8-9)
+    L = L_cls + 5 L_L1 + 2 L_ID + 1 L_MSE (Eq. 10); Adam with Table 5's per-module learning rates
+
+Evaluation: rank-1 per distance (4.20 m, 2.60 m, 1.00 m) against the 130 mugshots; and the quality comparison of the learned index with ERS, MagFace and CR-FIQA.
+All options: ``--help`` and docs/training.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from recognizability.training.cli import run_example
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    run_example("scface", argv, description=__doc__.splitlines()[0] if __doc__ else "")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""Command line shared by ``examples/train_{tinyface,scface,survface}.py`` and the run they make.
+
+Configuration choice (printed at the start of every run):
+
+- a GPU or ``--data-root`` given: the paper's configuration (Table 5; ``--backbone`` iresnet50 by default, or
+  mobilefacenet with its learning rates) at 112 x 112;
+- neither: the declared CPU demo configuration (``small_vlr_net`` at 32 x 32 on the synthetic benchmark), which is
+  not the paper's and says so. ``--config paper|demo`` forces either.
+
+Without ``--losses`` the demo trains the baseline (ArcFace only) and the full method and prints the comparison
+it measured; with ``--losses`` one run with exactly those terms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .data import load_test_sets, load_train_set, load_ui_set, resolve_benchmark
+from .distributed import init_distributed
+from .evaluation import evaluate_run, write_report
+from .recipe import fit
+from .settings import LOSS_TERMS, TrainingSettings, cpu_demo_settings, paper_settings
+
+__all__ = ["build_parser", "comparison_table", "run_example", "settings_from_args"]
+
+
+def build_parser(dataset: str, description: str = "") -> argparse.ArgumentParser:
+    """The shared argument parser (every option documented in docs/training.md)."""
+    p = argparse.ArgumentParser(description=description or f"Train on {dataset} (paper Table 5 recipe).")
+    p.add_argument(
+        "--data-root", help="dataset root in the real layout (absent: synthetic benchmark, cached)"
+    )
+    p.add_argument("--ui-root", help="folder of unrecognisable images (absent: the synthetic UI set)")
+    p.add_argument(
+        "--config",
+        choices=("auto", "paper", "demo"),
+        default="auto",
+        help="paper (Table 5, 112x112) or the CPU demo; auto: paper with a GPU or a real dataset",
+    )
+    p.add_argument("--backbone", help="backbone name (default: iresnet50 for paper, small_vlr_net for demo)")
+    p.add_argument("--pretrained", help="checkpoint for the backbone (arcface_torch or AdaFace format)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast on CUDA")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training forward")
+    p.add_argument(
+        "--losses", help=f"comma-separated terms on top of ArcFace from {LOSS_TERMS}; 'none' = ArcFace"
+    )
+    p.add_argument("--no-baseline", action="store_true", help="demo: skip the ArcFace-only comparison run")
+    p.add_argument("--tau", type=float, help="ID-loss confidence tau (Eq. 7)")
+    p.add_argument("--ui-statistics", action="store_true", help="estimate mu_UI, sigma_UI (Eq. 6) each epoch")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-steps", type=int, help="cap optimiser steps per epoch (smoke runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--synthetic-seed", type=int, default=0, help="seed of the generated benchmark")
+    p.add_argument(
+        "--synthetic-size",
+        action="append",
+        default=[],
+        metavar="KEY=N",
+        help="size options passed to the synthetic generator (repeatable)",
+    )
+    p.add_argument("--out", default=f"runs/{dataset}", help="output folder: checkpoints, report.json, plots")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/<run>/last.pt")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p  # fmt: skip
+
+
+def _parse_losses(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    if text.strip().lower() in ("none", "arcface", ""):
+        return ()
+    terms = tuple(t.strip().lower() for t in text.split(",") if t.strip())
+    if "all" in terms:
+        return LOSS_TERMS
+    unknown = [t for t in terms if t not in LOSS_TERMS]
+    if unknown:
+        raise SystemExit(f"--losses: expected terms from {LOSS_TERMS} (or 'none'/'all'), got {unknown}")
+    return terms
+
+
+def settings_from_args(dataset: str, args: argparse.Namespace, gpu: bool) -> TrainingSettings:
+    """Table 5 (or the CPU demo) with the command line's overrides."""
+    config = args.config
+    if config == "auto":
+        config = "paper" if (gpu or args.data_root is not None) else "demo"
+    if config == "paper":
+        settings = paper_settings(dataset, args.backbone or "iresnet50")
+    else:
+        settings = cpu_demo_settings(dataset)
+        if args.backbone:
+            settings = settings.replace(backbone=args.backbone)
+    changes: dict[str, Any] = {"seed": args.seed}
+    for name, value in (
+        ("tau", args.tau),
+        ("epochs", args.epochs),
+        ("batch_size", args.batch_size),
+        ("max_steps_per_epoch", args.max_steps),
+        ("pretrained", args.pretrained),
+    ):
+        if value is not None:
+            changes[name] = value
+    if args.ui_statistics:
+        changes["ui_statistics"] = True
+    return settings.replace(**changes)  # fmt: skip
+
+
+def _summary(report: dict[str, Any]) -> dict[str, float]:
+    protocol = report["protocol"] or {}
+    hard = report["protocol_hard"] or {}
+    key = next((k for k in ("rank_1", "rank_1_average", "tpir20_at_fpir_0_3") if k in protocol), None)
+    out: dict[str, float] = {}
+    if key is not None:
+        out["rank_1" if "rank" in key else key] = float(protocol[key])
+        if key in hard:
+            out["rank_1_hard" if "rank" in key else f"{key}_hard"] = float(hard[key])
+    q = report["quality"]
+    for name in ("learned_index", "ers", "magface_norm", "crfiqa"):
+        if name in q:
+            out[f"{name}_spearman"] = float(q[name].get("spearman_with_severity", float("nan")))
+            auc = next((v for k, v in q[name].items() if k.startswith("erc_auc")), float("nan"))
+            out[f"{name}_erc_auc"] = float(auc)
+    return out
+
+
+def comparison_table(reports: dict[str, dict[str, Any]]) -> str:
+    """Plain-text table of the runs' headline figures (one column per run)."""
+    summaries = {name: _summary(r) for name, r in reports.items()}
+    keys: list[str] = []
+    for s in summaries.values():
+        keys += [k for k in s if k not in keys]
+    width = max([len(k) for k in keys] + [10])
+    lines = [" " * width + "".join(f"{n:>16}" for n in summaries)]
+    for k in keys:
+        cells = "".join(f"{summaries[n].get(k, float('nan')):>16.4f}" for n in summaries)
+        lines.append(f"{k:<{width}}{cells}")
+    return "\n".join(lines)
+
+
+def run_example(dataset: str, argv: Sequence[str] | None = None, description: str = "") -> dict[str, Any]:
+    """Parse ``argv``, train (baseline and full in the demo), evaluate, write reports and plots, print the
+    comparison. Returns ``{run name: report}``."""
+    args = build_parser(dataset, description).parse_args(argv)
+    context = init_distributed(args.device)
+    gpu = context.device.type == "cuda"
+    settings = settings_from_args(dataset, args, gpu)
+    sizes = dict(kv.split("=", 1) for kv in args.synthetic_size)
+    benchmark = resolve_benchmark(
+        dataset,
+        args.data_root,
+        args.ui_root,
+        seed=args.synthetic_seed,
+        sizes={k: int(v) for k, v in sizes.items()},
+    )
+    say = print if context.is_main else (lambda *a, **k: None)
+    say(f"configuration: {settings.description}")
+    say(f"data: {benchmark.provenance} {dataset} layout at {benchmark.root}; UI set {benchmark.ui_root}")
+    train = load_train_set(benchmark, settings.input_size)
+    ui = load_ui_set(benchmark, settings.input_size)
+    tests = load_test_sets(benchmark, settings.input_size)
+    say(f"train {len(train)} images / {int(train.labels.max()) + 1} identities; UI {len(ui)}; "
+        + ", ".join(f"{k} {len(v)}" for k, v in tests.items()))  # fmt: skip
+    losses = _parse_losses(args.losses)
+    runs: dict[str, TrainingSettings] = {}
+    if losses is None:
+        if settings.description.startswith("CPU demo") and not args.no_baseline:
+            runs["arcface"] = settings.with_losses(())
+        runs["full"] = settings.with_losses(LOSS_TERMS)
+    else:
+        runs["+".join(("arcface", *losses))] = settings.with_losses(losses)
+    out = Path(args.out)
+    reports: dict[str, dict[str, Any]] = {}
+    for name, run_settings in runs.items():
+        say(f"--- training {name} (losses: {', '.join(run_settings.losses) or 'ArcFace only'})")
+        result = fit(
+            run_settings, train, ui, context=context, out_dir=out / name, resume=args.resume,
+            amp=args.amp, compile_model=args.compile, progress=not args.quiet,
+            log=say,
+        )  # fmt: skip
+        if not context.is_main:
+            continue
+        report = evaluate_run(
+            result.model, run_settings, benchmark, tests, ui, context.device, amp=args.amp,
+            training={"history": result.history, "seconds": result.seconds, "resumed_from": result.resumed_from,
+                      "device": str(context.device), "world_size": context.world_size},
+        )  # fmt: skip
+        write_report(report, out / name / "report.json")
+        reports[name] = report
+        if not args.no_plots:
+            try:
+                from .plots import plot_report
+
+                plot_report(result.model, run_settings, report, tests, ui, context.device, out / name)
+            except ImportError as error:
+                say(f"plots skipped: {error}")
+    if context.is_main:
+        say(f"\nmeasured on {benchmark.provenance} data ({settings.description}):")
+        say(comparison_table(reports))
+        say("rank_1: protocol rank-1 (hard: probes marked hard); *_spearman: with severity (more negative = "
+            "better); *_erc_auc: error-versus-reject area (lower = better)")  # fmt: skip
+        (out / "comparison.json").write_text(
+            json.dumps({k: _summary(r) for k, r in reports.items()}, indent=2)
+        )
+    if context.is_distributed:
+        torch.distributed.destroy_process_group()
+    return reports
