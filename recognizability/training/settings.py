@@ -50,13 +50,9 @@ _FALLBACK_TAU = 1.0
 
 def _default_tau() -> float:
     try:
-        from recognizability import nn as _rnn
+        from recognizability import functional as _functional
 
-        value: Any = getattr(_rnn, "DEFAULT_TAU", None)
-        if value is None:
-            import recognizability as _root
-
-            value = getattr(_root, "DEFAULT_TAU", _FALLBACK_TAU)
+        value: Any = getattr(_functional, "DEFAULT_TAU", _FALLBACK_TAU)
         return float(value)
     except ImportError:  # pragma: no cover - the core package is always importable once installed
         return _FALLBACK_TAU
