@@ -201,7 +201,8 @@ def random_rescale(
     No loop over samples. On an accelerator every size is computed for the whole batch and each sample picks
     its result with ``torch.where`` (no host sync; cost ``len(sizes)`` batched down-and-up resizes). On the
     CPU, where selecting rows costs no device sync, only the chosen rows of each size are resized (about
-    ``p`` of one size's cost); both paths give identical results. (B, C, H, W) -> same shape, dtype, device.
+    ``p`` of one size's cost) unless under ``torch.compile``; both paths give identical results.
+    (B, C, H, W) -> same shape, dtype, device.
     """
     _check_batch(images)
     p = _check_probability(p, "p")
@@ -215,7 +216,15 @@ def random_rescale(
         .clamp_(max=len(targets) - 1)
     )
     return _rescale_selected(
-        images, apply, choice, targets, antialias, value_range, select_rows=images.device.type == "cpu"
+        images,
+        apply,
+        choice,
+        targets,
+        antialias,
+        value_range,
+        # Row selection has a data-dependent size, which torch.compile cannot trace: compiled code takes the
+        # torch.where path.
+        select_rows=images.device.type == "cpu" and not torch.compiler.is_compiling(),
     )
 
 
