@@ -138,7 +138,8 @@ def _plain(value: Any) -> Any:
 class Report:
     """Mixin for the result dataclasses: ``to_dict()`` gives plain Python values, ``to_json()`` a JSON string.
 
-    Tensors become (nested) lists, non-finite floats become ``"inf"``/``"-inf"``/``None`` so the JSON is strict.
+    Tensors become (nested) lists, non-finite floats become ``"inf"``/``"-inf"``/``None`` so the JSON is
+    strict.
     """
 
     def to_dict(self) -> dict[str, Any]:

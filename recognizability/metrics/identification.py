@@ -5,15 +5,19 @@ Conventions (metrics.md, Closed-set identification):
 - score = cosine similarity of L2-normalised features (``normalize=True``; ranking by Euclidean distance of
   unit-norm features gives the same order), or the raw dot product with ``normalize=False``;
 - rank of a probe = number of gallery entries of other identities scoring >= the best mate score (ties count
-  against the probe); a rank-k hit when rank < k; gallery labels < 0 are unlabelled distractors (other identities);
+  against the probe); a rank-k hit when rank < k; gallery labels < 0 are unlabelled distractors (other
+  identities);
 - average precision as in the TinyFace official code: walk the ranked list (non-mates tied with a mate placed
-  before it), accumulate trapezoids ``(recall_i - recall_{i-1}) * (precision_{i-1} + precision_i) / 2`` at each
+  before it), accumulate trapezoids ``(recall_i - recall_{i-1}) * (precision_{i-1} + precision_i) / 2`` at
+  each
   mate, stop after the last mate;
 - ``ranking="identity"``: each labelled gallery identity is one candidate scored by its best image; every
-  distractor image stays its own candidate. Averaged templates: pass :func:`identity_templates` as the gallery.
+  distractor image stays its own candidate. Averaged templates: pass :func:`identity_templates` as the
+  gallery.
 
 The probe x gallery matrix is never materialised: probes are processed in blocks and the gallery in column
-chunks of at most ``max_elements`` scores; per probe the sorted mate scores are kept and, for each mate, the count
+chunks of at most ``max_elements`` scores; per probe the sorted mate scores are kept and, for each mate,
+the count
 of non-mate scores >= it.
 """
 
@@ -38,8 +42,10 @@ __all__ = [
 ]
 
 CLOSED_SET_CONVENTION = (
-    "cosine similarity of L2-normalised features; rank = #(non-mate gallery entries with score >= best mate score), "
-    "ties count against the probe; hit@k when rank < k; gallery labels < 0 are distractors; AP = TinyFace trapezoid "
+    "cosine similarity of L2-normalised features; rank = #(non-mate gallery entries with score >= "
+    "best mate score), "
+    "ties count against the probe; hit@k when rank < k; gallery labels < 0 are distractors; AP = "
+    "TinyFace trapezoid "
     "over the ranked list (non-mates tied with a mate placed first), stopping at the last mate"
 )
 
@@ -52,7 +58,8 @@ class CMCResult(Report):
 
     ``rates``: (K,) float64 CMC at ``ranks``; ``ranks_of_probes``: (P,) int64 rank of each evaluated probe
     (0 = the best mate scores above every non-mate); ``average_precision``: (P,) float64;
-    ``mean_average_precision``: float; ``num_excluded_probes``: probes without a mate in the gallery dropped with
+    ``mean_average_precision``: float; ``num_excluded_probes``: probes without a mate in the gallery
+    dropped with
     ``missing_probes="exclude"`` (0 otherwise).
     """
 
@@ -93,7 +100,8 @@ def average_precision_from_positions(positions: Tensor, num_mates: Tensor) -> Te
     """TinyFace AP from the 1-based ranked-list positions of each probe's mates.
 
     Args:
-        positions: (P, M) int64 positions of the i-th best mate (ascending along M), any value past ``num_mates``.
+        positions: (P, M) int64 positions of the i-th best mate (ascending along M), any value past
+        ``num_mates``.
         num_mates: (P,) int64 number of valid mates per probe (>= 1).
 
     Returns:
@@ -120,7 +128,8 @@ def _count_at_least(
     """``counts[p, i] += #(scores[p, :] >= mates[p, i])`` for non-mate ``scores`` (Pb, C), mates (Pb, M).
 
     ``groups`` lists row ranges ``(r0, r1, m)`` whose rows have exactly ``m`` valid mates, so each row costs
-    ``m`` vectorised compare-and-sum passes (a float sum of the 0/1 mask is much faster than a bool reduction).
+    ``m`` vectorised compare-and-sum passes (a float sum of the 0/1 mask is much faster than a bool
+    reduction).
     """
     mask = torch.empty(scores.shape, dtype=torch.bool, device=scores.device)
     indicator = torch.empty_like(scores)
@@ -147,7 +156,8 @@ def mate_statistics(
     Args:
         probe_features: (P, D); probe_labels: (P,) int64, every label present in ``gallery_labels``.
         gallery_features: (G, D) labelled gallery; gallery_labels: (G,) int64 >= 0.
-        distractor_features: blocks (N_k, D) of unlabelled gallery entries (non-mates of every probe); they may
+        distractor_features: blocks (N_k, D) of unlabelled gallery entries (non-mates of every probe); they
+        may
             live on another device and are moved chunk by chunk.
         ranking: ``"image"`` or ``"identity"`` (labelled identities scored by their best image).
         all_mates: keep every mate (needed for mAP) or only the best one (enough for CMC / open set).
@@ -308,7 +318,8 @@ class CMCAccumulator:
                 absent = torch.unique(labels[~present])[:5].tolist()
                 raise ValueError(
                     f"expected every probe identity in the gallery (closed set), got {missing} probe(s) with "
-                    f"identities absent from gallery_labels (e.g. {absent}); pass missing_probes='exclude' to drop "
+                    f"identities absent from gallery_labels (e.g. {absent}); pass "
+                    "missing_probes='exclude' to drop "
                     "and count them"
                 )
             self._excluded += missing
@@ -316,7 +327,7 @@ class CMCAccumulator:
             probes, labels = probes[keep.to(probes.device)], labels[keep]
             if labels.numel() == 0:
                 return
-        mates, counts, num_mates = mate_statistics(
+        _mates, counts, num_mates = mate_statistics(
             probes,
             labels.to(probes.device),
             self._gallery,
@@ -334,7 +345,8 @@ class CMCAccumulator:
     def compute(self) -> CMCResult:
         if not self._rank_list:
             raise ValueError(
-                f"expected at least one evaluated probe, got none ({self._excluded} excluded for missing identity)"
+                f"expected at least one evaluated probe, got none ({self._excluded} excluded for "
+                "missing identity)"
             )
         ranks_of_probes = torch.cat(self._rank_list)
         ap = torch.cat(self._ap_list)

@@ -35,7 +35,8 @@ OPEN_SET_CONVENTION = (
 class OpenSetResult(Report):
     """TPIR at rank ``rank`` for target FPIR(s), with the full TPIR-FPIR curve.
 
-    ``tpir``, ``threshold``, ``realised_fpir``, ``fpir``: shaped like the requested ``fpir`` (0-d for a float).
+    ``tpir``, ``threshold``, ``realised_fpir``, ``fpir``: shaped like the requested ``fpir`` (0-d for a
+    float).
     ``curve_fpir``, ``curve_tpir``: (T,) float64 at every distinct threshold (descending); ``auc``: trapezoid.
     """
 
@@ -109,7 +110,8 @@ def tpir_at_fpir(
     if bool(missing.any()):
         raise ValueError(
             f"expected every mated probe identity in gallery_labels, got {int(missing.sum())} mated probe(s) "
-            f"without a gallery mate (e.g. labels {torch.unique(labels[missing.to(labels.device)])[:5].tolist()})"
+            "without a gallery mate (e.g. labels "
+            f"{torch.unique(labels[missing.to(labels.device)])[:5].tolist()})"
         )
     if gallery == "template":
         gallery_x, g_labels = identity_templates(gallery_x, g_labels, normalize=normalize)

@@ -28,7 +28,8 @@ __all__ = [
 
 
 def flip_fuse(features: Tensor, flipped_features: Tensor) -> Tensor:
-    """Flip fusion: L2-normalise the sum of an image's features and its horizontally flipped copy's, (N, D)."""
+    """Flip fusion: L2-normalise the sum of an image's features and its horizontally flipped copy's, (N,
+    D)."""
     x = check_features(features, "features")
     f = check_features(flipped_features, "flipped_features", dim=x.shape[1])
     if f.shape != x.shape:
@@ -189,7 +190,8 @@ class SurvFaceReport(Report):
     num_unmated: int
     identification_convention: str = OPEN_SET_CONVENTION
     verification_convention: str = (
-        "official grid: Euclidean distance of L2-normalised features, t = 0.2:0.001:2.0, accept distance < t, "
+        "official grid: Euclidean distance of L2-normalised features, t = 0.2:0.001:2.0, accept "
+        "distance < t, "
         "nearest-FAR read-out, AUC = trapz(FAR, TAR)"
     )
 
@@ -204,7 +206,8 @@ def _pair_distances(pairs: tuple[Tensor, Tensor], name: str) -> Tensor:
     if a.shape != b.shape:
         raise ValueError(f"expected {name}[1] of shape {tuple(a.shape)}, got {tuple(b.shape)}")
     a, b = torch.nn.functional.normalize(a, dim=1), torch.nn.functional.normalize(b.to(a), dim=1)
-    return torch.linalg.vector_norm(a - b, dim=1)
+    distances: Tensor = torch.linalg.vector_norm(a - b, dim=1)
+    return distances
 
 
 def evaluate_survface(
@@ -224,8 +227,10 @@ def evaluate_survface(
     Args:
         mated_features: (P_m, D); mated_labels: (P_m,); unmated_features: (P_u, D).
         gallery_features: (G, D); gallery_labels: (G,).
-        positive_pairs / negative_pairs: ``(features_a, features_b)``, each (N, D), in the official pair order.
-        gallery: ``"template"`` (default, per-identity averaged features, datasets.md decision) or ``"image"``.
+        positive_pairs / negative_pairs: ``(features_a, features_b)``, each (N, D), in the official pair
+        order.
+        gallery: ``"template"`` (default, per-identity averaged features, datasets.md decision) or
+            ``"image"``.
     """
     result = tpir_at_fpir(
         mated_features,

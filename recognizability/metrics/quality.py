@@ -1,18 +1,24 @@
-"""Face-image quality evaluation: error-versus-reject curves (ERC/EDC), quality baselines, Spearman correlation.
+"""Face-image quality evaluation: error-versus-reject curves (ERC/EDC), quality baselines, Spearman
+correlation.
 
-ERC conventions (metrics.md, Face image quality): pair quality = min of the two images' qualities; three threshold
+ERC conventions (metrics.md, Face image quality): pair quality = min of the two images' qualities; three
+threshold
 conventions offered by name:
 
-- ``"fixed"`` (ISO/IEC 29794-1 style EDC): threshold set once on all impostor scores by the library TAR@FAR rule;
-  only genuine pairs are rejected, lowest quality first, ties in quality dropped together; at a grid fraction f the
+- ``"fixed"`` (ISO/IEC 29794-1 style EDC): threshold set once on all impostor scores by the library TAR@FAR
+  rule;
+  only genuine pairs are rejected, lowest quality first, ties in quality dropped together; at a grid
+  fraction f the
   curve is read stepwise (the largest tie-aligned discard <= f). Also the EDC pAUC up to ``discard_limit``
-  (stepwise) and the same minus the theoretical-best area, as in dasec/quality-assessment-evaluation ``edc.py``.
+  (stepwise) and the same minus the theoretical-best area, as in dasec/quality-assessment-evaluation
+  ``edc.py``.
 - ``"recomputed"``: at each f drop the lowest-quality pairs (genuine and impostor, ties together, the largest
   tie-aligned count <= f * N) and recompute the threshold on the remaining impostors by the TAR@FAR rule.
 - ``"crfiqa"``: what fdbtrs/CR-FIQA ``ERC/erc.py`` ``getFNMRFixedTH`` computes: angular distance
   ``arccos(clip(cos)) / pi``; drop the lowest-quality ``int(f * N)`` pairs (quality ties kept in input order,
   where the original's numpy quicksort leaves their order unspecified); ROC of the remaining pairs over their
-  distinct distances; threshold = the first (largest-distance) one whose FMR = #(impostor <= t)/N_i is nearest the
+  distinct distances; threshold = the first (largest-distance) one whose FMR = #(impostor <= t)/N_i is
+  nearest the
   target; FNMR = 1 - share of genuine distances strictly below it. Scores must be cosine similarities.
 
 Area under the ERC: trapezoid over the fractions (CR-FIQA convention, sklearn ``auc``).
@@ -45,16 +51,20 @@ __all__ = [
 
 _CONVENTIONS = {
     "fixed": (
-        "ISO/IEC 29794-1 EDC: threshold once on all impostors (smallest impostor score with realised FMR <= target);"
+        "ISO/IEC 29794-1 EDC: threshold once on all impostors (smallest impostor score with realised "
+        "FMR <= target);"
         " only genuine pairs rejected, lowest quality first, quality ties dropped together; stepwise read-out"
     ),
     "recomputed": (
-        "drop the lowest-quality pairs (genuine and impostor; ties together, largest tie-aligned count <= f*N);"
+        "drop the lowest-quality pairs (genuine and impostor; ties together, largest tie-aligned "
+        "count <= f*N);"
         " threshold recomputed on remaining impostors with realised FMR <= target"
     ),
     "crfiqa": (
-        "CR-FIQA ERC/erc.py getFNMRFixedTH: angular distance arccos(cos)/pi; drop lowest-quality int(f*N) pairs;"
-        " threshold = ROC point of the remaining pairs with FMR nearest the target; FNMR = 1 - share(genuine < t)"
+        "CR-FIQA ERC/erc.py getFNMRFixedTH: angular distance arccos(cos)/pi; drop lowest-quality "
+        "int(f*N) pairs;"
+        " threshold = ROC point of the remaining pairs with FMR nearest the target; FNMR = 1 - "
+        "share(genuine < t)"
     ),
 }
 
@@ -63,7 +73,8 @@ _CONVENTIONS = {
 class ERCResult(Report):
     """Error-versus-reject curve.
 
-    ``reject_fractions``: (F,) requested fractions; ``realised_reject_fractions``: (F,) fraction actually dropped
+    ``reject_fractions``: (F,) requested fractions; ``realised_reject_fractions``: (F,) fraction actually
+    dropped
     (of genuine pairs for ``"fixed"``, of all pairs otherwise); ``fnmr``: (F,); ``thresholds``: (F,) score (or
     distance for ``"crfiqa"``) thresholds; ``auc``: trapezoid of FNMR over the fractions. For ``"fixed"`` also
     ``edc_pauc`` and ``edc_pauc_minus_best`` up to ``discard_limit`` (NaN for the other conventions).
@@ -234,7 +245,8 @@ def ers_quality(embeddings: Tensor, ui_center: Tensor, clip_at_one: bool = False
     """Embedding Recognizability Score (Deng et al. 2021): ``1 - cos(f, u)``, u the UI centre.
 
     Args:
-        embeddings: (B, D); ui_center: (D,). clip_at_one: return ``min(1 - cos, 1)`` (the form in datasets.md).
+        embeddings: (B, D); ui_center: (D,). clip_at_one: return ``min(1 - cos, 1)`` (the form in
+        datasets.md).
 
     Returns:
         (B,) quality, higher = farther from the unrecognisable cluster = better.
@@ -250,7 +262,8 @@ def ers_quality(embeddings: Tensor, ui_center: Tensor, clip_at_one: bool = False
 
 def magface_quality(embeddings: Tensor) -> Tensor:
     """MagFace quality: L2 norm of the un-normalised embedding, (B, D) -> (B,)."""
-    return torch.linalg.vector_norm(check_features(embeddings, "embeddings"), dim=1)
+    norms: Tensor = torch.linalg.vector_norm(check_features(embeddings, "embeddings"), dim=1)
+    return norms
 
 
 def crfiqa_quality(
@@ -280,9 +293,11 @@ def crfiqa_quality(
 
 @torch.no_grad()
 def serfiq_quality(model: nn.Module, images: Tensor, passes: int = 100) -> Tensor:
-    """SER-FIQ (Terhörst et al. 2020): ``q = 2 * sigmoid(-mean pairwise distance)`` of ``passes`` stochastic passes.
+    """SER-FIQ (Terhörst et al. 2020): ``q = 2 * sigmoid(-mean pairwise distance)`` of ``passes``
+    stochastic passes.
 
-    The model runs in eval mode except its dropout modules, which are put in train mode; every module's mode is
+    The model runs in eval mode except its dropout modules, which are put in train mode; every module's
+    mode is
     restored afterwards. Embeddings are L2-normalised before the pairwise Euclidean distances.
 
     Args:
@@ -305,8 +320,8 @@ def serfiq_quality(model: nn.Module, images: Tensor, passes: int = 100) -> Tenso
             m.train()
         runs = torch.stack([nn.functional.normalize(model(images).float(), dim=1) for _ in range(passes)], 1)
     finally:
-        for m, mode in modes.items():
-            m.train(mode)
+        for module, mode in modes.items():
+            module.train(mode)
     distances = torch.cdist(runs, runs)  # (B, T, T)
     t = passes
     mean_distance = distances.sum((1, 2)) / (t * (t - 1))
@@ -315,10 +330,11 @@ def serfiq_quality(model: nn.Module, images: Tensor, passes: int = 100) -> Tenso
 
 def _average_ranks(x: Tensor) -> Tensor:
     """1-based ranks with ties given their average rank, (N,) float64."""
-    values, inverse, counts = torch.unique(x, sorted=True, return_inverse=True, return_counts=True)
+    _values, inverse, counts = torch.unique(x, sorted=True, return_inverse=True, return_counts=True)
     ends = torch.cumsum(counts, 0).to(torch.float64)
     average = ends - (counts.to(torch.float64) - 1) / 2
-    return average[inverse]
+    ranks: Tensor = average[inverse]
+    return ranks
 
 
 def spearman_correlation(x: Tensor | Sequence[float], y: Tensor | Sequence[float]) -> float:

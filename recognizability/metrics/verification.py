@@ -35,7 +35,8 @@ __all__ = [
 ROC_CONVENTION = "similarity scores; accept when score >= t; thresholds are +inf then every distinct score"
 TAR_AT_FAR_CONVENTION = (
     "threshold = smallest impostor score t with realised FAR(t) = #(impostor >= t)/N <= target "
-    "(ties never split; just above the top impostor when no impostor score qualifies; bob.measure far_threshold)"
+    "(ties never split; just above the top impostor when no impostor score qualifies; bob.measure "
+    "far_threshold)"
 )
 
 
@@ -43,7 +44,8 @@ TAR_AT_FAR_CONVENTION = (
 class ROCCurve(Report):
     """ROC at every distinct threshold, thresholds descending (first ``+inf``: FAR = TAR = 0).
 
-    ``far``, ``tar``: (T,) float64; ``thresholds``: (T,) in the scores' dtype; ``auc``: trapezoid of TAR over FAR.
+    ``far``, ``tar``: (T,) float64; ``thresholds``: (T,) in the scores' dtype; ``auc``: trapezoid of TAR
+    over FAR.
     """
 
     far: Tensor
@@ -126,8 +128,10 @@ def area_under_roc(
 def threshold_at_rate(negative_scores: Tensor, rates: Tensor) -> tuple[Tensor, Tensor]:
     """Library threshold rule: smallest negative score ``t`` with ``#(negative >= t) / N <= rate``.
 
-    Used for TAR@FAR (negatives = impostor scores), FPIR (negatives = top scores of non-mated searches) and the
-    ERC. When no negative score qualifies, ``t`` is the next float above the highest negative (realised rate 0).
+    Used for TAR@FAR (negatives = impostor scores), FPIR (negatives = top scores of non-mated searches) and
+    the
+    ERC. When no negative score qualifies, ``t`` is the next float above the highest negative (realised
+    rate 0).
 
     Args:
         negative_scores: (N,) finite scores, N >= 1.
@@ -228,7 +232,8 @@ class GridVerificationResult(Report):
     convention: str = (
         "distances (smaller = more alike); grid t = 0.2:0.001:2.0; FAR(t) = mean(impostor < t), "
         "TAR(t) = mean(genuine < t); read at the first grid point whose FAR is nearest the target (no "
-        "interpolation); AUC = trapz(FAR, TAR); 10 contiguous folds (genuine and impostor split alike), threshold "
+        "interpolation); AUC = trapz(FAR, TAR); 10 contiguous folds (genuine and impostor split "
+        "alike), threshold "
         "= first grid point maximising accuracy on the other nine"
     )
 
@@ -259,7 +264,8 @@ def survface_grid_verification(
     targets, _ = check_rates(far, "far")
     if folds < 2 or folds > min(genuine.numel(), impostor.numel()):
         raise ValueError(
-            f"expected folds in [2, min(N_g, N_i)] = [2, {min(genuine.numel(), impostor.numel())}], got {folds}"
+            f"expected folds in [2, min(N_g, N_i)] = [2, {min(genuine.numel(), impostor.numel())}], "
+            f"got {folds}"
         )
     grid = survface_grid()
     far_curve = (impostor[None, :] < grid[:, None]).to(torch.float64).mean(1)

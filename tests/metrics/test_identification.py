@@ -3,7 +3,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recognizability.metrics import CMCAccumulator, cmc, evaluate_scface, evaluate_tinyface, identity_templates
+from recognizability.metrics import (
+    CMCAccumulator,
+    cmc,
+    evaluate_scface,
+    evaluate_tinyface,
+    identity_templates,
+)
 from tests.metrics import references as ref
 
 
@@ -24,7 +30,9 @@ def _tied_problem(seed: int, n_probe: int = 12, n_gallery: int = 25, dim: int = 
 def test_ranks_and_ap_match_loop_reference_with_ties(seed):
     probes, probe_labels, gallery, gallery_labels = _tied_problem(seed)
     result = cmc(probes, probe_labels, gallery, gallery_labels, (1, 2, 5), normalize=False)
-    ranks, aps = ref.closed_set(probes.tolist(), probe_labels.tolist(), gallery.tolist(), gallery_labels.tolist())
+    ranks, aps = ref.closed_set(
+        probes.tolist(), probe_labels.tolist(), gallery.tolist(), gallery_labels.tolist()
+    )
     assert result.ranks_of_probes.tolist() == ranks
     torch.testing.assert_close(result.average_precision, torch.tensor(aps, dtype=torch.float64))
     expected = [sum(r < k for r in ranks) / len(ranks) for k in (1, 2, 5)]
@@ -36,7 +44,15 @@ def test_ranks_and_ap_match_loop_reference_with_ties(seed):
 def test_chunked_equals_unchunked_and_cmc_monotone(seed, max_elements):
     probes, probe_labels, gallery, gallery_labels = _tied_problem(seed)
     whole = cmc(probes, probe_labels, gallery, gallery_labels, (1, 3, 5, 25), normalize=False)
-    chunked = cmc(probes, probe_labels, gallery, gallery_labels, (1, 3, 5, 25), normalize=False, max_elements=max_elements)
+    chunked = cmc(
+        probes,
+        probe_labels,
+        gallery,
+        gallery_labels,
+        (1, 3, 5, 25),
+        normalize=False,
+        max_elements=max_elements,
+    )
     assert torch.equal(whole.ranks_of_probes, chunked.ranks_of_probes)
     torch.testing.assert_close(whole.average_precision, chunked.average_precision)
     assert bool((whole.rates[1:] >= whole.rates[:-1]).all())
@@ -49,7 +65,9 @@ def test_separate_distractors_equal_concatenated_gallery_and_accumulator():
     distractors = torch.randn(300, 16, generator=g)
     probes = gallery[:30] + 0.8 * torch.randn(30, 16, generator=g)
     probe_labels = labels[:30]
-    joint = cmc(probes, probe_labels, torch.cat([gallery, distractors]), torch.cat([labels, torch.full((300,), -1)]))
+    joint = cmc(
+        probes, probe_labels, torch.cat([gallery, distractors]), torch.cat([labels, torch.full((300,), -1)])
+    )
     split = cmc(probes, probe_labels, gallery, labels, distractor_features=distractors, max_elements=500)
     assert torch.equal(joint.ranks_of_probes, split.ranks_of_probes)
     acc = CMCAccumulator(gallery, labels, distractor_features=distractors)
@@ -67,7 +85,11 @@ def test_identity_ranking_loop_reference():
     result = cmc(probes, probe_labels, gallery, gallery_labels, (1,), ranking="identity", normalize=False)
     for p, y, r in zip(probes, probe_labels, result.ranks_of_probes, strict=True):
         scores = gallery @ p
-        best = {int(lab): float(scores[gallery_labels == lab].max()) for lab in torch.unique(gallery_labels) if lab >= 0}
+        best = {
+            int(lab): float(scores[gallery_labels == lab].max())
+            for lab in torch.unique(gallery_labels)
+            if lab >= 0
+        }
         mate = best.pop(int(y))
         expected = sum(v >= mate for v in best.values()) + int((scores[gallery_labels < 0] >= mate).sum())
         assert int(r) == expected
@@ -94,7 +116,14 @@ def test_float32_agrees_with_float64():
 def test_cpu_equals_cuda():
     probes, probe_labels, gallery, gallery_labels = _tied_problem(11, n_probe=30, n_gallery=60)
     cpu = cmc(probes, probe_labels, gallery, gallery_labels, normalize=False, max_elements=100)
-    gpu = cmc(probes.cuda(), probe_labels.cuda(), gallery.cuda(), gallery_labels.cuda(), normalize=False, max_elements=100)
+    gpu = cmc(
+        probes.cuda(),
+        probe_labels.cuda(),
+        gallery.cuda(),
+        gallery_labels.cuda(),
+        normalize=False,
+        max_elements=100,
+    )
     assert torch.equal(cpu.ranks_of_probes, gpu.ranks_of_probes)
 
 
@@ -112,7 +141,11 @@ def test_missing_probe_identity_errors_or_is_counted():
     [
         ({"probe_labels": torch.tensor([[0]])}, ValueError, r"probe_labels of shape \(1,\)"),
         ({"probe_features": torch.tensor([[float("nan"), 0.0, 0.0]])}, ValueError, "finite probe_features"),
-        ({"probe_features": torch.zeros(0, 3), "probe_labels": torch.zeros(0, dtype=torch.long)}, ValueError, "at least one row"),
+        (
+            {"probe_features": torch.zeros(0, 3), "probe_labels": torch.zeros(0, dtype=torch.long)},
+            ValueError,
+            "at least one row",
+        ),
         ({"probe_labels": torch.tensor([0.0])}, TypeError, "integer probe_labels"),
         ({"ranks": (0,)}, ValueError, "positive integers"),
     ],
@@ -131,12 +164,23 @@ def test_bad_input(kwargs, error, message):
 
 def test_scface_rank1_per_distance():
     gallery, labels = torch.eye(4), torch.tensor([1, 2, 3, 4])
-    probes = torch.tensor([[1.0, 0.1, 0, 0], [0.1, 1.0, 0, 0], [0, 1.0, 0.1, 0], [0, 0, 0.1, 1.0], [0, 0, 1.0, 0], [1.0, 0, 0, 0]])
+    probes = torch.tensor(
+        [
+            [1.0, 0.1, 0, 0],
+            [0.1, 1.0, 0, 0],
+            [0, 1.0, 0.1, 0],
+            [0, 0, 0.1, 1.0],
+            [0, 0, 1.0, 0],
+            [1.0, 0, 0, 0],
+        ]
+    )
     probe_labels = torch.tensor([1, 2, 3, 4, 3, 2])
     distances = torch.tensor([1, 1, 2, 2, 3, 3])
     report = evaluate_scface(probes, probe_labels, distances, gallery, labels)
     assert (report.rank_1_d1, report.rank_1_d2, report.rank_1_d3) == (1.0, 0.5, 0.5)
     assert report.rank_1_average == pytest.approx(2 / 3)
     extra = torch.cat([gallery, torch.tensor([[0.5, 0.5, 0.0, 0.0]])])
-    only = evaluate_scface(probes, probe_labels, distances, extra, torch.tensor([1, 2, 3, 4, 9]), gallery="probes")
+    only = evaluate_scface(
+        probes, probe_labels, distances, extra, torch.tensor([1, 2, 3, 4, 9]), gallery="probes"
+    )
     assert only.num_gallery == 4

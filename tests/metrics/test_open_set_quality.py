@@ -35,7 +35,15 @@ def _open_problem(seed):
 def test_tpir_matches_loop_reference(seed, fpir, rank):
     mated, ml, unmated, gallery, gl = _open_problem(seed)
     result = tpir_at_fpir(mated, ml, unmated, gallery, gl, fpir, rank=rank, normalize=False)
-    tpir, realised = ref.open_set(mated.tolist(), ml.tolist(), unmated.tolist(), gallery.tolist(), gl.tolist(), rank, float(result.threshold))
+    tpir, realised = ref.open_set(
+        mated.tolist(),
+        ml.tolist(),
+        unmated.tolist(),
+        gallery.tolist(),
+        gl.tolist(),
+        rank,
+        float(result.threshold),
+    )
     assert float(result.tpir) == pytest.approx(tpir)
     assert float(result.realised_fpir) == pytest.approx(realised) and realised <= fpir
     # threshold is the smallest unmated top score qualifying (or just above the highest)
@@ -63,7 +71,9 @@ def test_template_gallery_and_survface_report():
 
 def test_mated_probe_without_mate_errors():
     with pytest.raises(ValueError, match="without a gallery mate"):
-        tpir_at_fpir(torch.eye(2), torch.tensor([0, 5]), torch.eye(2), torch.eye(2), torch.tensor([0, 1]), 0.1)
+        tpir_at_fpir(
+            torch.eye(2), torch.tensor([0, 5]), torch.eye(2), torch.eye(2), torch.tensor([0, 1]), 0.1
+        )
 
 
 def _pairs(seed, n=120):
@@ -82,7 +92,9 @@ def test_crfiqa_erc_matches_loop_reference(seed):
     fractions = [0.0, 0.1, 0.25, 0.5]
     result = error_versus_reject(scores, genuine, quality, 0.05, fractions, threshold="crfiqa")
     for f, fnmr in zip(fractions, result.fnmr.tolist(), strict=True):
-        assert fnmr == pytest.approx(ref.crfiqa_fnmr(scores.tolist(), genuine.tolist(), quality.tolist(), 0.05, f))
+        assert fnmr == pytest.approx(
+            ref.crfiqa_fnmr(scores.tolist(), genuine.tolist(), quality.tolist(), 0.05, f)
+        )
 
 
 @given(st.integers(0, 10_000))
@@ -92,21 +104,25 @@ def test_fixed_and_recomputed_erc_match_loop_reference(seed):
     s, gen, q = scores.tolist(), genuine.tolist(), quality.tolist()
     fractions = [0.0, 0.2, 0.4]
     fixed = error_versus_reject(scores, genuine, quality, 0.1, fractions, threshold="fixed")
-    _, t, _ = ref.tar_at_far([x for x, m in zip(s, gen) if m], [x for x, m in zip(s, gen) if not m], 0.1)
-    gq = sorted(v for v, m in zip(q, gen) if m)
+    _, t, _ = ref.tar_at_far(
+        [x for x, m in zip(s, gen, strict=False) if m],
+        [x for x, m in zip(s, gen, strict=False) if not m],
+        0.1,
+    )
+    gq = sorted(v for v, m in zip(q, gen, strict=False) if m)
     for f, fnmr in zip(fractions, fixed.fnmr.tolist(), strict=True):
         # ties dropped together: discard all genuine with quality < some level, largest count <= f * N_g
         levels = sorted(set(gq))
         dropped = max(sum(v < lev for v in gq) for lev in levels if sum(v < lev for v in gq) <= f * len(gq))
         cut = gq[dropped] if dropped < len(gq) else math.inf
-        kept = [x for x, m, v in zip(s, gen, q) if m and v >= cut]
+        kept = [x for x, m, v in zip(s, gen, q, strict=False) if m and v >= cut]
         assert fnmr == pytest.approx(sum(x < t for x in kept) / len(kept))
     recomputed = error_versus_reject(scores, genuine, quality, 0.1, fractions, threshold="recomputed")
     qs = sorted(q)
     for f, fnmr in zip(fractions, recomputed.fnmr.tolist(), strict=True):
         dropped = max(sum(v < lev for v in qs) for lev in set(qs) if sum(v < lev for v in qs) <= f * len(qs))
         cut = qs[dropped]
-        keep = [(x, m) for x, m, v in zip(s, gen, q) if v >= cut]
+        keep = [(x, m) for x, m, v in zip(s, gen, q, strict=False) if v >= cut]
         _, t2, _ = ref.tar_at_far([x for x, m in keep if m], [x for x, m in keep if not m], 0.1)
         assert fnmr == pytest.approx(sum(x < t2 for x, m in keep if m) / sum(m for _, m in keep))
     assert not math.isnan(fixed.edc_pauc) and fixed.edc_pauc_minus_best <= fixed.edc_pauc
@@ -117,7 +133,9 @@ def test_edc_pauc_hand_example():
     scores = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.5])
     genuine = torch.tensor([True, True, True, True, False])
     quality = torch.tensor([1.0, 2.0, 3.0, 4.0, 0.0])
-    r = error_versus_reject(scores, genuine, quality, 0.5, [0.0, 0.25, 0.5], threshold="fixed", discard_limit=0.5)
+    r = error_versus_reject(
+        scores, genuine, quality, 0.5, [0.0, 0.25, 0.5], threshold="fixed", discard_limit=0.5
+    )
     assert r.fnmr.tolist() == pytest.approx([0.5, 1 / 3, 0.0])
     assert r.edc_pauc == pytest.approx(0.25 * 0.5 + 0.25 * (1 / 3))
     assert r.edc_pauc_minus_best == pytest.approx(r.edc_pauc - 0.5**2 / 2)
@@ -151,12 +169,16 @@ def test_quality_baselines_against_definitions():
     w = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
     cr = crfiqa_quality(x, torch.tensor([1, 0]), w)  # CCS / (NNCCS + 1 + 1e-9)
     torch.testing.assert_close(cr, torch.tensor([0.8 / (0.6 + 1 + 1e-9), 0.0]))
-    torch.testing.assert_close(crfiqa_quality(x[:1], torch.tensor([1]), w, offset=0.0), torch.tensor([0.8 / 0.6]))
+    torch.testing.assert_close(
+        crfiqa_quality(x[:1], torch.tensor([1]), w, offset=0.0), torch.tensor([0.8 / 0.6])
+    )
 
 
 def test_serfiq_restores_modes_and_matches_definition():
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.BatchNorm1d(8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 4))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(6, 8), torch.nn.BatchNorm1d(8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 4)
+    )
     model.train()
     images = torch.randn(3, 6)
     torch.manual_seed(1)

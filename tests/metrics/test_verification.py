@@ -90,7 +90,10 @@ def test_far_below_one_over_n_puts_threshold_above_top_impostor():
 def test_eer_matches_loop(genuine, impostor):
     result = equal_error_rate(genuine, impostor)
     candidates = [math.inf, *sorted(set(genuine + impostor), reverse=True)]
-    best = min(candidates, key=lambda t: abs(ref.far_tar(genuine, impostor, t)[0] - 1 + ref.far_tar(genuine, impostor, t)[1]))
+    best = min(
+        candidates,
+        key=lambda t: abs(ref.far_tar(genuine, impostor, t)[0] - 1 + ref.far_tar(genuine, impostor, t)[1]),
+    )
     far, tar = ref.far_tar(genuine, impostor, best)
     gap = abs(far - (1 - tar))
     assert abs(result.far - result.frr) == pytest.approx(gap)
@@ -103,7 +106,9 @@ def test_float32_agrees_with_float64():
     a = tar_at_far(genuine, impostor, [1e-3, 1e-2, 0.1])
     b = tar_at_far(genuine.double(), impostor.double(), [1e-3, 1e-2, 0.1])
     torch.testing.assert_close(a.tar, b.tar)
-    assert equal_error_rate(genuine, impostor).eer == pytest.approx(equal_error_rate(genuine.double(), impostor.double()).eer)
+    assert equal_error_rate(genuine, impostor).eer == pytest.approx(
+        equal_error_rate(genuine.double(), impostor.double()).eer
+    )
 
 
 def test_accumulator_equals_function():
