@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 from torch import nn
@@ -151,11 +153,21 @@ def test_channels_last_gives_the_same_result() -> None:
     torch.testing.assert_close(out.embedding, ref, rtol=1e-4, atol=1e-4)
 
 
-def test_compiles_with_fullgraph() -> None:
+@pytest.mark.parametrize(
+    ("factory", "size"),
+    [
+        (small_vlr_net, 32),
+        (lambda: IResNet((1, 1, 1, 1)), 112),  # same block/head code as iresnet18-100, one block per stage
+        (MobileFaceNet, 112),
+        (lambda: AdaFaceIR((1, 1, 1, 1)), 112),
+    ],
+    ids=["small_vlr_net", "iresnet", "mobilefacenet", "adaface"],
+)
+def test_compiles_with_fullgraph(factory: Callable[[], FaceBackbone], size: int) -> None:
     # backend="eager": Dynamo must capture one graph (no graph breaks); no code generation is paid for.
     torch.manual_seed(0)
-    model = small_vlr_net().eval()
-    x = _images(2, 32)
+    model = factory().eval()
+    x = _images(2, size)
     compiled = torch.compile(model.forward_with_features, fullgraph=True, backend="eager")
     with torch.no_grad():
         out = compiled(x)
