@@ -15,6 +15,7 @@ from vlr_fake_trees import (
     build_survface,
     cell_pairs,
     save_name_id_mat,
+    write_image,
 )
 
 from recognizability.data import MatFormatError, SurvFace, survface_verification_pairs
@@ -99,3 +100,17 @@ def test_empty_identity_folder_is_reported(survface: Path) -> None:
     data = SurvFace(survface, "train")
     assert data.labels == [0, 0, 0, 1, 1]
     assert data.report.excluded == {"identity folder with no image (no label given to it)": 1}
+
+
+def test_names_without_pid_skip_the_name_check_and_say_so(tmp_path: Path) -> None:
+    root = tmp_path / "q"
+    test = root / "Face_Identification_Test_Set"
+    gallery, mated = ["g0001.jpg", "g0002.jpg"], ["p0001.jpg"]
+    for name in gallery:
+        write_image(test / "gallery" / name)
+    write_image(test / "mated_probe" / mated[0])
+    save_name_id_mat(test / "gallery_img_ID_pairs.mat", "gallery_set", "gallery_ids", gallery, [5, 9])
+    save_name_id_mat(test / "mated_probe_img_ID_pairs.mat", "mated_probe_set", "mated_probe_ids", mated, [9])
+    data = SurvFace(root, "mated_probe")
+    assert data.labels == [1] and data.samples[0].identity is None
+    assert any("not checked" in note for note in data.report.notes)
