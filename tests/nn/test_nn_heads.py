@@ -99,6 +99,35 @@ def test_regression_module_is_flatten_dropout_linear() -> None:
     torch.manual_seed(1)
     dropped = module(fm)
     assert not torch.allclose(dropped, want)  # dropout 0.9 is active in training
+
+
+def test_regression_dropout_keeps_one_in_ten_and_is_unbiased() -> None:
+    from recognizability.nn.regression import _keep_mask
+
+    torch.manual_seed(0)
+    keep, probability = _keep_mask(torch.Size([400, 1001]), 0.1, torch.device("cpu"))
+    assert keep.dtype == torch.bool and keep.shape == (400, 1001)
+    assert probability == 6554 / 65536
+    # 400,400 Bernoulli(0.1) draws: the standard error of the mean is 4.7e-4; allow 5 of them.
+    assert abs(float(keep.float().mean()) - probability) < 5 * 4.7e-4
+    assert (
+        abs(float(keep[:, 0].float().mean()) - 0.1) < 0.05 and abs(float(keep[0].float().mean()) - 0.1) < 0.05
+    )
+    module = PerceptibilityRegression(6, dropout=0.9)
+    x = torch.randn(1, 6).expand(20000, 6)
+    with torch.no_grad():
+        train_mean = module(x).mean()
+        eval_value = module.eval()(x[:1])[0]
+    # E[output] equals the eval output; the sample mean of 20,000 draws is within a few standard errors.
+    spread = float((module.fc.weight.detach() * x[0]).norm()) * (0.9 / 0.1 / 20000) ** 0.5
+    assert abs(float(train_mean - eval_value)) < 5 * spread
+    x_grad = torch.randn(3, 6, requires_grad=True)
+    module.train()(x_grad).sum().backward()
+    assert x_grad.grad is not None and bool(torch.isfinite(x_grad.grad).all())
+
+
+def test_regression_bad_input() -> None:
+    module = PerceptibilityRegression(4 * 3 * 3)
     with pytest.raises(ValueError, match=r"C\*H\*W = F = 36, got shape \(5, 4, 3, 2\)"):
         module(torch.randn(5, 4, 3, 2))
     with pytest.raises(ValueError, match=r"dropout to be a float in \[0, 1\), got 1.0"):
