@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +27,10 @@ class ArcFaceOutput:
     logits: Tensor
     cosine: Tensor
     loss: Tensor
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """Unpack like a named tuple: ``logits, cosine, loss = head(embeddings, labels)``."""
+        return iter((self.logits, self.cosine, self.loss))
 
 
 class ArcFace(nn.Module):

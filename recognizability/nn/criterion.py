@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -48,6 +49,20 @@ class RecognizabilityLossOutput:
     attention: Tensor
     index: Tensor
     predicted_index: Tensor
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """Unpack like a named tuple, in field order."""
+        return iter(
+            (
+                self.total,
+                self.classification,
+                self.regression,
+                self.diversion,
+                self.attention,
+                self.index,
+                self.predicted_index,
+            )
+        )
 
 
 class RecognizabilityLoss(nn.Module):

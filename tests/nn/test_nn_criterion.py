@@ -59,6 +59,7 @@ def test_total_is_eq10_of_functional_terms() -> None:
     torch.testing.assert_close(out.attention, att)
     torch.testing.assert_close(out.total, arc.loss + 5.0 * reg + 2.0 * div + 1.0 * att)
     assert not out.index.requires_grad
+    assert list(out) == [getattr(out, f.name) for f in dataclasses.fields(out)]
 
 
 def test_weights_are_named_apart_from_smooth_l1_threshold() -> None:

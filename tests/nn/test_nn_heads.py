@@ -38,6 +38,8 @@ def test_arcface_module_equals_functions() -> None:
     torch.testing.assert_close(out.cosine, cosine)
     torch.testing.assert_close(out.logits, arcface_logits(cosine, y, 32.0, 0.3))
     torch.testing.assert_close(out.loss, F.cross_entropy(out.logits, y))
+    logits, cos, loss = out
+    assert logits is out.logits and cos is out.cosine and loss is out.loss
     out.loss.backward()
     assert head.weight.grad is not None and bool(torch.isfinite(head.weight.grad).all())
 
