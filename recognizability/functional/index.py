@@ -39,7 +39,7 @@ def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps
         eps: ``epsilon > 0`` of Eq. 3 (paper: 1e-7).
 
     Returns:
-        ``(B,)`` float32 index.
+        ``(B,)`` float32 index (float64 for float64 inputs).
     """
     check_shape(cosine, "cosine", ("B", "C"))
     check_floating(cosine, "cosine")
@@ -76,7 +76,7 @@ def ui_index_statistics(predicted_index_of_ui_images: Tensor) -> tuple[Tensor, T
         predicted_index_of_ui_images: ``(K,)`` predicted index ``xi_hat`` of UI images, ``K >= 2``.
 
     Returns:
-        ``(mu, sigma)``: two 0-dim float32 tensors, detached (they are constants of Eq. 5).
+        ``(mu, sigma)``: two 0-dim float32 (or float64) tensors, detached (they are constants of Eq. 5).
     """
     scores = check_shape(predicted_index_of_ui_images, "predicted_index_of_ui_images", ("K",))
     check_floating(scores, "predicted_index_of_ui_images")

@@ -1,7 +1,8 @@
 """The paper's auxiliary loss terms: smooth-L1 regression (Eq. 4), index diversion (Eq. 5-7),
 attention MSE (Eq. 9).
 
-All arithmetic runs in float32 (inputs are cast), so the terms are float32 under bf16/fp16 autocast.
+All arithmetic runs in float32 (half-precision inputs are cast up; float64 stays float64), so the terms
+are float32 under bf16/fp16 autocast.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def perceptibility_regression_loss(
         reduction: ``"mean"`` (paper), ``"sum"`` or ``"none"`` (``(B,)``).
 
     Returns:
-        float32 scalar, or ``(B,)`` with ``reduction="none"``.
+        float32 (float64 for float64 inputs) scalar, or ``(B,)`` with ``reduction="none"``.
     """
     check_shape(predicted_index, "predicted_index", ("B",))
     check_shape(index, "index", (predicted_index.shape[0],))
@@ -119,7 +120,7 @@ def index_diversion_loss(
         reduction: ``"mean"`` (paper), ``"sum"`` or ``"none"`` (``(B,)``).
 
     Returns:
-        float32 scalar, or ``(B,)`` with ``reduction="none"``.
+        float32 (float64 for float64 inputs) scalar, or ``(B,)`` with ``reduction="none"``.
     """
     check_shape(predicted_index, "predicted_index", ("B",))
     check_floating(predicted_index, "predicted_index")
@@ -149,7 +150,7 @@ def attention_mse_loss(attended: Tensor, target: Tensor, reduction: AttentionRed
         reduction: see above.
 
     Returns:
-        float32 scalar, or ``(B, D)`` with ``reduction="none"``.
+        float32 (float64 for float64 inputs) scalar, or ``(B, D)`` with ``reduction="none"``.
     """
     check_shape(attended, "attended", ("B", "D"))
     check_tensor(target, "target")

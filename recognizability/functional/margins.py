@@ -36,7 +36,7 @@ def cosine_logits(embeddings: Tensor, prototypes: Tensor) -> Tensor:
         prototypes: ``(C, D)`` class prototypes ``W`` (any scale).
 
     Returns:
-        ``(B, C)`` float32 cosines.
+        ``(B, C)`` float32 cosines (float64 if an input is float64).
     """
     check_shape(embeddings, "embeddings", ("B", "D"))
     check_shape(prototypes, "prototypes", ("C", embeddings.shape[1]))
@@ -61,13 +61,13 @@ def arcface_logits(cosine: Tensor, labels: Tensor, scale: float = 64.0, margin: 
     (a gather and a scatter); ``cosine`` is never modified. With ``margin = 0`` this is ``s * cosine``.
 
     Args:
-        cosine: ``(B, C)`` cosines, e.g. from :func:`cosine_logits` (cast to float32).
+        cosine: ``(B, C)`` cosines, e.g. from :func:`cosine_logits` (half precision is cast to float32).
         labels: ``(B,)`` integer class labels in ``[0, C)``.
         scale: ``s > 0`` (paper Table 5: 64).
         margin: ``m`` in radians, ``0 <= m < pi`` (paper Table 5: 0.45).
 
     Returns:
-        ``(B, C)`` float32 logits for cross-entropy.
+        ``(B, C)`` float32 logits for cross-entropy (float64 for float64 input).
     """
     check_shape(cosine, "cosine", ("B", "C"))
     check_floating(cosine, "cosine")

@@ -29,7 +29,7 @@ def project_away(embeddings: Tensor, ui_center: Tensor) -> Tensor:
         ui_center: ``(D,)`` UI centre ``u``; finite and non-zero.
 
     Returns:
-        ``(B, D)`` float32 projected embeddings ``v'``.
+        ``(B, D)`` float32 projected embeddings ``v'`` (float64 if an input is float64).
     """
     check_shape(embeddings, "embeddings", ("B", "D"))
     check_shape(ui_center, "ui_center", (embeddings.shape[1],))
