@@ -184,3 +184,31 @@ def test_scface_rank1_per_distance():
         probes, probe_labels, distances, extra, torch.tensor([1, 2, 3, 4, 9]), gallery="probes"
     )
     assert only.num_gallery == 4
+
+
+def test_row_max_filter_keeps_counts_exact_when_some_probes_beat_every_distractor():
+    # Probes 0-5 sit on their mate (no distractor can reach them: the counting pass is skipped for them);
+    # probes 6-11 are far from their mates (every distractor chunk must be counted exactly).
+    g = torch.Generator().manual_seed(3)
+    gallery = torch.nn.functional.normalize(torch.randn(6, 8, generator=g, dtype=torch.float64), dim=1)
+    gallery_labels = torch.arange(6)
+    distractors = torch.nn.functional.normalize(torch.randn(40, 8, generator=g, dtype=torch.float64), dim=1)
+    probes = torch.cat([gallery, -gallery])
+    probe_labels = torch.cat([gallery_labels, gallery_labels])
+    result = cmc(
+        probes,
+        probe_labels,
+        gallery,
+        gallery_labels,
+        (1, 5),
+        max_elements=24,
+        distractor_features=distractors,
+    )
+    full_gallery = torch.cat([gallery, distractors])
+    full_labels = torch.cat([gallery_labels, torch.full((40,), -1)])
+    ranks, aps = ref.closed_set(
+        probes.tolist(), probe_labels.tolist(), full_gallery.tolist(), full_labels.tolist()
+    )
+    assert result.ranks_of_probes.tolist() == ranks
+    assert ranks[:6] == [0] * 6 and min(ranks[6:]) > 0
+    torch.testing.assert_close(result.average_precision, torch.tensor(aps, dtype=torch.float64))
