@@ -128,11 +128,10 @@ def _count_at_least(
     """``counts[p, i] += #(scores[p, :] >= mates[p, i])`` for non-mate ``scores`` (Pb, C), mates (Pb, M).
 
     ``groups`` lists row ranges ``(r0, r1, m)`` whose rows have exactly ``m`` valid mates (sorted descending),
-    so each row costs ``m`` vectorised compare-and-sum passes (the comparison writes 0/1 straight into a
-    float buffer: summing floats is much faster than a bool reduction, and it saves a conversion pass). Rows whose largest non-mate score is below their lowest mate cannot add to any count;
-    a cheap row maximum finds them first and only the other rows are compared. At benchmark scale most
-    (probe, chunk) rows are such rows, so this removes most of the counting work; the result is exact either
-    way.
+    so each row costs ``m`` vectorised compare-and-sum passes. The comparison writes 0/1 straight into a float
+    buffer: summing floats is much faster than a bool reduction, and it saves a conversion pass. Rows whose
+    largest non-mate score is below their lowest mate cannot add to any count; a cheap row maximum finds them
+    first and only the other rows are compared. The result is exact either way.
     """
     row_max = scores.amax(1)
     for r0, r1, m in groups:
