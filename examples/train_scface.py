@@ -13,7 +13,9 @@ One training step (RecognizabilityModel.forward), as in Fig. 2::
     F -> perceptibility attention  -> v_attn -> L_MSE(v_attn, v - <v,u>u) (Eq. 8-9)
     L = L_cls + 5 L_L1 + 2 L_ID + 1 L_MSE (Eq. 10); Adam with Table 5's per-module learning rates
 
-Evaluation: rank-1 per distance (4.20 m, 2.60 m, 1.00 m) against the 130 mugshots; and the quality comparison of the learned index with ERS, MagFace and CR-FIQA.
+Evaluation: rank-1 per distance (4.20 m, 2.60 m, 1.00 m) against the 130 mugshots; and the quality comparison
+of the learned index with ERS, MagFace and CR-FIQA. Plots and the quality of any image folder (CSV):
+``python -m recognizability.training.predict --checkpoint OUT/full/last.pt --images DIR --out q.csv``.
 All options: ``--help`` and docs/training.md.
 """
 

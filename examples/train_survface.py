@@ -13,7 +13,10 @@ One training step (RecognizabilityModel.forward), as in Fig. 2::
     F -> perceptibility attention  -> v_attn -> L_MSE(v_attn, v - <v,u>u) (Eq. 8-9)
     L = L_cls + 5 L_L1 + 2 L_ID + 1 L_MSE (Eq. 10); Adam with Table 5's per-module learning rates
 
-Evaluation: open-set TPIR20@FPIR 0.3/0.2/0.1 (mated and unmated probes against the gallery); and the quality comparison of the learned index with ERS, MagFace and CR-FIQA.
+Evaluation: open-set TPIR20@FPIR 0.3/0.2/0.1 (mated and unmated probes against the gallery), verification
+TAR@FAR on the official pairs; and the quality comparison of the learned index with ERS, MagFace and CR-FIQA.
+Quality of any image folder (CSV):
+``python -m recognizability.training.predict --checkpoint OUT/full/last.pt --images DIR --out q.csv``.
 All options: ``--help`` and docs/training.md.
 """
 

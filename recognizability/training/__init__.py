@@ -2,11 +2,20 @@
 UI-centre refresh, checkpoint/resume, DDP, protocol evaluation, reports, plots and quality prediction."""
 
 from .checkpoint import epoch_seed, load_checkpoint, save_checkpoint, seed_everything
-from .data import Benchmark, load_test_sets, load_train_set, load_ui_set, resolve_benchmark
+from .data import (
+    Benchmark,
+    load_test_sets,
+    load_train_set,
+    load_ui_set,
+    load_verification_pairs,
+    resolve_benchmark,
+)
 from .distributed import DistributedContext, init_distributed
 from .evaluation import REPORT_FIELDS, evaluate_run, write_report
-from .loop import ImageSet, load_image_set, refresh_ui_center, train_one_epoch, validate
+from .loop import ImageSet, VerificationPairs, load_image_set, refresh_ui_center, train_one_epoch, validate
 from .model import RecognizabilityModel, build_model
+from .plots import plot_report
+from .predict import QualityPrediction, load_trained_model, predict_quality, write_quality_csv
 from .recipe import TrainingResult, fit
 from .settings import LOSS_TERMS, LearningRates, TrainingSettings, cpu_demo_settings, paper_settings
 
@@ -17,9 +26,11 @@ __all__ = [
     "DistributedContext",
     "ImageSet",
     "LearningRates",
+    "QualityPrediction",
     "RecognizabilityModel",
     "TrainingResult",
     "TrainingSettings",
+    "VerificationPairs",
     "build_model",
     "cpu_demo_settings",
     "epoch_seed",
@@ -30,13 +41,18 @@ __all__ = [
     "load_image_set",
     "load_test_sets",
     "load_train_set",
+    "load_trained_model",
     "load_ui_set",
+    "load_verification_pairs",
     "paper_settings",
+    "plot_report",
+    "predict_quality",
     "refresh_ui_center",
     "resolve_benchmark",
     "save_checkpoint",
     "seed_everything",
     "train_one_epoch",
     "validate",
+    "write_quality_csv",
     "write_report",
 ]

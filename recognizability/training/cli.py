@@ -4,8 +4,8 @@ Configuration choice (printed at the start of every run):
 
 - a GPU or ``--data-root`` given: the paper's configuration (Table 5; ``--backbone`` iresnet50 by default, or
   mobilefacenet with its learning rates) at 112 x 112;
-- neither: the declared CPU demo configuration (``small_vlr_net`` at 32 x 32 on the synthetic benchmark), which is
-  not the paper's and says so. ``--config paper|demo`` forces either.
+- neither: the declared CPU demo configuration (``small_vlr_net`` at 32 x 32 on the synthetic benchmark),
+  which is not the paper's and says so. ``--config paper|demo`` forces either.
 
 Without ``--losses`` the demo trains the baseline (ArcFace only) and the full method and prints the comparison
 it measured; with ``--losses`` one run with exactly those terms.
@@ -14,14 +14,19 @@ it measured; with ``--losses`` one run with exactly those terms.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .data import load_test_sets, load_train_set, load_ui_set, resolve_benchmark
+from recognizability.data.synthetic import UISizes
+
+from .data import load_test_sets, load_train_set, load_ui_set, load_verification_pairs, resolve_benchmark
 from .distributed import init_distributed
 from .evaluation import evaluate_run, write_report
 from .recipe import fit
@@ -56,6 +61,7 @@ def build_parser(dataset: str, description: str = "") -> argparse.ArgumentParser
     p.add_argument("--ui-statistics", action="store_true", help="estimate mu_UI, sigma_UI (Eq. 6) each epoch")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr-decay-epoch", type=int, help="1-based epoch from which the learning rates are x0.1")
     p.add_argument("--max-steps", type=int, help="cap optimiser steps per epoch (smoke runs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--synthetic-seed", type=int, default=0, help="seed of the generated benchmark")
@@ -64,7 +70,11 @@ def build_parser(dataset: str, description: str = "") -> argparse.ArgumentParser
         action="append",
         default=[],
         metavar="KEY=N",
-        help="size options passed to the synthetic generator (repeatable)",
+        help="size options passed to the synthetic generator (repeatable); UI keys (face_images, "
+        "nonface_images) go to the UI set",
+    )
+    p.add_argument(
+        "--threads", type=int, help="torch CPU threads (on a busy shared machine 1 can be much faster)"
     )
     p.add_argument("--out", default=f"runs/{dataset}", help="output folder: checkpoints, report.json, plots")
     p.add_argument("--resume", action="store_true", help="continue from OUT/<run>/last.pt")
@@ -103,6 +113,7 @@ def settings_from_args(dataset: str, args: argparse.Namespace, gpu: bool) -> Tra
         ("tau", args.tau),
         ("epochs", args.epochs),
         ("batch_size", args.batch_size),
+        ("lr_decay_epoch", args.lr_decay_epoch),
         ("max_steps_per_epoch", args.max_steps),
         ("pretrained", args.pretrained),
     ):
@@ -131,6 +142,31 @@ def _summary(report: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _synthetic_sizes(items: Sequence[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """``KEY=N`` options -> (dataset sizes, UI sizes); the UI set's field names route a key to the UI set."""
+    ui_names = {f.name for f in dataclasses.fields(UISizes)}
+    sizes: dict[str, int] = {}
+    ui_sizes: dict[str, int] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise SystemExit(f"--synthetic-size: expected KEY=N with N a non-negative int, got {item!r}")
+        (ui_sizes if key in ui_names else sizes)[key.strip()] = int(value)
+    return sizes, ui_sizes
+
+
+def _timing_lines(timings: dict[str, float], reports: dict[str, dict[str, Any]]) -> str:
+    """Wall time of each phase and the training throughput of each run (mean over its epochs)."""
+    lines = [f"timing ({os.cpu_count()} CPUs visible, {torch.get_num_threads()} torch threads):"]
+    lines += [f"  {phase:<28}{seconds:8.1f} s" for phase, seconds in timings.items()]
+    for name, report in reports.items():
+        history = report.get("training", {}).get("history", [])
+        if history:
+            rate = sum(row["images_per_second"] for row in history) / len(history)
+            lines.append(f"  {name}: {len(history)} epochs, {rate:.0f} training images/s (mean over epochs)")
+    return "\n".join(lines)
+
+
 def comparison_table(reports: dict[str, dict[str, Any]]) -> str:
     """Plain-text table of the runs' headline figures (one column per run)."""
     summaries = {name: _summary(r) for name, r in reports.items()}
@@ -149,25 +185,32 @@ def run_example(dataset: str, argv: Sequence[str] | None = None, description: st
     """Parse ``argv``, train (baseline and full in the demo), evaluate, write reports and plots, print the
     comparison. Returns ``{run name: report}``."""
     args = build_parser(dataset, description).parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"--threads: expected an int >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     context = init_distributed(args.device)
     gpu = context.device.type == "cuda"
     settings = settings_from_args(dataset, args, gpu)
-    sizes = dict(kv.split("=", 1) for kv in args.synthetic_size)
-    benchmark = resolve_benchmark(
-        dataset,
-        args.data_root,
-        args.ui_root,
-        seed=args.synthetic_seed,
-        sizes={k: int(v) for k, v in sizes.items()},
-    )
+    sizes, ui_sizes = _synthetic_sizes(args.synthetic_size)
     say = print if context.is_main else (lambda *a, **k: None)
+    timings: dict[str, float] = {}
+    began = time.perf_counter()
+    benchmark = resolve_benchmark(
+        dataset, args.data_root, args.ui_root, seed=args.synthetic_seed, sizes=sizes, ui_sizes=ui_sizes
+    )
+    timings["data (generate or find)"] = time.perf_counter() - began
     say(f"configuration: {settings.description}")
     say(f"data: {benchmark.provenance} {dataset} layout at {benchmark.root}; UI set {benchmark.ui_root}")
+    tick = time.perf_counter()
     train = load_train_set(benchmark, settings.input_size)
     ui = load_ui_set(benchmark, settings.input_size)
     tests = load_test_sets(benchmark, settings.input_size)
+    verification = load_verification_pairs(benchmark, settings.input_size)
+    timings["decode images"] = time.perf_counter() - tick
     say(f"train {len(train)} images / {int(train.labels.max()) + 1} identities; UI {len(ui)}; "
-        + ", ".join(f"{k} {len(v)}" for k, v in tests.items()))  # fmt: skip
+        + ", ".join(f"{k} {len(v)}" for k, v in tests.items())
+        + ("" if verification is None else f", verification pairs {len(verification.first)}"))  # fmt: skip
     losses = _parse_losses(args.losses)
     runs: dict[str, TrainingSettings] = {}
     if losses is None:
@@ -180,25 +223,32 @@ def run_example(dataset: str, argv: Sequence[str] | None = None, description: st
     reports: dict[str, dict[str, Any]] = {}
     for name, run_settings in runs.items():
         say(f"--- training {name} (losses: {', '.join(run_settings.losses) or 'ArcFace only'})")
+        tick = time.perf_counter()
         result = fit(
             run_settings, train, ui, context=context, out_dir=out / name, resume=args.resume,
             amp=args.amp, compile_model=args.compile, progress=not args.quiet,
             log=say,
         )  # fmt: skip
+        timings[f"train {name}"] = time.perf_counter() - tick
         if not context.is_main:
             continue
+        tick = time.perf_counter()
         report = evaluate_run(
             result.model, run_settings, benchmark, tests, ui, context.device, amp=args.amp,
-            training={"history": result.history, "seconds": result.seconds, "resumed_from": result.resumed_from,
-                      "device": str(context.device), "world_size": context.world_size},
+            training={"history": result.history, "seconds": result.seconds,
+                      "resumed_from": result.resumed_from,
+                      "device": str(context.device), "world_size": context.world_size,
+                      "threads": torch.get_num_threads()},
+            verification=verification,
         )  # fmt: skip
+        timings[f"evaluate {name}"] = time.perf_counter() - tick
         write_report(report, out / name / "report.json")
         reports[name] = report
         if not args.no_plots:
             try:
                 from .plots import plot_report
 
-                plot_report(result.model, run_settings, report, tests, ui, context.device, out / name)
+                plot_report(report, out / name)
             except ImportError as error:
                 say(f"plots skipped: {error}")
     if context.is_main:
@@ -206,8 +256,10 @@ def run_example(dataset: str, argv: Sequence[str] | None = None, description: st
         say(comparison_table(reports))
         say("rank_1: protocol rank-1 (hard: probes marked hard); *_spearman: with severity (more negative = "
             "better); *_erc_auc: error-versus-reject area (lower = better)")  # fmt: skip
+        timings["total"] = time.perf_counter() - began
+        say(_timing_lines(timings, reports))
         (out / "comparison.json").write_text(
-            json.dumps({k: _summary(r) for k, r in reports.items()}, indent=2)
+            json.dumps({"runs": {k: _summary(r) for k, r in reports.items()}, "seconds": timings}, indent=2)
         )
     if context.is_distributed:
         torch.distributed.destroy_process_group()

@@ -1,8 +1,10 @@
 """Where a run's images come from: a real dataset root, or the embedded synthetic benchmark in a cache folder.
 
-``resolve_benchmark`` returns the dataset root, the UI root and the provenance ("real" or "synthetic"). Without
+``resolve_benchmark`` returns the dataset root, the UI root and the provenance ("real" or "synthetic").
+Without
 ``--data-root`` the synthetic benchmark is generated once (deterministically, from the seed) into
-``$RECOGNIZABILITY_CACHE`` (default ``~/.cache/recognizability``) and reused. A tree is synthetic when it carries
+``$RECOGNIZABILITY_CACHE`` (default ``~/.cache/recognizability``) and reused. A tree is synthetic when it
+carries
 the generator's ``SYNTHETIC.txt`` marker; every report says which.
 """
 
@@ -15,11 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from recognizability import data as rdata
 
-from .loop import ImageSet, load_image_set
+from .loop import ImageSet, VerificationPairs, load_image_set
 
-__all__ = ["Benchmark", "cache_dir", "load_test_sets", "load_train_set", "load_ui_set", "resolve_benchmark"]
+__all__ = [
+    "Benchmark",
+    "cache_dir",
+    "load_test_sets",
+    "load_train_set",
+    "load_ui_set",
+    "load_verification_pairs",
+    "resolve_benchmark",
+]
 
 SYNTHETIC_MARKER = "SYNTHETIC.txt"
 
@@ -57,7 +69,7 @@ def is_synthetic(root: Path) -> bool:
 
 
 def _generate_cached(layout: str, seed: int, sizes: dict[str, int], cache: Path) -> Path:
-    """Generate the synthetic ``layout`` once into the cache (atomically: temp folder + rename) and reuse it."""
+    """Generate the synthetic ``layout`` once into the cache (atomically: temp folder + rename); reuse it."""
     from recognizability.data import synthetic
 
     tag = "-".join(f"{k}{v}" for k, v in sorted(sizes.items())) or "default"
@@ -67,7 +79,8 @@ def _generate_cached(layout: str, seed: int, sizes: dict[str, int], cache: Path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        synthetic.generate(layout, tmp, seed=seed, **sizes)
+        generate: Any = synthetic.generate  # sizes are keyword ints; mypy cannot match ** to named options
+        generate(layout, tmp, seed=seed, **sizes)
         if target.exists():  # another process finished first
             shutil.rmtree(tmp)
         else:
@@ -160,3 +173,26 @@ def load_test_sets(benchmark: Benchmark, size: int) -> dict[str, ImageSet]:
         if name in subsets:
             out[name] = load_image_set(reader(benchmark.root, name), size)
     return out
+
+
+def load_verification_pairs(benchmark: Benchmark, size: int) -> VerificationPairs | None:
+    """SurvFace verification pairs (``recognizability.data.survface_verification_pairs``) with their distinct
+    images decoded and resized to ``size``; None for other datasets or when the tree has no pairs."""
+    if benchmark.dataset != "survface":
+        return None
+    try:
+        pairs = rdata.survface_verification_pairs(benchmark.root)
+    except FileNotFoundError:
+        return None
+    if not pairs:
+        return None
+    # The pair images live in one folder (verification_images); read it once and index the pairs into it.
+    folder = Path(os.path.commonpath([str(p) for a, b, _ in pairs for p in (a, b)]))
+    if folder.is_file():
+        folder = folder.parent
+    images = load_image_set(rdata.ImageFolder(folder), size)
+    position = {Path(path).resolve(): i for i, path in enumerate(images.paths)}
+    first = torch.tensor([position[Path(a).resolve()] for a, _, _ in pairs], dtype=torch.int64)
+    second = torch.tensor([position[Path(b).resolve()] for _, b, _ in pairs], dtype=torch.int64)
+    is_same = torch.tensor([bool(same) for _, _, same in pairs], dtype=torch.bool)
+    return VerificationPairs(images, first, second, is_same)

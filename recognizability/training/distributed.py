@@ -1,8 +1,10 @@
 """Multi-GPU training through ``torchrun`` and DistributedDataParallel, with the same script.
 
 ``torchrun --nproc_per_node=N examples/train_tinyface.py ...`` sets ``RANK``, ``LOCAL_RANK`` and
-``WORLD_SIZE``; :func:`init_distributed` then joins the process group and pins the process to its GPU. Run
-with plain ``python``, the same code sees world size 1 and never touches ``torch.distributed``.
+``WORLD_SIZE``; :func:`init_distributed` then joins the process group (NCCL on CUDA, gloo on CPU), pins the
+process to its GPU, and the model is wrapped in DistributedDataParallel (even for N = 1, as torchrun asks).
+Run with plain ``python`` (no ``RANK``/``WORLD_SIZE`` in the environment), the same code runs one process and
+never touches ``torch.distributed``.
 
 Only rank 0 writes checkpoints, reports and plots (:attr:`DistributedContext.is_main`).
 """
@@ -27,10 +29,13 @@ class DistributedContext:
     world_size: int
     local_rank: int
     device: torch.device
+    #: launched by torchrun (a process group is joined and the model is DDP-wrapped), whatever world_size.
+    launched: bool = False
 
     @property
     def is_distributed(self) -> bool:
-        return self.world_size > 1
+        """True when the process is in a process group (launched by torchrun, even with one process)."""
+        return self.launched or self.world_size > 1
 
     @property
     def is_main(self) -> bool:
@@ -57,6 +62,7 @@ def init_distributed(device: str | torch.device | None = None) -> DistributedCon
         device: "cpu", "cuda", "cuda:1", ... or None (CUDA when available, else CPU). Under ``torchrun`` with
             CUDA the process uses ``cuda:<LOCAL_RANK>``.
     """
+    launched = "RANK" in os.environ and "WORLD_SIZE" in os.environ  # set by torchrun
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -68,13 +74,14 @@ def init_distributed(device: str | torch.device | None = None) -> DistributedCon
         raise ValueError(
             f"expected an available device, got device={str(device)!r} but CUDA is not available"
         )
-    if world_size > 1:
+    if launched or world_size > 1:
+        launched = True
         if resolved.type == "cuda":
             resolved = torch.device("cuda", local_rank)
             torch.cuda.set_device(resolved)
         if not dist.is_initialized():
             dist.init_process_group(backend="nccl" if resolved.type == "cuda" else "gloo")
-    return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank, device=resolved)
+    return DistributedContext(rank, world_size, local_rank, resolved, launched)
 
 
 def epoch_sampler(
@@ -96,7 +103,7 @@ def epoch_sampler(
 
 
 def wrap_ddp(model: torch.nn.Module, context: DistributedContext) -> torch.nn.Module:
-    """Wrap in DistributedDataParallel when there is more than one process; else return ``model`` itself.
+    """Wrap in DistributedDataParallel when in a process group; else return ``model`` itself.
 
     ``find_unused_parameters=True`` because switched-off loss terms leave their modules without gradients.
     """

@@ -38,6 +38,7 @@ from .settings import TrainingSettings
 __all__ = [
     "TERM_NAMES",
     "ImageSet",
+    "VerificationPairs",
     "load_image_set",
     "prepare_batch",
     "refresh_ui_center",
@@ -98,11 +99,28 @@ class ImageSet:
         )
 
 
+@dataclass(frozen=True)
+class VerificationPairs:
+    """Verification pairs over one image set: pair k compares ``images[first[k]]`` with ``images[second[k]]``.
+
+    Attributes:
+        images: the distinct images of every pair.
+        first, second: int64 (N,) indices into ``images``.
+        is_same: bool (N,), True for a positive (mated) pair.
+    """
+
+    images: ImageSet
+    first: Tensor
+    second: Tensor
+    is_same: Tensor
+
+
 def load_image_set(dataset: Any, size: int, chunk: int = 512) -> ImageSet:
     """Decode every image of a library dataset and resize it to ``size`` x ``size`` (bicubic, on the CPU).
 
     Args:
-        dataset: a reader from ``recognizability.data`` (``dataset[i] -> (uint8 (3,H,W), label)``, ``.samples``
+        dataset: a reader from ``recognizability.data`` (``dataset[i] -> (uint8 (3,H,W), label)``,
+            ``.samples``
             with ``.path`` and, on synthetic trees, ``.severity`` / ``.hard``).
         size: side of the stored square images.
         chunk: images decoded per resize call.
@@ -162,7 +180,8 @@ def _autocast(device: torch.device, amp: bool) -> Any:
 
 
 def _set_train_mode(model: Any, settings: TrainingSettings) -> None:
-    # freeze_batchnorm (applied by build_model) makes frozen BN layers ignore train(); re-applying it is a no-op
+    # freeze_batchnorm (applied by build_model) makes frozen BN layers ignore train(); re-applying it is a
+    # no-op
     # that also covers a model built elsewhere.
     model.train()
     if settings.freeze_batchnorm:
@@ -180,7 +199,7 @@ def embed_image_set(
     flip: bool = False,
     degrade_to: int | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Embeddings v (N, D) float32 and learned index xi_hat (N,) of every image, in eval mode (on ``device``)."""
+    """Embeddings v (N, D) float32 and learned index xi_hat (N,) of every image (eval mode, on ``device``)."""
     was_training = model.training
     model.eval()
     embeddings, scores = [], []
@@ -217,7 +236,7 @@ def refresh_ui_center(
 def validation_subset(train: ImageSet, settings: TrainingSettings) -> ImageSet:
     """A fixed random subset of the training set (``validation_fraction``, at most ``validation_max``),
     chosen from ``settings.seed`` only."""
-    count = min(settings.validation_max, max(1, int(round(settings.validation_fraction * len(train)))))
+    count = min(settings.validation_max, max(1, round(settings.validation_fraction * len(train))))
     generator = torch.Generator().manual_seed(settings.seed)
     index = torch.randperm(len(train), generator=generator)[:count]
     return train.subset(index.sort().values)
@@ -236,7 +255,7 @@ def validate(
     v, xi_hat = embed_image_set(
         model, data, settings, device, amp, flip=True, degrade_to=settings.validation_degrade_size
     )
-    weight = model.head.weight  # type: ignore[union-attr]
+    weight: Tensor = getattr(model.head, "weight")  # noqa: B009 - the ArcFace prototypes W (C, D)
     cosine = nn.functional.normalize(v, dim=1) @ nn.functional.normalize(weight.float(), dim=1).T
     labels = data.labels.to(device)
     accuracy = (cosine.argmax(dim=1) == labels).float().mean()

@@ -33,8 +33,8 @@ class RecognizabilityModel(nn.Module):
         backbone: any library backbone (``forward_features``, ``forward_head``, ``feature_shape``,
             ``embedding_dim``).
         num_classes: C, number of training identities.
-        settings: the run's :class:`~recognizability.training.TrainingSettings` (s, m, alpha, beta, gamma, tau,
-            switched-on terms, regression dropout).
+        settings: the run's :class:`~recognizability.training.TrainingSettings` (s, m, alpha, beta, gamma,
+            tau, switched-on terms, regression dropout).
 
     Attributes:
         backbone, head (ArcFace), criterion (RecognizabilityLoss), ui_center (UICenter).
@@ -49,8 +49,9 @@ class RecognizabilityModel(nn.Module):
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"expected num_classes to be an int >= 2, got {num_classes!r}")
-        channels, height, width = (int(x) for x in backbone.feature_shape)
-        embedding_dim = int(backbone.embedding_dim)
+        feature_shape: tuple[int, int, int] = getattr(backbone, "feature_shape")  # noqa: B009 - (C, H, W)
+        channels, height, width = (int(x) for x in feature_shape)
+        embedding_dim = int(getattr(backbone, "embedding_dim"))  # noqa: B009
         self.backbone = backbone
         self.head = ArcFace(embedding_dim, num_classes, scale=settings.scale, margin=settings.margin)
         self.criterion = RecognizabilityLoss(

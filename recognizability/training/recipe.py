@@ -130,7 +130,8 @@ def fit(
         history.append(row)
         if log is not None and context.is_main:
             log(
-                f"epoch {epoch + 1}/{settings.epochs}: loss {terms['total']:.3f} (cls {terms['classification']:.3f}"
+                f"epoch {epoch + 1}/{settings.epochs}: loss {terms['total']:.3f} "
+                f"(cls {terms['classification']:.3f}"
                 f" L1 {terms['regression']:.3f} ID {terms['diversion']:.3f} MSE {terms['attention']:.3f}) "
                 f"val acc (flipped, {settings.validation_degrade_size}px) {figures['accuracy']:.3f} "
                 f"[{terms['images_per_second']:.0f} img/s]"

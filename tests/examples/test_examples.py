@@ -1,7 +1,11 @@
-"""Each example script runs a tiny configuration end to end (synthetic data, 1 epoch, 2 steps) via main(argv)."""
+"""Each example script runs a tiny configuration end to end via ``main(argv)``: a tiny synthetic tree of its
+dataset's layout is generated, a few steps are trained, the dataset's protocol evaluator runs (TinyFace,
+SCFace per distance, SurvFace open set with the verification pairs), report.json, plots and the comparison
+are written, and the quality-prediction command scores a folder from the run's checkpoint."""
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 from pathlib import Path
@@ -10,8 +14,22 @@ from types import ModuleType
 import pytest
 
 from recognizability.training import REPORT_FIELDS
+from recognizability.training.plots import PLOT_NAMES
+from recognizability.training.predict import main as predict_main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+# Tiny trees (a second or less to generate each); keys are the synthetic generator's size fields.
+TINY: dict[str, list[str]] = {
+    "tinyface": ["train_identities=12", "train_images=72", "test_identities=10", "probe_identities=8",
+                 "probe_images=16", "gallery_images=20", "distractor_images=16"],
+    # the SCFace reader keeps subjects 1-50 for training (the paper's protocol): 54 leaves 4 probe subjects
+    "scface": ["subjects=54"],
+    "survface": ["train_identities=12", "train_images=72", "watchlist_identities=8", "gallery_images=16",
+                 "mated_probe_images=16", "unmated_identities=6", "unmated_probe_images=12",
+                 "verification_pairs=12"],
+}  # fmt: skip
+UI_TINY = ["face_images=20", "nonface_images=4"]
 
 
 def _load(name: str) -> ModuleType:
@@ -22,19 +40,78 @@ def _load(name: str) -> ModuleType:
     return module
 
 
+def _argv(dataset: str, out: Path, *extra: str) -> list[str]:
+    argv = ["--out", str(out), "--epochs", "1", "--max-steps", "2", "--batch-size", "16", "--quiet",
+            "--device", "cpu", "--threads", "1", *extra]  # fmt: skip
+    for item in TINY[dataset] + UI_TINY:
+        argv += ["--synthetic-size", item]
+    return argv
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["tinyface", "scface", "survface"])
 def test_example_runs_end_to_end(dataset: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECOGNIZABILITY_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
-    argv = ["--out", str(out), "--epochs", "1", "--max-steps", "2", "--batch-size", "16", "--quiet",
-            "--no-plots", "--no-baseline", "--device", "cpu"]  # fmt: skip
-    assert _load(f"train_{dataset}").main(argv) == 0
+    assert _load(f"train_{dataset}").main(_argv(dataset, out, "--no-baseline")) == 0
     report = json.loads((out / "full" / "report.json").read_text())
     assert set(REPORT_FIELDS) <= set(report)
+    assert report["dataset"] == dataset
     assert report["data"]["provenance"] == "synthetic"
     assert report["settings"]["losses"] == ["id", "mse", "l1"]
-    assert report["protocol"], report
+    protocol = report["protocol"]
+    if dataset == "tinyface":
+        assert 0.0 <= protocol["rank_1"] <= protocol["rank_20"] <= 1.0
+        assert protocol["num_distractors"] == 16 and protocol["num_probes"] == 16
+    elif dataset == "scface":
+        assert sum(protocol["num_probes_per_distance"]) == report["data"]["test_sizes"]["probe"]
+        assert all(0.0 <= protocol[f"rank_1_d{d}"] <= 1.0 for d in (1, 2, 3))
+    else:
+        # the verification pairs of the tree reach the evaluator: TAR@FAR is filled in
+        assert protocol["tar_at_far_0_1"] is not None and 0.0 <= protocol["tar_at_far_0_1"] <= 1.0
+        assert "verification" in report["conventions"]
+        assert 0.0 <= protocol["tpir20_at_fpir_0_3"] <= 1.0
     for method in ("learned_index", "ers", "magface_norm", "crfiqa"):
-        assert method in report["quality"]
+        entry = report["quality"][method]
+        assert -1.0 <= entry["spearman_with_severity"] <= 1.0
+        assert len(entry["reject_fractions"]) == len(entry["erc_fnmr_fmr_0.01"])
+    assert "oracle" in report["conventions"]["quality_crfiqa"]
+    cmc = report["curves"]["cmc"]
+    assert cmc["ranks"][0] == 1.0 and cmc["rates"] == sorted(cmc["rates"])
+    scatter = report["curves"]["index_vs_ui_distance"]
+    assert len(scatter["predicted_index"]) == len(scatter["ui_distance"]) > 0
     assert (out / "full" / "last.pt").is_file()
+    for name in PLOT_NAMES:
+        assert (out / "full" / name).stat().st_size > 1000, name
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert list(comparison["runs"]) == ["full"] and comparison["seconds"]["total"] > 0.0
+
+
+@pytest.mark.slow
+def test_demo_trains_baseline_and_full_and_predicts_quality(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RECOGNIZABILITY_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    assert _load("train_tinyface").main(_argv("tinyface", out, "--no-plots")) == 0
+    printed = capsys.readouterr().out
+    assert "CPU demo configuration (NOT the paper's)" in printed
+    table = printed[printed.index("measured on synthetic data") :]
+    header = table.splitlines()[1].split()
+    assert header == ["arcface", "full"]
+    assert "timing (" in printed and "training images/s" in printed
+    baseline = json.loads((out / "arcface" / "report.json").read_text())
+    assert baseline["settings"]["losses"] == []
+
+    # quality of any folder of images -> CSV, from the full run's checkpoint
+    folder = tmp_path / "cache" / "synthetic"
+    images = next(p for p in folder.iterdir() if p.name.startswith("ui-"))
+    csv_path = tmp_path / "q.csv"
+    argv = ["--checkpoint", str(out / "full" / "last.pt"), "--images", str(images), "--out", str(csv_path)]
+    assert predict_main(argv) == 0
+    with csv_path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 24  # face_images + nonface_images of UI_TINY
+    assert set(rows[0]) == {"path", "recognizability_index", "ui_distance"}
+    assert all((images / row["path"]).is_file() for row in rows)
+    assert all(0.0 <= float(row["ui_distance"]) <= 2.0 for row in rows)
