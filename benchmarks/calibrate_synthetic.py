@@ -1,7 +1,7 @@
 """Calibration of the synthetic benchmark (SYNTHETIC data): ArcFace-only baseline, small TinyFace tree.
 
 Generates the small default TinyFace-like tree (or reads ``--root``), trains the CPU demo configuration
-(the small backbone ``small_vlr_net`` at 32 x 32, ArcFace s=64, m=0.45, no recognisability losses) for a
+(the small backbone ``small_vlr_net`` at 32 x 32, ArcFace s=32, m=0.3, no recognisability losses) for a
 fixed budget of process CPU time, then runs the TinyFace protocol (Probe vs Gallery_Match +
 Gallery_Distractor, image ranking, no flip fusion) and prints rank-1 overall, on the hard and the other
 probes, and per ground-truth severity bin.
@@ -89,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         "time so that a busy shared machine does not shrink the run)",
     )
     parser.add_argument("--width", type=int, default=32, help="small_vlr_net width")
-    parser.add_argument("--scale", type=float, default=64.0, help="ArcFace s")
-    parser.add_argument("--margin", type=float, default=0.45, help="ArcFace m")
+    # s=32, m=0.3 rather than the paper's s=64, m=0.45: from scratch, on 200 classes and ~400 steps, the
+    # paper's setting stayed at loss ~27 in a trial run (docs/synthetic.md); the aim is a working baseline.
+    parser.add_argument("--scale", type=float, default=32.0, help="ArcFace s")
+    parser.add_argument("--margin", type=float, default=0.3, help="ArcFace m")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.1)

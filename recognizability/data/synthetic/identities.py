@@ -233,13 +233,16 @@ def sample_variation(
 
     k = 0.0 if frontal else 1.0
     angle = float(rng.uniform(0.0, 2.0 * np.pi))
-    background = rng.uniform(0.05, 0.95, 6)
+    # Muted scenes: a grey level per gradient end plus a small tint (saturated backgrounds would dominate the
+    # few pixels of a VLR image far more than real surveillance backgrounds do).
+    background = np.repeat(rng.uniform(0.15, 0.85, 2), 3) + rng.uniform(-0.12, 0.12, 6)
     if frontal:
         background = np.full(6, 0.85)
     clutter: list[float] = []
     for _ in range(NUM_CLUTTER_SHAPES):
-        size = rng.uniform(0.1, 0.6, 2) * k
-        clutter += [*rng.uniform(-1.0, 1.0, 2), *size, *rng.uniform(0.0, 1.0, 3), float(rng.uniform() < 0.5)]
+        size = rng.uniform(0.08, 0.45, 2) * k
+        color = rng.uniform(0.1, 0.9) + rng.uniform(-0.15, 0.15, 3)
+        clutter += [*rng.uniform(-1.0, 1.0, 2), *size, *np.clip(color, 0.0, 1.0), float(rng.uniform() < 0.5)]
     occluded = (not frontal) and rng.uniform() < occlusion_probability
     occluder = [
         float(occluded),
@@ -249,19 +252,19 @@ def sample_variation(
     ]
     return {
         "face_present": float(face_present),
-        "rotation": float(rng.uniform(-0.20, 0.20)) * k,
+        "rotation": float(rng.uniform(-0.15, 0.15)) * k,
         "shift": list(rng.uniform(-0.07, 0.07, 2) * k),
         "scale": float(1.0 + rng.uniform(-0.08, 0.06) * k),
-        "yaw": float(rng.uniform(-0.6, 0.6)) * k,
+        "yaw": float(rng.uniform(-0.45, 0.45)) * k,
         "smile": float(rng.uniform(-0.4, 1.0)) * k,
         "mouth_open": float(max(0.0, rng.uniform(-0.6, 1.0))) * k,
         "eye_open": float(1.0 - rng.uniform(0.0, 0.5) * k),
         "brow_raise": float(rng.uniform(-0.03, 0.04)) * k,
         "gaze": list(rng.uniform(-0.3, 0.3, 2) * k),
         "light_direction": [math.cos(angle), math.sin(angle)],
-        "light_strength": float(rng.uniform(0.0, 0.55)) * k,
-        "brightness": float(1.0 + rng.uniform(-0.3, 0.15) * k),
-        "color_cast": list(1.0 + rng.uniform(-0.12, 0.12, 3) * k),
+        "light_strength": float(rng.uniform(0.0, 0.4)) * k,
+        "brightness": float(1.0 + rng.uniform(-0.2, 0.1) * k),
+        "color_cast": list(1.0 + rng.uniform(-0.08, 0.08, 3) * k),
         "gamma_index": float(rng.integers(NUM_GAMMAS)) if not frontal else float(NUM_GAMMAS // 2),
         "background": list(background),
         "clutter": clutter,
