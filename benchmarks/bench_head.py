@@ -184,6 +184,13 @@ def main(argv: list[str] | None = None) -> None:
         help="seconds of timed repeats per configuration (at least 5 repeats)",
     )
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=None,
+        metavar="BxC",
+        help="only these sizes, e.g. --config 512x10000",
+    )
     args = parser.parse_args(argv)
 
     set_value_checks(False)
@@ -194,6 +201,8 @@ def main(argv: list[str] | None = None) -> None:
         configs, repeats, warmup = [(64, 1000)], 3, 1
     else:
         configs = [(b, c) for b in (64, 512) for c in (1_000, 10_000, 100_000)]
+        if args.config:
+            configs = [(int(b), int(c)) for b, c in (item.lower().split("x") for item in args.config)]
         repeats, warmup = args.repeats, args.warmup
 
     arguments = " ".join(sys.argv[1:] if argv is None else argv)

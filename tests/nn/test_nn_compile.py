@@ -85,3 +85,18 @@ def test_compiled_equals_eager(name: str) -> None:
         assert (g is None) == (w is None)
         if g is not None:
             torch.testing.assert_close(g, w)
+
+
+def test_regression_training_mode_compiles() -> None:
+    # Dropout draws differ between eager and compiled runs, so compare statistics rather than values.
+    torch._dynamo.reset()
+    module = PerceptibilityRegression(144, dropout=0.0)
+    fm = torch.randn(4, 16, 3, 3, requires_grad=True)
+    compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
+    torch.testing.assert_close(compiled(fm), module(fm))  # dropout 0: deterministic in training mode
+    module.dropout = 0.9
+    out = compiled(fm)
+    assert out.shape == (4,) and bool(torch.isfinite(out).all())
+    (grad,) = torch.autograd.grad(out.sum(), fm)
+    kept_share = float((grad != 0).float().mean())
+    assert 0.0 < kept_share < 0.5  # about 10% of the inputs get a gradient

@@ -104,10 +104,11 @@ def test_regression_module_is_flatten_dropout_linear() -> None:
 
 
 def test_regression_dropout_keeps_one_in_ten_and_is_unbiased() -> None:
-    from recognizability.nn.regression import _keep_mask
+    from recognizability.nn.regression import _drop_mask
 
     torch.manual_seed(0)
-    keep, probability = _keep_mask(torch.Size([400, 1001]), 0.1, torch.device("cpu"))
+    dropped, probability = _drop_mask(torch.Size([400, 1001]), 0.1, torch.device("cpu"))
+    keep = ~dropped
     assert keep.dtype == torch.bool and keep.shape == (400, 1001)
     assert probability == 6554 / 65536
     # 400,400 Bernoulli(0.1) draws: the standard error of the mean is 4.7e-4; allow 5 of them.
@@ -126,6 +127,27 @@ def test_regression_dropout_keeps_one_in_ten_and_is_unbiased() -> None:
     x_grad = torch.randn(3, 6, requires_grad=True)
     module.train()(x_grad).sum().backward()
     assert x_grad.grad is not None and bool(torch.isfinite(x_grad.grad).all())
+
+
+@pytest.mark.parametrize("block_elements", [7, 1 << 22])
+def test_dropped_projection_equals_plain_formulation_and_gradchecks(
+    block_elements: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recognizability.nn import regression
+
+    monkeypatch.setattr(regression, "_CHUNK_ELEMENTS", block_elements)  # 7: one row per block, 5 blocks
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)
+    dropped = torch.rand(5, 6, generator=g) < 0.6
+    got = regression._DroppedProjection.apply(x, w, dropped)
+    want = torch.where(dropped, 0.0, x) @ w
+    torch.testing.assert_close(got, want)
+    upstream = torch.randn(5, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(
+        torch.autograd.grad(got, (x, w), upstream), torch.autograd.grad(want, (x, w), upstream)
+    )
+    assert torch.autograd.gradcheck(lambda a, b: regression._DroppedProjection.apply(a, b, dropped), (x, w))
 
 
 def test_regression_bad_input() -> None:
