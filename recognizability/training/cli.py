@@ -74,7 +74,10 @@ def build_parser(dataset: str, description: str = "") -> argparse.ArgumentParser
         "nonface_images) go to the UI set",
     )
     p.add_argument(
-        "--threads", type=int, help="torch CPU threads (on a busy shared machine 1 can be much faster)"
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: torch's, or 1 when the CPU is already busy: oversubscribed "
+        "threads can make a step 8x slower)",
     )
     p.add_argument("--out", default=f"runs/{dataset}", help="output folder: checkpoints, report.json, plots")
     p.add_argument("--resume", action="store_true", help="continue from OUT/<run>/last.pt")
@@ -155,6 +158,19 @@ def _synthetic_sizes(items: Sequence[str]) -> tuple[dict[str, int], dict[str, in
     return sizes, ui_sizes
 
 
+def _cpu_is_busy() -> bool:
+    """Whether other processes already keep every CPU busy (1-minute load average >= CPU count).
+
+    Measured on a shared 2-core machine at load average 3.6-4.8: small_vlr_net trained at 21-79 images/s with
+    2 torch threads and 295-305 with 1 (benchmarks/RESULTS.md, training section).
+    """
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - not available on every platform
+        return False
+    return load >= (os.cpu_count() or 1)
+
+
 def _timing_lines(timings: dict[str, float], reports: dict[str, dict[str, Any]]) -> str:
     """Wall time of each phase and the training throughput of each run (mean over its epochs)."""
     lines = [f"timing ({os.cpu_count()} CPUs visible, {torch.get_num_threads()} torch threads):"]
@@ -185,15 +201,20 @@ def run_example(dataset: str, argv: Sequence[str] | None = None, description: st
     """Parse ``argv``, train (baseline and full in the demo), evaluate, write reports and plots, print the
     comparison. Returns ``{run name: report}``."""
     args = build_parser(dataset, description).parse_args(argv)
+    context = init_distributed(args.device)
+    say = print if context.is_main else (lambda *a, **k: None)
     if args.threads is not None:
         if args.threads < 1:
             raise SystemExit(f"--threads: expected an int >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    context = init_distributed(args.device)
+    elif context.device.type == "cpu" and _cpu_is_busy():
+        torch.set_num_threads(1)
+        load = os.getloadavg()[0]
+        say(f"the CPU is busy (load average {load:.1f} on {os.cpu_count()} CPUs): using 1 torch thread "
+            "(--threads N to choose)")  # fmt: skip
     gpu = context.device.type == "cuda"
     settings = settings_from_args(dataset, args, gpu)
     sizes, ui_sizes = _synthetic_sizes(args.synthetic_size)
-    say = print if context.is_main else (lambda *a, **k: None)
     timings: dict[str, float] = {}
     began = time.perf_counter()
     benchmark = resolve_benchmark(
