@@ -170,7 +170,10 @@ def prepare_batch(
         x = augmentation(x)
     if tuple(x.shape[-2:]) != (settings.input_size, settings.input_size):
         x = T.resize_batch(x, (settings.input_size, settings.input_size), value_range=(0.0, 255.0))
-    return normalize_for(backbone, x)
+    x = normalize_for(backbone, x)
+    if x.is_cuda:  # the model is channels_last on CUDA (fit); feed it the same layout (untested on GPU here)
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
 
 
 def _autocast(device: torch.device, amp: bool) -> Any:

@@ -1,0 +1,35 @@
+"""The GPU path of the recipe (CUDA, bf16 autocast, channels_last, torch.compile); skipped without CUDA.
+
+Never run in this project's CI (no GPU there): a ready check for whoever trains on a GPU."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from recognizability.training.distributed import init_distributed
+from recognizability.training.recipe import fit
+
+from .test_recipe import _data, _settings
+
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@requires_cuda
+@pytest.mark.parametrize("compile_model", [False, True])
+def test_bf16_training_on_cuda_is_finite_and_stays_on_the_device(compile_model: bool) -> None:
+    train, ui = _data()
+    context = init_distributed("cuda")
+    result = fit(
+        _settings(epochs=1, max_steps_per_epoch=2), train, ui, context=context, amp=True,
+        compile_model=compile_model, progress=False, log=None,
+    )  # fmt: skip
+    row = result.history[-1]
+    assert all(
+        math.isfinite(row[k]) for k in ("total", "classification", "regression", "diversion", "attention")
+    )
+    assert all(p.device.type == "cuda" for p in result.model.parameters())
+    # index and loss arithmetic stays float32 under autocast (the parameters are never cast)
+    assert all(p.dtype == torch.float32 for p in result.model.parameters())
