@@ -194,3 +194,11 @@ def test_modules_float32_under_bf16_autocast() -> None:
         r = PerceptibilityRegression(16 * 9)(fm)
     assert a.dtype == torch.float32 and r.dtype == torch.float32
     assert bool(torch.isfinite(a).all()) and bool(torch.isfinite(r).all())
+    # A bfloat16 feature map (a backbone run under autocast) through the training-mode dropout kernel.
+    fm_bf16 = torch.randn(2, 16, 3, 3).bfloat16().requires_grad_()
+    regression = PerceptibilityRegression(16 * 9)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        predicted = regression(fm_bf16)
+    predicted.sum().backward()
+    assert predicted.dtype == torch.float32 and fm_bf16.grad is not None
+    assert fm_bf16.grad.dtype == torch.bfloat16 and regression.fc.weight.grad is not None
