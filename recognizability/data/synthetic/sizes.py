@@ -58,8 +58,8 @@ class TinyFaceSizes(_Sizes):
     them
     with probes; 3,728 probes, 4,443 gallery-match and 153,428 distractor images)."""
 
-    train_identities: int = 200
-    train_images: int = 1600
+    train_identities: int = 250
+    train_images: int = 4000
     test_identities: int = 150
     probe_identities: int = 147
     probe_images: int = 220
