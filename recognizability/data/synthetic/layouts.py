@@ -158,6 +158,8 @@ def render_jobs(root: Path, seed: int, jobs: Sequence[ImageJob]) -> list[list[st
         identity_rows, variation_rows, degradations, rngs = [], [], [], []
         for job in batch:
             key = (job.stream, job.identity_index)
+            if len(identity_cache) > 4096:  # jobs come grouped by identity: keep memory flat at full scale
+                identity_cache.clear()
             if key not in identity_cache:
                 identity_cache[key] = sample_identity(identity_rng(seed, job.stream, job.identity_index))
             identity_rows.append(identity_cache[key])
@@ -209,7 +211,8 @@ def render_jobs(root: Path, seed: int, jobs: Sequence[ImageJob]) -> list[list[st
             )
         }
         severities = severity(**columns)
-        for job, image, d, s in zip(batch, images, degradations, severities.tolist(), strict=True):
+        for job, image, d, exact in zip(batch, images, degradations, severities.tolist(), strict=True):
+            s = round(exact, 6)  # the value written; ``hard`` is decided on it so the CSV is self-consistent
             target = root / job.path
             if target.parent not in made:
                 target.parent.mkdir(parents=True, exist_ok=True)
