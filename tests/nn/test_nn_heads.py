@@ -103,19 +103,65 @@ def test_regression_module_is_flatten_dropout_linear() -> None:
     assert not torch.allclose(dropped, want)  # dropout 0.9 is active in training
 
 
-def test_regression_dropout_keeps_one_in_ten_and_is_unbiased() -> None:
-    from recognizability.nn.regression import _drop_mask
+def test_kept_positions_form_a_bernoulli_process() -> None:
+    from recognizability.nn.regression import kept_input_positions
 
     torch.manual_seed(0)
-    dropped, probability = _drop_mask(torch.Size([400, 1001]), 0.1, torch.device("cpu"))
-    keep = ~dropped
-    assert keep.dtype == torch.bool and keep.shape == (400, 1001)
-    assert probability == 6554 / 65536
-    # 400,400 Bernoulli(0.1) draws: the standard error of the mean is 4.7e-4; allow 5 of them.
-    assert abs(float(keep.float().mean()) - probability) < 5 * 4.7e-4
-    assert (
-        abs(float(keep[:, 0].float().mean()) - 0.1) < 0.05 and abs(float(keep[0].float().mean()) - 0.1) < 0.05
+    rows, features, keep = 4000, 1001, 0.1
+    positions = kept_input_positions(rows, features, keep, torch.device("cpu"))
+    used = positions < features
+    # strictly increasing along each row, starting at >= 0, so no input is kept twice
+    assert bool((positions[:, 0] >= 0).all()) and bool((positions.diff(dim=1) > 0).all())
+    mask = torch.zeros(rows, features + 1)
+    mask.scatter_(1, positions.clamp(max=features), 1.0)
+    mask = mask[:, :features]
+    # 4,004,000 Bernoulli(0.1) draws: standard error of the kept share 1.5e-4; allow 5 of them.
+    assert abs(float(mask.mean()) - keep) < 5 * 1.5e-4
+    # every position is kept with probability 0.1 (first, middle, last: 4,000 draws each, sd 4.7e-3)
+    for column in (0, features // 2, features - 1):
+        assert abs(float(mask[:, column].mean()) - keep) < 5 * 4.7e-3
+    # neighbouring positions are independent: P(both kept) = 0.01 (sd of the estimate about 5e-5)
+    assert abs(float((mask[:, :-1] * mask[:, 1:]).mean()) - keep**2) < 5 * 5e-5
+    # the per-row count has the Binomial variance F q (1 - q) = 90.1 (within 10 %)
+    assert abs(float(used.sum(1).double().var()) / (features * keep * (1 - keep)) - 1) < 0.1
+    # when as many draws as inputs are taken (few inputs) no row can run out of draws
+    assert kept_input_positions(3, 5, 0.5, torch.device("cpu")).shape == (3, 5)
+
+
+def _dropout_linear_by_mask(x: torch.Tensor, w: torch.Tensor, dropout: float, seed: int) -> torch.Tensor:
+    """Plain inverted dropout with the keep-mask of the same draws, then the projection."""
+    from recognizability.nn.regression import kept_input_positions
+
+    torch.manual_seed(seed)
+    positions = kept_input_positions(x.shape[0], x.shape[1], 1 - dropout, x.device)
+    mask = torch.zeros(x.shape[0], x.shape[1] + 1, dtype=x.dtype)
+    mask.scatter_(1, positions.clamp(max=x.shape[1]), 1.0)
+    return (x * mask[:, : x.shape[1]] / (1 - dropout)) @ w
+
+
+@pytest.mark.parametrize("dropout", [0.9, 0.5, 0.1])
+def test_dropout_linear_equals_masked_formulation_and_gradchecks(dropout: float) -> None:
+    from recognizability.nn.regression import dropout_linear
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 40, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(40, generator=g, dtype=torch.float64, requires_grad=True)
+
+    def seeded(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        torch.manual_seed(7)
+        return dropout_linear(a, b, dropout)
+
+    got, want = seeded(x, w), _dropout_linear_by_mask(x, w, dropout, seed=7)
+    torch.testing.assert_close(got, want)
+    upstream = torch.randn(6, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(
+        torch.autograd.grad(got, (x, w), upstream), torch.autograd.grad(want, (x, w), upstream)
     )
+    assert torch.autograd.gradcheck(seeded, (x, w))
+
+
+def test_regression_dropout_is_unbiased() -> None:
+    torch.manual_seed(0)
     module = PerceptibilityRegression(6, dropout=0.9)
     x = torch.randn(1, 6).expand(20000, 6)
     with torch.no_grad():
@@ -127,27 +173,6 @@ def test_regression_dropout_keeps_one_in_ten_and_is_unbiased() -> None:
     x_grad = torch.randn(3, 6, requires_grad=True)
     module.train()(x_grad).sum().backward()
     assert x_grad.grad is not None and bool(torch.isfinite(x_grad.grad).all())
-
-
-@pytest.mark.parametrize("block_elements", [7, 1 << 22])
-def test_dropped_projection_equals_plain_formulation_and_gradchecks(
-    block_elements: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from recognizability.nn import regression
-
-    monkeypatch.setattr(regression, "_CHUNK_ELEMENTS", block_elements)  # 7: one row per block, 5 blocks
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(5, 6, generator=g, dtype=torch.float64, requires_grad=True)
-    w = torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)
-    dropped = torch.rand(5, 6, generator=g) < 0.6
-    got = regression._DroppedProjection.apply(x, w, dropped)
-    want = torch.where(dropped, 0.0, x) @ w
-    torch.testing.assert_close(got, want)
-    upstream = torch.randn(5, generator=g, dtype=torch.float64)
-    torch.testing.assert_close(
-        torch.autograd.grad(got, (x, w), upstream), torch.autograd.grad(want, (x, w), upstream)
-    )
-    assert torch.autograd.gradcheck(lambda a, b: regression._DroppedProjection.apply(a, b, dropped), (x, w))
 
 
 def test_regression_bad_input() -> None:
