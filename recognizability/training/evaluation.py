@@ -83,10 +83,11 @@ def probe_gallery_pairs(
 
 
 def _quality_scores(
-    embeddings: Tensor, predicted_index: Tensor, ui_center: Tensor, labels: Tensor, prototypes: Tensor
+    embeddings: Tensor, predicted_index: Tensor | None, ui_center: Tensor, labels: Tensor, prototypes: Tensor
 ) -> dict[str, Tensor]:
+    learned = {} if predicted_index is None else {"learned_index": predicted_index}
     return {
-        "learned_index": predicted_index,
+        **learned,
         "ers": M.ers_quality(embeddings, ui_center),
         "magface_norm": M.magface_quality(embeddings),
         "crfiqa": M.crfiqa_quality(embeddings, labels, prototypes),
@@ -125,14 +126,19 @@ def _common_reject_fractions(pair_qualities: dict[str, Tensor], is_genuine: Tens
 def _quality_block(
     probe_v: Tensor, probe_xi: Tensor, probe: ImageSet, gallery_v: Tensor, gallery_xi: Tensor,
     gallery: ImageSet, ui_center: Tensor, seed: int, fmrs: tuple[float, ...], max_impostors: int,
+    learned: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
-    """Spearman with severity and ERC area of each quality score on probe and gallery images."""
+    """Spearman with severity and ERC area of each quality score on probe and gallery images.
+
+    ``learned``: whether the regression module was trained to predict the index (L_L1 on); when it was not
+    (ArcFace alone, or +ID alone) its output is no index estimate and is left out of the comparison.
+    """
     labels = torch.cat([probe.labels, gallery.labels])
     v = torch.cat([probe_v, gallery_v])
     xi = torch.cat([probe_xi, gallery_xi])
     num = int(labels.max()) + 1
     prototypes = _identity_templates(gallery_v, gallery.labels, num)
-    scores = _quality_scores(v, xi, ui_center, labels, prototypes)
+    scores = _quality_scores(v, xi if learned else None, ui_center, labels, prototypes)
     pi, gi, is_genuine = probe_gallery_pairs(probe.labels, gallery.labels, max_impostors, seed)
     unit_p = torch.nn.functional.normalize(probe_v, dim=1)
     unit_g = torch.nn.functional.normalize(gallery_v, dim=1)
@@ -306,7 +312,10 @@ def evaluate_run(
         conventions["protocol"] = (
             "SurvFace open-set identification (mated/unmated probes against the gallery)"
         )
-    quality = _quality_block(pv, pxi, probe, gv, gxi, gallery, ui_center, settings.seed, fmrs, max_impostors)
+    quality = _quality_block(
+        pv, pxi, probe, gv, gxi, gallery, ui_center, settings.seed, fmrs, max_impostors,
+        learned=settings.use_regression,
+    )  # fmt: skip
     curves["index_vs_ui_distance"] = _index_vs_ui_distance(pv, pxi, probe, ui_center, settings.seed)
     conventions["curves"] = (
         "cmc: closed-set CMC of the mated probes at ranks 1..20 (gallery + distractors); "

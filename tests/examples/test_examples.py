@@ -102,6 +102,8 @@ def test_demo_trains_baseline_and_full_and_predicts_quality(
     assert "timing (" in printed and "training images/s" in printed
     baseline = json.loads((out / "arcface" / "report.json").read_text())
     assert baseline["settings"]["losses"] == []
+    # ArcFace alone never trains the regression module: its output is no index and is not compared
+    assert "learned_index" not in baseline["quality"] and "ers" in baseline["quality"]
 
     # quality of any folder of images -> CSV, from the full run's checkpoint
     folder = tmp_path / "cache" / "synthetic"
