@@ -10,6 +10,8 @@ the generator's ``SYNTHETIC.txt`` marker; every report says which.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import shutil
 import tempfile
@@ -19,6 +21,7 @@ from typing import Any
 
 import torch
 
+import recognizability
 from recognizability import data as rdata
 
 from .loop import ImageSet, VerificationPairs, load_image_set
@@ -69,11 +72,16 @@ def is_synthetic(root: Path) -> bool:
 
 
 def _generate_cached(layout: str, seed: int, sizes: dict[str, int], cache: Path) -> Path:
-    """Generate the synthetic ``layout`` once into the cache (atomically: temp folder + rename); reuse it."""
+    """Generate the synthetic ``layout`` once into the cache (atomically: temp folder + rename); reuse it.
+
+    The folder name carries the library version and a digest of every resolved size, so a tree written by
+    another release or with other (default) sizes is never mistaken for this one.
+    """
     from recognizability.data import synthetic
 
-    tag = "-".join(f"{k}{v}" for k, v in sorted(sizes.items())) or "default"
-    target = cache / "synthetic" / f"{layout}-seed{seed}-{tag}"
+    resolved = dataclasses.asdict(synthetic.sizes_for(layout, "small", **sizes))
+    digest = hashlib.sha256(repr(sorted(resolved.items())).encode()).hexdigest()[:10]
+    target = cache / "synthetic" / f"{layout}-seed{seed}-v{recognizability.__version__}-{digest}"
     if (target / SYNTHETIC_MARKER).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -274,7 +274,7 @@ def cpu_demo_settings(dataset: str) -> TrainingSettings:
     initialisation, so its BatchNorm statistics are learned (not frozen: there is no pretrained backbone whose
     statistics could be kept) and its learning rates are those of a from-scratch run (2e-3 everywhere but the
     regression module, which keeps Table 5's tenth of the recognition rate). Loss weights, s, m, dropouts and
-    weight decay are Table 5's TinyFace column. 12 epochs of the small synthetic benchmark (1,600 images),
+    weight decay are Table 5's TinyFace column. 12 epochs of the small synthetic benchmark (4,000 images),
     decay x0.1 for the last two: sized so that ``python examples/train_tinyface.py`` (generation, ArcFace
     baseline, full method, evaluation) takes a few minutes on 2 CPU cores (docs/training.md: measurement).
     """
