@@ -7,7 +7,7 @@ subpackages imported on demand:
 - :mod:`recognizability.functional`: the pure tensor math (Eq. 1-10);
 - :mod:`recognizability.nn`: the modules below;
 - :mod:`recognizability.backbones`: IResNet, MobileFaceNet, AdaFace IR and checkpoint loading;
-- :mod:`recognizability.metrics`: verification, identification, error-versus-reject and the benchmark protocols;
+- :mod:`recognizability.metrics`: verification, identification, error-versus-reject, benchmark protocols;
 - :mod:`recognizability.data`: dataset readers, batched transforms and the synthetic benchmark;
 - :mod:`recognizability.training`: what the reference training scripts share.
 """
