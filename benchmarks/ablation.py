@@ -36,7 +36,7 @@ from recognizability.training import (
     load_ui_set,
     resolve_benchmark,
 )
-from recognizability.training.cli import _summary
+from recognizability.training.cli import headline_figures
 from recognizability.training.loop import prepare_batch
 from recognizability.training.recipe import build_augmentation
 
@@ -137,7 +137,7 @@ def _train_and_evaluate(
     """Train one configuration with one seed and return its headline figures."""
     model = fit(settings, train, ui, progress=False, log=None).model
     report: dict[str, Any] = evaluate_run(model, settings, bench, tests, ui, torch.device("cpu"))
-    return _summary(report)
+    return headline_figures(report)
 
 
 def main(argv: list[str] | None = None) -> int:

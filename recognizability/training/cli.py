@@ -29,10 +29,10 @@ from recognizability.data.synthetic import UISizes
 from .data import load_test_sets, load_train_set, load_ui_set, load_verification_pairs, resolve_benchmark
 from .distributed import init_distributed
 from .evaluation import evaluate_run, write_report
-from .recipe import fit
+from .recipe import TrainingResult, fit
 from .settings import LOSS_TERMS, TrainingSettings, cpu_demo_settings, paper_settings
 
-__all__ = ["build_parser", "comparison_table", "run_example", "settings_from_args"]
+__all__ = ["ExampleRun", "build_parser", "comparison_table", "headline_figures", "settings_from_args"]
 
 
 def build_parser(dataset: str, description: str = "") -> argparse.ArgumentParser:
@@ -127,7 +127,9 @@ def settings_from_args(dataset: str, args: argparse.Namespace, gpu: bool) -> Tra
     return settings.replace(**changes)  # fmt: skip
 
 
-def _summary(report: dict[str, Any]) -> dict[str, float]:
+def headline_figures(report: dict[str, Any]) -> dict[str, float]:
+    """The figures a comparison prints: rank-1 (all and hard probes) and, per quality score, the Spearman
+    correlation with severity and the ERC area."""
     protocol = report["protocol"] or {}
     hard = report["protocol_hard"] or {}
     key = next((k for k in ("rank_1", "rank_1_average", "tpir20_at_fpir_0_3") if k in protocol), None)
@@ -185,7 +187,7 @@ def _timing_lines(timings: dict[str, float], reports: dict[str, dict[str, Any]])
 
 def comparison_table(reports: dict[str, dict[str, Any]]) -> str:
     """Plain-text table of the runs' headline figures (one column per run)."""
-    summaries = {name: _summary(r) for name, r in reports.items()}
+    summaries = {name: headline_figures(r) for name, r in reports.items()}
     keys: list[str] = []
     for s in summaries.values():
         keys += [k for k in s if k not in keys]
@@ -197,91 +199,126 @@ def comparison_table(reports: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_example(dataset: str, argv: Sequence[str] | None = None, description: str = "") -> dict[str, Any]:
-    """Parse ``argv``, train (baseline and full in the demo), evaluate, write reports and plots, print the
-    comparison. Returns ``{run name: report}``."""
-    args = build_parser(dataset, description).parse_args(argv)
-    context = init_distributed(args.device)
-    say = print if context.is_main else (lambda *a, **k: None)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit(f"--threads: expected an int >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
-    elif context.device.type == "cpu" and _cpu_is_busy():
-        torch.set_num_threads(1)
-        load = os.getloadavg()[0]
-        say(f"the CPU is busy (load average {load:.1f} on {os.cpu_count()} CPUs): using 1 torch thread "
-            "(--threads N to choose)")  # fmt: skip
-    gpu = context.device.type == "cuda"
-    settings = settings_from_args(dataset, args, gpu)
-    sizes, ui_sizes = _synthetic_sizes(args.synthetic_size)
-    timings: dict[str, float] = {}
-    began = time.perf_counter()
-    benchmark = resolve_benchmark(
-        dataset, args.data_root, args.ui_root, seed=args.synthetic_seed, sizes=sizes, ui_sizes=ui_sizes
-    )
-    timings["data (generate or find)"] = time.perf_counter() - began
-    say(f"configuration: {settings.description}")
-    say(f"data: {benchmark.provenance} {dataset} layout at {benchmark.root}; UI set {benchmark.ui_root}")
-    tick = time.perf_counter()
-    train = load_train_set(benchmark, settings.input_size)
-    ui = load_ui_set(benchmark, settings.input_size)
-    tests = load_test_sets(benchmark, settings.input_size)
-    verification = load_verification_pairs(benchmark, settings.input_size)
-    timings["decode images"] = time.perf_counter() - tick
-    say(f"train {len(train)} images / {int(train.labels.max()) + 1} identities; UI {len(ui)}; "
-        + ", ".join(f"{k} {len(v)}" for k, v in tests.items())
-        + ("" if verification is None else f", verification pairs {len(verification.first)}"))  # fmt: skip
-    losses = _parse_losses(args.losses)
-    runs: dict[str, TrainingSettings] = {}
-    if losses is None:
-        if settings.description.startswith("CPU demo") and not args.no_baseline:
-            runs["arcface"] = settings.with_losses(())
-        runs["full"] = settings.with_losses(LOSS_TERMS)
-    else:
-        runs["+".join(("arcface", *losses))] = settings.with_losses(losses)
-    out = Path(args.out)
-    reports: dict[str, dict[str, Any]] = {}
-    for name, run_settings in runs.items():
-        say(f"--- training {name} (losses: {', '.join(run_settings.losses) or 'ArcFace only'})")
+class ExampleRun:
+    """One run of an example script, in the order of the paper's recipe (see ``examples/train_*.py``).
+
+    Construction parses ``argv``, joins the process group under ``torchrun``, picks the configuration
+    (Table 5, or the declared CPU demo), finds or generates the data, and decodes the training, UI and test
+    images.
+
+    Args:
+        dataset: "tinyface", "scface" or "survface".
+        argv: command-line arguments (None: ``sys.argv[1:]``).
+        description: the ``--help`` text.
+
+    Attributes:
+        args, context (process and device), settings (of the full method), benchmark (roots and provenance),
+        train, ui, tests, verification (decoded images), reports (run name -> report), timings (phase -> s).
+    """
+
+    def __init__(self, dataset: str, argv: Sequence[str] | None = None, description: str = "") -> None:
+        self.dataset = dataset
+        self.args = args = build_parser(dataset, description).parse_args(argv)
+        self.context = context = init_distributed(args.device)
+        self.say = print if context.is_main else (lambda *a, **k: None)
+        if args.threads is not None:
+            if args.threads < 1:
+                raise SystemExit(f"--threads: expected an int >= 1, got {args.threads}")
+            torch.set_num_threads(args.threads)
+        elif context.device.type == "cpu" and _cpu_is_busy():
+            torch.set_num_threads(1)
+            self.say(f"the CPU is busy (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs): "
+                     "using 1 torch thread (--threads N to choose)")  # fmt: skip
+        self.settings = settings_from_args(dataset, args, context.device.type == "cuda")
+        self.timings: dict[str, float] = {}
+        self.reports: dict[str, dict[str, Any]] = {}
+        self.out = Path(args.out)
+        self._began = time.perf_counter()
+        sizes, ui_sizes = _synthetic_sizes(args.synthetic_size)
+        self.benchmark = resolve_benchmark(
+            dataset, args.data_root, args.ui_root, seed=args.synthetic_seed, sizes=sizes, ui_sizes=ui_sizes
+        )
+        self.timings["data (generate or find)"] = time.perf_counter() - self._began
+        self.say(f"configuration: {self.settings.description}")
+        self.say(f"data: {self.benchmark.provenance} {dataset} layout at {self.benchmark.root}; "
+                 f"UI set {self.benchmark.ui_root}")  # fmt: skip
         tick = time.perf_counter()
+        size = self.settings.input_size
+        self.train = load_train_set(self.benchmark, size)
+        self.ui = load_ui_set(self.benchmark, size)
+        self.tests = load_test_sets(self.benchmark, size)
+        self.verification = load_verification_pairs(self.benchmark, size)
+        self.timings["decode images"] = time.perf_counter() - tick
+        self.say(f"train {len(self.train)} images / {int(self.train.labels.max()) + 1} identities; "
+                 f"UI {len(self.ui)}; " + ", ".join(f"{k} {len(v)}" for k, v in self.tests.items())
+                 + ("" if self.verification is None
+                    else f", verification pairs {len(self.verification.first)}"))  # fmt: skip
+
+    def configurations(self) -> dict[str, TrainingSettings]:
+        """The runs to make: ``--losses`` gives one; otherwise the full method, preceded in the CPU demo by
+        the ArcFace-only baseline it is compared with (unless ``--no-baseline``)."""
+        losses = _parse_losses(self.args.losses)
+        if losses is not None:
+            return {"+".join(("arcface", *losses)): self.settings.with_losses(losses)}
+        runs: dict[str, TrainingSettings] = {}
+        if self.settings.description.startswith("CPU demo") and not self.args.no_baseline:
+            runs["arcface"] = self.settings.with_losses(())
+        runs["full"] = self.settings.with_losses(LOSS_TERMS)
+        return runs
+
+    def fit(self, name: str, settings: TrainingSettings) -> TrainingResult:
+        """Train one configuration (:func:`~recognizability.training.fit`): checkpoints in ``OUT/<name>``."""
+        self.say(f"--- training {name} (losses: {', '.join(settings.losses) or 'ArcFace only'})")
+        tick = time.perf_counter()
+        args = self.args
         result = fit(
-            run_settings, train, ui, context=context, out_dir=out / name, resume=args.resume,
-            amp=args.amp, compile_model=args.compile, progress=not args.quiet,
-            log=say,
+            settings, self.train, self.ui, context=self.context, out_dir=self.out / name, resume=args.resume,
+            amp=args.amp, compile_model=args.compile, progress=not args.quiet, log=self.say,
         )  # fmt: skip
-        timings[f"train {name}"] = time.perf_counter() - tick
-        if not context.is_main:
-            continue
+        self.timings[f"train {name}"] = time.perf_counter() - tick
+        return result
+
+    def evaluate(self, name: str, result: TrainingResult) -> dict[str, Any] | None:
+        """The dataset's protocol and the quality comparison; writes ``OUT/<name>/report.json`` and the plots.
+        Returns the report (None on ranks other than 0)."""
+        if not self.context.is_main:
+            return None
         tick = time.perf_counter()
+        training = {
+            "history": result.history, "seconds": result.seconds, "resumed_from": result.resumed_from,
+            "device": str(self.context.device), "world_size": self.context.world_size,
+            "threads": torch.get_num_threads(),
+        }  # fmt: skip
         report = evaluate_run(
-            result.model, run_settings, benchmark, tests, ui, context.device, amp=args.amp,
-            training={"history": result.history, "seconds": result.seconds,
-                      "resumed_from": result.resumed_from,
-                      "device": str(context.device), "world_size": context.world_size,
-                      "threads": torch.get_num_threads()},
-            verification=verification,
+            result.model, result.settings, self.benchmark, self.tests, self.ui, self.context.device,
+            amp=self.args.amp, training=training, verification=self.verification,
         )  # fmt: skip
-        timings[f"evaluate {name}"] = time.perf_counter() - tick
-        write_report(report, out / name / "report.json")
-        reports[name] = report
-        if not args.no_plots:
+        self.timings[f"evaluate {name}"] = time.perf_counter() - tick
+        write_report(report, self.out / name / "report.json")
+        self.reports[name] = report
+        if not self.args.no_plots:
             try:
                 from .plots import plot_report
 
-                plot_report(report, out / name)
+                plot_report(report, self.out / name)
             except ImportError as error:
-                say(f"plots skipped: {error}")
-    if context.is_main:
-        say(f"\nmeasured on {benchmark.provenance} data ({settings.description}):")
-        say(comparison_table(reports))
-        say("rank_1: protocol rank-1 (hard: probes marked hard); *_spearman: with severity (more negative = "
-            "better); *_erc_auc: error-versus-reject area (lower = better)")  # fmt: skip
-        timings["total"] = time.perf_counter() - began
-        say(_timing_lines(timings, reports))
-        (out / "comparison.json").write_text(
-            json.dumps({"runs": {k: _summary(r) for k, r in reports.items()}, "seconds": timings}, indent=2)
-        )
-    if context.is_distributed:
-        torch.distributed.destroy_process_group()
-    return reports
+                self.say(f"plots skipped: {error}")
+        return report
+
+    def finish(self) -> dict[str, dict[str, Any]]:
+        """Print the comparison of the runs and the time of each phase, write ``OUT/comparison.json``, and
+        leave the process group. Returns ``{run name: report}``."""
+        if self.context.is_main:
+            self.say(f"\nmeasured on {self.benchmark.provenance} data ({self.settings.description}):")
+            self.say(comparison_table(self.reports))
+            self.say("rank_1: protocol rank-1 (hard: probes marked hard); *_spearman: with severity (more "
+                     "negative = better); *_erc_auc: error-versus-reject area (lower = better)")  # fmt: skip
+            self.timings["total"] = time.perf_counter() - self._began
+            self.say(_timing_lines(self.timings, self.reports))
+            (self.out / "comparison.json").write_text(json.dumps(
+                {"runs": {k: headline_figures(r) for k, r in self.reports.items()}, "seconds": self.timings},
+                indent=2,
+            ))  # fmt: skip
+        if self.context.is_distributed:
+            torch.distributed.destroy_process_group()
+        return self.reports
