@@ -9,7 +9,7 @@ variables found.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +112,40 @@ def read_id_vector(value: Any, path: Path, variable: str) -> list[int]:
             f"{path}: variable {variable!r} should hold integer ids, found non-integer values"
         )
     return [int(v) for v in flat]
+
+
+#: One protocol listing: the .mat file read, its image names, and their ids (same order).
+ProtocolListing = tuple[Path, list[str], list[int]]
+
+
+def read_protocol_listings(
+    mat_files: Mapping[str, tuple[str, Sequence[str], Sequence[str], str]],
+    folders: Sequence[Path],
+    dataset: str,
+) -> dict[str, ProtocolListing]:
+    """Read the name/id pairs of every protocol .mat file of a dataset (TinyFace, QMUL-SurvFace).
+
+    Args:
+        mat_files: ``part -> (file name, candidate name variables, candidate id variables, image folder)``.
+        folders: where the .mat files may be, searched in order.
+        dataset: the dataset's name, for messages.
+
+    Returns:
+        ``part -> (.mat path, names, ids)``; fails with a message naming the file and variable when a file is
+        missing, a variable absent or malformed, or the names and ids differ in number.
+    """
+    listings: dict[str, ProtocolListing] = {}
+    for part, (file_name, name_vars, id_vars, _) in mat_files.items():
+        mat_path = locate_file(file_name, folders, f"{dataset} {part} protocol")
+        content = load_mat(mat_path)
+        name_var, names_value = find_variable(content, name_vars, mat_path)
+        id_var, ids_value = find_variable(content, id_vars, mat_path)
+        names = [row[0] for row in read_name_cells(names_value, mat_path, name_var)]
+        ids = read_id_vector(ids_value, mat_path, id_var)
+        if len(names) != len(ids):
+            raise ValueError(
+                f"{mat_path}: expected as many ids as names, got {len(names)} names in {name_var!r} "
+                f"and {len(ids)} ids in {id_var!r}"
+            )
+        listings[part] = (mat_path, names, ids)
+    return listings

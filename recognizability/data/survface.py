@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ._base import FaceDataset, ImageTransform, check_choice, resolve_root
 from ._images import list_image_files
-from ._mat import find_variable, load_mat, locate_file, read_id_vector, read_name_cells
+from ._mat import find_variable, load_mat, locate_file, read_name_cells, read_protocol_listings
 from ._protocol import check_bijection, list_identity_folders, match_listed_files
 from .records import UNLABELLED, FaceRecord, ReadReport
 
@@ -116,20 +116,7 @@ class SurvFace(FaceDataset):
         if not test_set.is_dir():
             raise FileNotFoundError(f"SurvFace: expected the folder {test_set}; it does not exist")
         folders = [test_set, base / "Face_Identification_Evaluation", base]
-        listings: dict[str, tuple[Path, list[str], list[int]]] = {}
-        for part, (file_name, name_vars, id_vars, _) in _MAT_FILES.items():
-            mat_path = locate_file(file_name, folders, f"SurvFace {part} protocol")
-            content = load_mat(mat_path)
-            name_var, names_value = find_variable(content, name_vars, mat_path)
-            id_var, ids_value = find_variable(content, id_vars, mat_path)
-            names = [row[0] for row in read_name_cells(names_value, mat_path, name_var)]
-            ids = read_id_vector(ids_value, mat_path, id_var)
-            if len(names) != len(ids):
-                raise ValueError(
-                    f"{mat_path}: expected as many ids as names, got {len(names)} names in {name_var!r} "
-                    f"and {len(ids)} ids in {id_var!r}"
-                )
-            listings[part] = (mat_path, names, ids)
+        listings = read_protocol_listings(_MAT_FILES, folders, "SurvFace")
         all_names = [name for _, names, _ in listings.values() for name in names]
         if all(_pid(name) is not None for name in all_names):
             check_bijection(
