@@ -189,7 +189,7 @@ def comparison_table(reports: dict[str, dict[str, Any]]) -> str:
     """Plain-text table of the runs' headline figures (one column per run)."""
     summaries = {name: headline_figures(r) for name, r in reports.items()}
     keys: list[str] = []
-    for s in summaries.values():
+    for s in sorted(summaries.values(), key=len, reverse=True):  # the run with most figures sets the order
         keys += [k for k in s if k not in keys]
     width = max([len(k) for k in keys] + [10])
     lines = [" " * width + "".join(f"{n:>16}" for n in summaries)]
