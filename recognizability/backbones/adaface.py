@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .base import FaceBackbone, autocast_disabled, check_dropout, check_positive_int
+from .base import FaceBackbone, autocast_disabled, check_dropout, check_positive_int, check_stage_depths
 
 __all__ = ["AdaFaceIR", "adaface_ir50", "adaface_ir101"]
 
@@ -91,8 +91,7 @@ class AdaFaceIR(FaceBackbone):
         head_in_float32: bool = True,
     ) -> None:
         super().__init__()
-        if len(layers) != 4 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in layers):
-            raise ValueError(f"expected layers to be four positive ints, got {layers!r}")
+        layers = check_stage_depths(layers)
         dropout = check_dropout(dropout)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         self.input_size = (112, 112)

@@ -137,6 +137,13 @@ def check_positive_int(name: str, value: int) -> int:
     return value
 
 
+def check_stage_depths(layers: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """Validate the number of residual units in each of the four stages of an IResNet / AdaFace IR."""
+    if len(layers) != 4 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in layers):
+        raise ValueError(f"expected layers to be four positive ints, got {layers!r}")
+    return layers
+
+
 def autocast_disabled(device: torch.device) -> contextlib.AbstractContextManager[object]:
     """A context that switches autocast off on ``device`` (heads kept in float32); a no-op on the meta device,
     which has no autocast."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .base import FaceBackbone, autocast_disabled, check_dropout, check_positive_int
+from .base import FaceBackbone, autocast_disabled, check_dropout, check_positive_int, check_stage_depths
 
 __all__ = ["IBasicBlock", "IResNet", "iresnet18", "iresnet34", "iresnet50", "iresnet100"]
 
@@ -90,8 +90,7 @@ class IResNet(FaceBackbone):
         head_in_float32: bool = True,
     ) -> None:
         super().__init__()
-        if len(layers) != 4 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in layers):
-            raise ValueError(f"expected layers to be four positive ints, got {layers!r}")
+        layers = check_stage_depths(layers)
         dropout = check_dropout(dropout)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         self.input_size = (112, 112)
