@@ -110,6 +110,9 @@ def test_bad_feature_map_and_constructor_arguments() -> None:
         mobilefacenet(embedding_dim=0)
     with pytest.raises(ValueError, match="divisible by 8"):
         small_vlr_net(input_size=(30, 30))
+    for cls in (IResNet, AdaFaceIR):
+        with pytest.raises(ValueError, match=r"expected layers to be four positive ints, got \(3, 4, 0, 3\)"):
+            cls((3, 4, 0, 3))
 
 
 def test_registry() -> None:
