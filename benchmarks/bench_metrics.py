@@ -1,10 +1,8 @@
 """Benchmark of recognizability.metrics at full protocol scale: wall time and peak resident memory.
 
 Each case runs in a fresh subprocess (peak RSS = ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of that
-process,
-which includes the generated input features). Features are random unit vectors with planted matches: a
-probe is
-a noisy copy of one of its identity's gallery images, so ranks vary as in a real evaluation.
+process, which includes the generated input features). Features are random unit vectors with planted matches:
+a probe is a noisy copy of one of its identity's gallery images, so ranks vary as in a real evaluation.
 
     python benchmarks/bench_metrics.py            # all cases, CPU (and CUDA when present)
     python benchmarks/bench_metrics.py --case tinyface --device cpu

@@ -8,8 +8,7 @@ Facts taken from AdaFace ``net.py`` (``Backbone``, ``BasicBlockIR``, ``get_block
   stage with 64/128/256/512 channels; the first unit of every stage has stride 2;
 - unit: ``res_layer`` = BN -> 3x3 conv -> BN -> PReLU -> 3x3 conv (stride) -> BN; ``shortcut_layer`` =
   ``MaxPool2d(1, stride)`` (parameter-free sub-sampling) when the channel count is unchanged, else 1x1 conv
-  (stride)
-  -> BN;
+  (stride) -> BN;
 - ``output_layer`` = BN2d(512) -> Dropout(0.4) -> flatten -> Linear(512*7*7, 512) -> BN1d(512, affine=False);
 - AdaFace's ``forward`` returns ``(v / |v|, |v|)``. Here ``forward`` returns the un-normalised ``v`` like
   every other

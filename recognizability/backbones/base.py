@@ -1,12 +1,9 @@
 """The interface every face backbone in this package shares.
 
 The paper (Fig. 2) splits a face-recognition network in two: a *trunk* that maps an image to the last feature
-map
-``F`` (B, C, H, W) -- read by the perceptibility regression and attention modules -- and a *head* that maps
-``F`` to
-the embedding ``v`` (B, D) that the recognition module (ArcFace) consumes. Neither insightface's
-arcface_torch nor
-AdaFace exposes ``F``; every backbone here does, through three methods:
+map ``F`` (B, C, H, W) -- read by the perceptibility regression and attention modules -- and a *head* that
+maps ``F`` to the embedding ``v`` (B, D) that the recognition module (ArcFace) consumes. Neither insightface's
+arcface_torch nor AdaFace exposes ``F``; every backbone here does, through three methods:
 
     forward_features(images (B, 3, H, W)) -> F (B, C, h, w)        the trunk
     forward_head(F (B, C, h, w))          -> v (B, D)              the head

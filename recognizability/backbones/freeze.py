@@ -1,24 +1,19 @@
 """Freeze batch normalisation in a backbone trunk: statistics *and* affine parameters.
 
 Fine-tuning on small VLR datasets with batch statistics from a few dozen blurry faces degrades a pretrained
-trunk;
-the recipe keeps BN fixed. Two things must hold for the whole run, not just until the next ``model.train()``:
+trunk; the recipe keeps BN fixed. Two things must hold for the whole run, not just until the next
+``model.train()``:
 
 1. running statistics do not move: the BN layer must stay in eval mode;
 2. ``weight`` and ``bias`` receive no gradient: ``requires_grad = False``.
 
 Mechanism (robust to ``model.train()``): every frozen layer's class is switched in place to a subclass of its
-own
-class (``nn.BatchNorm2d`` -> ``FrozenBatchNorm2d``, ``nn.SyncBatchNorm`` -> ``FrozenSyncBatchNorm``) whose
-``train()``
-always puts it in eval mode. ``nn.Module.train`` reaches every child through ``child.train(mode)``, so no
-call to
-``model.train()`` can switch a frozen layer back to batch statistics. The module object, its parameters,
-buffers and
-state-dict keys are unchanged (``isinstance(layer, nn.BatchNorm2d)`` still holds, optimiser references stay
-valid, and
-the forward is a plain eval-mode BN, so ``torch.compile`` sees nothing unusual). :func:`unfreeze_batchnorm`
-reverses it.
+own class (``nn.BatchNorm2d`` -> ``FrozenBatchNorm2d``, ``nn.SyncBatchNorm`` -> ``FrozenSyncBatchNorm``) whose
+``train()`` always puts it in eval mode. ``nn.Module.train`` reaches every child through
+``child.train(mode)``, so no call to ``model.train()`` can switch a frozen layer back to batch statistics. The
+module object, its parameters, buffers and state-dict keys are unchanged (``isinstance(layer,
+nn.BatchNorm2d)`` still holds, optimiser references stay valid, and the forward is a plain eval-mode BN, so
+``torch.compile`` sees nothing unusual). :func:`unfreeze_batchnorm` reverses it.
 
 Note: ``nn.SyncBatchNorm.convert_sync_batchnorm`` builds *new* modules; call :func:`freeze_batchnorm` after
 it.

@@ -8,21 +8,17 @@ copied):
   [3,13,30,3] blocks; the first block of every stage halves the resolution and has a 1x1-conv + BN
   ``downsample``;
 - block: BN -> 3x3 conv -> BN -> PReLU -> 3x3 conv (carries the stride) -> BN, plus the shortcut, no
-  activation after
-  the sum;
+  activation after the sum;
 - head: BN2d -> flatten -> dropout -> Linear(512*7*7, D) -> BN1d ``features`` whose weight is fixed to 1 and
-  frozen
-  (``requires_grad = False``), so only its bias and running statistics change;
+  frozen (``requires_grad = False``), so only its bias and running statistics change;
 - init: conv weights ~ N(0, 0.1), BN weight 1 / bias 0. With this init a *fresh* model in eval mode (running
   statistics 0/1) lets activations grow through every block until they overflow to inf/nan; run a few
-  training-mode
-  batches first (a BN warm-up) or load trained weights.
+  training-mode batches first (a BN warm-up) or load trained weights.
 - arcface_torch's ``fp16`` flag runs the trunk under fp16 autocast and the FC + BN1d in float32; here the
-  caller owns
-  autocast and ``head_in_float32`` (default True) keeps the head in float32 the same way.
+  caller owns autocast and ``head_in_float32`` (default True) keeps the head in float32 the same way.
 
-The feature map ``F`` (B, 512, 7, 7) returned by ``forward_features`` is the output of ``bn2``, the tensor
-the FC reads.
+The feature map ``F`` (B, 512, 7, 7) returned by ``forward_features`` is the output of ``bn2``, the tensor the
+FC reads.
 """
 
 from __future__ import annotations

@@ -6,21 +6,17 @@ unpickled):
 - insightface arcface_torch ``backbone.pth``: a plain state dict, ``torch.save(backbone.state_dict(), path)``
   (``train_v2.py``); keys such as ``conv1.weight``, ``layer1.0.bn1.weight``, ``features.running_var``;
 - arcface_torch training checkpoint ``checkpoint_gpu_<rank>.pt``: a dict whose ``"state_dict_backbone"``
-  entry is the
-  backbone state dict (written when ``save_all_states`` is on);
+  entry is the backbone state dict (written when ``save_all_states`` is on);
 - AdaFace ``.ckpt`` (PyTorch Lightning): a dict whose ``"state_dict"`` holds ``model.<backbone key>`` and the
-  margin
-  head's ``head.kernel`` etc.; only the ``model.`` entries are the backbone (AdaFace ``inference.py`` keeps
-  exactly
-  those), the others are reported as ignored;
+  margin head's ``head.kernel`` etc.; only the ``model.`` entries are the backbone (AdaFace ``inference.py``
+  keeps exactly those), the others are reported as ignored;
 - an already loaded mapping of any of the above.
 
 Known wrapper prefixes shared by *every* key -- ``module.`` (DataParallel/DDP), ``model.``, ``backbone.``,
 ``_orig_mod.`` (torch.compile) -- are stripped. Missing keys, unexpected keys and shape mismatches raise
 :class:`CheckpointError` listing them; nothing is loaded then. With ``strict=False`` the matching tensors are
-loaded
-and the :class:`LoadReport` says what was not. A missing ``num_batches_tracked`` buffer is not an error (older
-exports drop it; it only matters for BN with ``momentum=None``).
+loaded and the :class:`LoadReport` says what was not. A missing ``num_batches_tracked`` buffer is not an error
+(older exports drop it; it only matters for BN with ``momentum=None``).
 """
 
 from __future__ import annotations

@@ -3,21 +3,19 @@
 Configuration of the released ``mbf``: blocks (1, 4, 6, 2), scale 2.
 
 Facts taken from deepinsight/insightface ``recognition/arcface_torch/backbones/mobilefacenet.py`` (read, not
-copied;
-that file credits cavalleria/cavaface.pytorch):
+copied; that file credits cavalleria/cavaface.pytorch):
 
 - ``ConvBlock`` = conv (no bias) -> BN2d -> PReLU, keys ``layers.{0,1,2}``; ``LinearBlock`` = conv -> BN2d, no
   activation;
 - ``DepthWise`` = 1x1 ConvBlock (in -> g) -> depth-wise 3x3 ConvBlock (g groups, carries the stride) -> 1x1
   LinearBlock (g -> out), optionally residual; ``Residual`` = a stack of residual DepthWise blocks;
 - the trunk is ``layers`` (stem 3x3/2 ConvBlock to 128 channels, a 3x3 ConvBlock with 64 groups, then
-  DepthWise /
-  Residual stages down to 256 x 7 x 7) followed by ``conv_sep`` (1x1 ConvBlock to 512);
+  DepthWise / Residual stages down to 256 x 7 x 7) followed by ``conv_sep`` (1x1 ConvBlock to 512);
 - the head ``features`` is the GDC: 7x7 depth-wise LinearBlock -> flatten -> Linear(512, D, no bias) -> BN1d;
 - init: Kaiming-normal (fan_out, relu) for conv and linear weights, BN weight 1 / bias 0;
 - no dropout in arcface_torch. The ``dropout`` option here (Table 5) drops the flattened 512-d GDC output
-  before the
-  Linear; it has no parameters, so the state dict is unchanged and ``dropout=0`` is the released network.
+  before the Linear; it has no parameters, so the state dict is unchanged and ``dropout=0`` is the released
+  network.
 
 ``forward_features`` returns the output of ``conv_sep``: F (B, 512, 7, 7) at 112 x 112.
 """

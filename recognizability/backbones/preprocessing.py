@@ -4,15 +4,13 @@ Both public formats normalise pixel values the same way, ``(x / 255 - 0.5) / 0.5
 different colour orders:
 
 - insightface arcface_torch: **RGB** (``recognition/arcface_torch/inference.py`` converts OpenCV's BGR to
-  RGB, then
-  ``img.div_(255).sub_(0.5).div_(0.5)``);
+  RGB, then ``img.div_(255).sub_(0.5).div_(0.5)``);
 - AdaFace: **BGR** (``inference.py`` ``to_input``: ``((np_img[:, :, ::-1] / 255.) - 0.5) / 0.5`` on an RGB
   PIL image).
 
 The library's data readers decode images as RGB, so :func:`normalize_for` takes RGB images and flips the
-channels
-when the target expects BGR. Feeding the wrong order costs accuracy silently, hence a helper keyed by the
-model.
+channels when the target expects BGR. Feeding the wrong order costs accuracy silently, hence a helper keyed by
+the model.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Build a backbone by name: ``create_backbone("iresnet50", dropout=0.2)``.
 
 A plain name -> factory table (no method names built from strings). arcface_torch's short names (``r18``,
-``r34``,
-``r50``, ``r100``, ``mbf``, as in its ``backbones.get_model``) are accepted as aliases. Keyword arguments go
-to the
-factory unchanged, so a misspelt argument raises ``TypeError`` instead of being dropped.
+``r34``, ``r50``, ``r100``, ``mbf``, as in its ``backbones.get_model``) are accepted as aliases. Keyword
+arguments go to the factory unchanged, so a misspelt argument raises ``TypeError`` instead of being dropped.
 """
 
 from __future__ import annotations

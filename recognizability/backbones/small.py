@@ -1,11 +1,10 @@
 """``small_vlr_net``: a small CPU demo backbone for very-low-resolution faces. **Not from the paper.**
 
 The paper fine-tunes ResNet-50 and MobileFaceNet on VLR faces bicubic-upsampled to 112 x 112; on a laptop CPU
-that
-trains at about 11 images/s (MobileFaceNet). This network takes the faces near their native scale (32 x 32 by
-default) so that the examples and tests can train in seconds, and exposes the same interface as the paper's
-backbones: a feature map F (B, C, h, w) for the perceptibility regression and attention modules, and a
-flatten -> dropout -> Linear -> BN1d head producing the embedding, as in IResNet.
+that trains at about 11 images/s (MobileFaceNet). This network takes the faces near their native scale
+(32 x 32 by default) so that the examples and tests can train in seconds, and exposes the same interface as
+the paper's backbones: a feature map F (B, C, h, w) for the perceptibility regression and attention modules,
+and a flatten -> dropout -> Linear -> BN1d head producing the embedding, as in IResNet.
 
 Layout (32 x 32 input, ``width`` = 64):
 

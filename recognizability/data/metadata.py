@@ -2,10 +2,9 @@
 
 Trees written by :mod:`recognizability.data.synthetic` carry, at their root, a provenance marker
 ``SYNTHETIC.txt`` and a table ``synthetic_metadata.csv`` with at least the columns ``path`` (relative to the
-root, POSIX separators), ``identity``, ``severity`` (ground-truth degradation severity in [0, 1]) and
-``hard`` (0/1). The readers attach ``severity`` and ``hard`` to each record by its relative path, so the real
-readers serve the synthetic benchmark unchanged. Real dataset trees have neither file, and nothing is
-attached.
+root, POSIX separators), ``identity``, ``severity`` (ground-truth degradation severity in [0, 1]) and ``hard``
+(0/1). The readers attach ``severity`` and ``hard`` to each record by its relative path, so the real readers
+serve the synthetic benchmark unchanged. Real dataset trees have neither file, and nothing is attached.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Typed sample records and the read summary every dataset reader exposes.
 
 A reader lists its images once, at construction, into a list of :class:`FaceRecord` (``dataset.samples``) and
-a
-:class:`ReadReport` (``dataset.report``) that says how many files it read and how many it left out, and why.
+a :class:`ReadReport` (``dataset.report``) that says how many files it read and how many it left out, and why.
 Images are decoded lazily, one per ``__getitem__``.
 """
 
@@ -25,8 +24,8 @@ class FaceRecord:
     Attributes:
         path: absolute path of the image file.
         label: identity label (int). Non-negative labels index identities of the dataset; a negative label
-            (:data:`UNLABELLED`) means the identity is unknown: TinyFace distractors, SurvFace unmated
-            probes, UI images.
+            (:data:`UNLABELLED`) means the identity is unknown: TinyFace distractors, SurvFace unmated probes,
+            UI images.
         subset: the subset the record belongs to (``"train"``, ``"probe"``, ``"gallery"``, ...).
         identity: the dataset's own identity name (TinyFace/SurvFace PersonID, SCface subject ``"001"``...),
             or ``None``.

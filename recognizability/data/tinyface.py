@@ -68,9 +68,8 @@ class TinyFace(FaceDataset):
         subset: which subset to read.
         transform: optional callable applied to each decoded uint8 (3, H, W) image.
 
-    ``dataset[i]`` is ``(image uint8 (3, H, W) at stored size, label)``; records carry ``identity``
-    (PersonID) and, for probe/gallery, ``protocol_id`` (the .mat id). See the module docstring for the label
-    rules.
+    ``dataset[i]`` is ``(image uint8 (3, H, W) at stored size, label)``; records carry ``identity`` (PersonID)
+    and, for probe/gallery, ``protocol_id`` (the .mat id). See the module docstring for the label rules.
 
     Raises:
         FileNotFoundError: a folder or .mat file of the layout is missing (the message names the path

@@ -24,8 +24,8 @@ def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps
 
     * ``d_P = 1 - cos_y``: cosine distance to the sample's own class prototype (Eq. 1);
     * ``d_N = 1 - max_{j != y} cos_j``: to the nearest negative prototype (Eq. 1), taken from the top-2 of
-      each row (the first of the two whose class is not the label), so no second ``(B, C)`` tensor
-      is allocated;
+      each row (the first of the two whose class is not the label), so no second ``(B, C)`` tensor is
+      allocated;
     * ``d_UI = 1 - cos(v, u)``: to the UI (unrecognisable identities) centre ``u`` (Eq. 2).
 
     Distances are clamped at 0 to absorb cosines a rounding error above 1, so the index is ``>= 0`` and

@@ -9,16 +9,14 @@ Conventions (metrics.md, Closed-set identification):
   identities);
 - average precision as in the TinyFace official code: walk the ranked list (non-mates tied with a mate placed
   before it), accumulate trapezoids ``(recall_i - recall_{i-1}) * (precision_{i-1} + precision_i) / 2`` at
-  each
-  mate, stop after the last mate;
+  each mate, stop after the last mate;
 - ``ranking="identity"``: each labelled gallery identity is one candidate scored by its best image; every
   distractor image stays its own candidate. Averaged templates: pass :func:`identity_templates` as the
   gallery.
 
 The probe x gallery matrix is never materialised: probes are processed in blocks and the gallery in column
 chunks of at most ``max_elements`` scores; per probe the sorted mate scores are kept and, for each mate,
-the count
-of non-mate scores >= it.
+the count of non-mate scores >= it.
 """
 
 from __future__ import annotations
@@ -59,8 +57,7 @@ class CMCResult(Report):
     ``rates``: (K,) float64 CMC at ``ranks``; ``ranks_of_probes``: (P,) int64 rank of each evaluated probe
     (0 = the best mate scores above every non-mate); ``average_precision``: (P,) float64;
     ``mean_average_precision``: float; ``num_excluded_probes``: probes without a mate in the gallery
-    dropped with
-    ``missing_probes="exclude"`` (0 otherwise).
+    dropped with ``missing_probes="exclude"`` (0 otherwise).
     """
 
     rates: Tensor

@@ -36,8 +36,8 @@ class OpenSetResult(Report):
     """TPIR at rank ``rank`` for target FPIR(s), with the full TPIR-FPIR curve.
 
     ``tpir``, ``threshold``, ``realised_fpir``, ``fpir``: shaped like the requested ``fpir`` (0-d for a
-    float).
-    ``curve_fpir``, ``curve_tpir``: (T,) float64 at every distinct threshold (descending); ``auc``: trapezoid.
+    float). ``curve_fpir``, ``curve_tpir``: (T,) float64 at every distinct threshold (descending); ``auc``:
+    trapezoid.
     """
 
     tpir: Tensor

@@ -6,20 +6,17 @@ threshold
 conventions offered by name:
 
 - ``"fixed"`` (ISO/IEC 29794-1 style EDC): threshold set once on all impostor scores by the library TAR@FAR
-  rule;
-  only genuine pairs are rejected, lowest quality first, ties in quality dropped together; at a grid
-  fraction f the
-  curve is read stepwise (the largest tie-aligned discard <= f). Also the EDC pAUC up to ``discard_limit``
-  (stepwise) and the same minus the theoretical-best area, as in dasec/quality-assessment-evaluation
-  ``edc.py``.
+  rule; only genuine pairs are rejected, lowest quality first, ties in quality dropped together; at a grid
+  fraction f the curve is read stepwise (the largest tie-aligned discard <= f). Also the EDC pAUC up to
+  ``discard_limit`` (stepwise) and the same minus the theoretical-best area, as in
+  dasec/quality-assessment-evaluation ``edc.py``.
 - ``"recomputed"``: at each f drop the lowest-quality pairs (genuine and impostor, ties together, the largest
   tie-aligned count <= f * N) and recompute the threshold on the remaining impostors by the TAR@FAR rule.
 - ``"crfiqa"``: what fdbtrs/CR-FIQA ``ERC/erc.py`` ``getFNMRFixedTH`` computes: angular distance
   ``arccos(clip(cos)) / pi``; drop the lowest-quality ``int(f * N)`` pairs (quality ties kept in input order,
   where the original's numpy quicksort leaves their order unspecified); ROC of the remaining pairs over their
-  distinct distances; threshold = the first (largest-distance) one whose FMR = #(impostor <= t)/N_i is
-  nearest the
-  target; FNMR = 1 - share of genuine distances strictly below it. Scores must be cosine similarities.
+  distinct distances; threshold = the first (largest-distance) one whose FMR = #(impostor <= t)/N_i is nearest
+  the target; FNMR = 1 - share of genuine distances strictly below it. Scores must be cosine similarities.
 
 Area under the ERC: trapezoid over the fractions (CR-FIQA convention, sklearn ``auc``).
 """
@@ -74,10 +71,10 @@ class ERCResult(Report):
     """Error-versus-reject curve.
 
     ``reject_fractions``: (F,) requested fractions; ``realised_reject_fractions``: (F,) fraction actually
-    dropped
-    (of genuine pairs for ``"fixed"``, of all pairs otherwise); ``fnmr``: (F,); ``thresholds``: (F,) score (or
-    distance for ``"crfiqa"``) thresholds; ``auc``: trapezoid of FNMR over the fractions. For ``"fixed"`` also
-    ``edc_pauc`` and ``edc_pauc_minus_best`` up to ``discard_limit`` (NaN for the other conventions).
+    dropped (of genuine pairs for ``"fixed"``, of all pairs otherwise); ``fnmr``: (F,); ``thresholds``: (F,)
+    score (or distance for ``"crfiqa"``) thresholds; ``auc``: trapezoid of FNMR over the fractions. For
+    ``"fixed"`` also ``edc_pauc`` and ``edc_pauc_minus_best`` up to ``discard_limit`` (NaN for the other
+    conventions).
     """
 
     reject_fractions: Tensor
@@ -297,8 +294,7 @@ def serfiq_quality(model: nn.Module, images: Tensor, passes: int = 100) -> Tenso
     stochastic passes.
 
     The model runs in eval mode except its dropout modules, which are put in train mode; every module's
-    mode is
-    restored afterwards. Embeddings are L2-normalised before the pairwise Euclidean distances.
+    mode is restored afterwards. Embeddings are L2-normalised before the pairwise Euclidean distances.
 
     Args:
         model: maps (B, ...) images to (B, D) embeddings and contains at least one dropout module.

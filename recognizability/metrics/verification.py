@@ -44,8 +44,8 @@ TAR_AT_FAR_CONVENTION = (
 class ROCCurve(Report):
     """ROC at every distinct threshold, thresholds descending (first ``+inf``: FAR = TAR = 0).
 
-    ``far``, ``tar``: (T,) float64; ``thresholds``: (T,) in the scores' dtype; ``auc``: trapezoid of TAR
-    over FAR.
+    ``far``, ``tar``: (T,) float64; ``thresholds``: (T,) in the scores' dtype; ``auc``: trapezoid of TAR over
+    FAR.
     """
 
     far: Tensor
@@ -129,8 +129,7 @@ def threshold_at_rate(negative_scores: Tensor, rates: Tensor) -> tuple[Tensor, T
     """Library threshold rule: smallest negative score ``t`` with ``#(negative >= t) / N <= rate``.
 
     Used for TAR@FAR (negatives = impostor scores), FPIR (negatives = top scores of non-mated searches) and
-    the
-    ERC. When no negative score qualifies, ``t`` is the next float above the highest negative (realised
+    the ERC. When no negative score qualifies, ``t`` is the next float above the highest negative (realised
     rate 0).
 
     Args:

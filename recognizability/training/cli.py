@@ -202,9 +202,8 @@ def comparison_table(reports: dict[str, dict[str, Any]]) -> str:
 class ExampleRun:
     """One run of an example script, in the order of the paper's recipe (see ``examples/train_*.py``).
 
-    Construction parses ``argv``, joins the process group under ``torchrun``, picks the configuration
-    (Table 5, or the declared CPU demo), finds or generates the data, and decodes the training, UI and test
-    images.
+    Construction parses ``argv``, joins the process group under ``torchrun``, picks the configuration (Table
+    5, or the declared CPU demo), finds or generates the data, and decodes the training, UI and test images.
 
     Args:
         dataset: "tinyface", "scface" or "survface".

@@ -1,11 +1,9 @@
 """Where a run's images come from: a real dataset root, or the embedded synthetic benchmark in a cache folder.
 
 ``resolve_benchmark`` returns the dataset root, the UI root and the provenance ("real" or "synthetic").
-Without
-``--data-root`` the synthetic benchmark is generated once (deterministically, from the seed) into
+Without ``--data-root`` the synthetic benchmark is generated once (deterministically, from the seed) into
 ``$RECOGNIZABILITY_CACHE`` (default ``~/.cache/recognizability``) and reused. A tree is synthetic when it
-carries
-the generator's ``SYNTHETIC.txt`` marker; every report says which.
+carries the generator's ``SYNTHETIC.txt`` marker; every report says which.
 """
 
 from __future__ import annotations

@@ -120,8 +120,7 @@ def load_image_set(dataset: Any, size: int, chunk: int = 512) -> ImageSet:
 
     Args:
         dataset: a reader from ``recognizability.data`` (``dataset[i] -> (uint8 (3,H,W), label)``,
-            ``.samples``
-            with ``.path`` and, on synthetic trees, ``.severity`` / ``.hard``).
+            ``.samples`` with ``.path`` and, on synthetic trees, ``.severity`` / ``.hard``).
         size: side of the stored square images.
         chunk: images decoded per resize call.
     """

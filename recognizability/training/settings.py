@@ -20,8 +20,8 @@ Table 5 (ResNet-50), per dataset::
     s, m                 64, 0.45     64, 0.45     64, 0.45
     alpha, beta, gamma   5, 2, 1      5, 2, 1      5, 2, 1
 
-MobileFaceNet (supplement Sec. B text): backbone 1e-4, recognition module 1e-3, attention module 1e-2;
-the rest unchanged.
+MobileFaceNet (supplement Sec. B text): backbone 1e-4, recognition module 1e-3, attention module 1e-2; the
+rest unchanged.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """The embedded synthetic benchmark: procedural very-low-resolution faces in the real datasets' layouts.
 
 A stand-in, not a substitute: every figure obtained on it must be reported as *synthetic* and never compared
-with
-the paper's tables. See ``docs/synthetic.md``.
+with the paper's tables. See ``docs/synthetic.md``.
 
 Example::
 
     from recognizability.data.synthetic import generate
-    root = generate("tinyface", "data/tinyface_synthetic", seed=0, with_ui=True)   # + root / "UI"
-    # python -m recognizability.data.synthetic --layout tinyface --out data/tinyface_synthetic --seed 0
-    # --with-ui
+    root = generate("tinyface", "data/tinyface_synthetic", seed=0, with_ui=True)  # + root / "UI"
+
+    # the same from a shell:
+    # python -m recognizability.data.synthetic --layout tinyface --out data/tinyface_synthetic --with-ui
 """
 
 from __future__ import annotations

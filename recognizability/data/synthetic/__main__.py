@@ -2,8 +2,7 @@
 small|full]``.
 
 Size flags override the chosen scale's sizes, e.g. ``--train-identities 500 --distractor-images 5000``; each
-layout
-accepts its own fields (see ``--help``). ``--with-ui`` also writes a UI set to ``DIR/UI``.
+layout accepts its own fields (see ``--help``). ``--with-ui`` also writes a UI set to ``DIR/UI``.
 """
 
 from __future__ import annotations

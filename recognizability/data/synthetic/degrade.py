@@ -5,8 +5,7 @@ Pipeline for one image (high-resolution render in [0, 1] -> uint8 at a few pixel
 1. Gaussian blur and downsampling in one separable resampling: each output pixel is a normalised
 Gaussian-weighted
    sum of the render with standard deviation ``f * sqrt(0.42**2 + gaussian_sigma**2)`` render pixels, where
-   ``f`` is
-   the downsampling factor (0.42 output pixels approximates the box prefilter of area resizing) and
+   ``f`` is the downsampling factor (0.42 output pixels approximates the box prefilter of area resizing) and
    ``gaussian_sigma`` is the optical blur in output pixels.
 2. Motion blur: the average of bilinear samples along a segment of ``motion_length`` output pixels at
 ``motion_angle``.
@@ -15,9 +14,8 @@ std.
 4. Quantisation to ``quantisation_levels`` levels per channel, then to 8 bits.
 
 Severity (:func:`severity`) is a fixed function of these parameters and of the occluded share of the face, in
-[0, 1]
-and monotone in each (larger blur, noise, occlusion, smaller size or fewer levels never lower it). Images with
-severity >= :data:`HARD_THRESHOLD` are *hard*.
+[0, 1] and monotone in each (larger blur, noise, occlusion, smaller size or fewer levels never lower it).
+Images with severity >= :data:`HARD_THRESHOLD` are *hard*.
 
 All arithmetic is float64.
 """
@@ -101,8 +99,7 @@ def severity(
     ``severity = clip(0.65 r + 0.15 n + 0.05 q + 0.15 o, 0, 1)`` with
 
     - r = resolution loss: ``clip((log2 28 - log2 s_eff) / (log2 28 - log2 5), 0, 1)``, where the effective
-      side
-      ``s_eff = sqrt(height * width) / sqrt(1 + gaussian_sigma**2 + (motion_length / 2)**2)``;
+      side ``s_eff = sqrt(height * width) / sqrt(1 + gaussian_sigma**2 + (motion_length / 2)**2)``;
     - n = ``clip(noise_sigma / 0.10, 0, 1)``; q = ``clip((8 - log2 quantisation_levels) / 5, 0, 1)``;
     - o = ``clip(occlusion / 0.5, 0, 1)``.
 
@@ -150,9 +147,8 @@ def sample_degradation(
     """Draw degradation parameters around a latent ``level`` (0 = mild, 1 = severe; above 1 = unrecognisable).
 
     The output height falls linearly from ``max_size`` at level 0 to ``min_size`` at level 1 (with jitter);
-    width is
-    height times a random aspect (faces are taller than wide: TinyFace averages 20 x 16). Blur, noise and
-    quantisation grow with the level. ``occlusion`` is left 0: the renderer's geometry sets it.
+    width is height times a random aspect (faces are taller than wide: TinyFace averages 20 x 16). Blur, noise
+    and quantisation grow with the level. ``occlusion`` is left 0: the renderer's geometry sets it.
     """
     if not 1 <= min_size <= max_size:
         raise ValueError(f"expected 1 <= min_size <= max_size, got min_size={min_size}, max_size={max_size}")

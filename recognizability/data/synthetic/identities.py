@@ -1,13 +1,11 @@
 """Procedural identities and within-identity variation of the synthetic benchmark.
 
 An *identity* is a reproducible vector of facial parameters (face outline, skin tone, hair shape and colour,
-eye
-position/size/colour, brows, nose, mouth, optional glasses and beard). An *image variation* is a vector of the
-parameters that change from one photo of a person to the next (pose, expression, illumination, background
-clutter,
-partial occlusion). Both are drawn from ``numpy.random.Generator`` (PCG64) streams seeded by
-``SeedSequence([seed, stream, index, ...])``, so identity 17 of stream 1 is the same person whatever the
-sizes asked for.
+eye position/size/colour, brows, nose, mouth, optional glasses and beard). An *image variation* is a vector of
+the parameters that change from one photo of a person to the next (pose, expression, illumination, background
+clutter, partial occlusion). Both are drawn from ``numpy.random.Generator`` (PCG64) streams seeded by
+``SeedSequence([seed, stream, index, ...])``, so identity 17 of stream 1 is the same person whatever the sizes
+asked for.
 
 Parameters live in :class:`ParameterTable` rows: one row per identity (or per image), named columns, so the
 renderer works on whole batches with numpy broadcasting.

@@ -1,19 +1,14 @@
 """Writers of the synthetic TinyFace-, SCface-, QMUL-SurvFace-like and UI trees.
 
 Every writer lists its images as :class:`ImageJob` records (relative path, identity, how to degrade), renders
-them in
-batches (:func:`render_jobs`), writes PNG files with the deterministic encoder, the protocol's ``.mat`` files
-(cells of
-file names as ``(N, 1)`` object arrays, ids as ``(N, 1)`` uint16, the real variable names),
-``synthetic_metadata.csv``
-and ``SYNTHETIC.txt``. File and folder names follow the real layouts (``datasets.md``) with ``.png`` for
-``.jpg``.
+them in batches (:func:`render_jobs`), writes PNG files with the deterministic encoder, the protocol's
+``.mat`` files (cells of file names as ``(N, 1)`` object arrays, ids as ``(N, 1)`` uint16, the real variable
+names), ``synthetic_metadata.csv`` and ``SYNTHETIC.txt``. File and folder names follow the real layouts
+(``datasets.md``) with ``.png`` for ``.jpg``.
 
 Random streams (``identity_rng(seed, ...)`` keys): identities of each role of each layout come from their own
-stream,
-so no identity appears in two roles (UI identities appear nowhere else); image ``k`` of an identity has its
-own
-generator, so an image does not change when unrelated sizes change.
+stream, so no identity appears in two roles (UI identities appear nowhere else); image ``k`` of an identity
+has its own generator, so an image does not change when unrelated sizes change.
 """
 
 from __future__ import annotations
@@ -292,10 +287,8 @@ def write_tinyface(root: Path, seed: int, sizes: TinyFaceSizes) -> None:
     <id>_<k>.png`` and ``Testing_Set/{gallery_match,probe}_img_ID_pairs.mat``.
 
     PersonIDs are integers: training 1..N, test identities after them, distractor identities after those. The
-    .mat
-    ids are each test identity's rank (from 1) in sorted PersonID order, as in the real files. Every image's
-    latent
-    degradation level is uniform in [0, 1] (sizes 8-32 pixels, mean about 20 x 16).
+    .mat ids are each test identity's rank (from 1) in sorted PersonID order, as in the real files. Every
+    image's latent degradation level is uniform in [0, 1] (sizes 8-32 pixels, mean about 20 x 16).
     """
     rng = identity_rng(seed, _ALLOCATION_TAG, _STREAMS[("tinyface", "test")])
     regime = Regime(level=(0.0, 1.0))
@@ -360,9 +353,8 @@ SCFACE_DISTANCE_LEVELS: dict[int, tuple[float, float]] = {1: (0.6, 1.0), 2: (0.3
 
 def write_scface(root: Path, seed: int, sizes: SCFaceSizes) -> None:
     """SCface-like tree: ``mugshot_frontal_cropped_all/<sss>_frontal.png`` (112 x 112, undegraded, frontal)
-    and
-    ``surveillance_cameras_distance_<d>/cam_<c>/<sss>_cam<c>_<d>.png`` for cameras 1..``cameras`` and d = 1,
-    2, 3.
+    and ``surveillance_cameras_distance_<d>/cam_<c>/<sss>_cam<c>_<d>.png`` for cameras 1..``cameras`` and d =
+    1, 2, 3.
 
     Each camera has a fixed colour cast; the degradation level range depends on the distance
     (:data:`SCFACE_DISTANCE_LEVELS`).
@@ -387,9 +379,8 @@ def write_survface(root: Path, seed: int, sizes: SurvFaceSizes) -> None:
     """QMUL-SurvFace-like tree: ``training_set/<pid>/<pid>_cam<c>_<k>.png``; ``Face_Identification_Test_Set/
     {gallery,mated_probe,unmated_probe}/<pid>_cam<c>_<k>.png`` with ``gallery_img_ID_pairs.mat`` (gallery_set,
     gallery_ids) and ``mated_probe_img_ID_pairs.mat`` (mated_probe_set, mated_probe_ids; ids from 1, the
-    watch-list
-    rank); ``Face_Verification_Test_Set/verification_images/`` with ``positive_pairs_names.mat`` and
-    ``negative_pairs_names.mat`` (P x 2 cells of file names).
+    watch-list rank); ``Face_Verification_Test_Set/verification_images/`` with ``positive_pairs_names.mat``
+    and ``negative_pairs_names.mat`` (P x 2 cells of file names).
 
     Latent levels are uniform in [0, 0.8] (sizes about 24 x 20 on average).
     """
@@ -472,8 +463,8 @@ def write_survface(root: Path, seed: int, sizes: SurvFaceSizes) -> None:
 
 def write_ui(root: Path, seed: int, sizes: UISizes) -> None:
     """UI set: ``ui_<k>.png`` (one-off identities, 3-8 pixels high, heavy blur/noise, frequent occlusion,
-    latent
-    level 1.0-1.35) and ``nonface_<k>.png`` (background clutter only, 6-24 pixels), flat in ``root``."""
+    latent level 1.0-1.35) and ``nonface_<k>.png`` (background clutter only, 6-24 pixels), flat in
+    ``root``."""
     face = Regime(level=(1.0, 1.35), min_size=3, max_size=8, occlusion_probability=0.5)
     nonface = Regime(level=(0.3, 1.0), min_size=6, max_size=24, face_present=False)
     jobs = [

@@ -1,16 +1,13 @@
 """A tiny deterministic PNG encoder (no Pillow needed to write).
 
 The bytes depend only on the pixel array: 8-bit RGB or greyscale, filter type 0 on every row, and the zlib
-stream
-written with *stored* (uncompressed) deflate blocks. Stored blocks avoid any dependence on the zlib build
-(zlib,
-zlib-ng and different versions compress differently); the chunk CRC-32 and the zlib Adler-32 are fixed
-checksums.
-Very-low-resolution images are a few hundred bytes, so skipping compression costs little.
+stream written with *stored* (uncompressed) deflate blocks. Stored blocks avoid any dependence on the zlib
+build (zlib, zlib-ng and different versions compress differently); the chunk CRC-32 and the zlib Adler-32 are
+fixed checksums. Very-low-resolution images are a few hundred bytes, so skipping compression costs little.
 
 Format facts from the PNG specification (ISO/IEC 15948, W3C PNG 2nd edition): signature, IHDR/IDAT/IEND
-chunks,
-chunk CRC over type + data; zlib container from RFC 1950, stored deflate blocks from RFC 1951 section 3.2.4.
+chunks, chunk CRC over type + data; zlib container from RFC 1950, stored deflate blocks from RFC 1951 section
+3.2.4.
 """
 
 from __future__ import annotations

@@ -1,19 +1,14 @@
 """Vectorised numpy rendering of procedural faces at 112 x 112.
 
 :func:`render_faces` draws a batch of faces at once: every shape is a soft (anti-aliased) mask evaluated on
-the whole
-(B, H, W) pixel grid with per-image parameters broadcast as (B, 1, 1), then alpha-composited back to front:
-background gradient and clutter, hair (back), neck, ears, face outline with jaw, beard, hairline, eyes
-(white, iris,
-pupil), brows, nose, mouth, glasses, occluder, then illumination (direction, strength, brightness, colour
-cast) and a
-gamma curve.
+the whole (B, H, W) pixel grid with per-image parameters broadcast as (B, 1, 1), then alpha-composited back to
+front: background gradient and clutter, hair (back), neck, ears, face outline with jaw, beard, hairline, eyes
+(white, iris, pupil), brows, nose, mouth, glasses, occluder, then illumination (direction, strength,
+brightness, colour cast) and a gamma curve.
 
 Determinism: the pixel path uses only IEEE-754 arithmetic ufuncs (+, -, *, /, sqrt, min/max) whose results do
-not
-depend on the CPU's vector extensions; per-image trigonometry uses Python's ``math``; gamma is a table lookup
-built
-once with ``math.pow``. So the same parameters give the same pixels on any machine.
+not depend on the CPU's vector extensions; per-image trigonometry uses Python's ``math``; gamma is a table
+lookup built once with ``math.pow``. So the same parameters give the same pixels on any machine.
 """
 
 from __future__ import annotations
@@ -130,10 +125,8 @@ def render_faces(
         size: side of the pixel grid (default 112). The scene is resolution-free (shapes are defined in [-1,
         1]
             coordinates), so a smaller grid samples the same face more coarsely; the layout writers use 64
-            for images
-            that are then downsampled to 32 pixels or fewer, which the resampling prefilter makes
-            indistinguishable
-            from a 112 render while costing a third.
+            for images that are then downsampled to 32 pixels or fewer, which the resampling prefilter makes
+            indistinguishable from a 112 render while costing a third.
 
     Returns:
         float32 array of shape (B, size, size, 3), RGB in [0, 1].

@@ -1,8 +1,8 @@
 """How many identities and images each synthetic layout holds: a ``small`` default and a ``full`` preset.
 
 ``small`` generates in seconds on 2 CPU cores and trains the CPU demo in minutes; ``full`` matches the real
-datasets'
-sizes (``datasets.md``) for GPU runs. Every field can be overridden (``generate(..., probe_images=500)``).
+datasets' sizes (``datasets.md``) for GPU runs. Every field can be overridden (``generate(...,
+probe_images=500)``).
 """
 
 from __future__ import annotations
@@ -55,8 +55,7 @@ class _Sizes:
 @dataclass(frozen=True)
 class TinyFaceSizes(_Sizes):
     """TinyFace-like tree (full: 2,570 training identities / 7,804 images; 2,569 gallery identities, 2,563 of
-    them
-    with probes; 3,728 probes, 4,443 gallery-match and 153,428 distractor images)."""
+    them with probes; 3,728 probes, 4,443 gallery-match and 153,428 distractor images)."""
 
     train_identities: int = 250
     train_images: int = 4000
@@ -86,8 +85,8 @@ class TinyFaceSizes(_Sizes):
 @dataclass(frozen=True)
 class SCFaceSizes(_Sizes):
     """SCface-like tree: one frontal mugshot per subject, surveillance images from ``cameras`` visible
-    cameras at
-    three distances (full = small: 130 subjects, cameras 1-5, as the real database's protocol uses)."""
+    cameras at three distances (full = small: 130 subjects, cameras 1-5, as the real database's protocol
+    uses)."""
 
     subjects: int = 130
     cameras: int = 5
@@ -102,10 +101,8 @@ class SCFaceSizes(_Sizes):
 class SurvFaceSizes(_Sizes):
     """QMUL-SurvFace-like tree (full: 5,319 training identities / 220,890 images; 3,000 watch-list identities;
     gallery, mated and unmated probes summing to the test split's 242,617 images (the split of that total
-    between
-    the three folders is this library's choice, the spec gives only the total); 5,320 positive and 5,320
-    negative
-    verification pairs)."""
+    between the three folders is this library's choice, the spec gives only the total); 5,320 positive and
+    5,320 negative verification pairs)."""
 
     train_identities: int = 150
     train_images: int = 1200
@@ -142,8 +139,7 @@ class SurvFaceSizes(_Sizes):
 @dataclass(frozen=True)
 class UISizes(_Sizes):
     """UI set: extremely degraded faces of one-off identities plus non-face crops (full: 11,707 images in
-    all, the
-    size of the paper's detector-harvested set, 5 % of them non-faces)."""
+    all, the size of the paper's detector-harvested set, 5 % of them non-faces)."""
 
     face_images: int = 285
     nonface_images: int = 15
