@@ -183,8 +183,7 @@ def _autocast(device: torch.device, amp: bool) -> Any:
 
 def _set_train_mode(model: Any, settings: TrainingSettings) -> None:
     # freeze_batchnorm (applied by build_model) makes frozen BN layers ignore train(); re-applying it is a
-    # no-op
-    # that also covers a model built elsewhere.
+    # no-op that also covers a model built elsewhere.
     model.train()
     if settings.freeze_batchnorm:
         freeze_batchnorm(model.backbone)

@@ -40,8 +40,8 @@ __all__ = [
 HARD_THRESHOLD = 0.5
 
 # Severity model constants: effective resolution (geometric mean side over the blur spread) of _SHARP_SIDE
-# pixels or
-# more counts as sharp, _LOST_SIDE or fewer as lost; noise std and occlusion share that saturate their terms.
+# pixels or more counts as sharp, _LOST_SIDE or fewer as lost; noise std and occlusion share that saturate
+# their terms.
 _SHARP_SIDE = 28.0
 _LOST_SIDE = 5.0
 _NOISE_SATURATION = 0.10
