@@ -2,7 +2,7 @@
 the Recognizability Index (Eq. 1-3, 6), the loss terms (Eq. 4, 5-7, 9) and the projection away from the
 UI centre (Eq. 8). Modules in :mod:`recognizability.nn` are thin wrappers over these."""
 
-from .index import recognizability_index, ui_index_statistics
+from .index import recognizability_index, recognizability_index_from_parts, ui_index_statistics
 from .losses import DEFAULT_TAU, attention_mse_loss, index_diversion_loss, perceptibility_regression_loss
 from .margins import arcface_logits, cosine_logits
 from .projection import project_away
@@ -16,5 +16,6 @@ __all__ = [
     "perceptibility_regression_loss",
     "project_away",
     "recognizability_index",
+    "recognizability_index_from_parts",
     "ui_index_statistics",
 ]

@@ -14,9 +14,9 @@ from .._validation import (
     check_same_device,
     check_shape,
 )
-from ._autocast import at_least_float32, float32_region
+from ._autocast import at_least_float32, common_float, float32_region
 
-__all__ = ["recognizability_index", "ui_index_statistics"]
+__all__ = ["recognizability_index", "recognizability_index_from_parts", "ui_index_statistics"]
 
 
 def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps: float = 1e-7) -> Tensor:
@@ -57,12 +57,56 @@ def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps
 
     with float32_region(cosine.device):
         cos = at_least_float32(cosine)
-        cos_y = cos.gather(1, index.unsqueeze(1)).squeeze(1)
+        positive_cosine = cos.gather(1, index.unsqueeze(1)).squeeze(1)
         top_values, top_classes = cos.topk(2, dim=1)
-        nearest_negative = torch.where(top_classes[:, 0] == index, top_values[:, 1], top_values[:, 0])
-        d_positive = (1.0 - cos_y).clamp(min=0.0)
-        d_negative = (1.0 - nearest_negative).clamp(min=0.0)
-        d_ui = (1.0 - ui_cosine.to(cos.dtype)).clamp(min=0.0)
+        nearest_negative_cosine = torch.where(top_classes[:, 0] == index, top_values[:, 1], top_values[:, 0])
+    return _index_from_parts(positive_cosine, nearest_negative_cosine, ui_cosine, eps)
+
+
+def recognizability_index_from_parts(
+    positive_cosine: Tensor, nearest_negative_cosine: Tensor, ui_cosine: Tensor, eps: float = 1e-7
+) -> Tensor:
+    """Recognizability Index ``xi = d_UI * d_N / (d_P + eps)`` (paper Eq. 1-3) from the three cosines.
+
+    For heads that never build the ``(B, C)`` cosine matrix (chunked or sharded prototypes): they reduce
+    each row to the cosine with the sample's own prototype and the largest cosine with any other prototype.
+
+    * ``d_P = 1 - positive_cosine`` (Eq. 1);
+    * ``d_N = 1 - nearest_negative_cosine`` (Eq. 1);
+    * ``d_UI = 1 - ui_cosine`` (Eq. 2).
+
+    Distances are clamped at 0 as in :func:`recognizability_index`, so the index is ``>= 0`` and finite.
+    Arithmetic is float32 under autocast (float64 stays float64). Differentiable.
+
+    Args:
+        positive_cosine: ``(B,)`` cosine ``cos_y`` of each embedding with its own class prototype.
+        nearest_negative_cosine: ``(B,)`` ``max_{j != y} cos_j``.
+        ui_cosine: ``(B,)`` cosine of each embedding with the UI centre.
+        eps: ``epsilon > 0`` of Eq. 3 (paper: 1e-7).
+
+    Returns:
+        ``(B,)`` float32 index (float64 if any input is float64).
+    """
+    check_shape(positive_cosine, "positive_cosine", ("B",))
+    check_floating(positive_cosine, "positive_cosine")
+    batch = positive_cosine.shape[0]
+    for value, name in ((nearest_negative_cosine, "nearest_negative_cosine"), (ui_cosine, "ui_cosine")):
+        check_shape(value, name, (batch,))
+        check_floating(value, name)
+        check_same_device(value, name, positive_cosine, "positive_cosine")
+    eps = check_positive_float(eps, "eps")
+    return _index_from_parts(positive_cosine, nearest_negative_cosine, ui_cosine, eps)
+
+
+def _index_from_parts(
+    positive_cosine: Tensor, nearest_negative_cosine: Tensor, ui_cosine: Tensor, eps: float
+) -> Tensor:
+    """Eq. 1-3 on checked ``(B,)`` cosines, in float32 (float64 if any input is float64)."""
+    dtype = common_float(positive_cosine, nearest_negative_cosine, ui_cosine)
+    with float32_region(positive_cosine.device):
+        d_positive = (1.0 - positive_cosine.to(dtype)).clamp(min=0.0)
+        d_negative = (1.0 - nearest_negative_cosine.to(dtype)).clamp(min=0.0)
+        d_ui = (1.0 - ui_cosine.to(dtype)).clamp(min=0.0)
         return d_ui * d_negative / (d_positive + eps)
 
 

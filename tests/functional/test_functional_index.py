@@ -11,7 +11,12 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recognizability.functional import cosine_logits, recognizability_index, ui_index_statistics
+from recognizability.functional import (
+    cosine_logits,
+    recognizability_index,
+    recognizability_index_from_parts,
+    ui_index_statistics,
+)
 
 
 def reference_index(
@@ -121,6 +126,75 @@ def test_bad_input() -> None:
         recognizability_index(torch.rand(0, 3), torch.zeros(0, dtype=torch.long), torch.rand(0))
     with pytest.raises(ValueError, match=r"ui_cosine on the device of cosine \(cpu\), got meta"):
         recognizability_index(c, y, torch.empty(4, device="meta"))
+
+
+def reference_index_from_parts(
+    positive: torch.Tensor, negative: torch.Tensor, ui_cosine: torch.Tensor, eps: float
+) -> list[float]:
+    out = []
+    for p, n, u in zip(positive.tolist(), negative.tolist(), ui_cosine.tolist(), strict=True):
+        d_p = max(1.0 - p, 0.0)  # Eq. 1, clamped at 0 like the library
+        d_n = max(1.0 - n, 0.0)  # Eq. 1
+        d_ui = max(1.0 - u, 0.0)  # Eq. 2
+        out.append(d_ui * d_n / (d_p + eps))  # Eq. 3
+    return out
+
+
+def test_from_parts_matches_loop_reference_and_full_index() -> None:
+    g = torch.Generator().manual_seed(11)
+    cosine = torch.rand(20, 6, generator=g, dtype=torch.float64) * 2 - 1
+    labels = torch.randint(0, 6, (20,), generator=g)
+    labels[:6] = cosine[:6].argmax(dim=1)
+    ui = torch.rand(20, generator=g, dtype=torch.float64) * 2 - 1
+    positive = cosine.gather(1, labels[:, None]).squeeze(1)
+    others = cosine.scatter(1, labels[:, None], -math.inf)
+    negative = others.max(dim=1).values
+    got = recognizability_index_from_parts(positive, negative, ui, eps=1e-6)
+    assert got.dtype == torch.float64
+    want = torch.tensor(reference_index_from_parts(positive, negative, ui, 1e-6), dtype=torch.float64)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=0)
+    torch.testing.assert_close(got, recognizability_index(cosine, labels, ui, eps=1e-6), rtol=0, atol=0)
+    # float32 inputs agree with the (B, C) path exactly too.
+    c32, u32 = cosine.float(), ui.float()
+    torch.testing.assert_close(
+        recognizability_index_from_parts(positive.float(), negative.float(), u32),
+        recognizability_index(c32, labels, u32),
+        rtol=0,
+        atol=0,
+    )
+
+
+def test_from_parts_clamps_and_is_float32_under_autocast() -> None:
+    positive = torch.tensor([1.0000001, 0.5, -1.0])
+    negative = torch.tensor([0.2, 1.0000002, -1.0])
+    ui = torch.tensor([0.3, 0.1, 1.0000001])
+    got = recognizability_index_from_parts(positive, negative, ui)
+    assert bool((got >= 0).all()) and bool(torch.isfinite(got).all())
+    torch.testing.assert_close(got[0], torch.tensor(0.7 * 0.8 / 1e-7), rtol=1e-5, atol=0)
+    assert float(got[1]) == 0.0 and float(got[2]) == 0.0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = recognizability_index_from_parts(positive.bfloat16(), negative.bfloat16(), ui.half())
+    assert half.dtype == torch.float32
+
+
+def test_from_parts_gradcheck_float64() -> None:
+    g = torch.Generator().manual_seed(5)
+    parts = [(torch.rand(6, generator=g, dtype=torch.float64) * 1.6 - 0.8).requires_grad_() for _ in range(3)]
+    assert torch.autograd.gradcheck(
+        lambda p, n, u: recognizability_index_from_parts(p, n, u, eps=1e-3), tuple(parts)
+    )
+
+
+def test_from_parts_bad_input() -> None:
+    p, n, u = torch.rand(4), torch.rand(4), torch.rand(4)
+    with pytest.raises(ValueError, match=r"nearest_negative_cosine of shape \(4,\), got shape \(3,\)"):
+        recognizability_index_from_parts(p, torch.rand(3), u)
+    with pytest.raises(ValueError, match=r"positive_cosine of shape \(B,\), got shape \(4, 1\)"):
+        recognizability_index_from_parts(p[:, None], n, u)
+    with pytest.raises(TypeError, match=r"ui_cosine with a floating-point dtype"):
+        recognizability_index_from_parts(p, n, torch.ones(4, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"eps to be a finite float > 0, got -1.0"):
+        recognizability_index_from_parts(p, n, u, eps=-1.0)
 
 
 def test_ui_index_statistics_matches_statistics_module() -> None:
