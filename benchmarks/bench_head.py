@@ -24,6 +24,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import platform
 import statistics
 import subprocess
@@ -191,7 +193,10 @@ def main(argv: list[str] | None = None) -> None:
         metavar="BxC",
         help="only these sizes, e.g. --config 512x10000",
     )
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: expected a CUDA device, got none (torch.cuda.is_available() is False)")
 
     set_value_checks(False)
     devices = [torch.device("cpu")] if args.device in ("cpu", "all") else []
@@ -216,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         "| peak (a) MiB | peak (b) MiB | peak b/a |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rows: list[dict[str, object]] = []
     for device in devices:
         for batch, classes in configs:
             row = measure(batch, classes, device, repeats, warmup, args.budget)
@@ -226,6 +232,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"{row.peak_b_mib / row.peak_a_mib:.2f} |",
                 flush=True,
             )
+            if args.json is not None:  # after every row, so a run stopped later keeps what it measured
+                rows.append(dataclasses.asdict(row))
+                with open(args.json, "w") as f:
+                    json.dump({"machine": machine_description(), "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,12 @@ a probe is a noisy copy of one of its identity's gallery images, so ranks vary a
 
     python benchmarks/bench_metrics.py            # all cases, CPU (and CUDA when present)
     python benchmarks/bench_metrics.py --case tinyface --device cpu
+    python benchmarks/bench_metrics.py --device cuda --matmul-reference    # + the bare matrix product
+    python benchmarks/bench_metrics.py --scale 0.01 --device cpu           # tiny sizes: a check of the script
+
+On CUDA a small evaluation runs first (untimed) so the timed one does not pay for CUDA's start-up.
+``--matmul-reference`` also times the TinyFace cases' probe x gallery matrix product alone (one float32
+``torch.mm``, after the evaluation, outside the peak-RSS figure), the floor the evaluation is compared with.
 """
 
 from __future__ import annotations
@@ -34,20 +40,27 @@ def _planted(gallery: torch.Tensor, labels: torch.Tensor, n: int, noise: float, 
     return probes, labels[pick]
 
 
-def run_case(case: str, device: str) -> dict[str, object]:
+def run_case(case: str, device: str, scale: float = 1.0, matmul_reference: bool = False) -> dict[str, object]:
     from recognizability.metrics import error_versus_reject, evaluate_tinyface, tpir_at_fpir
+
+    def n(full: int) -> int:  # a size of the protocol, times --scale
+        return max(1, round(full * scale))
 
     g = torch.Generator().manual_seed(0)
     d = 512
+    reference_seconds = None
     if case.startswith("tinyface"):
-        labels = torch.randint(0, 2569, (4443,), generator=g)
-        labels[:2569] = torch.arange(2569)  # every identity present
-        gallery = _unit(4443, d, g)
-        probes, probe_labels = _planted(gallery, labels, 3728, 4.0, g)
-        distractors = _unit(153428, d, g) if case == "tinyface" else None
+        identities = n(2569)
+        labels = torch.randint(0, identities, (n(4443),), generator=g)
+        labels[:identities] = torch.arange(identities)  # every identity present
+        gallery = _unit(n(4443), d, g)
+        probes, probe_labels = _planted(gallery, labels, n(3728), 4.0, g)
+        distractors = _unit(n(153428), d, g) if case == "tinyface" else None
         args = [x.to(device) if x is not None else None for x in (probes, probe_labels, gallery, labels)]
         if distractors is not None:
             distractors = distractors.to(device)
+        if device == "cuda":  # CUDA's start-up (context, cuBLAS, kernel loading) outside the timed call
+            evaluate_tinyface(args[0][:64], args[1][:64], args[2], args[3])
         _sync(device)
         cpu_start = time.process_time()
         start = time.perf_counter()
@@ -60,11 +73,11 @@ def run_case(case: str, device: str) -> dict[str, object]:
             f"mAP {report.mean_average_precision:.4f}"
         )
     elif case == "survface_template":
-        labels = torch.arange(60000) % 3000
-        centres = _unit(3000, d, g)  # identity-clustered gallery, so templates are meaningful
-        gallery = torch.nn.functional.normalize(centres[labels] + _unit(60000, d, g), dim=1)
-        mated, mated_labels = _planted(gallery, labels, 60000, 4.0, g)
-        unmated = _unit(120000, d, g)
+        labels = torch.arange(n(60000)) % n(3000)
+        centres = _unit(n(3000), d, g)  # identity-clustered gallery, so templates are meaningful
+        gallery = torch.nn.functional.normalize(centres[labels] + _unit(n(60000), d, g), dim=1)
+        mated, mated_labels = _planted(gallery, labels, n(60000), 4.0, g)
+        unmated = _unit(n(120000), d, g)
         args = [x.to(device) for x in (mated, mated_labels, unmated, gallery, labels)]
         _sync(device)
         cpu_start = time.process_time()
@@ -75,7 +88,7 @@ def run_case(case: str, device: str) -> dict[str, object]:
         cpu_seconds = time.process_time() - cpu_start
         summary = "TPIR20@FPIR 0.3/0.2/0.1 " + "/".join(f"{v:.4f}" for v in result.tpir.tolist())
     elif case == "erc":
-        n_gen, n_imp = 20888, 50000
+        n_gen, n_imp = n(20888), n(50000)
         scores = torch.cat(
             [0.4 + 0.2 * torch.randn(n_gen, generator=g), 0.1 * torch.randn(n_imp, generator=g)]
         )
@@ -99,6 +112,15 @@ def run_case(case: str, device: str) -> dict[str, object]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak = usage.ru_maxrss / 1024  # KiB -> MiB (Linux)
     gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else 0.0
+    if matmul_reference and case.startswith("tinyface"):
+        everything = args[2] if distractors is None else torch.cat([args[2], distractors])
+        torch.mm(args[0], everything.T)  # warm-up
+        _sync(device)
+        start = time.perf_counter()
+        torch.mm(args[0], everything.T)
+        _sync(device)
+        reference_seconds = time.perf_counter() - start
+        summary += f"; probe x gallery matmul alone {reference_seconds:.4f} s"
     return {
         "case": case,
         "device": device,
@@ -108,6 +130,8 @@ def run_case(case: str, device: str) -> dict[str, object]:
         "gpu_peak_mib": gpu_peak,
         "summary": summary,
         "threads": torch.get_num_threads(),
+        "scale": scale,
+        "matmul_reference_seconds": reference_seconds,
     }
 
 
@@ -120,11 +144,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=CASES, action="append")
     parser.add_argument("--device", choices=("cpu", "cuda"), action="append")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size (1: the protocols)")
+    parser.add_argument("--matmul-reference", action="store_true", help="also time the bare matrix product")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not 0 < args.scale <= 1:
+        parser.error(f"--scale: expected a float in (0, 1], got {args.scale}")
     if args.child:
-        print(json.dumps(run_case(args.case[0], args.device[0])))
+        print(json.dumps(run_case(args.case[0], args.device[0], args.scale, args.matmul_reference)))
         return
+    if "cuda" in (args.device or []) and not torch.cuda.is_available():
+        parser.error("--device cuda: expected a CUDA device, got none (torch.cuda.is_available() is False)")
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     cases = args.case or list(CASES)
     print(f"command: python {' '.join(sys.argv)}")
@@ -134,15 +165,21 @@ def main() -> None:
     )
     print("| case | device | wall s | CPU s (all threads) | peak RSS MiB | GPU peak MiB | result |")
     print("|---|---|---|---|---|---|---|")
+    options = ["--scale", repr(args.scale)] + (["--matmul-reference"] if args.matmul_reference else [])
+    results = []
     for device in devices:
         for case in cases:
             out = subprocess.run(
-                [sys.executable, __file__, "--child", "--case", case, "--device", device],
+                [sys.executable, __file__, "--child", "--case", case, "--device", device, *options],
                 capture_output=True,
                 text=True,
                 check=True,
             )
             r = json.loads(out.stdout.strip().splitlines()[-1])
+            results.append(r)
+            if args.json is not None:  # after every case, so a run stopped later keeps what it measured
+                with open(args.json, "w") as f:
+                    json.dump(results, f, indent=2)
             print(
                 f"| {r['case']} | {r['device']} | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | "
                 f"{r['peak_rss_mib']:.0f} | "
