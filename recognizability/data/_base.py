@@ -13,7 +13,7 @@ from ._images import decode_image
 from .metadata import attach_metadata, is_synthetic_tree
 from .records import FaceRecord, ReadReport
 
-__all__ = ["FaceDataset", "check_choice", "resolve_root"]
+__all__ = ["FaceDataset", "check_choice", "check_transform", "resolve_root"]
 
 ImageTransform = Callable[[Tensor], Tensor]
 
@@ -34,6 +34,12 @@ def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
     """ValueError naming the argument, the allowed values and the value received."""
     if value not in choices:
         raise ValueError(f"expected {name} to be one of {list(choices)}, got {value!r}")
+
+
+def check_transform(transform: object) -> None:
+    """TypeError unless ``transform`` is None or callable (checked before any file is listed)."""
+    if transform is not None and not callable(transform):
+        raise TypeError(f"expected transform to be a callable or None, got {type(transform).__name__}")
 
 
 class FaceDataset(Dataset[tuple[Tensor, int]]):
@@ -60,6 +66,7 @@ class FaceDataset(Dataset[tuple[Tensor, int]]):
         report: ReadReport,
         transform: ImageTransform | None = None,
     ) -> None:
+        check_transform(transform)
         self.root = root
         self.subset = subset
         self.synthetic = is_synthetic_tree(root)

@@ -2,6 +2,11 @@
 
 Decoding needs Pillow, an optional extra (``pip install recognizability[image]``); it is imported on first
 use so that ``import recognizability.data`` works without it.
+
+Symbolic links inside a dataset folder are followed, to files and to folders alike (datasets are often
+assembled from links to other disks); a record keeps the link's own path, inside the dataset root, so paths
+relative to the root (``synthetic_metadata.csv``, .mat listings) work. A link to a folder that is being walked
+(a cycle) and a broken link are left out and counted in the reader's ``report``, never silently.
 """
 
 from __future__ import annotations
@@ -16,12 +21,27 @@ from torch import Tensor
 
 from .records import ReadReport
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageDecodeError", "decode_image", "is_image_file", "list_image_files"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImageDecodeError",
+    "decode_image",
+    "is_image_file",
+    "list_image_files",
+    "walk_files",
+]
 
 #: Extensions the readers accept, compared case-insensitively (``.JPG`` counts).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 NOT_AN_IMAGE = "not an image file (extension not .jpg/.jpeg/.png)"
+BROKEN_LINK = "broken symbolic link (its target does not exist)"
+LINK_CYCLE = "symbolic link to a folder that is being walked (a cycle; not walked again)"
+NOT_A_FILE = "not a regular file or folder"
+
+#: File formats decoded (Pillow's names; MPO is the multi-picture JPEG some cameras write).
+_FORMATS = ("JPEG", "MPO", "PNG")
+#: Pillow modes with 8-bit channels, converted to RGB without loss of range.
+_EIGHT_BIT_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "La")
 
 
 class ImageDecodeError(OSError):
@@ -47,41 +67,102 @@ def decode_image(path: str | os.PathLike[str]) -> Tensor:
     """Decode one image file into a uint8 tensor of shape (3, H, W), channels in RGB order.
 
     Grayscale, palette and RGBA/CMYK images are converted to RGB (grayscale is repeated over the three
-    channels).
+    channels). Only JPEG and PNG files with 8-bit channels are accepted, whatever the extension says.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ImageDecodeError: the file exists but is not a readable image.
+        FileNotFoundError: ``path`` does not exist (or is a broken link).
+        ImageDecodeError: the file exists but is not a readable JPEG/PNG image with 8-bit channels: empty,
+            truncated, corrupt, another format (GIF, TIFF, text...), or 16-bit/float pixels. The message
+            names the file, what was expected and what was found.
         ImportError: Pillow is not installed.
     """
     file = Path(path)
     image_module = _pillow()
     if not file.is_file():
+        if file.is_symlink():
+            raise FileNotFoundError(f"image file {file} is a broken symbolic link to {os.readlink(file)}")
         raise FileNotFoundError(f"image file not found: {file}")
+    expected = "expected a JPEG or PNG image with 8-bit channels"
+    if file.stat().st_size == 0:
+        raise ImageDecodeError(f"could not decode image {file}: {expected}, got an empty file (0 bytes)")
     try:
         with image_module.open(file) as image:
+            if image.format not in _FORMATS:
+                found = f"a {image.format} file"
+                raise ImageDecodeError(f"could not decode image {file}: {expected}, got {found}")
+            if image.mode not in _EIGHT_BIT_MODES:
+                raise ImageDecodeError(
+                    f"could not decode image {file}: {expected}, got pixel mode {image.mode!r} "
+                    "(16-bit or floating-point channels)"
+                )
             rgb = image.convert("RGB")
             array = np.asarray(rgb, dtype=np.uint8)
+    except ImageDecodeError:
+        raise
     except (OSError, ValueError, SyntaxError) as error:  # PIL raises these for truncated/corrupt files
-        raise ImageDecodeError(f"could not decode image {file}: {error}") from error
+        raise ImageDecodeError(
+            f"could not decode image {file}: {expected}, got a file Pillow cannot decode "
+            f"(truncated or corrupt?): {error}"
+        ) from error
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+
+
+def walk_files(folder: Path, report: ReadReport) -> list[Path]:
+    """Every file under ``folder``, recursively, in sorted path order, following symbolic links.
+
+    Paths are the links' own paths (inside ``folder``). Links that close a cycle, broken links and entries
+    that are neither files nor folders (sockets, FIFOs) are left out and counted in ``report``.
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a folder.
+    """
+    if not folder.is_dir():
+        raise FileNotFoundError(f"expected a folder at {folder}, but it does not exist")
+    found: list[Path] = []
+
+    def visit(current: Path, ancestors: frozenset[str]) -> None:
+        for path in sorted(current.iterdir()):
+            if path.is_dir():
+                real = os.path.realpath(path)
+                if real in ancestors:
+                    report.exclude(LINK_CYCLE, path)
+                    continue
+                visit(path, ancestors | {real})
+            elif path.is_file():
+                found.append(path)
+            elif path.is_symlink():
+                report.exclude(BROKEN_LINK, path)
+            else:
+                report.exclude(NOT_A_FILE, path)
+
+    visit(folder, frozenset({os.path.realpath(folder)}))
+    return sorted(found)
 
 
 def list_image_files(folder: Path, report: ReadReport, *, recursive: bool = True) -> list[Path]:
     """Image files under ``folder`` in sorted (deterministic) order.
 
     Files without an image extension are left out and counted in ``report`` (never silently). Sub-folders are
-    walked when ``recursive``; otherwise each sub-folder is counted as excluded.
+    walked when ``recursive``; otherwise each sub-folder is counted as excluded. Symbolic links: see the
+    module docstring (:func:`walk_files`).
     """
     if not folder.is_dir():
         raise FileNotFoundError(f"expected a folder of images at {folder}, but it does not exist")
-    found: list[Path] = []
-    walker = sorted(folder.rglob("*")) if recursive else sorted(folder.iterdir())
-    for path in walker:
-        if path.is_dir():
-            if not recursive:
+    if recursive:
+        files = walk_files(folder, report)
+    else:
+        files = []
+        for path in sorted(folder.iterdir()):
+            if path.is_dir():
                 report.exclude("sub-folder (not walked)", path)
-            continue
+            elif path.is_file():
+                files.append(path)
+            elif path.is_symlink():
+                report.exclude(BROKEN_LINK, path)
+            else:
+                report.exclude(NOT_A_FILE, path)
+    found: list[Path] = []
+    for path in files:
         if is_image_file(path):
             found.append(path)
         else:

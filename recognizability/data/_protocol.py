@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ._images import NOT_AN_IMAGE, is_image_file
+from ._images import BROKEN_LINK, NOT_A_FILE, NOT_AN_IMAGE, is_image_file, walk_files
 from ._mat import MatFormatError
 from .records import ReadReport
 
@@ -21,21 +21,23 @@ def list_identity_folders(folder: Path, report: ReadReport) -> list[tuple[str, l
     """(identity name, sorted image files) per identity sub-folder of ``folder``, in natural identity order.
 
     Files lying directly in ``folder``, non-image files and identity folders holding no image are counted as
-    excluded in ``report``. Identity folders are walked recursively.
+    excluded in ``report``. Identity folders are walked recursively, following symbolic links
+    (:func:`walk_files`).
     """
     if not folder.is_dir():
         raise FileNotFoundError(
-            f"expected the training folder {folder} (one sub-folder per identity); it does not exist"
+            f"expected the identity folder {folder} (one sub-folder per identity); it does not exist"
         )
     identities: list[tuple[str, list[Path]]] = []
     for entry in sorted(folder.iterdir(), key=lambda p: identity_sort_key(p.name)):
         if not entry.is_dir():
-            report.exclude("file outside an identity folder", entry)
+            if entry.is_file():
+                report.exclude("file outside an identity folder", entry)
+            else:
+                report.exclude(BROKEN_LINK if entry.is_symlink() else NOT_A_FILE, entry)
             continue
         images: list[Path] = []
-        for path in sorted(entry.rglob("*")):
-            if path.is_dir():
-                continue
+        for path in walk_files(entry, report):
             if is_image_file(path):
                 images.append(path)
             else:
@@ -60,9 +62,8 @@ def match_listed_files(folder: Path, names: Sequence[str], mat_path: Path, repor
             f"expected the image folder {folder} (listed by {mat_path.name}); it does not exist"
         )
     on_disk: dict[str, Path] = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            on_disk.setdefault(path.relative_to(folder).as_posix().lower(), path)
+    for path in walk_files(folder, report):
+        on_disk.setdefault(path.relative_to(folder).as_posix().lower(), path)
     listed: list[Path] = []
     missing: list[str] = []
     for name in names:

@@ -26,8 +26,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from ._base import FaceDataset, ImageTransform, check_choice, resolve_root
-from ._images import NOT_AN_IMAGE, is_image_file
+from ._base import FaceDataset, ImageTransform, check_choice, check_transform, resolve_root
+from ._images import NOT_AN_IMAGE, is_image_file, walk_files
 from .records import FaceRecord, ReadReport
 
 __all__ = ["SCFace"]
@@ -40,8 +40,13 @@ _CAMERA_FOLDER = re.compile(r"^cam_?(\d+)$", re.IGNORECASE)
 
 
 def _check_indices(name: str, values: Iterable[int], allowed: range) -> tuple[int, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(
+            f"expected {name} to be a collection of ints in {allowed.start}..{allowed.stop - 1}, "
+            f"got {type(values).__name__} {values!r}"
+        )
     chosen = tuple(values)
-    if not chosen or any(not isinstance(v, int) or v not in allowed for v in chosen):
+    if not chosen or any(isinstance(v, bool) or not isinstance(v, int) or v not in allowed for v in chosen):
         raise ValueError(
             f"expected {name} to be a non-empty collection of ints in {allowed.start}..{allowed.stop - 1}, "
             f"got {chosen!r}"
@@ -90,7 +95,12 @@ class SCFace(FaceDataset):
         check_choice("subset", subset, self.SUBSETS)
         check_choice("gallery", gallery, ("all", "test"))
         check_choice("mugshot", mugshot, ("auto", "cropped", "original"))
-        if not isinstance(num_train_subjects, int) or num_train_subjects < 0:
+        check_transform(transform)
+        if (
+            isinstance(num_train_subjects, bool)
+            or not isinstance(num_train_subjects, int)
+            or num_train_subjects < 0
+        ):
             raise ValueError(
                 f"expected num_train_subjects to be a non-negative int, got {num_train_subjects!r}"
             )
@@ -132,9 +142,7 @@ class SCFace(FaceDataset):
                     continue
                 camera = int(match.group(1))
                 cameras_found.add(camera)
-                for path in sorted(camera_folder.rglob("*")):
-                    if path.is_dir():
-                        continue
+                for path in walk_files(camera_folder, report):
                     if not is_image_file(path):
                         report.exclude(NOT_AN_IMAGE, path)
                         continue
@@ -196,9 +204,7 @@ class SCFace(FaceDataset):
             raise FileNotFoundError(f"SCFace: expected the mugshot folder {folder}; it does not exist{hint}")
         report.notes.append(f"mugshots from {folder.name}; gallery={'test' if test_only else 'all'}")
         samples: list[FaceRecord] = []
-        for path in sorted(folder.rglob("*")):
-            if path.is_dir():
-                continue
+        for path in walk_files(folder, report):
             if not is_image_file(path):
                 report.exclude(NOT_AN_IMAGE, path)
                 continue

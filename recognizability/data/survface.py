@@ -32,8 +32,8 @@ import os
 import re
 from pathlib import Path
 
-from ._base import FaceDataset, ImageTransform, check_choice, resolve_root
-from ._images import list_image_files
+from ._base import FaceDataset, ImageTransform, check_choice, check_transform, resolve_root
+from ._images import list_image_files, walk_files
 from ._mat import find_variable, load_mat, locate_file, read_name_cells, read_protocol_listings
 from ._protocol import check_bijection, list_identity_folders, match_listed_files
 from .records import UNLABELLED, FaceRecord, ReadReport
@@ -91,6 +91,7 @@ class SurvFace(FaceDataset):
         self, root: str | os.PathLike[str], subset: str, *, transform: ImageTransform | None = None
     ) -> None:
         check_choice("subset", subset, self.SUBSETS)
+        check_transform(transform)
         base = resolve_root(root, "SurvFace", _LAYOUT)
         report = ReadReport("SurvFace", subset, base)
         if subset == "train":
@@ -172,7 +173,8 @@ def survface_verification_pairs(root: str | os.PathLike[str]) -> list[tuple[Path
     images = test_set / "verification_images"
     if not images.is_dir():
         raise FileNotFoundError(f"SurvFace: expected the folder {images}; it does not exist")
-    on_disk = {path.name.lower(): path for path in sorted(images.rglob("*")) if path.is_file()}
+    report = ReadReport("SurvFace", "verification", base)
+    on_disk = {path.name.lower(): path for path in walk_files(images, report)}
     folders = [test_set, base / "Face_Verification_Evaluation", base]
     pairs: list[tuple[Path, Path, bool]] = []
     for kind, is_same in (("positive", True), ("negative", False)):

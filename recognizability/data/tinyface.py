@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ._base import FaceDataset, ImageTransform, check_choice, resolve_root
+from ._base import FaceDataset, ImageTransform, check_choice, check_transform, resolve_root
 from ._images import list_image_files
 from ._mat import read_protocol_listings
 from ._protocol import check_bijection, list_identity_folders, match_listed_files
@@ -83,6 +83,7 @@ class TinyFace(FaceDataset):
         self, root: str | os.PathLike[str], subset: str, *, transform: ImageTransform | None = None
     ) -> None:
         check_choice("subset", subset, self.SUBSETS)
+        check_transform(transform)
         base = resolve_root(root, "TinyFace", _LAYOUT)
         report = ReadReport("TinyFace", subset, base)
         if subset == "train":

@@ -2,7 +2,7 @@
 
 The digests were recorded from the generator before the ``hr`` layout was added; a change to them means
 every synthetic figure recorded so far would no longer be reproducible from its seed. ``SYNTHETIC.txt``
-is left out of the digest because it names the package version; test_generate.py checks ``test_generate.py``.
+is left out of the digest because it names the package version; ``test_generate.py`` checks it.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """Command line: ``python -m recognizability.data.synthetic --layout tinyface --out DIR --seed 0 [--scale
-small|full]``.
+PRESET]``.
 
-Size flags override the chosen scale's sizes, e.g. ``--train-identities 500 --distractor-images 5000``; each
-layout accepts its own fields (see ``--help``). ``--with-ui`` also writes a UI set to ``DIR/UI``.
+``--scale`` names a size preset of the layout: ``small`` (default) or ``full`` for every layout, ``evidence``
+for tinyface, ``gpu`` for hr. Size flags override the preset's sizes, e.g. ``--train-identities 500
+--distractor-images 5000`` or ``--layout hr --identities 2000 --image-size 112``; each layout accepts its own
+fields (see ``--help``). ``--with-ui`` also writes a UI set to ``DIR/UI``. Errors exit with status 2 and a
+message naming the argument; nothing is written then.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from . import LAYOUTS, generate
-from .sizes import LAYOUT_SIZES
+from .sizes import LAYOUT_SIZES, PRESETS
 
 
 def _flag(name: str) -> str:
@@ -29,7 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layout", required=True, choices=LAYOUTS)
     parser.add_argument("--out", required=True, help="root folder of the tree (absent or empty)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scale", choices=("small", "full"), default="small")
+    names = sorted({name for presets in PRESETS.values() for name in presets})
+    per_layout = "; ".join(f"{layout}: {', '.join(presets)}" for layout, presets in PRESETS.items())
+    parser.add_argument(
+        "--scale", choices=names, default="small", help=f"size preset of the layout ({per_layout})"
+    )
     parser.add_argument(
         "--with-ui", action="store_true", help="also write a UI set to OUT/UI (not for --layout ui)"
     )
@@ -70,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             overwrite=args.overwrite,
             **given,
         )
-    except (ValueError, TypeError, FileExistsError) as error:
+    except (ValueError, TypeError, OSError) as error:  # OSError: FileExistsError, an unwritable --out...
         parser.error(str(error))
     elapsed = time.perf_counter() - start
     print(

@@ -1,4 +1,4 @@
-"""Writers of the synthetic TinyFace-, SCface-, QMUL-SurvFace-like and UI trees.
+"""Writers of the synthetic TinyFace-, SCface-, QMUL-SurvFace-like, UI and clean high-resolution (HR) trees.
 
 Every writer lists its images as :class:`ImageJob` records (relative path, identity, how to degrade), renders
 them in batches (:func:`render_jobs`), writes PNG files with the deterministic encoder, the protocol's
@@ -23,6 +23,7 @@ import numpy as np
 import scipy.io
 from numpy.typing import NDArray
 
+from ..metadata import METADATA_FILENAME, SYNTHETIC_MARKER
 from .degrade import HARD_THRESHOLD, DegradationParameters, degrade_images, sample_degradation, severity
 from .identities import (
     IDENTITY_SCHEMA,
@@ -34,7 +35,7 @@ from .identities import (
 )
 from .png import write_png
 from .render import RENDER_SIZE, occlusion_fraction, render_faces
-from .sizes import SCFaceSizes, SurvFaceSizes, TinyFaceSizes, UISizes
+from .sizes import HRSizes, SCFaceSizes, SurvFaceSizes, TinyFaceSizes, UISizes
 
 __all__ = [
     "METADATA_COLUMNS",
@@ -43,14 +44,15 @@ __all__ = [
     "ImageJob",
     "Regime",
     "render_jobs",
+    "write_hr",
     "write_scface",
     "write_survface",
     "write_tinyface",
     "write_ui",
 ]
 
-METADATA_FILENAME = "synthetic_metadata.csv"
-PROVENANCE_FILENAME = "SYNTHETIC.txt"
+#: The provenance marker every tree carries at its root (one constant: :data:`..metadata.SYNTHETIC_MARKER`).
+PROVENANCE_FILENAME = SYNTHETIC_MARKER
 METADATA_COLUMNS: tuple[str, ...] = (
     "path",
     "identity",
@@ -72,6 +74,7 @@ _STREAMS = {
     ("survface", "verification"): 33,
     ("ui", "face"): 40,
     ("ui", "nonface"): 41,
+    ("hr", "identity"): 50,
 }
 _IMAGE_TAG = 1
 _ALLOCATION_TAG = 2
@@ -83,13 +86,15 @@ class Regime:
     """How one image is rendered and degraded.
 
     Attributes:
-        level: range of the latent degradation level (uniform), or ``None`` for no degradation (112 x 112
-        output).
+        level: range of the latent degradation level (uniform), or ``None`` for no degradation (a clean
+            ``clean_size`` x ``clean_size`` image).
         min_size, max_size: output height range in pixels (see :func:`sample_degradation`).
         occlusion_probability: chance of an occluder.
         frontal: mugshot pose and light.
         face_present: ``False`` renders a non-face crop.
         camera: camera key (0 = none) whose fixed colour cast multiplies the image's.
+        clean_size: side of an undegraded image (``level=None``); sides other than the render grid's are
+            reached by the degradation step's plain resampling (no blur, noise or quantisation).
     """
 
     level: tuple[float, float] | None = (0.0, 1.0)
@@ -99,6 +104,7 @@ class Regime:
     frontal: bool = False
     face_present: bool = True
     camera: int = 0
+    clean_size: int = RENDER_SIZE
 
 
 @dataclass(frozen=True)
@@ -122,12 +128,16 @@ def _allocate(total: int, groups: int, rng: np.random.Generator) -> NDArray[np.i
     return np.asarray(extra + 1, dtype=np.int64)
 
 
-#: Render grid for images downsampled to 32 pixels or fewer (see ``render_faces``); undegraded images use 112.
+#: Render grid for images downsampled to 32 pixels or fewer (see ``render_faces``); larger undegraded images
+#: use 112 (or their own side, above 112).
 _LOW_RESOLUTION_RENDER = 64
 
 
 def _render_size(job: ImageJob) -> int:
-    return RENDER_SIZE if job.regime.level is None else _LOW_RESOLUTION_RENDER
+    regime = job.regime
+    if regime.level is not None or regime.clean_size <= 32:
+        return _LOW_RESOLUTION_RENDER
+    return max(RENDER_SIZE, regime.clean_size)
 
 
 def _batches(jobs: Sequence[ImageJob]) -> Iterator[Sequence[ImageJob]]:
@@ -178,7 +188,7 @@ def render_jobs(root: Path, seed: int, jobs: Sequence[ImageJob]) -> list[list[st
                 ]
             variation_rows.append(variation)
             if regime.level is None:
-                degradations.append(DegradationParameters.none(RENDER_SIZE, RENDER_SIZE))
+                degradations.append(DegradationParameters.none(regime.clean_size, regime.clean_size))
             else:
                 level = float(rng.uniform(*regime.level))
                 degradations.append(
@@ -476,3 +486,34 @@ def write_ui(root: Path, seed: int, sizes: UISizes) -> None:
         for k in range(sizes.nonface_images)
     ]
     _finish(root, "ui", seed, sizes, jobs)
+
+
+#: Share of HR images with an occluder (hand, scarf, another head...), as in-the-wild photos have.
+HR_OCCLUSION_PROBABILITY = 0.1
+
+
+def hr_identity_name(index: int) -> str:
+    """Folder name of HR identity ``index`` (from 0): zero-padded to six digits, so sorted order is numeric
+    order."""
+    return f"{index + 1:06d}"
+
+
+def write_hr(root: Path, seed: int, sizes: HRSizes) -> None:
+    """Clean high-resolution tree (a VGGFace2 stand-in for pretraining): ``<identity>/<k>.png``.
+
+    Identity folders are ``000001``, ``000002``, ... and images ``0001.png``, ``0002.png``, ... (zero-padded:
+    sorted order is numeric order). Every image is ``image_size`` x ``image_size``, rendered with the usual
+    within-identity variation (pose, expression, illumination, background clutter, an occluder in
+    :data:`HR_OCCLUSION_PROBABILITY` of the images) and no very-low-resolution degradation: images of 32
+    pixels or fewer are resampled from the 64 x 64 render grid with the area-like prefilter only, larger ones
+    from a 112 x 112 (or larger) render. The identities come from a stream of their own, so none of them
+    appears in any other layout or role. Severity in the metadata is then the occlusion term alone.
+    """
+    regime = Regime(level=None, occlusion_probability=HR_OCCLUSION_PROBABILITY, clean_size=sizes.image_size)
+    stream = _STREAMS[("hr", "identity")]
+    jobs = [
+        ImageJob(f"{hr_identity_name(i)}/{k:04d}.png", hr_identity_name(i), stream, i, k, regime)
+        for i in range(sizes.identities)
+        for k in range(1, sizes.images_per_identity + 1)
+    ]
+    _finish(root, "hr", seed, sizes, jobs)

@@ -1,8 +1,9 @@
-"""How many identities and images each synthetic layout holds: a ``small`` default and a ``full`` preset.
+"""How many identities and images each synthetic layout holds: named size presets per layout.
 
-``small`` generates in seconds on 2 CPU cores and trains the CPU demo in minutes; ``full`` matches the real
-datasets' sizes (``datasets.md``) for GPU runs. Every field can be overridden (``generate(...,
-probe_images=500)``).
+Every layout has ``small`` (the default: seconds on 2 CPU cores, trains the CPU demo in minutes) and ``full``
+(the real dataset's sizes, ``datasets.md``, for GPU runs); some have more (:data:`PRESETS`): TinyFace's
+``evidence`` (a test set large enough to resolve small effects) and the HR set's ``gpu``. Every field can be
+overridden (``generate(..., probe_images=500)``).
 """
 
 from __future__ import annotations
@@ -10,14 +11,29 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
-__all__ = ["LAYOUT_SIZES", "SCFaceSizes", "SurvFaceSizes", "TinyFaceSizes", "UISizes", "sizes_for"]
+__all__ = [
+    "LAYOUT_SIZES",
+    "PRESETS",
+    "HRSizes",
+    "SCFaceSizes",
+    "SurvFaceSizes",
+    "TinyFaceSizes",
+    "UISizes",
+    "presets_of",
+    "sizes_for",
+]
+
+#: Largest id a protocol .mat file can hold: the real files store ids as uint16.
+_MAX_MAT_ID = 65535
 
 
 @dataclass(frozen=True)
 class _Sizes:
-    """Common behaviour: validation of non-negative integers and the two presets."""
+    """Common behaviour: validation of non-negative integers and the named presets."""
 
     _FULL: ClassVar[dict[str, int]] = {}
+    #: Presets beyond ``small`` (the field defaults) and ``full``: name -> field values.
+    _EXTRA: ClassVar[dict[str, dict[str, int]]] = {}
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -42,6 +58,22 @@ class _Sizes:
     def full(cls) -> Any:
         return cls(**cls._FULL)
 
+    @classmethod
+    def preset_names(cls) -> tuple[str, ...]:
+        """``("small", "full", ...)``: the presets :meth:`preset` accepts."""
+        return ("small", "full", *cls._EXTRA)
+
+    @classmethod
+    def preset(cls, name: str) -> Any:
+        """The sizes of preset ``name`` (see :meth:`preset_names`)."""
+        if name == "small":
+            return cls.small()
+        if name == "full":
+            return cls.full()
+        if name in cls._EXTRA:
+            return cls(**cls._EXTRA[name])
+        raise ValueError(f"{cls.__name__}: expected a preset in {list(cls.preset_names())}, got {name!r}")
+
     def with_overrides(self, **overrides: int) -> Any:
         names = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - names)
@@ -55,7 +87,12 @@ class _Sizes:
 @dataclass(frozen=True)
 class TinyFaceSizes(_Sizes):
     """TinyFace-like tree (full: 2,570 training identities / 7,804 images; 2,569 gallery identities, 2,563 of
-    them with probes; 3,728 probes, 4,443 gallery-match and 153,428 distractor images)."""
+    them with probes; 3,728 probes, 4,443 gallery-match and 153,428 distractor images).
+
+    ``evidence``: the small default's training set (the same files for the same seed) with a test set of
+    4,000 probes of 1,000 identities (633 of them hard for seed 0, about 16 %), 1,500 gallery-match and 2,000
+    distractor images, for paired comparisons that must resolve differences of a few points of rank-1.
+    """
 
     train_identities: int = 250
     train_images: int = 4000
@@ -73,13 +110,28 @@ class TinyFaceSizes(_Sizes):
         "gallery_images": 4443,
         "distractor_images": 153428,
     }
+    _EXTRA: ClassVar[dict[str, dict[str, int]]] = {
+        "evidence": {
+            "test_identities": 1000,
+            "probe_identities": 1000,
+            "probe_images": 4000,
+            "gallery_images": 1500,
+            "distractor_images": 2000,
+        }
+    }
 
     def _check(self) -> None:
+        self._need(self.train_identities >= 1, "train_identities >= 1 (Training_Set needs an identity)")
         self._need(self.train_images >= self.train_identities, "train_images >= train_identities")
         self._need(self.test_identities >= 1, "test_identities >= 1")
+        self._need(self.test_identities <= _MAX_MAT_ID, f"test_identities <= {_MAX_MAT_ID} (uint16 .mat ids)")
         self._need(self.probe_identities <= self.test_identities, "probe_identities <= test_identities")
         self._need(self.probe_images >= self.probe_identities >= 1, "probe_images >= probe_identities >= 1")
         self._need(self.gallery_images >= self.test_identities, "gallery_images >= test_identities")
+        self._need(
+            self.distractor_images >= 1,
+            "distractor_images >= 1 (the layout always has Testing_Set/Gallery_Distractor)",
+        )
 
 
 @dataclass(frozen=True)
@@ -124,8 +176,13 @@ class SurvFaceSizes(_Sizes):
     }
 
     def _check(self) -> None:
+        self._need(self.train_identities >= 1, "train_identities >= 1 (training_set needs an identity)")
         self._need(self.train_images >= self.train_identities, "train_images >= train_identities")
         self._need(self.watchlist_identities >= 1, "watchlist_identities >= 1")
+        self._need(
+            self.watchlist_identities <= _MAX_MAT_ID,
+            f"watchlist_identities <= {_MAX_MAT_ID} (uint16 .mat ids)",
+        )
         self._need(self.gallery_images >= self.watchlist_identities, "gallery_images >= watchlist_identities")
         self._need(
             self.mated_probe_images >= self.watchlist_identities, "mated_probe_images >= watchlist_identities"
@@ -133,7 +190,14 @@ class SurvFaceSizes(_Sizes):
         self._need(
             self.unmated_probe_images >= self.unmated_identities, "unmated_probe_images >= unmated_identities"
         )
-        self._need(self.unmated_identities >= 1 or self.unmated_probe_images == 0, "unmated_identities >= 1")
+        self._need(
+            self.unmated_identities >= 1,
+            "unmated_identities >= 1 (the layout always has Face_Identification_Test_Set/unmated_probe)",
+        )
+        self._need(
+            self.verification_pairs >= 1,
+            "verification_pairs >= 1 (the layout always has the verification test set)",
+        )
 
 
 @dataclass(frozen=True)
@@ -149,20 +213,63 @@ class UISizes(_Sizes):
         self._need(self.face_images + self.nonface_images >= 1, "at least one image")
 
 
+#: Side limits of the HR layout's images (8 px: the smallest the renderer draws; 224: twice the 112 x 112 of
+#: the usual face-recognition input).
+HR_IMAGE_SIZE_RANGE = (8, 224)
+
+
+@dataclass(frozen=True)
+class HRSizes(_Sizes):
+    """Clean high-resolution pretraining set (a VGGFace2 stand-in): ``identities`` folders of
+    ``images_per_identity`` square images of ``image_size`` pixels.
+
+    Presets: ``small`` 1,000 x 16 at 32 x 32 (the CPU demo's pretraining set); ``gpu`` 2,000 x 32 at
+    112 x 112; ``full`` 8,631 x 362 at 112 x 112, the size of VGGFace2's training split (8,631 identities;
+    3.31 million images of 9,131 identities in all, about 362 per identity; Cao et al., FG 2018).
+    """
+
+    identities: int = 1000
+    images_per_identity: int = 16
+    image_size: int = 32
+    _FULL: ClassVar[dict[str, int]] = {"identities": 8631, "images_per_identity": 362, "image_size": 112}
+    _EXTRA: ClassVar[dict[str, dict[str, int]]] = {
+        "gpu": {"identities": 2000, "images_per_identity": 32, "image_size": 112}
+    }
+
+    def _check(self) -> None:
+        self._need(self.identities >= 1, "identities >= 1")
+        self._need(self.images_per_identity >= 1, "images_per_identity >= 1")
+        low, high = HR_IMAGE_SIZE_RANGE
+        self._need(low <= self.image_size <= high, f"{low} <= image_size <= {high}")
+
+
 LAYOUT_SIZES: dict[str, type[_Sizes]] = {
     "tinyface": TinyFaceSizes,
     "scface": SCFaceSizes,
     "survface": SurvFaceSizes,
     "ui": UISizes,
+    "hr": HRSizes,
 }
+
+#: Preset names of every layout, e.g. ``PRESETS["tinyface"] == ("small", "full", "evidence")``.
+PRESETS: dict[str, tuple[str, ...]] = {layout: cls.preset_names() for layout, cls in LAYOUT_SIZES.items()}
+
+
+def presets_of(layout: str) -> tuple[str, ...]:
+    """The preset names ``layout`` accepts as ``scale``."""
+    if layout not in LAYOUT_SIZES:
+        raise ValueError(f"expected layout in {sorted(LAYOUT_SIZES)}, got {layout!r}")
+    return PRESETS[layout]
+
+
+def _quoted(names: tuple[str, ...]) -> str:
+    quoted = [repr(name) for name in names]
+    return " or ".join(quoted) if len(quoted) <= 2 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 def sizes_for(layout: str, scale: str = "small", **overrides: int) -> Any:
-    """The sizes of ``layout`` at ``scale`` ("small" or "full") with ``overrides`` applied."""
-    if layout not in LAYOUT_SIZES:
-        raise ValueError(f"expected layout in {sorted(LAYOUT_SIZES)}, got {layout!r}")
-    if scale not in ("small", "full"):
-        raise ValueError(f"expected scale 'small' or 'full', got {scale!r}")
-    cls = LAYOUT_SIZES[layout]
-    base = cls.small() if scale == "small" else cls.full()
-    return base.with_overrides(**overrides)
+    """The sizes of ``layout`` at preset ``scale`` (see :data:`PRESETS`) with ``overrides`` applied."""
+    names = presets_of(layout)
+    if scale not in names:
+        raise ValueError(f"expected scale {_quoted(names)} for layout {layout!r}, got {scale!r}")
+    return LAYOUT_SIZES[layout].preset(scale).with_overrides(**overrides)
