@@ -23,21 +23,159 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Mapping
+import re
+import zipfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CheckpointError", "LoadReport", "extract_state_dict", "load_pretrained"]
+__all__ = ["CheckpointError", "LoadReport", "extract_state_dict", "load_pretrained", "read_checkpoint_file"]
 
 _PREFIXES = ("module.", "_orig_mod.", "model.", "backbone.")
 _MAX_LISTED = 12
 
 
 class CheckpointError(ValueError):
-    """A checkpoint does not fit the model (or is not a checkpoint we can read)."""
+    """A checkpoint does not fit the model, or is not a checkpoint we can read safely.
+
+    Attributes:
+        path: the file concerned (None for an in-memory checkpoint).
+        forbidden_globals: the pickled classes/functions that made :func:`read_checkpoint_file` refuse the
+            file (empty for every other kind of failure).
+    """
+
+    def __init__(
+        self, message: str, *, path: str | None = None, forbidden_globals: Iterable[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.forbidden_globals = tuple(forbidden_globals)
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTOCOL_2_OR_LATER = 0x80
+_GLOBAL_IN_MESSAGE = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\t\r\n" for ch in text)
+
+
+def _forbidden_globals(source: str, is_zip: bool, error: BaseException) -> list[str]:
+    """The globals a weights-only read refused, found by scanning the pickle opcodes (nothing is run)."""
+    found: list[str] = []
+    if is_zip:
+        try:
+            found = list(torch.serialization.get_unsafe_globals_in_checkpoint(source))
+        except Exception:  # the error message is the fallback
+            found = []
+    if not found:
+        found = _GLOBAL_IN_MESSAGE.findall(str(error))
+    return sorted(set(found))
+
+
+def read_checkpoint_file(
+    path: str | os.PathLike[str],
+    *,
+    expected: str = "a checkpoint written by torch.save",
+    map_location: str | torch.device = "cpu",
+    allowed_globals: Iterable[Any] = (),
+) -> Any:
+    """Read a ``torch.save`` file with ``torch.load(weights_only=True)``: no pickled code is ever run.
+
+    Every way the file can be wrong becomes one clear error naming the file and ``expected``; nothing is read
+    twice and nothing else is touched.
+
+    Args:
+        path: the file.
+        expected: what the caller wanted, in words (used in every message), e.g.
+            ``"a training checkpoint (last.pt written by fit)"``.
+        map_location: where tensors are placed (``torch.load``'s ``map_location``).
+        allowed_globals: extra classes/functions the weights-only unpickler may build, in the forms
+            ``torch.serialization.safe_globals`` takes (for reading a known older format; default none).
+
+    Returns:
+        What the file holds (tensors, dicts, lists, tuples, numbers, strings, None).
+
+    Raises:
+        TypeError: ``path`` is not a str or os.PathLike.
+        FileNotFoundError: no such file (or a broken link).
+        IsADirectoryError: ``path`` is a folder.
+        PermissionError: the file cannot be opened for reading.
+        CheckpointError: the file is empty, truncated or corrupted, not a ``torch.save`` file (e.g. text), or
+            holds pickled objects other than tensors and plain containers (``forbidden_globals`` lists them;
+            building them could run code, so the file is refused).
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"expected path to be a str or os.PathLike naming {expected}, got {type(path).__name__}"
+        )
+    source = os.fspath(path)
+    file = Path(source)
+    if file.is_dir():
+        raise IsADirectoryError(f"expected {expected} at {source!r}, got a folder")
+    if not file.exists():
+        raise FileNotFoundError(f"expected {expected} at {source!r}, found no such file")
+    if not file.is_file():
+        raise CheckpointError(f"expected {expected} at {source!r}, got something that is not a regular file",
+                              path=source)  # fmt: skip
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(512)
+    except PermissionError as err:
+        raise PermissionError(f"expected {expected} at {source!r}, but it cannot be read: {err}") from err
+    if not head:
+        raise CheckpointError(f"expected {expected} at {source!r}, got an empty file (0 bytes)", path=source)
+    is_zip = head.startswith(_ZIP_MAGIC)
+    if is_zip and not zipfile.is_zipfile(source):
+        raise CheckpointError(
+            f"expected {expected} at {source!r}, got a truncated or corrupted file: a torch.save archive "
+            f"without its end record ({file.stat().st_size} bytes; an interrupted write or copy?)",
+            path=source,
+        )
+    if not is_zip and head[0] != _PICKLE_PROTOCOL_2_OR_LATER:
+        kind = "a text file" if _looks_like_text(head) else f"a file starting with {head[:8]!r}"
+        raise CheckpointError(
+            f"expected {expected} at {source!r}, got {kind}: not a file written by torch.save", path=source
+        )
+    try:
+        with torch.serialization.safe_globals(list(allowed_globals)):
+            return torch.load(source, map_location=map_location, weights_only=True)
+    except MemoryError:
+        raise
+    except pickle.UnpicklingError as err:
+        forbidden = _forbidden_globals(source, is_zip, err)
+        if forbidden:
+            raise CheckpointError(
+                f"refused to load {source!r} (expected {expected}): it holds pickled objects of "
+                f"{_listing(forbidden)}, which torch.load(weights_only=True) does not build: building "
+                f"them could run code. Re-save the tensors alone (e.g. a state_dict()) with torch.save.",
+                path=source,
+                forbidden_globals=forbidden,
+            ) from None
+        raise CheckpointError(
+            f"expected {expected} at {source!r}, got a truncated or corrupted file ({_first_line(err)})",
+            path=source,
+        ) from None
+    except Exception as err:  # torch's loaders raise many types for a damaged file
+        raise CheckpointError(
+            f"expected {expected} at {source!r}, got a truncated or corrupted file "
+            f"({type(err).__name__}: {_first_line(err)})",
+            path=source,
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -161,19 +299,22 @@ def load_pretrained(
         source = "checkpoint"
     elif isinstance(path, (str, os.PathLike)):
         source = os.fspath(path)
-        if not os.path.isfile(source):
-            raise FileNotFoundError(f"expected path to be a checkpoint file, got {source!r} (no such file)")
-        try:
-            checkpoint = torch.load(source, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as err:
-            raise CheckpointError(
-                f"could not read {source!r} with torch.load(weights_only=True): it contains objects "
-                f"other than tensors and plain containers. Re-save the backbone's state_dict() alone. ({err})"
-            ) from err
+        checkpoint = read_checkpoint_file(
+            source, expected="a backbone checkpoint (state dict, arcface_torch or AdaFace)"
+        )
     else:
         raise TypeError(f"expected path to be a file path or a mapping, got {type(path).__name__}")
 
-    state, report = extract_state_dict(checkpoint)
+    try:
+        state, report = extract_state_dict(checkpoint)
+    except CheckpointError as err:
+        hint = ""
+        if isinstance(checkpoint, Mapping) and "model" in checkpoint and "settings" in checkpoint:
+            hint = (
+                " It looks like a training checkpoint of this library: rebuild its model with "
+                "recognizability.training.load_trained_model instead."
+            )
+        raise CheckpointError(f"{source!r} holds no backbone state dict: {err}.{hint}", path=source) from None
     model_state = model.state_dict()
     missing = [k for k in model_state if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in model_state]

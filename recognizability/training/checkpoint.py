@@ -1,9 +1,25 @@
-"""Atomic, complete training checkpoints.
+"""Atomic, complete training checkpoints that can be read without running code.
 
 A checkpoint holds everything needed to continue a run as if it had never stopped: model, optimiser and
 scheduler states, the RNG states (python, numpy, torch CPU and every CUDA device), the number of finished
 epochs and the settings. It is written to a temporary file in the same folder and moved into place with
-``os.replace``, so an interruption never leaves a truncated ``last.pt``.
+``os.replace``, so an interruption never leaves a truncated ``last.pt`` (a left-over ``.last.pt.*.tmp`` is
+removed by :func:`~recognizability.training.run_dir.prepare_run_dir`).
+
+Everything in it is a tensor or a plain Python value (dict, list, str, int, float, bool, None), so it is read
+with ``torch.load(weights_only=True)`` (:func:`read_training_checkpoint`): a file that holds anything else is
+refused, never unpickled. The RNG states are stored as tensors and plain values and restored exactly:
+
+- python ``random``: ``{"version": 3, "internal_state": int64 (625,), "gauss_next": float | None}``;
+- numpy's global generator: ``{"bit_generator": "MT19937", "key": int64 (624,), "pos", "has_gauss",
+  "cached_gaussian"}`` (the fields of ``np.random.get_state()``);
+- torch CPU: uint8 tensor; CUDA: a list of uint8 tensors, one per device.
+
+Format 1 (earlier releases) pickled numpy's state as a numpy array; such a file is still read without running
+code (numpy's uint32 array reconstruction is the only extra object allowed) and its RNG state converted.
+
+Loading is all-or-nothing: :func:`load_checkpoint` checks the whole checkpoint against the model, optimiser,
+scheduler and settings before copying anything into them.
 
 Exact resume also needs the randomness of an epoch not to depend on how the process got there: the training
 loop reseeds every generator at the start of epoch ``e`` from ``(seed, e)`` (:func:`epoch_seed`), so a
@@ -15,24 +31,45 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from recognizability.backbones.loading import CheckpointError, read_checkpoint_file
+
 from .settings import TrainingSettings
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "TrainingCheckpoint",
     "capture_rng_state",
+    "check_checkpoint_fits",
+    "check_resume_settings",
     "epoch_seed",
     "load_checkpoint",
+    "read_training_checkpoint",
     "restore_rng_state",
     "save_checkpoint",
     "seed_everything",
 ]
 
-CHECKPOINT_FORMAT = 1
+#: Version of the checkpoint layout written by :func:`save_checkpoint` (1: earlier releases, numpy RNG state
+#: pickled as an array).
+CHECKPOINT_FORMAT = 2
+#: The marker every checkpoint of this library carries under ``"kind"`` (format 2 on).
+CHECKPOINT_KIND = "recognizability training checkpoint"
+#: Settings that may differ between a checkpoint and the run resuming it.
+RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "max_steps_per_epoch")
+
+#: What a training checkpoint is, in the words of the error messages.
+TRAINING_CHECKPOINT = "a training checkpoint (last.pt written by recognizability.training.fit)"
+_KEYS = ("format", "model", "optimizer", "scheduler", "rng", "epoch", "settings", "extra")
+_MT19937_WORDS = 624  # numpy's and python's Mersenne Twister state: 624 32-bit words (+ position)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -55,10 +92,27 @@ def seed_everything(seed: int) -> None:
 
 
 def capture_rng_state() -> dict[str, Any]:
-    """The global RNG states: python, numpy, torch CPU and (when available) every CUDA device."""
+    """The global RNG states as tensors and plain values (readable with ``weights_only=True``).
+
+    Returns:
+        ``{"python": {...}, "numpy": {...}, "torch": uint8 tensor[, "cuda": [uint8 tensor per device]]}``
+        (layout in the module docstring).
+    """
+    version, internal, gauss_next = random.getstate()
+    kind, key, pos, has_gauss, cached_gaussian = np.random.get_state(legacy=True)  # noqa: NPY002
     state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),  # noqa: NPY002
+        "python": {
+            "version": int(version),
+            "internal_state": torch.tensor(internal, dtype=torch.int64),
+            "gauss_next": None if gauss_next is None else float(gauss_next),
+        },
+        "numpy": {
+            "bit_generator": str(kind),
+            "key": torch.from_numpy(np.asarray(key, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -66,13 +120,80 @@ def capture_rng_state() -> dict[str, Any]:
     return state
 
 
-def restore_rng_state(state: dict[str, Any]) -> None:
-    """Inverse of :func:`capture_rng_state` (CUDA states are restored only when CUDA is available)."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])  # noqa: NPY002
-    torch.set_rng_state(state["torch"])
+def restore_rng_state(state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`capture_rng_state` (CUDA states are restored only when CUDA is available).
+
+    The state is checked first (:func:`_check_rng_state`); a malformed one raises and restores nothing.
+    """
+    _check_rng_state(state, "rng state")
+    python, numpy_state = state["python"], state["numpy"]
+    internal = tuple(int(x) for x in python["internal_state"].tolist())
+    random.setstate((python["version"], internal, python["gauss_next"]))
+    np.random.set_state(  # noqa: NPY002
+        (
+            numpy_state["bit_generator"],
+            numpy_state["key"].numpy().astype(np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
+    torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_rng_state(state: object, where: str) -> None:
+    """ValueError naming ``where`` unless ``state`` has the layout of :func:`capture_rng_state`."""
+
+    def fail(what: str) -> None:
+        raise ValueError(f"{where}: expected {what}")
+
+    if not isinstance(state, Mapping):
+        fail(f"a dict of RNG states, got {type(state).__name__}")
+        return
+    missing = [k for k in ("python", "numpy", "torch") if k not in state]
+    if missing:
+        fail(f"RNG states for python, numpy and torch, got none for {missing}")
+    python, numpy_state, cpu = state["python"], state["numpy"], state["torch"]
+    if not (
+        isinstance(python, Mapping)
+        and _is_int(python.get("version"))
+        and isinstance(python.get("internal_state"), torch.Tensor)
+        and python["internal_state"].dtype == torch.int64
+        and tuple(python["internal_state"].shape) == (_MT19937_WORDS + 1,)
+        and (python.get("gauss_next") is None or isinstance(python.get("gauss_next"), float))
+    ):
+        fail(
+            "python's random state as {'version': int, 'internal_state': int64 (625,), "
+            "'gauss_next': float or None}"
+        )
+    if not (
+        isinstance(numpy_state, Mapping)
+        and numpy_state.get("bit_generator") == "MT19937"
+        and isinstance(numpy_state.get("key"), torch.Tensor)
+        and numpy_state["key"].dtype == torch.int64
+        and tuple(numpy_state["key"].shape) == (_MT19937_WORDS,)
+        and _is_int(numpy_state.get("pos"))
+        and _is_int(numpy_state.get("has_gauss"))
+        and isinstance(numpy_state.get("cached_gaussian"), float)
+    ):
+        fail(
+            "numpy's MT19937 state as {'bit_generator', 'key': int64 (624,), 'pos', 'has_gauss', "
+            "'cached_gaussian'}"
+        )
+    if not (isinstance(cpu, torch.Tensor) and cpu.dtype == torch.uint8 and cpu.dim() == 1):
+        fail("torch's CPU RNG state as a 1-D uint8 tensor")
+    cuda = state.get("cuda")
+    if cuda is not None and not (
+        isinstance(cuda, (list, tuple))
+        and all(isinstance(s, torch.Tensor) and s.dtype == torch.uint8 and s.dim() == 1 for s in cuda)
+    ):
+        fail("the CUDA RNG states as a list of 1-D uint8 tensors")
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -114,6 +235,7 @@ def save_checkpoint(
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": CHECKPOINT_FORMAT,
+        "kind": CHECKPOINT_KIND,
         "model": _unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
@@ -136,8 +258,293 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(
+@dataclass(frozen=True)
+class TrainingCheckpoint:
+    """A training checkpoint read and checked by :func:`read_training_checkpoint` (nothing applied yet).
+
+    Attributes:
+        path: the file it was read from.
+        format: the layout version it was written in (1: earlier releases, converted on reading).
+        epoch: the number of finished epochs.
+        settings: the run's :class:`TrainingSettings`.
+        num_classes: C, rows of the stored ArcFace prototypes ``head.weight`` (C, D); None when the model
+            has none (a checkpoint of another module).
+        payload: the checkpoint in the current layout (keys ``model``, ``optimizer``, ``scheduler``, ``rng``,
+            ``epoch``, ``settings``, ``extra``, ...); RNG states converted from format 1 when needed.
+    """
+
+    path: Path
+    format: int
+    epoch: int
+    settings: TrainingSettings
+    num_classes: int | None
+    payload: dict[str, Any]
+
+
+def _legacy_numpy_globals() -> list[Any]:
+    """The only objects a format-1 checkpoint needs beyond tensors: numpy's uint32 array reconstruction."""
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # pragma: no cover - numpy < 2
+        from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
+    uint32_dtype = type(np.dtype(np.uint32))
+    return [
+        _reconstruct,
+        (_reconstruct, "numpy.core.multiarray._reconstruct"),  # written by numpy 1.x
+        np.ndarray,
+        np.dtype,
+        uint32_dtype,
+    ]
+
+
+def _convert_format1_rng(rng: object, source: str) -> dict[str, Any]:
+    """Format-1 RNG state (python tuple, numpy tuple with a uint32 array) -> the current layout."""
+    if not isinstance(rng, Mapping):
+        raise CheckpointError(
+            f"{source!r}: expected the format-1 RNG states as a dict, got {type(rng).__name__}", path=source
+        )
+    try:
+        version, internal, gauss_next = rng["python"]
+        kind, key, pos, has_gauss, cached_gaussian = rng["numpy"]
+        converted = dict(rng)
+        converted["python"] = {
+            "version": int(version),
+            "internal_state": torch.tensor([int(x) for x in internal], dtype=torch.int64),
+            "gauss_next": None if gauss_next is None else float(gauss_next),
+        }
+        converted["numpy"] = {
+            "bit_generator": str(kind),
+            "key": torch.from_numpy(np.asarray(key, dtype=np.uint32).astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        }
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{source!r}: malformed format-1 RNG states ({err})", path=source) from None
+    return converted
+
+
+def read_training_checkpoint(
     path: str | os.PathLike[str],
+    *,
+    map_location: str | torch.device = "cpu",
+    expected: str = TRAINING_CHECKPOINT,
+) -> TrainingCheckpoint:
+    """Read and check a checkpoint written by :func:`save_checkpoint`, without running any pickled code.
+
+    The file is read with ``torch.load(weights_only=True)`` (:func:`~recognizability.backbones.
+    read_checkpoint_file`); then its layout is checked: the format marker, every key, the settings, the RNG
+    states, the model state dict (names -> tensors). Nothing is
+    applied to any object: see :func:`load_checkpoint` and :func:`~recognizability.training.predict.
+    load_trained_model` for that.
+
+    Args:
+        path: the checkpoint file (``OUT/<run>/last.pt``).
+        map_location: where its tensors are placed.
+        expected: what the caller asked for, in words, for the messages (e.g. naming a command-line option).
+
+    Raises:
+        TypeError, FileNotFoundError, IsADirectoryError, PermissionError: as
+            :func:`~recognizability.backbones.read_checkpoint_file`.
+        CheckpointError (a ValueError): the file is empty, truncated, corrupted, text, holds pickled objects
+            (refused, never built), or is not a training checkpoint of this library (a missing format marker
+            or key, a backbone state dict, settings this version cannot read). The message names the file.
+    """
+    source = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+    try:
+        raw = read_checkpoint_file(path, expected=expected, map_location=map_location)
+        fmt_read = "current"
+    except CheckpointError as err:
+        legacy_names = {"numpy._core.multiarray._reconstruct", "numpy.core.multiarray._reconstruct",
+                        "numpy.ndarray", "numpy.dtype", "numpy.dtypes.UInt32DType"}  # fmt: skip
+        if not err.forbidden_globals or not set(err.forbidden_globals) <= legacy_names:
+            raise
+        raw = read_checkpoint_file(
+            path, expected=expected, map_location=map_location, allowed_globals=_legacy_numpy_globals()
+        )
+        fmt_read = "format 1"
+    assert isinstance(source, str)
+
+    def refuse(why: str) -> CheckpointError:
+        return CheckpointError(f"expected {expected} at {source!r}, but {why}", path=source)
+
+    if not isinstance(raw, dict):
+        raise refuse(f"it holds a {type(raw).__name__}, not a dict")
+    if "format" not in raw:
+        if raw and all(isinstance(v, torch.Tensor) for v in raw.values()):
+            raise refuse(
+                "it holds a bare state dict (weights only, no format marker): a backbone's weights are "
+                "loaded with recognizability.backbones.load_pretrained"
+            )
+        raise refuse(f"it has no 'format' marker (keys {sorted(map(str, raw))[:12]})")
+    fmt = raw["format"]
+    if fmt not in (1, CHECKPOINT_FORMAT) or (fmt_read == "format 1" and fmt != 1):
+        raise refuse(f"its format is {fmt!r}; this version reads formats 1 and {CHECKPOINT_FORMAT}")
+    if fmt == CHECKPOINT_FORMAT and raw.get("kind") != CHECKPOINT_KIND:
+        raise refuse(f"its 'kind' marker is {raw.get('kind')!r}, not {CHECKPOINT_KIND!r}")
+    missing = [k for k in _KEYS if k not in raw]
+    if missing:
+        raise refuse(f"it lacks the entries {missing}")
+    payload = dict(raw)
+    if fmt == 1:
+        payload["rng"] = _convert_format1_rng(raw["rng"], source)
+    try:
+        _check_rng_state(payload["rng"], "the RNG states")
+    except ValueError as err:
+        raise refuse(str(err)) from None
+    epoch = payload["epoch"]
+    if not _is_int(epoch) or epoch < 0:
+        raise refuse(f"its epoch count is {epoch!r}, not an int >= 0")
+    if not isinstance(payload["settings"], dict):
+        raise refuse(f"its settings are a {type(payload['settings']).__name__}, not a dict")
+    try:
+        settings = TrainingSettings.from_dict(payload["settings"])
+    except (TypeError, ValueError, KeyError) as err:
+        raise refuse(f"its settings cannot be read by this version ({type(err).__name__}: {err})") from None
+    model_state = payload["model"]
+    if not isinstance(model_state, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model_state.items()
+    ):
+        raise refuse("its 'model' entry is not a state dict (names -> tensors)")
+    prototypes = model_state.get("head.weight")
+    num_classes = int(prototypes.shape[0]) if prototypes is not None and prototypes.dim() == 2 else None
+    for name in ("optimizer", "extra"):
+        if not isinstance(payload[name], dict):
+            raise refuse(f"its {name!r} entry is a {type(payload[name]).__name__}, not a dict")
+    if payload["scheduler"] is not None and not isinstance(payload["scheduler"], dict):
+        raise refuse(f"its 'scheduler' entry is a {type(payload['scheduler']).__name__}, not a dict or None")
+    payload["format"] = CHECKPOINT_FORMAT
+    payload["kind"] = CHECKPOINT_KIND
+    return TrainingCheckpoint(Path(source), int(fmt), int(epoch), settings, num_classes, payload)
+
+
+def check_resume_settings(checkpoint: TrainingCheckpoint, settings: TrainingSettings) -> None:
+    """Check that a run with ``settings`` may continue ``checkpoint``.
+
+    Every setting must equal the checkpoint's except those in :data:`RESUMABLE_CHANGES` (``epochs``: a run
+    may be extended; ``max_steps_per_epoch``), and ``settings.epochs`` may not be fewer than the epochs
+    already finished.
+
+    Raises:
+        TypeError: ``settings`` is not a TrainingSettings.
+        ValueError: naming the checkpoint and every differing field with both values, or the epoch counts.
+    """
+    if not isinstance(settings, TrainingSettings):
+        raise TypeError(f"expected settings to be a TrainingSettings, got {type(settings).__name__}")
+    mine, theirs = settings.to_dict(), checkpoint.payload["settings"]
+    differing = sorted(
+        k for k in set(mine) | set(theirs) if k not in RESUMABLE_CHANGES and mine.get(k) != theirs.get(k)
+    )
+    if differing:
+        shown = "; ".join(f"{k}: checkpoint {theirs.get(k)!r}, this run {mine.get(k)!r}" for k in differing)
+        raise ValueError(
+            f"expected the settings of {str(checkpoint.path)!r} to match this run's to resume it, got "
+            f"differences in {differing} ({shown}); start a new run (another output folder, or overwrite) "
+            f"to train with other settings"
+        )
+    if settings.epochs < checkpoint.epoch:
+        raise ValueError(
+            f"expected epochs >= {checkpoint.epoch} to resume {str(checkpoint.path)!r}, which has already "
+            f"finished {checkpoint.epoch} epochs; got epochs={settings.epochs} (pass at least "
+            f"{checkpoint.epoch}, or start a new run to train fewer)"
+        )
+
+
+def _shape_list(items: list[str]) -> str:
+    shown = ", ".join(items[:8])
+    return f"[{shown}{', ...' if len(items) > 8 else ''}]"
+
+
+def check_checkpoint_fits(
+    checkpoint: TrainingCheckpoint,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+) -> None:
+    """Check, without changing anything, that ``checkpoint`` can be loaded into these objects.
+
+    Model: the same keys with the same shapes (another backbone, embedding size or number of classes fails
+    here). Optimiser: the same number of parameter groups, with the same names and sizes, and every
+    per-parameter state tensor (Adam's moments) shaped like its parameter. Scheduler: as many base learning
+    rates as parameter groups.
+
+    Raises:
+        CheckpointError: naming the file and what does not fit.
+    """
+    source = str(checkpoint.path)
+    stored = checkpoint.payload["model"]
+    own = _unwrap(model).state_dict()
+    missing = [k for k in own if k not in stored]
+    unexpected = [k for k in stored if k not in own]
+    mismatched = [
+        f"{k}: checkpoint {tuple(stored[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in stored and stored[k].shape != own[k].shape
+    ]
+    if missing or unexpected or mismatched:
+        lines = [
+            f"checkpoint {source!r} (backbone {checkpoint.settings.backbone}, {checkpoint.num_classes} "
+            f"classes, embedding {checkpoint.settings.embedding_dim}) does not fit this model:"
+        ]
+        if missing:
+            lines.append(f"  {len(missing)} missing keys: {_shape_list(missing)}")
+        if unexpected:
+            lines.append(f"  {len(unexpected)} unexpected keys: {_shape_list(unexpected)}")
+        if mismatched:
+            lines.append(f"  {len(mismatched)} shape mismatches: {_shape_list(mismatched)}")
+        lines.append("  Nothing was loaded.")
+        raise CheckpointError("\n".join(lines), path=source)
+    if optimizer is not None:
+        _check_optimizer_fits(checkpoint.payload["optimizer"], optimizer, source)
+    if scheduler is not None and optimizer is not None and checkpoint.payload["scheduler"] is not None:
+        base_lrs = checkpoint.payload["scheduler"].get("base_lrs")
+        if isinstance(base_lrs, list) and len(base_lrs) != len(optimizer.param_groups):
+            raise CheckpointError(
+                f"checkpoint {source!r}: its scheduler has {len(base_lrs)} base learning rates, the "
+                f"optimizer {len(optimizer.param_groups)} parameter groups. Nothing was loaded.",
+                path=source,
+            )
+
+
+def _check_optimizer_fits(state: dict[str, Any], optimizer: torch.optim.Optimizer, source: str) -> None:
+    def refuse(why: str) -> CheckpointError:
+        return CheckpointError(f"checkpoint {source!r}: its optimizer state {why}. Nothing was loaded.",
+                               path=source)  # fmt: skip
+
+    groups, saved = optimizer.param_groups, state.get("param_groups")
+    per_param = state.get("state")
+    if not isinstance(saved, list) or not isinstance(per_param, dict):
+        raise refuse("lacks 'param_groups' (a list) or 'state' (a dict)")
+    if len(saved) != len(groups):
+        raise refuse(f"has {len(saved)} parameter groups, the optimizer {len(groups)}")
+    params: dict[Any, torch.Tensor] = {}
+    for index, (group, theirs) in enumerate(zip(groups, saved, strict=True)):
+        name = group.get("name", index)
+        if not isinstance(theirs, dict) or not isinstance(theirs.get("params"), list):
+            raise refuse(f"group {name!r} is malformed")
+        if theirs.get("name", name) != name:
+            raise refuse(f"group {index} is named {theirs.get('name')!r}, the optimizer's {name!r}")
+        if len(theirs["params"]) != len(group["params"]):
+            raise refuse(
+                f"group {name!r} has {len(theirs['params'])} parameters, the optimizer {len(group['params'])}"
+            )
+        params.update(zip(theirs["params"], group["params"], strict=True))
+    for key, values in per_param.items():
+        if key not in params:
+            raise refuse(f"has state for parameter {key!r}, which no group lists")
+        if not isinstance(values, dict):
+            raise refuse(f"state of parameter {key!r} is not a dict")
+        shape = tuple(params[key].shape)
+        for field_name, value in values.items():
+            if isinstance(value, torch.Tensor) and value.dim() > 0 and tuple(value.shape) != shape:
+                raise refuse(
+                    f"{field_name!r} of parameter {key!r} has shape {tuple(value.shape)}, the parameter "
+                    f"{shape}"
+                )
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str] | TrainingCheckpoint,
     *,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer | None = None,
@@ -146,34 +553,31 @@ def load_checkpoint(
     restore_rng: bool = True,
     map_location: str | torch.device = "cpu",
 ) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` into the given objects.
+    """Load a checkpoint written by :func:`save_checkpoint` into the given objects, all or nothing.
 
-    When ``settings`` is given, the checkpoint's settings must equal it except for ``epochs`` (a run may be
-    extended) and ``max_steps_per_epoch``; otherwise a ValueError names the differing fields.
+    The checkpoint is read safely (:func:`read_training_checkpoint`) and checked whole -- against ``settings``
+    (:func:`check_resume_settings`) when given, and against the model, optimizer and scheduler
+    (:func:`check_checkpoint_fits`) -- before anything is copied; a failed check changes nothing.
+
+    Args:
+        path: the file, or a checkpoint already read with :func:`read_training_checkpoint`.
+        model, optimizer, scheduler: the objects to fill (optimizer/scheduler optional).
+        settings: this run's settings, to check resuming is allowed (None: no check).
+        restore_rng: also restore the global RNG states.
+        map_location: where the checkpoint's tensors are placed while reading.
 
     Returns:
         The payload (keys ``epoch``, ``settings``, ``extra``, ...).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"expected a checkpoint file at {str(path)!r}, found none")
-    payload: dict[str, Any] = torch.load(path, map_location=map_location, weights_only=False)
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"expected checkpoint format {CHECKPOINT_FORMAT} in {str(path)!r}, got {payload.get('format')!r}"
-        )
+    checkpoint = (
+        path
+        if isinstance(path, TrainingCheckpoint)
+        else read_training_checkpoint(path, map_location=map_location)
+    )
     if settings is not None:
-        mine = settings.to_dict()
-        theirs = payload["settings"]
-        differing = sorted(
-            k
-            for k in set(mine) | set(theirs)
-            if k not in ("epochs", "max_steps_per_epoch") and mine.get(k) != theirs.get(k)
-        )
-        if differing:
-            raise ValueError(
-                f"expected the checkpoint's settings to match this run's, got differences in {differing}"
-            )
+        check_resume_settings(checkpoint, settings)
+    check_checkpoint_fits(checkpoint, model, optimizer, scheduler)
+    payload = checkpoint.payload
     _unwrap(model).load_state_dict(payload["model"])
     if optimizer is not None:
         optimizer.load_state_dict(payload["optimizer"])

@@ -25,7 +25,7 @@ import torch
 
 from recognizability.data import ImageFolder
 
-from .checkpoint import load_checkpoint
+from .checkpoint import TRAINING_CHECKPOINT, CheckpointError, load_checkpoint, read_training_checkpoint
 from .loop import embed_image_set, load_image_set
 from .model import RecognizabilityModel, build_model
 from .settings import TrainingSettings
@@ -55,23 +55,45 @@ def load_trained_model(
 ) -> tuple[RecognizabilityModel, TrainingSettings]:
     """Rebuild the :class:`RecognizabilityModel` of a checkpoint written by ``fit`` and load its weights.
 
-    The backbone is built from the checkpoint's settings without re-reading ``settings.pretrained`` (the
-    trained weights replace it); the number of classes is read from the stored ArcFace prototypes.
+    The file is read with ``torch.load(weights_only=True)`` and checked whole
+    (:func:`~recognizability.training.checkpoint.read_training_checkpoint`): no pickled code is ever run,
+    and a file that is not a training checkpoint of this library is refused with an error naming it. The
+    backbone is built from the checkpoint's settings without re-reading ``settings.pretrained`` (the trained
+    weights replace it); the number of classes is read from the stored ArcFace prototypes.
+
+    Args:
+        checkpoint: ``OUT/<run>/last.pt``.
+        device: where the model is placed.
+
+    Returns:
+        (model in eval mode, the run's settings).
+
+    Raises:
+        FileNotFoundError, IsADirectoryError, PermissionError, CheckpointError (a ValueError): see
+            :func:`~recognizability.training.checkpoint.read_training_checkpoint`.
     """
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"expected --checkpoint to be a file written by training, got {str(path)!r}")
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(payload, dict) or "settings" not in payload or "model" not in payload:
-        raise ValueError(f"expected a training checkpoint (with 'settings' and 'model'), got {str(path)!r}")
-    settings = TrainingSettings.from_dict(payload["settings"]).replace(pretrained=None)
-    prototypes = payload["model"].get("head.weight")
-    if prototypes is None:
-        raise ValueError(f"expected 'head.weight' (ArcFace prototypes) in the checkpoint {str(path)!r}")
-    model = build_model(settings, int(prototypes.shape[0]), device)
-    load_checkpoint(path, model=model, restore_rng=False, map_location=device)
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"expected --checkpoint to be a path, got {type(checkpoint).__name__}")
+    loaded = read_training_checkpoint(
+        checkpoint, expected=f"--checkpoint to be {TRAINING_CHECKPOINT}", map_location="cpu"
+    )
+    settings = loaded.settings.replace(pretrained=None)
+    if loaded.num_classes is None:
+        raise CheckpointError(
+            f"checkpoint {str(checkpoint)!r}: expected the ArcFace prototypes 'head.weight' (C, D) of a "
+            f"RecognizabilityModel in its model state, found none",
+            path=str(checkpoint),
+        )
+    try:
+        model = build_model(settings, loaded.num_classes, "cpu")
+    except (KeyError, ValueError, TypeError) as err:
+        raise CheckpointError(
+            f"checkpoint {str(checkpoint)!r}: could not rebuild its model ({type(err).__name__}: {err})",
+            path=str(checkpoint),
+        ) from None
+    load_checkpoint(loaded, model=model, restore_rng=False)
     model.eval()
-    return model, settings
+    return model.to(device), settings
 
 
 def predict_quality(
