@@ -21,6 +21,7 @@ from .._validation import (
     check_shape,
 )
 from ._autocast import at_least_float32, common_float, float32_region
+from .geometry import l2_normalize
 
 __all__ = ["arcface_logits", "cosine_logits"]
 
@@ -29,7 +30,9 @@ def cosine_logits(embeddings: Tensor, prototypes: Tensor) -> Tensor:
     """Cosine of every embedding with every class prototype.
 
     ``cos_j = <v / |v|, W_j / |W_j|>`` (paper Sec. 3.1). The product runs in float32 even under autocast:
-    the Recognizability Index (Eq. 1-3) needs cosines near 1 to full precision.
+    the Recognizability Index (Eq. 1-3) needs cosines near 1 to full precision. Rows are normalised with
+    :func:`~recognizability.functional.l2_normalize`: right for finite entries of any magnitude, zero rows
+    give cosine 0 and a zero gradient, and gradients stay finite in the inputs' dtype.
 
     Args:
         embeddings: ``(B, D)`` embeddings ``v`` (any scale).
@@ -46,8 +49,8 @@ def cosine_logits(embeddings: Tensor, prototypes: Tensor) -> Tensor:
     check_nonempty(embeddings, "embeddings")
     with float32_region(embeddings.device):
         dtype = common_float(embeddings, prototypes)
-        unit_embeddings = torch.nn.functional.normalize(embeddings.to(dtype), dim=1)
-        unit_prototypes = torch.nn.functional.normalize(prototypes.to(dtype), dim=1)
+        unit_embeddings = l2_normalize(embeddings, dim=1).to(dtype)
+        unit_prototypes = l2_normalize(prototypes, dim=1).to(dtype)
         return torch.nn.functional.linear(unit_embeddings, unit_prototypes)
 
 

@@ -6,8 +6,12 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_finite, check_floating, check_nonempty, check_shape, value_checks_enabled
-from ..functional._autocast import float32_region
+from ..functional.geometry import l2_normalize, ui_cosine
 from ..functional.projection import project_away
+
+#: A mean of unit vectors shorter than this many rounding errors of one unit vector (``sqrt(D)`` times the
+#: compute dtype's epsilon) has no direction: it is what summing cancelling embeddings leaves behind.
+_DEGENERATE_ROUNDING_ERRORS = 16.0
 
 __all__ = ["UICenter"]
 
@@ -76,18 +80,21 @@ class UICenter(nn.Module):
                 f"got {embeddings.device}"
             )
         check_finite(embeddings, name)
-        with float32_region(embeddings.device):
-            return nn.functional.normalize(embeddings.detach().float(), dim=1)
+        return l2_normalize(embeddings.detach(), dim=1)
 
     @torch.no_grad()
     def fit(self, embeddings: Tensor) -> None:
-        """Build the centre from the embeddings ``(K, D)`` of the whole UI set (replaces any state)."""
+        """Build the centre from the embeddings ``(K, D)`` of the whole UI set (replaces any state).
+
+        Raises :class:`ValueError` (changing nothing) when the embeddings cancel out: a mean of the unit
+        vectors shorter than the rounding error of one unit vector (e.g. ``x`` and ``-x``) has no direction.
+        """
         unit = self._normalised_batch(embeddings, "embeddings")
         mean = unit.mean(dim=0)
-        self._check_direction(mean)
+        self._check_direction(mean, unit.dtype)
         self.running_mean.copy_(mean)
         self.count.fill_(unit.shape[0])
-        self.center.copy_(nn.functional.normalize(mean, dim=0))
+        self.center.copy_(l2_normalize(mean, dim=0))
         self.initialized.fill_(True)
 
     @torch.no_grad()
@@ -106,17 +113,22 @@ class UICenter(nn.Module):
             ema = self.running_mean * (1.0 - self.momentum) + batch_mean * self.momentum
             new_mean = torch.where(self.initialized, ema, batch_mean)
             new_count = self.count + batch_size
-        self._check_direction(new_mean)
+        self._check_direction(new_mean, unit.dtype)
         self.running_mean.copy_(new_mean)
         self.count.copy_(new_count)
-        self.center.copy_(nn.functional.normalize(new_mean, dim=0))
+        self.center.copy_(l2_normalize(new_mean, dim=0))
         self.initialized.fill_(True)
 
-    @staticmethod
-    def _check_direction(mean: Tensor) -> None:
-        if value_checks_enabled() and not bool((mean != 0).any()):
+    def _check_direction(self, mean: Tensor, dtype: torch.dtype) -> None:
+        if not value_checks_enabled():
+            return
+        tolerance = _DEGENERATE_ROUNDING_ERRORS * self.embedding_dim**0.5 * torch.finfo(dtype).eps
+        norm = float(torch.linalg.vector_norm(mean.double()))
+        if not norm > tolerance:
             raise ValueError(
-                "expected embeddings whose normalised mean is non-zero, got a zero mean direction"
+                f"expected embeddings whose normalised mean has a direction (norm > {tolerance:.1e}, the "
+                f"rounding error of the unit vectors), got a mean of norm {norm:.1e}: the embeddings cancel "
+                f"out (e.g. x and -x)"
             )
 
     def _checked_center(self) -> Tensor:
@@ -129,7 +141,9 @@ class UICenter(nn.Module):
         return self.center
 
     def cosine(self, embeddings: Tensor) -> Tensor:
-        """Cosine of each embedding ``(B, D)`` with the centre -> ``(B,)`` float32 (Eq. 2)."""
+        """Cosine of each embedding ``(B, D)`` with the centre -> ``(B,)`` float32 (Eq. 2).
+
+        float64 embeddings give float64 cosines. See :func:`~recognizability.functional.ui_cosine`."""
         center = self._checked_center()
         check_shape(embeddings, "embeddings", ("B", self.embedding_dim))
         check_floating(embeddings, "embeddings")
@@ -139,8 +153,7 @@ class UICenter(nn.Module):
                 f"expected embeddings on the device of the UI centre ({center.device}), "
                 f"got {embeddings.device}"
             )
-        with float32_region(embeddings.device):
-            return nn.functional.normalize(embeddings.float(), dim=1) @ center.float()
+        return ui_cosine(embeddings, center.float())
 
     def project_away(self, embeddings: Tensor) -> Tensor:
         """``v' = v - <v, u> u`` for embeddings ``(B, D)`` -> ``(B, D)`` float32 (paper Eq. 8)."""

@@ -100,7 +100,7 @@ def test_errors_and_state_unchanged_on_error() -> None:
         center.fit(torch.randn(2, 4))
     with pytest.raises(ValueError, match=r"non-empty embeddings"):
         center.update(torch.randn(0, 3))
-    with pytest.raises(ValueError, match=r"normalised mean is non-zero, got a zero mean direction"):
+    with pytest.raises(ValueError, match=r"normalised mean has a direction .* cancel out"):
         center.fit(torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]))
     with pytest.raises(ValueError, match=r"embeddings on the device of the UI centre \(cpu\), got meta"):
         center.cosine(torch.empty(2, 3, device="meta"))
@@ -122,3 +122,33 @@ def test_update_with_checks_off_gives_same_result() -> None:
     with value_checks(False):
         unchecked.update(data)
     torch.testing.assert_close(checked.center, unchecked.center)
+
+
+@pytest.mark.parametrize("magnitude", [1e-30, 1.0, 1e20])
+def test_fit_refuses_embeddings_that_cancel_out_and_keeps_the_old_centre(magnitude: float) -> None:
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(500, 16, generator=g) * magnitude
+    cancelling = torch.cat([x, -x])[torch.randperm(1000, generator=g)]  # mean = rounding noise
+    center = UICenter(16)
+    center.fit(torch.randn(10, 16, generator=g) + 1)
+    before = {k: v.clone() for k, v in center.state_dict().items()}
+    with pytest.raises(ValueError, match=r"got a mean of norm .*: the embeddings cancel out"):
+        center.fit(cancelling)
+    with pytest.raises(ValueError, match=r"the embeddings cancel out"):
+        UICenter(16).update(cancelling)
+    for key, value in center.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+@pytest.mark.parametrize("magnitude", [1e-30, 1e-3, 1e20, 3e38])
+def test_centre_and_cosine_right_at_every_scale(magnitude: float) -> None:
+    g = torch.Generator().manual_seed(5)
+    ui = torch.randn(30, 6, generator=g, dtype=torch.float64) + 1
+    center = UICenter(6)
+    center.fit((ui / ui.abs().max() * magnitude).float())
+    reference = reference_center(ui).double()
+    torch.testing.assert_close(center.center.double(), reference, atol=1e-6, rtol=0)
+    e = torch.randn(4, 6, generator=g, dtype=torch.float64)
+    want = torch.stack([torch.dot(row / row.norm(), reference) for row in e])
+    got = center.cosine((e / e.abs().max() * magnitude).float())
+    torch.testing.assert_close(got.double(), want, atol=1e-6, rtol=0)

@@ -1,0 +1,116 @@
+"""Unit vectors and cosines that are right at every scale: the one normalisation of the package.
+
+``torch.nn.functional.normalize`` squares the entries before the square root, so rows with entries near
+1e20 (float32) or 300 (float16) overflow to ``inf`` and every cosine becomes 0, and rows of entries near
+1e-30 underflow to a zero norm and come back far from unit length. :func:`l2_normalize` first divides each
+row by its largest absolute entry (a scale that changes nothing mathematically, ``v / |v|`` being
+scale-invariant), so the squares lie in ``[0, 1]`` whatever the magnitude of the input. Everything that
+normalises an embedding, a prototype or the UI centre goes through it: the cosines of the recognition module
+(paper Sec. 3.1), the UI centre and the UI cosine (Eq. 2), the projection of Eq. 8 and the metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .._validation import check_floating, check_nonempty, check_same_device, check_shape
+from ._autocast import float32_region
+
+__all__ = ["l2_normalize", "ui_cosine"]
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _saturate(gradient: Tensor, dtype: torch.dtype) -> Tensor:
+    """Cast a gradient to ``dtype``, clamping magnitudes beyond its largest finite value (NaN stays NaN)."""
+    largest = torch.finfo(dtype).max
+    return gradient.clamp(-largest, largest).to(dtype)
+
+
+class _L2Normalize(torch.autograd.Function):
+    """``v / |v|`` along ``dim`` with a rescaled norm, a zero gradient at ``v = 0`` and a saturated gradient.
+
+    Forward: ``z = v / max|v_i|`` (the scale is a constant of the row), ``out = z / |z|``; zero rows give
+    zero. Backward: ``dv = (g - out <out, g>) / (|z| max|v_i|)``, the exact Jacobian-vector product of
+    ``v / |v|``, computed in the compute dtype and then cast to the input's dtype with magnitudes beyond its
+    largest finite value clamped to it: near ``v = 0`` the true gradient grows like ``1 / |v|`` and exceeds
+    the float16 range for ``|v| < 2e-5``, where a plain cast would give ``inf``. At ``v = 0`` (no direction)
+    the gradient is 0.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, dim: int) -> Tensor:
+        compute = x.to(_compute_dtype(x.dtype))
+        scale = compute.abs().amax(dim=dim, keepdim=True)
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+        scaled = compute / scale
+        norm = torch.linalg.vector_norm(scaled, dim=dim, keepdim=True)
+        nonzero = norm > 0
+        norm = torch.where(nonzero, norm, torch.ones_like(norm))
+        out = scaled / norm
+        ctx.save_for_backward(out, norm, scale, nonzero)
+        ctx.dim = dim
+        ctx.input_dtype = x.dtype
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, None]:
+        out, norm, scale, nonzero = ctx.saved_tensors
+        g = grad_out.to(out.dtype)
+        tangent = g - out * (out * g).sum(dim=ctx.dim, keepdim=True)
+        grad = torch.where(nonzero, tangent / norm / scale, torch.zeros_like(tangent))
+        return _saturate(grad, ctx.input_dtype), None
+
+
+def l2_normalize(x: Tensor, dim: int = -1) -> Tensor:
+    """Unit vectors ``x / |x|`` along ``dim``, correct for finite entries of any magnitude.
+
+    Each slice is divided by its largest absolute entry before the norm is taken, so entries near 1e20 or
+    1e-30 (float32), or the whole float16 range, still give unit vectors and exact cosines. A zero slice
+    gives zero (never NaN) and a zero gradient. Computed in float32 (float64 for float64 input), also under
+    autocast. The gradient is the exact one, cast back to the input's dtype with values beyond its finite
+    range saturated (see :class:`_L2Normalize`), so a finite input never gets a non-finite gradient.
+
+    Args:
+        x: floating tensor, e.g. ``(B, D)`` embeddings ``v``, ``(C, D)`` prototypes ``W`` or the ``(D,)``
+            UI centre ``u``.
+        dim: the dimension normalised (default the last).
+
+    Returns:
+        float32 (float64 for float64 input) tensor of the shape of ``x``.
+    """
+    with float32_region(x.device):
+        out: Tensor = _L2Normalize.apply(x, dim)
+    return out
+
+
+def ui_cosine(embeddings: Tensor, center: Tensor) -> Tensor:
+    """Cosine ``cos(v, u)`` of each embedding with the UI centre (paper Eq. 2: ``d_UI = 1 - cos(v, u)``).
+
+    Both are normalised with :func:`l2_normalize`, so any finite scale of either is handled; a zero embedding
+    has cosine 0. The one implementation of the UI cosine: :class:`~recognizability.nn.UICenter`, the
+    ERS quality baseline and the index all read it.
+
+    Args:
+        embeddings: ``(B, D)`` embeddings ``v`` (any scale).
+        center: ``(D,)`` UI centre ``u`` (any non-zero scale).
+
+    Returns:
+        ``(B,)`` float32 cosines (float64 if an input is float64).
+    """
+    check_shape(embeddings, "embeddings", ("B", "D"))
+    check_shape(center, "center", (embeddings.shape[1],))
+    check_floating(embeddings, "embeddings")
+    check_floating(center, "center")
+    check_same_device(center, "center", embeddings, "embeddings")
+    check_nonempty(embeddings, "embeddings")
+    unit_embeddings = l2_normalize(embeddings, dim=1)
+    unit_center = l2_normalize(center, dim=0)
+    dtype = torch.promote_types(unit_embeddings.dtype, unit_center.dtype)
+    with float32_region(embeddings.device):
+        return unit_embeddings.to(dtype) @ unit_center.to(dtype)
