@@ -15,23 +15,35 @@ subpackages imported on demand:
 from . import functional, nn
 from ._validation import set_value_checks, value_checks, value_checks_enabled
 from .nn import (
+    MARGIN_HEAD_NAMES,
+    AdaFace,
     ArcFace,
-    ArcFaceOutput,
+    CosFace,
+    CurricularFace,
     IndexDiversionLoss,
+    MagFace,
+    MarginHeadOutput,
     PerceptibilityAttention,
     PerceptibilityRegression,
     RecognizabilityIndex,
     RecognizabilityLoss,
     RecognizabilityLossOutput,
     UICenter,
+    build_margin_head,
 )
+from .nn.head_output import deprecated_attribute
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MARGIN_HEAD_NAMES",
+    "AdaFace",
     "ArcFace",
-    "ArcFaceOutput",
+    "CosFace",
+    "CurricularFace",
     "IndexDiversionLoss",
+    "MagFace",
+    "MarginHeadOutput",
     "PerceptibilityAttention",
     "PerceptibilityRegression",
     "RecognizabilityIndex",
@@ -39,9 +51,14 @@ __all__ = [
     "RecognizabilityLossOutput",
     "UICenter",
     "__version__",
+    "build_margin_head",
     "functional",
     "nn",
     "set_value_checks",
     "value_checks",
     "value_checks_enabled",
 ]
+
+
+def __getattr__(name: str) -> object:
+    return deprecated_attribute(__name__, name)

@@ -9,16 +9,29 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_positive_float, check_reduction, check_shape, check_tensor
+from .._validation import (
+    check_floating,
+    check_integer,
+    check_labels,
+    check_nonempty,
+    check_positive_float,
+    check_reduction,
+    check_same_device,
+    check_shape,
+    check_tensor,
+)
+from ..functional._autocast import at_least_float32
+from ..functional.index import recognizability_index_from_parts
 from ..functional.losses import (
     DEFAULT_TAU,
     AttentionReduction,
     attention_mse_loss,
     perceptibility_regression_loss,
 )
-from .arcface import ArcFaceOutput
+from ..functional.margin_heads import _parts
 from .attention import PerceptibilityAttention
 from .diversion import IndexDiversionLoss
+from .head_output import HeadOutputLike
 from .index import RecognizabilityIndex
 from .regression import PerceptibilityRegression
 from .ui_center import UICenter
@@ -32,7 +45,7 @@ class RecognizabilityLossOutput:
 
     Attributes:
         total: ``L_cls + alpha * L_L1 + beta * L_ID + gamma * L_MSE`` (Eq. 10), float32 scalar.
-        classification: ``L_cls``, the ArcFace cross-entropy.
+        classification: ``L_cls``, the margin head's loss (ArcFace's cross-entropy in the paper).
         regression: ``L_L1`` (Eq. 4), unweighted; zero when switched off.
         diversion: ``L_ID`` (Eq. 7), unweighted; zero when switched off.
         attention: ``L_MSE`` (Eq. 9), unweighted; zero when switched off.
@@ -71,7 +84,8 @@ class RecognizabilityLoss(nn.Module):
     Owns the trainable heads of the method: ``.regression`` (:class:`PerceptibilityRegression`, predicts
     ``xi_hat`` from the feature map), ``.attention`` (:class:`PerceptibilityAttention`, produces ``v_attn``),
     and the parameter-free ``.index`` (:class:`RecognizabilityIndex`) and ``.diversion``
-    (:class:`IndexDiversionLoss`). The ArcFace head and the UI centre are passed to :meth:`forward`,
+    (:class:`IndexDiversionLoss`). The margin head (ArcFace in the paper; any head of
+    :mod:`recognizability.nn`, or one outside the library) and the UI centre are passed to :meth:`forward`,
     so they can live in the model.
 
     Targets are detached by default: the index ``xi`` (target of Eq. 4) and ``v'`` (target of Eq. 9). Set
@@ -99,8 +113,9 @@ class RecognizabilityLoss(nn.Module):
             :meth:`IndexDiversionLoss.set_ui_statistics`.
 
     Shape:
-        forward(feature_map ``(B, C, H, W)``, embeddings ``(B, D)``, labels ``(B,)``, arcface
-        :class:`ArcFaceOutput`, ui_center :class:`UICenter`) -> :class:`RecognizabilityLossOutput`.
+        forward(feature_map ``(B, C, H, W)``, embeddings ``(B, D)``, labels ``(B,)``, head_output
+        :class:`MarginHeadOutput` (or plain tensors, see :meth:`forward`), ui_center :class:`UICenter`)
+        -> :class:`RecognizabilityLossOutput`.
     """
 
     def __init__(
@@ -168,31 +183,78 @@ class RecognizabilityLoss(nn.Module):
         feature_map: Tensor,
         embeddings: Tensor,
         labels: Tensor,
-        arcface: ArcFaceOutput,
-        ui_center: UICenter,
+        head_output: HeadOutputLike | None = None,
+        ui_center: UICenter | None = None,
+        *,
+        classification_loss: Tensor | None = None,
+        cosine: Tensor | None = None,
+        positive_cosine: Tensor | None = None,
+        nearest_negative_cosine: Tensor | None = None,
     ) -> RecognizabilityLossOutput:
+        """Every term of Eq. 10 for one batch.
+
+        The margin head's part comes either as ``head_output`` (any head of the library, or any object with
+        ``loss`` and either ``positive_cosine`` + ``nearest_negative_cosine`` or ``cosine``: see
+        :class:`HeadOutputWithIndexParts`, :class:`HeadOutputWithCosine`), or as plain tensors for a head
+        outside the library: ``classification_loss`` and either ``cosine`` or ``positive_cosine`` +
+        ``nearest_negative_cosine``. When both kinds of cosines are at hand the two parts are used (no top-2
+        over ``(B, C)``). All cosines must be the **pre-margin** ones (Eq. 1).
+
+        Every argument is checked before any module runs, so a failing call changes nothing (no dropout draw,
+        no gradient graph).
+
+        Args:
+            feature_map: ``(B, C_F, H, W)`` backbone feature map ``F``.
+            embeddings: ``(B, D)`` embeddings ``v``.
+            labels: ``(B,)`` integer class labels.
+            head_output: the margin head's output.
+            ui_center: the fitted :class:`UICenter` (required).
+            classification_loss: scalar ``L_cls`` (instead of ``head_output``).
+            cosine: ``(B, C)`` pre-margin cosines (instead of ``head_output``).
+            positive_cosine, nearest_negative_cosine: ``(B,)`` pre-margin ``cos_y`` and ``max_{j != y} cos_j``
+                (instead of ``head_output``).
+
+        Example::
+
+            out = criterion(feature_map, embeddings, labels, head(embeddings, labels), ui_center)
+            out = criterion(feature_map, embeddings, labels, ui_center=ui_center,
+                            cosine=cosine, classification_loss=loss)
+        """
         check_tensor(embeddings, "embeddings")
         check_shape(embeddings, "embeddings", ("B", "D"))
+        check_floating(embeddings, "embeddings")
+        check_nonempty(embeddings, "embeddings")
         batch_size = embeddings.shape[0]
         check_shape(feature_map, "feature_map", (batch_size, self.in_channels, *self.spatial_size))
-        check_shape(arcface.cosine, "arcface.cosine", (batch_size, "C"))
-        classification = arcface.loss.float()
+        check_floating(feature_map, "feature_map")
+        if not isinstance(ui_center, UICenter):
+            raise TypeError(f"expected ui_center to be a UICenter, got {type(ui_center).__name__}")
+        parts = _HeadParts.resolve(
+            head_output, classification_loss, cosine, positive_cosine, nearest_negative_cosine
+        )
+        parts.check(embeddings, labels)
+        classification = parts.loss.float()
+        # The UI centre's own checks (fitted, finite) run here, before any module of the criterion does.
+        ui_cosine = ui_center.cosine(embeddings) if self.use_regression else None
+        target = ui_center.project_away(embeddings) if self.use_attention else None
+
         zero = classification.new_zeros(())
         zeros_b = classification.new_zeros(batch_size)
-
         regression, diversion, attention = zero, zero, zero
         index, predicted_index = zeros_b, zeros_b
         if self.use_regression or self.use_diversion:
             predicted_index = self.regression(feature_map)
-        if self.use_regression:
+        if ui_cosine is not None:
             grad_context = contextlib.nullcontext() if self.index_gradient else torch.no_grad()
             with grad_context:
-                index = self.index(arcface.cosine, labels, ui_center.cosine(embeddings))
+                positive, nearest_negative = parts.index_parts(labels)
+                index = recognizability_index_from_parts(
+                    positive, nearest_negative, ui_cosine, eps=self.index.eps
+                )
             regression = perceptibility_regression_loss(predicted_index, index, beta=self.smooth_l1_beta)
         if self.use_diversion:
             diversion = self.diversion(predicted_index)
-        if self.use_attention:
-            target = ui_center.project_away(embeddings)
+        if target is not None:
             if not self.attention_target_gradient:
                 target = target.detach()
             attention = attention_mse_loss(self.attention(feature_map), target, reduction=self.mse_reduction)
@@ -221,3 +283,109 @@ class RecognizabilityLoss(nn.Module):
             f"use_attention={self.use_attention}, index_gradient={self.index_gradient}, "
             f"attention_target_gradient={self.attention_target_gradient}"
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class _HeadParts:
+    """The margin head's contribution, from an output object or from plain tensors.
+
+    ``index_source`` is the pair ``(cos_y, max_{j != y} cos_j)`` when given, else the ``(B, C)`` cosine to
+    take it from; ``cosine`` is kept whenever given, to check the labels against its ``C``.
+    """
+
+    loss: Tensor
+    cosine: Tensor | None
+    index_source: tuple[Tensor, Tensor] | Tensor
+    prefix: str  # "head_output." for an output object, "" for plain tensors
+
+    @classmethod
+    def resolve(
+        cls,
+        head_output: object,
+        classification_loss: Tensor | None,
+        cosine: Tensor | None,
+        positive_cosine: Tensor | None,
+        nearest_negative_cosine: Tensor | None,
+    ) -> _HeadParts:
+        prefix = ""
+        if head_output is not None:
+            given = [
+                name
+                for name, value in (
+                    ("classification_loss", classification_loss),
+                    ("cosine", cosine),
+                    ("positive_cosine", positive_cosine),
+                    ("nearest_negative_cosine", nearest_negative_cosine),
+                )
+                if value is not None
+            ]
+            if given:
+                raise TypeError(
+                    f"expected either head_output or plain tensors, got head_output and {', '.join(given)}"
+                )
+            if not hasattr(head_output, "loss"):
+                raise TypeError(
+                    "expected head_output with a loss attribute (e.g. MarginHeadOutput), "
+                    f"got {type(head_output).__name__}"
+                )
+            prefix = "head_output."
+            classification_loss = head_output.loss
+            cosine = getattr(head_output, "cosine", None)
+            positive_cosine = getattr(head_output, "positive_cosine", None)
+            nearest_negative_cosine = getattr(head_output, "nearest_negative_cosine", None)
+            if (positive_cosine is None or nearest_negative_cosine is None) and cosine is None:
+                raise TypeError(
+                    "expected head_output with positive_cosine and nearest_negative_cosine, or with cosine, "
+                    f"got {type(head_output).__name__} with neither"
+                )
+        elif classification_loss is None:
+            raise TypeError(
+                "expected the margin head's output: head_output, or classification_loss with cosine or with "
+                "positive_cosine and nearest_negative_cosine"
+            )
+        elif (positive_cosine is None) != (nearest_negative_cosine is None):
+            raise TypeError("expected positive_cosine and nearest_negative_cosine together, got only one")
+        if positive_cosine is not None and nearest_negative_cosine is not None:
+            return cls(classification_loss, cosine, (positive_cosine, nearest_negative_cosine), prefix)
+        if cosine is None:
+            raise TypeError(
+                "expected cosine, or positive_cosine and nearest_negative_cosine, with classification_loss"
+            )
+        return cls(classification_loss, cosine, cosine, prefix)
+
+    def check(self, embeddings: Tensor, labels: Tensor) -> None:
+        """Every structural check; with value checks on, also the labels' range when a cosine gives ``C``."""
+        batch_size = embeddings.shape[0]
+        loss_name = self.prefix + "loss" if self.prefix else "classification_loss"
+        check_shape(self.loss, loss_name, ())
+        check_floating(self.loss, loss_name)
+        check_same_device(self.loss, loss_name, embeddings, "embeddings")
+        if isinstance(self.index_source, tuple):
+            for value, name in zip(
+                self.index_source, ("positive_cosine", "nearest_negative_cosine"), strict=True
+            ):
+                check_shape(value, self.prefix + name, (batch_size,))
+                check_floating(value, self.prefix + name)
+                check_same_device(value, self.prefix + name, embeddings, "embeddings")
+        if self.cosine is None:
+            check_tensor(labels, "labels")
+            check_integer(labels, "labels")
+            check_shape(labels, "labels", (batch_size,))
+            check_same_device(labels, "labels", embeddings, "embeddings")
+            return
+        name = self.prefix + "cosine"
+        cosine = check_shape(self.cosine, name, (batch_size, "C"))
+        check_floating(cosine, name)
+        check_same_device(cosine, name, embeddings, "embeddings")
+        if cosine.shape[1] < 2:
+            raise ValueError(
+                f"expected {name} of shape (B, C) with C >= 2 classes (a nearest negative must exist), "
+                f"got shape ({cosine.shape[0]}, {cosine.shape[1]})"
+            )
+        check_labels(labels, cosine.shape[1], batch_size, cosine, name)
+
+    def index_parts(self, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """``(cos_y, max_{j != y} cos_j)``, each ``(B,)``: as given, or the top-2 of the checked cosine."""
+        if isinstance(self.index_source, tuple):
+            return self.index_source
+        return _parts(at_least_float32(self.index_source), labels.long().unsqueeze(1))

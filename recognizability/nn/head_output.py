@@ -4,11 +4,13 @@ chunked and class-sharded heads), and what :class:`~recognizability.nn.Recogniza
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterator
+from typing import Protocol, Union
 
 from torch import Tensor
 
-__all__ = ["MarginHeadOutput"]
+__all__ = ["HeadOutputLike", "HeadOutputWithCosine", "HeadOutputWithIndexParts", "MarginHeadOutput"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,3 +40,47 @@ class MarginHeadOutput:
     def __iter__(self) -> Iterator[Tensor | None]:
         """Unpack like the earlier three-field output: ``logits, cosine, loss = head(embeddings, labels)``."""
         return iter((self.logits, self.cosine, self.loss))
+
+
+class HeadOutputWithIndexParts(Protocol):
+    """What :class:`~recognizability.nn.RecognizabilityLoss` reads from a head that reduces each row itself:
+    the classification loss and the two pre-margin cosines of Eq. 1, each ``(B,)``.
+    :class:`MarginHeadOutput` is one; so is any object with these three attributes."""
+
+    @property
+    def loss(self) -> Tensor: ...
+
+    @property
+    def positive_cosine(self) -> Tensor: ...
+
+    @property
+    def nearest_negative_cosine(self) -> Tensor: ...
+
+
+class HeadOutputWithCosine(Protocol):
+    """What :class:`~recognizability.nn.RecognizabilityLoss` reads from a head that returns the whole
+    pre-margin cosine: the classification loss and ``cosine`` ``(B, C)`` (the criterion takes the two index
+    parts from it with the labels)."""
+
+    @property
+    def loss(self) -> Tensor: ...
+
+    @property
+    def cosine(self) -> Tensor: ...
+
+
+#: Any head output the criterion accepts.
+HeadOutputLike = Union[HeadOutputWithIndexParts, HeadOutputWithCosine]  # noqa: UP007 (a runtime alias)
+
+
+def deprecated_attribute(module: str, name: str) -> object:
+    """Module ``__getattr__`` body for the deprecated names of the output type (``ArcFaceOutput``)."""
+    if name == "ArcFaceOutput":
+        warnings.warn(
+            "ArcFaceOutput is deprecated; use MarginHeadOutput "
+            "(recognizability.nn.MarginHeadOutput), the output of every margin head",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return MarginHeadOutput
+    raise AttributeError(f"module {module!r} has no attribute {name!r}")

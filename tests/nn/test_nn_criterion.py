@@ -14,12 +14,14 @@ from recognizability.functional import (
     recognizability_index,
 )
 from recognizability.nn import (
+    MARGIN_HEAD_NAMES,
     ArcFace,
     PerceptibilityAttention,
     PerceptibilityRegression,
     RecognizabilityLoss,
     RecognizabilityLossOutput,
     UICenter,
+    build_margin_head,
 )
 
 B, C, D, CH, H, W = 6, 11, 8, 16, 3, 3
@@ -86,12 +88,12 @@ def test_switched_off_terms_are_zero_and_their_modules_do_not_run(
         CH, (H, W), D, use_regression=use_regression, use_diversion=use_diversion, use_attention=use_attention
     )
     calls: list[str] = []
-    for name in ("regression", "attention", "index", "diversion"):
+    for name in ("regression", "attention", "diversion"):
         getattr(crit, name).register_forward_hook(lambda *_, n=name: calls.append(n))
     arc = head(e, y)
     out = crit(fm, e, y, arc, ui)
     assert ("regression" in calls) == (use_regression or use_diversion)  # L_ID acts on xi_hat
-    assert ("index" in calls) == use_regression
+    assert bool((out.index != 0).any()) == use_regression  # the index is only computed as L_L1's target
     assert ("diversion" in calls) == use_diversion
     assert ("attention" in calls) == use_attention
     for flag, term in (
@@ -159,3 +161,154 @@ def test_bad_input() -> None:
         RecognizabilityLoss(CH, (H, W), D, mse_reduction="none")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"use_attention to be a bool, got int"):
         RecognizabilityLoss(CH, (H, W), D, use_attention=1)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Any head's output, and plain tensors for heads outside the library
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CosineOnly:
+    """A head output from outside the library: the whole pre-margin cosine and a loss, no index parts."""
+
+    cosine: torch.Tensor
+    loss: torch.Tensor
+
+
+@pytest.mark.parametrize("name", MARGIN_HEAD_NAMES)
+def test_every_head_output_gives_the_index_of_its_cosine(name: str) -> None:
+    fm, e, y, _, ui = make_step(5)
+    head = build_margin_head(name, D, C)
+    crit = RecognizabilityLoss(CH, (H, W), D, use_attention=False).eval()
+    out = head(e, y)
+    got = crit(fm, e, y, out, ui)
+    assert out.cosine is not None
+    torch.testing.assert_close(got.index, recognizability_index(out.cosine, y, ui.cosine(e)).detach())
+    torch.testing.assert_close(got.classification, out.loss)
+    got.total.backward()
+    assert head.weight.grad is not None
+
+
+def test_parts_cosine_and_plain_tensors_agree() -> None:
+    fm, e, y, head, ui = make_step(6)
+    crit = RecognizabilityLoss(CH, (H, W), D).eval()
+    out = head(e, y)
+    assert out.cosine is not None
+    from_output = crit(fm, e, y, out, ui)
+    calls = [
+        crit(fm, e, y, CosineOnly(cosine=out.cosine, loss=out.loss), ui),
+        crit(fm, e, y, ui_center=ui, cosine=out.cosine, classification_loss=out.loss),
+        crit(
+            fm,
+            e,
+            y,
+            ui_center=ui,
+            positive_cosine=out.positive_cosine,
+            nearest_negative_cosine=out.nearest_negative_cosine,
+            classification_loss=out.loss,
+        ),
+    ]
+    for other in calls:
+        for field in dataclasses.fields(from_output):
+            torch.testing.assert_close(getattr(other, field.name), getattr(from_output, field.name))
+
+
+def test_index_gradient_reaches_the_prototypes_through_the_parts() -> None:
+    fm, e, y, head, ui = make_step(7)
+    crit = RecognizabilityLoss(CH, (H, W), D, use_diversion=False, use_attention=False, index_gradient=True)
+    out = crit(fm, e, y, head(e, y), ui)
+    (grad_w,) = torch.autograd.grad(out.regression, head.weight)
+    assert float(grad_w.abs().sum()) > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({}, TypeError, r"expected the margin head's output: head_output, or classification_loss"),
+        ({"cosine": torch.rand(B, C)}, TypeError, r"expected the margin head's output"),
+        (
+            {"classification_loss": torch.tensor(1.0)},
+            TypeError,
+            r"expected cosine, or positive_cosine and nearest_negative_cosine, with classification_loss",
+        ),
+        (
+            {"classification_loss": torch.tensor(1.0), "positive_cosine": torch.rand(B)},
+            TypeError,
+            r"positive_cosine and nearest_negative_cosine together, got only one",
+        ),
+        (
+            {"classification_loss": torch.ones(2), "cosine": torch.rand(B, C)},
+            ValueError,
+            r"classification_loss of shape \(\), got shape \(2,\)",
+        ),
+        (
+            {"classification_loss": torch.tensor(1.0), "cosine": torch.rand(B + 1, C)},
+            ValueError,
+            r"cosine of shape \(6, C\), got shape \(7, 11\)",
+        ),
+        (
+            {"classification_loss": torch.tensor(1.0), "cosine": torch.rand(B, 1)},
+            ValueError,
+            r"C >= 2 classes",
+        ),
+        (
+            {
+                "classification_loss": torch.tensor(1.0),
+                "positive_cosine": torch.rand(B),
+                "nearest_negative_cosine": torch.rand(B, 1),
+            },
+            ValueError,
+            r"nearest_negative_cosine of shape \(6,\), got shape \(6, 1\)",
+        ),
+        (
+            {"classification_loss": torch.tensor(1), "cosine": torch.rand(B, C)},
+            TypeError,
+            r"classification_loss with a floating-point dtype",
+        ),
+    ],
+)
+def test_plain_tensor_arguments_are_checked(
+    kwargs: dict[str, torch.Tensor], error: type[Exception], match: str
+) -> None:
+    fm, e, y, _, ui = make_step(8)
+    crit = RecognizabilityLoss(CH, (H, W), D)
+    with pytest.raises(error, match=match):
+        crit(fm, e, y, ui_center=ui, **kwargs)
+
+
+def test_head_output_and_ui_center_are_checked() -> None:
+    fm, e, y, head, ui = make_step(9)
+    crit = RecognizabilityLoss(CH, (H, W), D)
+    out = head(e, y)
+    with pytest.raises(TypeError, match=r"either head_output or plain tensors, got head_output and cosine"):
+        crit(fm, e, y, out, ui, cosine=torch.rand(B, C))
+    with pytest.raises(TypeError, match=r"head_output with a loss attribute.*got Tensor"):
+        crit(fm, e, y, torch.rand(B, C), ui)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"ui_center to be a UICenter, got NoneType"):
+        crit(fm, e, y, out)
+    with pytest.raises(
+        ValueError, match=r"labels of shape \(B,\) = \(6,\) to match head_output.cosine, got shape \(5,\)"
+    ):
+        crit(fm, e, y[:5], out, ui)
+    with pytest.raises(ValueError, match=r"head_output.positive_cosine of shape \(5,\), got shape \(6,\)"):
+        crit(fm[:5], e[:5], y[:5], out, ui)
+
+
+def test_a_failing_call_runs_no_module_and_draws_nothing() -> None:
+    fm, e, y, head, ui = make_step(10)
+    crit = RecognizabilityLoss(CH, (H, W), D)  # training mode: the regression module would draw dropout
+    calls: list[str] = []
+    for name in ("regression", "attention", "diversion"):
+        getattr(crit, name).register_forward_hook(lambda *_, n=name: calls.append(n))
+    out = head(e, y)
+    state = torch.get_rng_state()
+    with pytest.raises(RuntimeError, match=r"holds no centre yet"):
+        crit(fm, e, y, out, UICenter(D))
+    with pytest.raises(ValueError, match=r"values in \[0, 11\)"):
+        crit(fm, e, torch.full((B,), 11), ui_center=ui, cosine=out.cosine, classification_loss=out.loss)
+    assert calls == []
+    assert torch.equal(torch.get_rng_state(), state)
+    crit(fm, e, y, out, ui)  # the probe works: a good call runs the modules and draws dropout
+    assert calls == ["regression", "diversion", "attention"]
+    assert not torch.equal(torch.get_rng_state(), state)

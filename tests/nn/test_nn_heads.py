@@ -18,8 +18,8 @@ from recognizability.functional import (
 )
 from recognizability.nn import (
     ArcFace,
-    ArcFaceOutput,
     IndexDiversionLoss,
+    MarginHeadOutput,
     PerceptibilityAttention,
     PerceptibilityRegression,
     RecognizabilityIndex,
@@ -32,16 +32,38 @@ def test_arcface_module_equals_functions() -> None:
     assert head.weight.shape == (20, 8) and isinstance(head.weight, torch.nn.Parameter)
     e, y = torch.randn(5, 8), torch.randint(0, 20, (5,))
     out = head(e, y)
-    assert isinstance(out, ArcFaceOutput)
-    assert [f.name for f in dataclasses.fields(out)] == ["logits", "cosine", "loss"]
+    assert isinstance(out, MarginHeadOutput)
+    assert [f.name for f in dataclasses.fields(out)] == [
+        "logits", "cosine", "loss", "positive_cosine", "nearest_negative_cosine"
+    ]  # fmt: skip
     cosine = cosine_logits(e, head.weight)
     torch.testing.assert_close(out.cosine, cosine)
     torch.testing.assert_close(out.logits, arcface_logits(cosine, y, 32.0, 0.3))
     torch.testing.assert_close(out.loss, F.cross_entropy(out.logits, y))
+    # The index parts are the pre-margin cosines: the gather at the label and the best other class.
+    torch.testing.assert_close(out.positive_cosine, cosine.gather(1, y[:, None]).squeeze(1), rtol=0, atol=0)
+    others = cosine.scatter(1, y[:, None], -2.0).max(dim=1).values
+    torch.testing.assert_close(out.nearest_negative_cosine, others, rtol=0, atol=0)
     logits, cos, loss = out
     assert logits is out.logits and cos is out.cosine and loss is out.loss
     out.loss.backward()
     assert head.weight.grad is not None and bool(torch.isfinite(head.weight.grad).all())
+
+
+def test_arcface_output_alias_is_deprecated() -> None:
+    import recognizability
+    import recognizability.nn
+    import recognizability.nn.arcface
+
+    for module in (recognizability, recognizability.nn, recognizability.nn.arcface):
+        with pytest.warns(DeprecationWarning, match=r"ArcFaceOutput is deprecated; use MarginHeadOutput"):
+            alias = module.ArcFaceOutput
+        assert alias is MarginHeadOutput
+    with pytest.raises(AttributeError, match=r"has no attribute 'ArcFaceOutputs'"):
+        _ = recognizability.nn.ArcFaceOutputs
+    assert (
+        "ArcFaceOutput" not in recognizability.__all__ and "ArcFaceOutput" not in recognizability.nn.__all__
+    )
 
 
 def test_arcface_init_and_bad_arguments() -> None:
@@ -51,10 +73,14 @@ def test_arcface_init_and_bad_arguments() -> None:
         abs(float(head.weight.detach().std()) - 0.01) < 1e-3
         and abs(float(head.weight.detach().mean())) < 1e-3
     )
-    with pytest.raises(ValueError, match=r"num_classes to be a positive int, got 0"):
-        ArcFace(8, 0)
+    with pytest.raises(ValueError, match=r"num_classes to be an int >= 2, got 1"):
+        ArcFace(8, 1)
+    with pytest.raises(TypeError, match=r"embedding_dim to be an int, got float"):
+        ArcFace(8.0, 3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"scale to be a finite float > 0, got 0.0"):
         ArcFace(8, 3, scale=0.0)
+    with pytest.raises(ValueError, match=r"margin in radians in \[0, pi\), got 3.5"):
+        ArcFace(8, 3, margin=3.5)
     with pytest.raises(ValueError, match=r"embeddings of shape \(B, D\)|prototypes of shape \(C, 7\)"):
         head(torch.randn(2, 7), torch.zeros(2, dtype=torch.long))
     with pytest.raises(ValueError, match=r"values in \[0, 1000\), got values in \[0, 1000\]"):

@@ -1,0 +1,443 @@
+"""Logits of the margin heads the paper compares with (Tables 2-4), and the two cosines the index needs.
+
+Every function takes the ``(B, C)`` pre-margin cosines of :func:`~recognizability.functional.cosine_logits`
+and returns ``(B, C)`` float32 logits for cross-entropy (float64 for float64 input); ``cosine`` is never
+modified. Gradients are exact: the target logit is differentiated through its formula, with no
+straight-through shortcut. Statistics a method keeps across batches (AdaFace's feature-norm mean and standard
+deviation, CurricularFace's ``t``) are inputs here and are updated by the pure helpers
+:func:`adaface_norm_statistics` and :func:`curricularface_t_update`; the modules in :mod:`recognizability.nn`
+hold them as buffers.
+
+* CosFace: Wang et al., "CosFace: Large Margin Cosine Loss for Deep Face Recognition", CVPR 2018.
+* AdaFace: Kim, Jain and Liu, "AdaFace: Quality Adaptive Margin for Face Recognition", CVPR 2022.
+* CurricularFace: Huang et al., "CurricularFace: Adaptive Curriculum Learning Loss for Deep Face
+  Recognition", CVPR 2020.
+* MagFace: Meng et al., "MagFace: A Universal Representation for Face Recognition and Quality Assessment",
+  CVPR 2021.
+
+Where a paper and its authors' released code differ, the released code is followed; each function says where.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .._validation import (
+    check_floating,
+    check_labels,
+    check_nonempty,
+    check_positive_float,
+    check_same_device,
+    check_shape,
+)
+from ._autocast import at_least_float32
+
+__all__ = [
+    "adaface_logits",
+    "adaface_norm_statistics",
+    "cosface_logits",
+    "curricularface_logits",
+    "curricularface_t_update",
+    "magface_logits",
+    "magface_margin",
+    "magface_regularizer",
+    "positive_and_nearest_negative_cosine",
+]
+
+#: ``eps`` of the AdaFace authors' ``head.py``: cosines are clamped to ``[-1 + eps, 1 - eps]`` and angles to
+#: ``[eps, pi - eps]``; also added to the norm standard deviation.
+ADAFACE_EPS = 1e-3
+#: AdaFace's clip of the feature norms before their statistics are taken (``head.py``: 0.001 and 100).
+ADAFACE_NORM_RANGE = (0.001, 100.0)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Shared checks and kernels
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _check_cosine_and_labels(cosine: Tensor, labels: Tensor) -> Tensor:
+    """Check ``(B, C)`` floating cosines, ``C >= 2``, and labels in ``[0, C)``; return labels ``(B, 1)``."""
+    check_shape(cosine, "cosine", ("B", "C"))
+    check_floating(cosine, "cosine")
+    check_nonempty(cosine, "cosine")
+    if cosine.shape[1] < 2:
+        raise ValueError(
+            f"expected cosine of shape (B, C) with C >= 2 classes (a nearest negative must exist), "
+            f"got shape ({cosine.shape[0]}, {cosine.shape[1]})"
+        )
+    return check_labels(labels, cosine.shape[1], cosine.shape[0], cosine, "cosine").unsqueeze(1)
+
+
+def _check_per_sample(value: Tensor, name: str, cosine: Tensor) -> None:
+    check_shape(value, name, (cosine.shape[0],))
+    check_floating(value, name)
+    check_same_device(value, name, cosine, "cosine")
+
+
+def _check_margin(margin: object, name: str = "margin") -> float:
+    value = check_positive_float(margin, name, allow_zero=True)
+    if value >= math.pi:
+        raise ValueError(f"expected {name} in radians in [0, pi), got {margin!r}")
+    return value
+
+
+def _sine_of(cos: Tensor) -> Tensor:
+    """``sin(theta) = sqrt(1 - cos^2)`` for ``theta`` in ``[0, pi]``, with a zero (not NaN) gradient at
+    ``|cos| >= 1``."""
+    sin_sq = 1.0 - cos * cos
+    positive = sin_sq > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, sin_sq, torch.ones_like(sin_sq))), 0.0)
+
+
+def _parts(cos: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
+    """Top-2 kernel of :func:`positive_and_nearest_negative_cosine` on checked ``cos``, ``index (B, 1)``."""
+    positive = cos.gather(1, index).squeeze(1)
+    top_values, top_classes = cos.topk(2, dim=1)
+    nearest_negative = torch.where(top_classes[:, 0] == index[:, 0], top_values[:, 1], top_values[:, 0])
+    return positive, nearest_negative
+
+
+def positive_and_nearest_negative_cosine(cosine: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """The two per-sample parts of the Recognizability Index that come from the class prototypes (Eq. 1).
+
+    ``positive = cos_y`` (a gather) and ``nearest_negative = max_{j != y} cos_j``, the latter from the top-2
+    of each row (the first of the two whose class is not the label; ties give the same value either way), so
+    no second ``(B, C)`` tensor is allocated. Differentiable (gradients reach the gathered entries).
+
+    Args:
+        cosine: ``(B, C)`` pre-margin cosines, ``C >= 2``.
+        labels: ``(B,)`` integer labels in ``[0, C)``.
+
+    Returns:
+        ``(positive_cosine, nearest_negative_cosine)``, each ``(B,)`` float32 (float64 for float64 input).
+    """
+    index = _check_cosine_and_labels(cosine, labels)
+    return _parts(at_least_float32(cosine), index)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# CosFace
+# ----------------------------------------------------------------------------------------------------------
+
+
+def cosface_logits(cosine: Tensor, labels: Tensor, scale: float = 64.0, margin: float = 0.35) -> Tensor:
+    """CosFace (large margin cosine) logits: ``s * (cos(theta_y) - m)`` at the label, ``s * cos(theta_j)``
+    elsewhere (CosFace paper, Eq. 4).
+
+    Defaults ``s = 64``, ``m = 0.35`` are the CosFace paper's; insightface's ``arcface_torch`` configurations
+    use ``m = 0.4`` (its ``CombinedMarginLoss`` with ``m3 = 0.4``), which is the same formula.
+
+    Args:
+        cosine: ``(B, C)`` pre-margin cosines, ``C >= 2``.
+        labels: ``(B,)`` integer labels in ``[0, C)``.
+        scale: ``s > 0``.
+        margin: additive cosine margin ``m >= 0``.
+
+    Returns:
+        ``(B, C)`` float32 logits (float64 for float64 input).
+    """
+    index = _check_cosine_and_labels(cosine, labels)
+    scale = check_positive_float(scale, "scale")
+    margin = check_positive_float(margin, "margin", allow_zero=True)
+    cos = at_least_float32(cosine)
+    target = (cos.gather(1, index) - margin) * scale
+    return (cos * scale).scatter_(1, index, target)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# AdaFace
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _safe_norms(norms: Tensor) -> Tensor:
+    low, high = ADAFACE_NORM_RANGE
+    return at_least_float32(norms.detach()).clamp(low, high)
+
+
+def adaface_norm_statistics(
+    norms: Tensor, batch_mean: Tensor, batch_std: Tensor, momentum: float = 0.01
+) -> tuple[Tensor, Tensor]:
+    """AdaFace's running statistics of the feature norms after one batch (exponential moving average).
+
+    ``mu <- alpha * mean(n) + (1 - alpha) * mu`` and ``sigma <- alpha * std(n) + (1 - alpha) * sigma`` over
+    the batch's norms ``n = clip(||z||, 0.001, 100)`` with the gradient stopped (AdaFace paper Eq. 13; ``std``
+    is the unbiased one, as ``torch.std`` in the authors' ``head.py``). ``alpha`` is ``t_alpha`` there (paper:
+    0.01).
+
+    Args:
+        norms: ``(B,)`` feature norms ``||z_i||`` of the un-normalised embeddings, ``B >= 2``.
+        batch_mean: running mean ``mu``, any shape broadcastable with a scalar (the module keeps ``(1,)``).
+        batch_std: running standard deviation ``sigma``, same shape as ``batch_mean``.
+        momentum: ``alpha`` in ``(0, 1]``.
+
+    Returns:
+        ``(new_batch_mean, new_batch_std)``, detached, in the dtype and shape of ``batch_mean``.
+    """
+    check_shape(norms, "norms", ("B",))
+    check_floating(norms, "norms")
+    if norms.shape[0] < 2:
+        raise ValueError(
+            f"expected norms of shape (B,) with B >= 2 (a batch standard deviation is needed), "
+            f"got shape ({norms.shape[0]},)"
+        )
+    for value, name in ((batch_mean, "batch_mean"), (batch_std, "batch_std")):
+        check_floating(value, name)
+        check_same_device(value, name, norms, "norms")
+    momentum = check_positive_float(momentum, "momentum")
+    if momentum > 1.0:
+        raise ValueError(f"expected momentum in (0, 1], got {momentum!r}")
+    with torch.no_grad():
+        safe = _safe_norms(norms)
+        mean = safe.mean().to(batch_mean.dtype)
+        std = safe.std().to(batch_std.dtype)
+        return mean * momentum + (1.0 - momentum) * batch_mean, std * momentum + (1.0 - momentum) * batch_std
+
+
+def adaface_logits(
+    cosine: Tensor,
+    norms: Tensor,
+    labels: Tensor,
+    batch_mean: Tensor,
+    batch_std: Tensor,
+    scale: float = 64.0,
+    margin: float = 0.4,
+    h: float = 0.333,
+) -> Tensor:
+    """AdaFace logits with the feature-norm adaptive margin.
+
+    With ``n_i = clip(||z_i||, 0.001, 100)`` (gradient stopped) and the running statistics ``mu``, ``sigma``:
+
+    * ``norm_hat_i = clip(h * (n_i - mu) / (sigma + eps), -1, 1)`` (AdaFace paper Eq. 12);
+    * ``g_angle = -m * norm_hat_i``, ``g_add = m * norm_hat_i + m`` (Eq. 11);
+    * target logit ``s * (cos(clip(theta_y + g_angle, eps, pi - eps)) - g_add)``, others ``s * cos(theta_j)``.
+
+    Follows the authors' released ``head.py`` where it is more specific than the paper: all cosines are
+    first clamped to ``[-1 + eps, 1 - eps]`` and the shifted angle to ``[eps, pi - eps]`` with ``eps = 1e-3``,
+    and no gradient flows through the norm (the paper's stop-gradient; the code's ``detach``). The gradient
+    through the target's ``acos``/``cos`` is exact (finite thanks to the clamp). Defaults ``m = 0.4``,
+    ``h = 0.333``, ``s = 64`` are the paper's and its released training scripts'.
+
+    Args:
+        cosine: ``(B, C)`` pre-margin cosines, ``C >= 2``.
+        norms: ``(B,)`` feature norms ``||z_i||`` of the un-normalised embeddings.
+        labels: ``(B,)`` integer labels in ``[0, C)``.
+        batch_mean, batch_std: running ``mu`` and ``sigma`` of the norms, scalars or ``(1,)`` (see
+            :func:`adaface_norm_statistics`).
+        scale: ``s > 0``.
+        margin: ``m >= 0``.
+        h: concentration ``h >= 0`` of the normalised norm.
+
+    Returns:
+        ``(B, C)`` float32 logits (float64 for float64 input).
+    """
+    index = _check_cosine_and_labels(cosine, labels)
+    _check_per_sample(norms, "norms", cosine)
+    for value, name in ((batch_mean, "batch_mean"), (batch_std, "batch_std")):
+        if value.numel() != 1:
+            raise ValueError(
+                f"expected {name} with one element (shape () or (1,)), got shape {tuple(value.shape)}"
+            )
+        check_floating(value, name)
+        check_same_device(value, name, cosine, "cosine")
+    scale = check_positive_float(scale, "scale")
+    margin = check_positive_float(margin, "margin", allow_zero=True)
+    h = check_positive_float(h, "h", allow_zero=True)
+
+    eps = ADAFACE_EPS
+    cos = at_least_float32(cosine)
+    dtype = cos.dtype
+    mean = batch_mean.detach().reshape(()).to(dtype)
+    std = batch_std.detach().reshape(()).to(dtype)
+    norm_hat = ((_safe_norms(norms).to(dtype) - mean) / (std + eps) * h).clamp(-1.0, 1.0).unsqueeze(1)
+    g_angle = -margin * norm_hat
+    g_add = margin * norm_hat + margin
+    cos_y = cos.gather(1, index).clamp(-1.0 + eps, 1.0 - eps)
+    theta_y = torch.acos(cos_y).add(g_angle).clamp(eps, math.pi - eps)
+    target = (torch.cos(theta_y) - g_add) * scale
+    # The one (B, C) allocation: the clamp's output, scaled and scattered into in place (neither the clamp's
+    # nor the product's backward needs that output).
+    logits = cos.clamp(-1.0 + eps, 1.0 - eps).mul_(scale)
+    return logits.scatter_(1, index, target)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# CurricularFace
+# ----------------------------------------------------------------------------------------------------------
+
+
+def curricularface_t_update(positive_cosine: Tensor, t: Tensor, momentum: float = 0.01) -> Tensor:
+    """CurricularFace's adaptive ``t`` after one batch (CurricularFace paper Eq. 10, ``alpha = 0.01``):
+    ``t <- alpha * mean_i(cos theta_{y_i}) + (1 - alpha) t``, detached, in the dtype and shape of ``t``.
+
+    Args:
+        positive_cosine: ``(B,)`` pre-margin ``cos(theta_y)``.
+        t: the running ``t`` (the module keeps shape ``(1,)``, starting at 0).
+        momentum: ``alpha`` in ``(0, 1]``.
+    """
+    check_shape(positive_cosine, "positive_cosine", ("B",))
+    check_floating(positive_cosine, "positive_cosine")
+    check_nonempty(positive_cosine, "positive_cosine")
+    check_floating(t, "t")
+    check_same_device(t, "t", positive_cosine, "positive_cosine")
+    momentum = check_positive_float(momentum, "momentum")
+    if momentum > 1.0:
+        raise ValueError(f"expected momentum in (0, 1], got {momentum!r}")
+    with torch.no_grad():
+        mean = positive_cosine.mean().to(t.dtype)
+        return mean * momentum + (1.0 - momentum) * t
+
+
+def curricularface_logits(
+    cosine: Tensor, labels: Tensor, t: Tensor, scale: float = 64.0, margin: float = 0.5
+) -> Tensor:
+    """CurricularFace logits: ArcFace's target with hard negatives re-weighted by the curriculum ``t``.
+
+    * target: ``s * cos(theta_y + m)``, or ``s * (cos(theta_y) - m sin(m))`` when ``theta_y + m > pi`` (the
+      ArcFace fallback the authors' code uses);
+    * a negative ``j`` is hard when ``cos(theta_j) > cos(theta_y + m)``; its logit is
+      ``s * cos(theta_j) * (t + cos(theta_j))`` (paper Eq. 6-7), otherwise ``s * cos(theta_j)``.
+
+    ``t`` is a statistic, not a parameter: it gets no gradient (the authors' code updates it under
+    ``no_grad``). The hard-example test compares with ``cos(theta_y + m)`` before the fallback, as in the
+    authors' ``head/metrics.py``. Defaults ``s = 64``, ``m = 0.5`` are the paper's.
+
+    Args:
+        cosine: ``(B, C)`` pre-margin cosines, ``C >= 2``.
+        labels: ``(B,)`` integer labels in ``[0, C)``.
+        t: the adaptive parameter (scalar or ``(1,)``; see :func:`curricularface_t_update`).
+        scale: ``s > 0``.
+        margin: ``m`` in radians, ``0 <= m < pi``.
+
+    Returns:
+        ``(B, C)`` float32 logits (float64 for float64 input).
+    """
+    index = _check_cosine_and_labels(cosine, labels)
+    if t.numel() != 1:
+        raise ValueError(f"expected t with one element (shape () or (1,)), got shape {tuple(t.shape)}")
+    check_floating(t, "t")
+    check_same_device(t, "t", cosine, "cosine")
+    scale = check_positive_float(scale, "scale")
+    margin = _check_margin(margin)
+
+    cos = at_least_float32(cosine)
+    cos_m, sin_m = math.cos(margin), math.sin(margin)
+    cos_y = cos.gather(1, index)
+    cos_y_margin = cos_y * cos_m - _sine_of(cos_y) * sin_m
+    target = torch.where(cos_y > math.cos(math.pi - margin), cos_y_margin, cos_y - margin * sin_m) * scale
+    hard = cos > cos_y_margin.detach()
+    curriculum = t.detach().reshape(()).to(cos.dtype)
+    logits = torch.where(hard, cos * (curriculum + cos), cos).mul_(scale)
+    return logits.scatter_(1, index, target)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# MagFace
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _check_magface_bounds(
+    lower_norm: float, upper_norm: float, lower_margin: float, upper_margin: float
+) -> tuple[float, float, float, float]:
+    l_a = check_positive_float(lower_norm, "lower_norm")
+    u_a = check_positive_float(upper_norm, "upper_norm")
+    if not l_a < u_a:
+        raise ValueError(f"expected lower_norm < upper_norm, got {lower_norm!r} and {upper_norm!r}")
+    l_m = _check_margin(lower_margin, "lower_margin")
+    u_m = _check_margin(upper_margin, "upper_margin")
+    if not l_m <= u_m:
+        raise ValueError(f"expected lower_margin <= upper_margin, got {lower_margin!r} and {upper_margin!r}")
+    return l_a, u_a, l_m, u_m
+
+
+def _magface_margin(norms: Tensor, l_a: float, u_a: float, l_m: float, u_m: float) -> Tensor:
+    a = at_least_float32(norms).clamp(l_a, u_a)
+    return (u_m - l_m) / (u_a - l_a) * (a - l_a) + l_m
+
+
+def magface_margin(
+    norms: Tensor,
+    lower_norm: float = 10.0,
+    upper_norm: float = 110.0,
+    lower_margin: float = 0.45,
+    upper_margin: float = 0.8,
+) -> Tensor:
+    """MagFace's magnitude-aware angular margin ``m(a)``, linear from ``l_m`` at ``l_a`` to ``u_m`` at ``u_a``
+    with ``a = clip(||z||, l_a, u_a)`` (MagFace paper Sec. 3.2; the clip is the authors' ``MagLinear``).
+    Differentiable in the norm inside ``[l_a, u_a]``.
+
+    Args:
+        norms: ``(B,)`` feature norms ``a_i = ||z_i||``.
+        lower_norm, upper_norm: ``l_a``, ``u_a`` (paper: 10, 110).
+        lower_margin, upper_margin: ``l_m``, ``u_m`` in radians (paper: 0.45, 0.8).
+
+    Returns:
+        ``(B,)`` margins.
+    """
+    check_shape(norms, "norms", ("B",))
+    check_floating(norms, "norms")
+    return _magface_margin(norms, *_check_magface_bounds(lower_norm, upper_norm, lower_margin, upper_margin))
+
+
+def magface_regularizer(norms: Tensor, lower_norm: float = 10.0, upper_norm: float = 110.0) -> Tensor:
+    """MagFace's magnitude regulariser ``mean_i g(a_i)`` with ``g(a) = a / u_a^2 + 1 / a`` (paper Eq. 5) on
+    the clipped norms ``a = clip(||z||, l_a, u_a)`` (as the authors' ``MagLoss`` receives them).
+
+    Args:
+        norms: ``(B,)`` feature norms.
+        lower_norm, upper_norm: ``l_a``, ``u_a`` (paper: 10, 110).
+
+    Returns:
+        float32 scalar (float64 for float64 input).
+    """
+    check_shape(norms, "norms", ("B",))
+    check_floating(norms, "norms")
+    check_nonempty(norms, "norms")
+    l_a, u_a, _, _ = _check_magface_bounds(lower_norm, upper_norm, 0.0, 0.0)
+    a = at_least_float32(norms).clamp(l_a, u_a)
+    return (a / (u_a * u_a) + 1.0 / a).mean()
+
+
+def magface_logits(
+    cosine: Tensor,
+    norms: Tensor,
+    labels: Tensor,
+    scale: float = 64.0,
+    lower_norm: float = 10.0,
+    upper_norm: float = 110.0,
+    lower_margin: float = 0.45,
+    upper_margin: float = 0.8,
+) -> Tensor:
+    """MagFace logits: ``s * cos(theta_y + m(a))`` at the label (with :func:`magface_margin`),
+    ``s * cos(theta_j)`` elsewhere (MagFace paper Eq. 4).
+
+    Follows the authors' released ``MagLinear``, whose default (``easy_margin=True``, used by their training
+    script) keeps the plain ``s * cos(theta_y)`` where ``cos(theta_y) <= 0``; the paper writes the margin
+    without that condition. The gradient reaches the norm through ``m(a)`` (not detached, as in the released
+    code). Add ``lambda_g * magface_regularizer(norms)`` to the cross-entropy for the MagFace loss.
+
+    Args:
+        cosine: ``(B, C)`` pre-margin cosines, ``C >= 2``.
+        norms: ``(B,)`` feature norms of the un-normalised embeddings.
+        labels: ``(B,)`` integer labels in ``[0, C)``.
+        scale: ``s > 0`` (paper: 64).
+        lower_norm, upper_norm, lower_margin, upper_margin: ``l_a, u_a, l_m, u_m`` (paper: 10, 110, 0.45,
+            0.8).
+
+    Returns:
+        ``(B, C)`` float32 logits (float64 for float64 input).
+    """
+    index = _check_cosine_and_labels(cosine, labels)
+    _check_per_sample(norms, "norms", cosine)
+    scale = check_positive_float(scale, "scale")
+    bounds = _check_magface_bounds(lower_norm, upper_norm, lower_margin, upper_margin)
+
+    cos = at_least_float32(cosine)
+    margin = _magface_margin(norms, *bounds).to(cos.dtype).unsqueeze(1)
+    cos_y = cos.gather(1, index).clamp(-1.0, 1.0)
+    cos_y_margin = cos_y * torch.cos(margin) - _sine_of(cos_y) * torch.sin(margin)
+    target = torch.where(cos_y > 0, cos_y_margin, cos_y) * scale
+    return (cos * scale).scatter_(1, index, target)
