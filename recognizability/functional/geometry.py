@@ -85,7 +85,7 @@ def l2_normalize(x: Tensor, dim: int = -1) -> Tensor:
         float32 (float64 for float64 input) tensor of the shape of ``x``.
     """
     with float32_region(x.device):
-        out: Tensor = _L2Normalize.apply(x, dim)
+        out: Tensor = _L2Normalize.apply(x, dim)  # type: ignore[no-untyped-call]  # torch stub
     return out
 
 
