@@ -1,0 +1,59 @@
+"""Putting the quality estimator to work: a deployable model, ONNX export, a calibrated 0-100 score, and the
+``recognizability`` command (export, quality, calibrate, evaluate). See ``docs/deployment.md``.
+
+- :class:`QualityModel` / :func:`load_quality_model`: backbone + perceptibility regression module of a
+  training checkpoint, images -> (embedding v, xi_hat), preprocessing recorded (:class:`Preprocessing`);
+- :func:`export_onnx` / :class:`OnnxQualityModel` (``onnx`` extra): the same model under ONNX Runtime;
+- :class:`QualityCalibration` / :func:`fit_calibration`: ``quality = round(100 * P(mated comparison with a
+  good reference succeeds at the FMR | xi_hat))``, isotonic in ``xi_hat``, with threshold guidance from the
+  calibration set's EDC;
+- :func:`embed_images`, :func:`collect_images`, :func:`evaluate_folders`: folders of images, unreadable files
+  listed and skipped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .calibration import QualityCalibration, ThresholdGuidance, fit_calibration, pool_adjacent_violators
+from .evaluate import LabelledImages, calibrate, evaluate_folders, labelled_folder, synthetic_calibration_set
+from .images import UnreadableImage, collect_images
+from .model import Preprocessing, QualityModel, load_quality_model
+from .scoring import EmbeddedImages, embed_images, write_scores_csv
+
+if TYPE_CHECKING:
+    from .onnx import OnnxQualityModel, export_onnx
+
+# the ONNX module imports nothing optional at import time, but keep ``import recognizability.deploy`` light
+_LAZY = {"OnnxQualityModel": "onnx", "export_onnx": "onnx"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "EmbeddedImages",
+    "LabelledImages",
+    "OnnxQualityModel",
+    "Preprocessing",
+    "QualityCalibration",
+    "QualityModel",
+    "ThresholdGuidance",
+    "UnreadableImage",
+    "calibrate",
+    "collect_images",
+    "embed_images",
+    "evaluate_folders",
+    "export_onnx",
+    "fit_calibration",
+    "labelled_folder",
+    "load_quality_model",
+    "pool_adjacent_violators",
+    "synthetic_calibration_set",
+    "write_scores_csv",
+]

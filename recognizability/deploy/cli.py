@@ -1,0 +1,292 @@
+"""The ``recognizability`` command: export, quality, calibrate, evaluate.
+
+    recognizability calibrate --checkpoint runs/tinyface/full/last.pt            # synthetic calibration set
+    recognizability export    --checkpoint runs/tinyface/full/last.pt --out model.onnx
+    recognizability quality   faces/ "more/*.png" --onnx model.onnx --out scores.csv
+    recognizability quality   --onnx model.onnx --threshold-for 0.05
+    recognizability evaluate  --probe probe/ --gallery gallery/ --checkpoint last.pt --out eval/
+
+A checkpoint's calibration lives next to it (``last.calibration.json``, written by ``calibrate``) unless
+``--calibration FILE`` names another; an exported model carries its calibration in its metadata. No file is
+ever overwritten without ``--overwrite``. Unreadable images are skipped and listed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .calibration import QualityCalibration
+from .evaluate import (
+    calibrate,
+    evaluate_folders,
+    labelled_folder,
+    plot_evaluation,
+    synthetic_calibration_set,
+    write_json,
+)
+from .images import UnreadableImage, collect_images
+from .model import load_quality_model
+from .scoring import Scorer, embed_images, write_scores_csv
+
+__all__ = ["default_calibration_path", "main"]
+
+
+def default_calibration_path(checkpoint: str | Path) -> Path:
+    """Where ``calibrate`` puts a checkpoint's calibration: beside it, ``<stem>.calibration.json``."""
+    path = Path(checkpoint)
+    return path.with_name(f"{path.stem}.calibration.json")
+
+
+def _read_calibration(path: Path) -> QualityCalibration:
+    if not path.is_file():
+        raise FileNotFoundError(f"expected --calibration to be a calibration JSON file, got {str(path)!r}")
+    try:
+        return QualityCalibration.from_json(path.read_text())
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"expected a calibration written by recognizability calibrate in {str(path)!r}: {error}"
+        ) from error
+
+
+def _load(args: argparse.Namespace, need_calibration: bool) -> Scorer:
+    """The model named by --checkpoint or --onnx, with its calibration (--calibration, the checkpoint's
+    sidecar file, or the ONNX metadata)."""
+    calibration = None if args.calibration is None else _read_calibration(Path(args.calibration))
+    scorer: Scorer
+    if args.onnx is not None:
+        from .onnx import OnnxQualityModel
+
+        onnx_model = OnnxQualityModel(args.onnx, device=args.device)
+        if calibration is not None:
+            onnx_model.calibration = calibration
+        scorer = onnx_model
+        fix = f"pass --calibration FILE (recognizability calibrate --onnx {args.onnx} --out FILE)"
+    else:
+        if calibration is None and need_calibration:
+            sidecar = default_calibration_path(args.checkpoint)
+            if sidecar.is_file():
+                calibration = _read_calibration(sidecar)
+        scorer = load_quality_model(args.checkpoint, args.device, calibration)
+        fix = f"run recognizability calibrate --checkpoint {args.checkpoint} (or pass --calibration FILE)"
+    if need_calibration and scorer.calibration is None:
+        raise ValueError(f"expected a quality calibration for this model, found none; {fix}")
+    return scorer
+
+
+def _report_unreadable(unreadable: Sequence[UnreadableImage]) -> None:
+    if unreadable:
+        print(f"skipped {len(unreadable)} unreadable input(s):", file=sys.stderr)
+        for item in unreadable:
+            print(f"  {item.path}: {item.reason}", file=sys.stderr)
+
+
+def _check_new_file(path: str, overwrite: bool) -> None:
+    if Path(path).exists() and not overwrite:
+        raise FileExistsError(
+            f"expected --out to be a new file, got the existing {path!r} (pass --overwrite)"
+        )
+
+
+def _synthetic_warning(calibration: QualityCalibration) -> str:
+    if calibration.synthetic:
+        return (
+            " (calibrated on SYNTHETIC faces: a stand-in; refit on your own with recognizability calibrate)"
+        )
+    return ""
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .onnx import export_onnx
+
+    _check_new_file(args.out, args.overwrite)
+    model = _load(args, need_calibration=True)
+    path = export_onnx(model, args.out, overwrite=args.overwrite)  # type: ignore[arg-type]
+    print(f"wrote {path}")
+    return 0
+
+
+def _quality(args: argparse.Namespace) -> int:
+    if not args.images and args.threshold_for is None:
+        raise ValueError(
+            "expected IMAGES to score (files, folders or globs) or --threshold-for FNMR, got neither"
+        )
+    if args.images and args.out is None:
+        raise ValueError("expected --out scores.csv to write the scores to, got none")
+    if args.out is not None:
+        _check_new_file(args.out, args.overwrite)
+    scorer = _load(args, need_calibration=True)
+    calibration = scorer.calibration
+    assert calibration is not None  # _load checked it
+    guidance = None
+    if args.threshold_for is not None:
+        guidance = calibration.threshold_for(args.threshold_for)
+        print(
+            f"FNMR <= {guidance.target_fnmr:g} at FMR {guidance.fmr:g}: keep quality >= "
+            f"{guidance.quality_threshold} (FNMR {guidance.fnmr:.4f} on the calibration set, discarding "
+            f"{100 * guidance.discarded_share:.1f}% of its faces){_synthetic_warning(calibration)}"
+        )
+    if not args.images:
+        return 0
+    paths, problems = collect_images(args.images)
+    embedded = embed_images(
+        scorer, paths, batch_size=args.batch_size, workers=args.workers, progress=not args.no_progress
+    )
+    unreadable = problems + embedded.unreadable
+    quality = calibration.quality(embedded.xi_hat) if len(embedded.paths) else np.zeros(0, dtype=np.int64)
+    write_scores_csv(embedded.paths, quality, embedded.xi_hat, args.out, overwrite=args.overwrite)
+    print(f"wrote {len(embedded.paths)} scores to {args.out}{_synthetic_warning(calibration)}")
+    if guidance is not None and len(quality):
+        below = int(np.count_nonzero(quality < guidance.quality_threshold))
+        print(f"{below} of {len(quality)} images are below quality {guidance.quality_threshold}")
+    _report_unreadable(unreadable)
+    return 0 if len(embedded.paths) else 1
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    if (args.probe is None) != (args.gallery is None):
+        raise ValueError("expected both --probe and --gallery (a labelled calibration set) or neither")
+    if args.out is None:
+        if args.checkpoint is None:
+            raise ValueError("expected --out FILE for the calibration of an ONNX model, got none")
+        out = str(default_calibration_path(args.checkpoint))
+    else:
+        out = args.out
+    _check_new_file(out, args.overwrite)
+    scorer = _load(args, need_calibration=False)
+    if args.probe is None:
+        probe, gallery, source = synthetic_calibration_set(seed=args.synthetic_seed)
+        synthetic = True
+    else:
+        gallery = labelled_folder(args.gallery)
+        probe = labelled_folder(args.probe, gallery.identities)
+        source, synthetic = f"labelled folders: probe {args.probe}, gallery {args.gallery}", False
+    calibration, unreadable = calibrate(
+        scorer, probe, gallery, fmr=args.fmr, source=source, synthetic=synthetic,
+        batch_size=args.batch_size, workers=args.workers, progress=not args.no_progress,
+    )  # fmt: skip
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    write_json(calibration.to_dict(), Path(out))
+    print(
+        f"wrote {out}: {calibration.mated} mated / {calibration.non_mated} non-mated comparisons, threshold "
+        f"{calibration.comparison_threshold:.4f} at FMR {calibration.fmr:g}{_synthetic_warning(calibration)}"
+    )
+    _report_unreadable(unreadable)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    report_path = out / "report.json"
+    _check_new_file(str(report_path), args.overwrite)
+    scorer = _load(args, need_calibration=True)
+    report = evaluate_folders(
+        scorer, args.probe, args.gallery, args.distractors, batch_size=args.batch_size, workers=args.workers,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(report, report_path)
+    figures = [] if args.no_plots else plot_evaluation(report, out)
+    ident = report["identification"]
+    ranks = ", ".join(
+        f"{k.replace('_', '-')} {100 * v:.1f}%" for k, v in ident.items() if k.startswith("rank_")
+    )
+    print(f"{ranks}, mAP {100 * ident['mAP']:.1f}%; wrote {report_path} and {len(figures)} plot(s)")
+    _report_unreadable([UnreadableImage(**u) for u in report["data"]["unreadable"]])
+    return 0
+
+
+def _model_options(parser: argparse.ArgumentParser, *, onnx: bool = True) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--checkpoint", help="last.pt of a training run")
+    if onnx:
+        group.add_argument("--onnx", help="a model written by recognizability export")
+    parser.add_argument(
+        "--calibration",
+        help="calibration JSON (default: <checkpoint stem>.calibration.json, or the ONNX metadata)",
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (ONNX: cpu or cuda)")
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (256)")
+    parser.add_argument("--workers", type=int, default=1, help="background image-decoding processes (1)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recognizability",
+        description="Face quality (xi_hat, calibrated 0-100) and recognition with a trained model.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    export = commands.add_parser("export", help="write the model (backbone + regression head) as ONNX")
+    _model_options(export, onnx=False)
+    export.add_argument("--out", required=True, help="the .onnx file to write")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    export.set_defaults(onnx=None, run=_export)
+
+    quality = commands.add_parser("quality", help="quality 0-100 and xi_hat of images -> CSV")
+    quality.add_argument("images", nargs="*", help="image files, folders (walked recursively) and globs")
+    _model_options(quality)
+    _run_options(quality)
+    quality.add_argument("--out", help="CSV to write (columns path, quality, xi_hat)")
+    quality.add_argument(
+        "--threshold-for", type=float, metavar="FNMR",
+        help="print the quality threshold that reaches this FNMR at the calibration's FMR, and the share "
+        "of faces it discards",
+    )  # fmt: skip
+    quality.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    quality.set_defaults(run=_quality)
+
+    calibration = commands.add_parser("calibrate", help="fit the xi_hat -> quality 0-100 calibration")
+    _model_options(calibration)
+    _run_options(calibration)
+    calibration.add_argument(
+        "--probe", help="labelled probe folder PROBE/<identity>/... (default: synthetic)"
+    )
+    calibration.add_argument("--gallery", help="labelled gallery folder GALLERY/<identity>/...")
+    calibration.add_argument("--fmr", type=float, default=1e-3, help="FMR of the comparison threshold (1e-3)")
+    calibration.add_argument("--synthetic-seed", type=int, default=1, help="seed of the synthetic set (1)")
+    calibration.add_argument("--out", help="calibration JSON (default: beside the checkpoint)")
+    calibration.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    calibration.set_defaults(run=_calibrate)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="rank-k, mAP, TAR@FAR and the quality's EDC on your folders"
+    )
+    _model_options(evaluate)
+    _run_options(evaluate)
+    evaluate.add_argument("--probe", required=True, help="PROBE/<identity>/<images>")
+    evaluate.add_argument("--gallery", required=True, help="GALLERY/<identity>/<images>")
+    evaluate.add_argument("--distractors", help="a folder of distractor images (no identities)")
+    evaluate.add_argument("--out", required=True, help="folder for report.json and the plots")
+    evaluate.add_argument("--no-plots", action="store_true", help="write the report only")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    evaluate.set_defaults(run=_evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``recognizability`` console command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except (
+        OSError,
+        ValueError,
+        TypeError,
+        ImportError,
+    ) as error:  # FileNotFound, FileExists, Permission, ...
+        print(f"recognizability {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Image inputs for the deployment commands: files, folders and globs; decoding in a background worker.
+
+Unreadable inputs never stop a run: each one is recorded as an :class:`UnreadableImage` (path and reason),
+skipped, and listed at the end.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from recognizability.data import ImageDecodeError, decode_image
+from recognizability.data._images import is_image_file, list_image_files
+from recognizability.data.records import ReadReport
+
+from .model import Preprocessing
+
+__all__ = ["ImageBatch", "UnreadableImage", "collect_images", "image_batches"]
+
+
+@dataclass(frozen=True)
+class UnreadableImage:
+    """An input that was skipped: its path (or pattern) and why."""
+
+    path: str
+    reason: str
+
+
+def collect_images(items: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[UnreadableImage]]:
+    """Expand files, folders (walked recursively, sorted) and glob patterns into image paths.
+
+    Returns:
+        the image paths (each once, in the order found) and the inputs that gave no image (a missing path,
+        a pattern matching nothing, a file without a .jpg/.jpeg/.png extension).
+    """
+    found: list[Path] = []
+    problems: list[UnreadableImage] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        key = path.absolute()
+        if key not in seen:
+            seen.add(key)
+            found.append(path)
+
+    for item in items:
+        text = os.fspath(item)
+        path = Path(text)
+        if path.is_dir():
+            report = ReadReport("quality", "all", path)
+            images = list_image_files(path, report, recursive=True)
+            if not images:
+                problems.append(UnreadableImage(text, "folder holds no .jpg/.jpeg/.png image"))
+            for image in images:
+                add(image)
+        elif path.is_file():
+            if is_image_file(path):
+                add(path)
+            else:
+                problems.append(UnreadableImage(text, "not an image file (extension not .jpg/.jpeg/.png)"))
+        elif glob.has_magic(text):
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
+            files = [m for m in matches if m.is_file() and is_image_file(m)]
+            if not files:
+                problems.append(UnreadableImage(text, "pattern matches no .jpg/.jpeg/.png file"))
+            for match in files:
+                add(match)
+        else:
+            problems.append(UnreadableImage(text, "no such file or folder"))
+    return found, problems
+
+
+class _DecodedImages(Dataset[tuple[int, Tensor | None, str]]):
+    """``dataset[i] = (i, uint8 (3, S, S) or None, error text)``: decode and resize one image."""
+
+    def __init__(self, paths: Sequence[Path], preprocessing: Preprocessing) -> None:
+        self.paths = list(paths)
+        self.preprocessing = preprocessing
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[int, Tensor | None, str]:
+        try:
+            image = decode_image(self.paths[index])
+        except (ImageDecodeError, FileNotFoundError, OSError) as error:
+            return index, None, str(error)
+        return index, self.preprocessing.resize_image(image), ""
+
+
+@dataclass
+class ImageBatch:
+    """One batch: ``images`` uint8 (b, 3, S, S) of the readable ``indices`` (into the path list), and the
+    unreadable images of the batch."""
+
+    indices: list[int]
+    images: Tensor
+    unreadable: list[UnreadableImage]
+
+
+def _collate(paths: Sequence[Path]) -> Any:
+    def collate(items: Sequence[tuple[int, Tensor | None, str]]) -> ImageBatch:
+        good = [(i, image) for i, image, _ in items if image is not None]
+        bad = [UnreadableImage(str(paths[i]), error) for i, image, error in items if image is None]
+        if good:
+            stacked = torch.stack([image for _, image in good])
+        else:
+            stacked = torch.empty((0, 3, 0, 0), dtype=torch.uint8)
+        return ImageBatch([i for i, _ in good], stacked, bad)
+
+    return collate
+
+
+def image_batches(
+    paths: Sequence[Path], preprocessing: Preprocessing, batch_size: int = 256, workers: int = 1
+) -> Iterator[ImageBatch]:
+    """Batches of decoded, resized images, in path order, read by ``workers`` background processes.
+
+    With ``workers >= 1`` a ``DataLoader`` worker decodes and resizes the next batches while the model runs
+    on the current one (prefetching 4 batches per worker), so the model does not wait for the disk; with 0 the
+    images are read in this process.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"expected batch_size to be an int >= 1, got {batch_size!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"expected workers to be an int >= 0, got {workers!r}")
+    if not paths:
+        return iter(())
+    loader = DataLoader(
+        _DecodedImages(paths, preprocessing),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=_collate(paths),
+        prefetch_factor=4 if workers else None,
+    )
+    return iter(loader)
