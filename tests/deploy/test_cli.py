@@ -199,3 +199,40 @@ def test_evaluate_writes_a_report_and_plots(
     assert sum(report["quality"]["histogram"]) == 60 + 12
     assert {p.name for p in out.glob("*.png")} == {"cmc.png", "edc.png", "quality_histogram.png"}
     assert main(command) == 2  # the report exists: never overwritten without --overwrite
+
+
+def test_default_calibration_set_is_the_synthetic_benchmark(
+    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --probe/--gallery the calibration is fitted on a cached synthetic tree and says so (sizes made
+    small here; the shipped ones are ``SYNTHETIC_CALIBRATION_SIZES``)."""
+    from recognizability.deploy import evaluate
+
+    small = {**evaluate.SYNTHETIC_CALIBRATION_SIZES, "test_identities": 12, "probe_identities": 12}
+    monkeypatch.setattr(
+        evaluate, "SYNTHETIC_CALIBRATION_SIZES", {**small, "probe_images": 48, "gallery_images": 24}
+    )
+    monkeypatch.setenv("RECOGNIZABILITY_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "synthetic.json"
+    command = [
+        "calibrate",
+        "--checkpoint",
+        str(checkpoint),
+        "--fmr",
+        "0.05",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    assert main(command) == 0
+    assert "calibrated on SYNTHETIC faces" in capsys.readouterr().out
+    calibration = QualityCalibration.from_json(out.read_text())
+    assert calibration.synthetic and "synthetic benchmark (TinyFace layout, seed 1" in calibration.source
+    assert calibration.mated == 48 and calibration.non_mated == 48 * 11
+    trees = list((tmp_path / "cache" / "calibration").iterdir())
+    assert len(trees) == 1 and (trees[0] / "SYNTHETIC.txt").is_file()
+    # the tree is generated once and reused
+    stamp = (trees[0] / "SYNTHETIC.txt").stat().st_mtime_ns
+    assert main([*command, "--overwrite"]) == 0
+    assert (trees[0] / "SYNTHETIC.txt").stat().st_mtime_ns == stamp
+    assert QualityCalibration.from_json(out.read_text()) == calibration
