@@ -1,0 +1,413 @@
+"""ArcFace head with the class prototypes sharded over the processes of a ``torch.distributed`` group.
+
+For millions of identities neither the ``(C, D)`` prototypes nor the ``(B, C)`` logits fit one device. As in
+the partial-FC head of the ArcFace authors' ``arcface_torch``, process ``r`` of ``W`` keeps only the
+contiguous classes ``[r C // W, (r + 1) C // W)``; the embeddings and labels of all processes are gathered,
+each process scores the whole gathered batch against its own classes, and the softmax cross-entropy is
+assembled across processes from three ``(B_total,)`` reductions: the all-reduce MAX of the row maxima and the
+all-reduce SUM of the sums of exponentials (a distributed log-sum-exp), and the target cosine, which only its
+owner holds. The Recognizability Index (paper Eq. 1-3) needs the same target cosine and the largest
+non-target cosine over all classes: the all-reduce MAX of each process's best non-target cosine. No process
+ever holds a whole row of cosines, and within a process the classes are walked in chunks
+(:mod:`recognizability.functional.chunked`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from .._validation import (
+    check_floating,
+    check_labels,
+    check_nonempty,
+    check_positive_float,
+    check_same_device,
+    check_shape,
+    value_checks_enabled,
+)
+from ..functional.chunked import arcface_loss_from_parts, check_chunk_size, chunked_cosine_parts
+from .head_output import MarginHeadOutput
+
+__all__ = ["ShardedArcFace", "class_shard"]
+
+_EXTRA_STATE = "_extra_state"
+
+
+def class_shard(num_classes: int, rank: int, world_size: int) -> tuple[int, int]:
+    """The contiguous classes ``[start, end)`` that process ``rank`` of ``world_size`` owns.
+
+    ``start = rank * C // W`` and ``end = (rank + 1) * C // W``: shard sizes differ by at most one.
+    """
+    return rank * num_classes // world_size, (rank + 1) * num_classes // world_size
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Autograd-aware collectives. Their backward passes are the exact adjoints: the gradient of an all-gather is
+# the sum over processes of the gathered gradient, restricted to this process's part; the gradient of an
+# all-reduce SUM is the all-reduce SUM of the gradients.
+# ----------------------------------------------------------------------------------------------------------
+
+
+class _AllGather(torch.autograd.Function):
+    """Concatenate along dim 0 the equally sized tensors of all processes (rank order)."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: Tensor, group: dist.ProcessGroup) -> Tensor:
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size(group))]
+        dist.all_gather(parts, tensor.contiguous(), group=group)
+        ctx.group = group
+        ctx.rows = tensor.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        total = grad.contiguous().clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=ctx.group)
+        start = dist.get_rank(ctx.group) * ctx.rows
+        return total[start : start + ctx.rows], None
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Element-wise sum of the tensors of all processes."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: Tensor, group: dist.ProcessGroup) -> Tensor:
+        total = tensor.clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
+        ctx.group = group
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        total = grad.contiguous().clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=ctx.group)
+        return total, None
+
+
+class _ScaleGradient(torch.autograd.Function):
+    """Identity whose backward multiplies the gradient by a constant."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: Tensor, factor: float) -> Tensor:
+        ctx.factor = factor
+        return tensor.view_as(tensor)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        return grad * ctx.factor, None
+
+
+def _all_gather(tensor: Tensor, group: dist.ProcessGroup) -> Tensor:
+    gathered: Tensor = _AllGather.apply(tensor, group)  # type: ignore[no-untyped-call]
+    return gathered
+
+
+def _all_reduce_sum(tensor: Tensor, group: dist.ProcessGroup) -> Tensor:
+    total: Tensor = _AllReduceSum.apply(tensor, group)  # type: ignore[no-untyped-call]
+    return total
+
+
+class ShardedArcFace(nn.Module):
+    """ArcFace head whose class prototypes are split over the processes of a ``torch.distributed`` group.
+
+    Process ``r`` of ``W`` owns the classes ``[r C // W, (r + 1) C // W)`` (:func:`class_shard`) as its
+    parameter ``weight`` of shape ``(C_r, D)``, drawn from ``N(0, 0.01^2)`` like :class:`ArcFace`. Every
+    process calls the head with its own batch (all processes the same batch size ``B``); the embeddings and
+    labels of all processes are gathered (``B_total = W B`` rows) and:
+
+    * ``loss`` is the ArcFace cross-entropy ``L_cls`` of the whole gathered batch, the same value on every
+      process, computed across shards (all-reduce MAX of the row maxima, all-reduce SUM of the sums of
+      exponentials, the target cosine from the process that owns it);
+    * ``positive_cosine`` and ``nearest_negative_cosine`` are the index's two parts (paper Eq. 1) for this
+      process's own ``B`` samples, over all ``C`` classes (the nearest negative is the all-reduce MAX of each
+      shard's best non-target cosine).
+
+    Gradients. ``weight`` receives exactly the gradient that a single process holding all prototypes would
+    give it for the gathered batch. The gradient reaching each process's embeddings is ``W`` times that
+    single-process gradient for the classification loss (each of the ``W`` processes back-propagates the same
+    loss): wrap the backbone, not this head, in :class:`~torch.nn.parallel.DistributedDataParallel`, whose
+    average over the ``W`` processes then gives the backbone exactly the single-process gradient of the
+    whole batch; per-process loss terms built on the index parts (averaged over the own samples) get the same
+    treatment as in ordinary data-parallel training. Do not wrap this head in DDP: its shards differ.
+
+    Class sampling (``sample_rate < 1``, partial FC): in training mode each process scores the gathered batch
+    against a random subset of its classes: every class that is a label in the gathered batch, plus random
+    others, ``max(ceil(sample_rate * C_r), B_total + 1)`` classes in all (all ``C_r`` if fewer), drawn afresh
+    at every call from the process's default generator. The softmax then runs over the sampled classes only,
+    and so does the index's nearest negative: it is the largest cosine over the *sampled* non-target classes,
+    a lower bound of the one over all classes (the index, Eq. 3, is then an upper bound; ``d_P`` is exact
+    since positives are always kept). In evaluation mode every class is used.
+
+    Without an initialised process group (or with a group of one process) the head is a single-process
+    chunked ArcFace holding all ``C`` classes.
+
+    Checkpoints. ``state_dict()`` holds the local shard and its class range; loading it into a head with
+    another range raises. :meth:`full_weight` gathers the ``(C, D)`` matrix (a collective);
+    :meth:`load_full_weight` takes this process's rows from a full matrix (e.g. a dense :class:`ArcFace`
+    checkpoint); :meth:`load_shards` takes them from the shard state dicts written by any number of processes.
+
+    Args:
+        embedding_dim: ``D``.
+        num_classes: ``C >= max(2, W)`` (every process owns at least one class).
+        scale: ``s`` (paper Table 5: 64).
+        margin: ``m`` in radians, ``0 <= m < pi`` (paper Table 5: 0.45).
+        process_group: the group the classes are split over (default: the default group, if initialised).
+        sample_rate: share of each process's classes scored per training step, in ``(0, 1]`` (default 1:
+            all classes, exact).
+        chunk_size: classes scored at a time within a process (default: the whole shard in one block, as
+            fast as a dense head; a smaller value bounds the memory to ``B_total x chunk_size``).
+
+    Shape:
+        forward(embeddings ``(B, D)``, labels ``(B,)``) -> :class:`MarginHeadOutput` with ``logits`` and
+        ``cosine`` ``None``, ``loss`` a scalar and the two index parts ``(B,)``.
+    """
+
+    def __init__(
+        self,
+        embedding_dim: int,
+        num_classes: int,
+        scale: float = 64.0,
+        margin: float = 0.45,
+        process_group: dist.ProcessGroup | None = None,
+        sample_rate: float = 1.0,
+        chunk_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("embedding_dim", embedding_dim), ("num_classes", num_classes)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"expected {name} to be an int, got {type(value).__name__}")
+        if embedding_dim < 1:
+            raise ValueError(f"expected embedding_dim to be an int >= 1, got {embedding_dim!r}")
+        self.scale = check_positive_float(scale, "scale")
+        self.margin = check_positive_float(margin, "margin", allow_zero=True)
+        if self.margin >= math.pi:
+            raise ValueError(f"expected margin in radians in [0, pi), got {margin!r}")
+        self.sample_rate = check_positive_float(sample_rate, "sample_rate")
+        if self.sample_rate > 1.0:
+            raise ValueError(f"expected sample_rate in (0, 1], got {sample_rate!r}")
+        self.chunk_size = None if chunk_size is None else check_chunk_size(chunk_size)
+        if process_group is None and dist.is_available() and dist.is_initialized():
+            process_group = dist.group.WORLD
+        self.process_group = process_group
+        self.rank = 0 if process_group is None else dist.get_rank(process_group)
+        self.world_size = 1 if process_group is None else dist.get_world_size(process_group)
+        if num_classes < max(2, self.world_size):
+            raise ValueError(
+                f"expected num_classes >= max(2, world size {self.world_size}) so that every process owns a "
+                f"class and a nearest negative exists, got {num_classes!r}"
+            )
+        self.embedding_dim = embedding_dim
+        self.num_classes = num_classes
+        self.class_start, self.class_end = class_shard(num_classes, self.rank, self.world_size)
+        self.weight = nn.Parameter(torch.empty(self.class_end - self.class_start, embedding_dim))
+        #: ``(k,)`` global ids of the classes of this shard scored by the last sampled training step
+        #: (``None`` when the last call used every class).
+        self.sampled_classes: Tensor | None = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-draw this process's prototypes from ``N(0, 0.01^2)``."""
+        nn.init.normal_(self.weight, mean=0.0, std=0.01)
+
+    # ------------------------------------------------------------------------------------------------------
+    # Forward
+    # ------------------------------------------------------------------------------------------------------
+
+    def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:
+        check_shape(embeddings, "embeddings", ("B", self.embedding_dim))
+        check_floating(embeddings, "embeddings")
+        check_same_device(embeddings, "embeddings", self.weight, "the head's weight")
+        check_nonempty(embeddings, "embeddings")
+        index = check_labels(labels, self.num_classes, embeddings.shape[0], embeddings, "embeddings")
+        group = self.process_group
+        batch = embeddings.shape[0]
+        if group is not None and self.world_size > 1:
+            if value_checks_enabled():
+                self._check_equal_batches(batch, embeddings.device, group)
+            gathered = _all_gather(embeddings, group)
+            label_parts = [torch.empty_like(index) for _ in range(self.world_size)]
+            dist.all_gather(label_parts, index.contiguous(), group=group)
+            gathered_labels = torch.cat(label_parts)
+            weight = _ScaleGradient.apply(self.weight, 1.0 / self.world_size)  # type: ignore[no-untyped-call]
+        else:
+            gathered, gathered_labels, weight = embeddings, index, self.weight
+        local_labels = gathered_labels - self.class_start  # outside [0, C_r): a class of another process
+        self.sampled_classes = None
+        if self.training and self.sample_rate < 1.0:
+            weight, local_labels = self._sample_classes(weight, local_labels)
+        chunk_size = self.chunk_size or max(weight.shape[0], 1)
+        nontarget_lse, positive, nearest_negative = chunked_cosine_parts(
+            gathered, weight, local_labels, self.scale, chunk_size
+        )
+        if group is not None and self.world_size > 1:
+            # Distributed log-sum-exp over the non-target classes of all shards; the shift is a constant.
+            shift = nontarget_lse.detach().clone()
+            dist.all_reduce(shift, op=dist.ReduceOp.MAX, group=group)
+            shift = torch.where(shift > -torch.inf, shift, 0.0)
+            total = _all_reduce_sum(torch.exp(nontarget_lse - shift), group)
+            nontarget_lse = torch.log(total) + shift
+            positive = _all_reduce_sum(positive, group)  # only the owner's entry is non-zero
+            per_shard = _all_gather(nearest_negative.unsqueeze(0), group)  # (W, B_total)
+            nearest_negative = per_shard.max(dim=0).values
+        loss = arcface_loss_from_parts(nontarget_lse, positive, self.scale, self.margin).mean()
+        own = slice(self.rank * batch, (self.rank + 1) * batch)
+        return MarginHeadOutput(
+            logits=None,
+            cosine=None,
+            loss=loss,
+            positive_cosine=positive[own],
+            nearest_negative_cosine=nearest_negative[own],
+        )
+
+    def _check_equal_batches(self, batch: int, device: torch.device, group: dist.ProcessGroup) -> None:
+        parts = [torch.empty(1, dtype=torch.long, device=device) for _ in range(self.world_size)]
+        dist.all_gather(parts, torch.tensor([batch], device=device), group=group)
+        sizes = torch.cat(parts).tolist()
+        if any(size != batch for size in sizes):
+            raise ValueError(
+                "expected the same batch size on every process (e.g. drop_last=True), "
+                f"got batch sizes {sizes}"
+            )
+
+    def _sample_classes(self, weight: Tensor, local_labels: Tensor) -> tuple[Tensor, Tensor]:
+        """Keep every class of this shard that is a label in the gathered batch plus random others; return
+        the sampled prototypes and the labels renumbered into them (others stay outside the range)."""
+        local_classes = weight.shape[0]
+        batch_total = local_labels.shape[0]
+        keep = min(local_classes, max(math.ceil(self.sample_rate * local_classes), batch_total + 1))
+        if keep == local_classes:
+            return weight, local_labels
+        owned = (local_labels >= 0) & (local_labels < local_classes)
+        clamped = local_labels.clamp(0, local_classes - 1)
+        priority = torch.rand(local_classes, device=weight.device)
+        priority.scatter_reduce_(0, clamped, owned.to(priority.dtype) * 2.0, reduce="amax")
+        sampled = priority.topk(keep).indices.sort().values
+        self.sampled_classes = sampled + self.class_start
+        renumbered = torch.searchsorted(sampled, clamped)
+        return weight[sampled], torch.where(owned, renumbered, -1)
+
+    # ------------------------------------------------------------------------------------------------------
+    # Checkpoints
+    # ------------------------------------------------------------------------------------------------------
+
+    def get_extra_state(self) -> dict[str, int]:
+        """The class range of the shard, saved beside ``weight`` so that a shard cannot load into the wrong
+        range."""
+        return {
+            "num_classes": self.num_classes,
+            "class_start": self.class_start,
+            "class_end": self.class_end,
+        }
+
+    def set_extra_state(self, state: Any) -> None:
+        self._check_shard_state(state, "state_dict")
+
+    def _check_shard_state(self, state: object, name: str) -> None:
+        expected = self.get_extra_state()
+        if state != expected:
+            raise ValueError(
+                f"expected {name} of the classes [{self.class_start}, {self.class_end}) of "
+                f"{self.num_classes} (process {self.rank} of {self.world_size}), got a shard saved as "
+                f"{state!r}; use load_shards() or load_full_weight() to load a checkpoint written with "
+                "another number of processes"
+            )
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        # Check the range before anything is copied (the base class copies the weight first).
+        if prefix + _EXTRA_STATE in state_dict:
+            self._check_shard_state(state_dict[prefix + _EXTRA_STATE], "state_dict")
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+    @torch.no_grad()
+    def full_weight(self) -> Tensor:
+        """All ``C`` prototypes, ``(C, D)``, gathered from every process into a CPU tensor on every process.
+
+        A collective: every process of the group must call it.
+        """
+        group = self.process_group
+        if group is None or self.world_size == 1:
+            return self.weight.detach().cpu().clone()
+        widest = max(end - start for start, end in self._all_shards())
+        padded = self.weight.new_zeros(widest, self.embedding_dim)
+        padded[: self.weight.shape[0]] = self.weight
+        parts = [torch.empty_like(padded) for _ in range(self.world_size)]
+        dist.all_gather(parts, padded, group=group)
+        return torch.cat(
+            [part[: end - start].cpu() for part, (start, end) in zip(parts, self._all_shards(), strict=True)]
+        )
+
+    @torch.no_grad()
+    def load_full_weight(self, weight: Tensor) -> None:
+        """Copy this process's rows ``weight[class_start:class_end]`` of a full ``(C, D)`` prototype matrix
+        (e.g. ``ArcFace.state_dict()["weight"]`` or :meth:`full_weight`)."""
+        check_shape(weight, "weight", (self.num_classes, self.embedding_dim))
+        check_floating(weight, "weight")
+        self.weight.copy_(weight[self.class_start : self.class_end])
+
+    @torch.no_grad()
+    def load_shards(self, shards: Sequence[Mapping[str, Any]], prefix: str = "") -> None:
+        """Load this process's prototypes from the shard state dicts of a run with any number of processes.
+
+        Each state dict is one process's ``head.state_dict()`` (or a model state dict with the head under
+        ``prefix``, e.g. ``"head."``); together they must cover this process's classes. The shards may be
+        loaded with ``torch.load(path, map_location="cpu", weights_only=True, mmap=True)`` so only the rows
+        needed are read. Nothing is changed unless every row is found.
+
+        Args:
+            shards: the state dicts, in any order.
+            prefix: key prefix of the head inside each state dict.
+        """
+        rows = self.weight.new_empty(self.weight.shape)
+        covered = torch.zeros(self.weight.shape[0], dtype=torch.bool)
+        for number, shard in enumerate(shards):
+            name = f"shards[{number}]"
+            weight_key, state_key = prefix + "weight", prefix + _EXTRA_STATE
+            if weight_key not in shard or state_key not in shard:
+                raise ValueError(f"expected {name} to hold the keys {weight_key!r} and {state_key!r}")
+            state = shard[state_key]
+            if not isinstance(state, Mapping) or state.get("num_classes") != self.num_classes:
+                raise ValueError(
+                    f"expected {name} to be a shard of {self.num_classes} classes, got {state!r}"
+                )
+            start, end = int(state["class_start"]), int(state["class_end"])
+            weight = check_shape(
+                shard[weight_key], f"{name}[{weight_key!r}]", (end - start, self.embedding_dim)
+            )
+            low, high = max(start, self.class_start), min(end, self.class_end)
+            if low < high:
+                rows[low - self.class_start : high - self.class_start] = weight[low - start : high - start]
+                covered[low - self.class_start : high - self.class_start] = True
+        if not bool(covered.all()):
+            missing = int((~covered).sum())
+            raise ValueError(
+                f"expected shards covering the classes [{self.class_start}, {self.class_end}), "
+                f"got {missing} of them missing"
+            )
+        self.weight.copy_(rows)
+
+    def _all_shards(self) -> list[tuple[int, int]]:
+        return [class_shard(self.num_classes, r, self.world_size) for r in range(self.world_size)]
+
+    def extra_repr(self) -> str:
+        return (
+            f"embedding_dim={self.embedding_dim}, num_classes={self.num_classes}, scale={self.scale}, "
+            f"margin={self.margin}, classes=[{self.class_start}, {self.class_end}), "
+            f"world_size={self.world_size}, sample_rate={self.sample_rate}, chunk_size={self.chunk_size}"
+        )
