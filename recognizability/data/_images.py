@@ -76,6 +76,8 @@ def decode_image(path: str | os.PathLike[str]) -> Tensor:
             names the file, what was expected and what was found.
         ImportError: Pillow is not installed.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"expected path to be a str or os.PathLike, got {type(path).__name__}")
     file = Path(path)
     image_module = _pillow()
     if not file.is_file():

@@ -34,7 +34,17 @@ def locate_file(name: str, folders: Sequence[Path], what: str) -> Path:
 
 
 def load_mat(path: Path) -> dict[str, Any]:
-    """``scipy.io.loadmat(path)`` without the ``__header__``-style entries, with errors that name the file."""
+    """``scipy.io.loadmat(path)`` without the ``__header__``-style entries, with errors that name the file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        MatFormatError: the file is empty, truncated, not a .mat file, or MATLAB v7.3 (HDF5).
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"expected a MATLAB .mat file at {path}; it does not exist")
+    expected = "expected a MATLAB v5/v7 .mat file"
+    if path.stat().st_size == 0:
+        raise MatFormatError(f"could not read {path}: {expected}, got an empty file (0 bytes)")
     try:
         content: dict[str, Any] = scipy.io.loadmat(str(path))
     except NotImplementedError as error:  # MATLAB v7.3 files are HDF5, which scipy does not read
@@ -43,7 +53,10 @@ def load_mat(path: Path) -> dict[str, Any]:
             "re-save it with save(..., '-v7') in MATLAB/Octave"
         ) from error
     except Exception as error:  # scipy raises ValueError, TypeError, IndexError... on a malformed file
-        raise MatFormatError(f"could not read {path} as a MATLAB .mat file: {error}") from error
+        raise MatFormatError(
+            f"could not read {path}: {expected}, got a file scipy.io.loadmat cannot read "
+            f"(truncated, corrupt or another format?): {error}"
+        ) from error
     return {key: value for key, value in content.items() if not key.startswith("__")}
 
 

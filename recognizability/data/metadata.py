@@ -10,6 +10,7 @@ serve the synthetic benchmark unchanged. Real dataset trees have neither file, a
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,12 +49,18 @@ def read_metadata(csv_path: Path) -> dict[str, SampleMetadata]:
     """Read ``synthetic_metadata.csv`` into relative posix path -> :class:`SampleMetadata`.
 
     Raises:
-        ValueError: a required column is missing, or a row holds a severity outside [0, 1] or a hard flag not
-        0/1;
-            the message names the file, the line and the value.
+        ValueError: the file is not UTF-8 CSV text, a required column is missing, a row is short, or a row
+            holds a severity outside [0, 1] or a hard flag not 0/1; the message names the file, the line and
+            the value.
     """
-    with csv_path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
+    try:
+        text = csv_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{csv_path}: expected a UTF-8 CSV table, got bytes that are not UTF-8 text ({error})"
+        ) from error
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         columns = reader.fieldnames or []
         missing = [column for column in _REQUIRED_COLUMNS if column not in columns]
         if missing:
@@ -63,6 +70,11 @@ def read_metadata(csv_path: Path) -> dict[str, SampleMetadata]:
             )
         table: dict[str, SampleMetadata] = {}
         for line, row in enumerate(reader, start=2):
+            if any(row.get(column) is None for column in _REQUIRED_COLUMNS):
+                raise ValueError(
+                    f"{csv_path} line {line}: expected a value in each of the columns {list(columns)}, "
+                    f"got a short row {row!r}"
+                )
             try:
                 severity = float(row["severity"])
             except ValueError as error:
@@ -75,6 +87,8 @@ def read_metadata(csv_path: Path) -> dict[str, SampleMetadata]:
             if hard_text not in ("0", "1", "true", "false"):
                 raise ValueError(f"{csv_path} line {line}: hard should be 0 or 1, got {row['hard']!r}")
             table[row["path"].strip()] = SampleMetadata(severity=severity, hard=hard_text in ("1", "true"))
+    except csv.Error as error:
+        raise ValueError(f"{csv_path} line {reader.line_num}: expected a CSV table, got {error}") from error
     return table
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -294,6 +295,15 @@ def normalize(images: Tensor, channel_order: str = "RGB") -> Tensor:
     return result.flip(1) if channel_order == "BGR" else result
 
 
+def _label(label: object, index: int) -> int:
+    """An int label (Python or numpy int, or a one-element integer tensor); TypeError naming the item."""
+    if isinstance(label, Tensor) and label.numel() == 1 and not label.is_floating_point():
+        label = label.item()
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+        raise TypeError(f"expected batch[{index}] label to be an int, got {type(label).__name__} {label!r}")
+    return int(label)
+
+
 def collate_variable_size(
     batch: Sequence[tuple[Tensor, int]],
     size: Size = 112,
@@ -323,8 +333,14 @@ def collate_variable_size(
         image, label = item
         if image.ndim != 3:
             raise ValueError(f"expected batch[{index}] image of shape (C, H, W), got {tuple(image.shape)}")
+        if images and (image.shape[0], image.dtype) != (images[0].shape[0], images[0].dtype):
+            raise ValueError(
+                f"expected every image with batch[0]'s {images[0].shape[0]} channels and dtype "
+                f"{images[0].dtype}, got batch[{index}] with {image.shape[0]} channels and dtype "
+                f"{image.dtype}"
+            )
         images.append(image)
-        labels.append(int(label))
+        labels.append(_label(label, index))
     if mode == "resize":
         target = _size_pair(size)
         stacked = [resize_batch(image.unsqueeze(0), target, antialias=antialias)[0] for image in images]
