@@ -1,0 +1,179 @@
+"""Property tests: the method's functions give finite values and finite gradients for finite inputs in
+float16, bfloat16 and float32, including zero-norm rows, ``cos_y = +-1`` and huge and tiny norms.
+
+Embeddings, prototypes, UI centre, predicted index and attention output are leaves in the tested dtype; the
+whole pipeline (cosines, ArcFace logits and cross-entropy, the index, the regression, diversion and
+attention losses, the projection of Eq. 8) runs forward and backward, and every gradient must be finite.
+
+Each function casts its gradient back to the input's dtype once, saturated at the dtype's largest finite
+value where the true gradient is larger (near-zero norms). The embeddings therefore enter each function as
+their own leaf: when one half-precision leaf feeds several functions, autograd adds their gradients in that
+half precision, and two saturated contributions would overflow in the sum (in the training criterion the
+index and projection targets are detached by default, so the embeddings have one such use).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recognizability.functional import (
+    arcface_logits,
+    attention_mse_loss,
+    cosine_logits,
+    index_diversion_loss,
+    perceptibility_regression_loss,
+    project_away,
+    recognizability_index,
+    recognizability_index_from_parts,
+    ui_cosine,
+)
+
+DTYPES = [torch.float16, torch.bfloat16, torch.float32]
+ROW_KINDS = ["random", "zero", "prototype", "minus_prototype", "huge", "tiny"]
+
+
+def _exponent_range(dtype: torch.dtype) -> tuple[int, int]:
+    """Powers of two from the smallest subnormal to half the largest finite value of ``dtype``."""
+    info = torch.finfo(dtype)
+    smallest = int(math.log2(info.smallest_normal * info.eps))
+    return smallest, int(math.log2(info.max)) - 1
+
+
+@st.composite
+def pipeline_inputs(draw: st.DrawFn, dtypes: list[torch.dtype], max_exponent: int | None = None) -> dict:
+    dtype = draw(st.sampled_from(dtypes))
+    low, high = _exponent_range(dtype)
+    if max_exponent is not None:
+        high = min(high, max_exponent)
+    batch, classes, dim = draw(st.integers(1, 5)), draw(st.integers(2, 5)), draw(st.integers(2, 8))
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+
+    def scaled_rows(rows: int, exponents: list[int]) -> torch.Tensor:
+        direction = torch.randn(rows, dim, generator=g, dtype=torch.float64)
+        direction = direction / direction.abs().amax(dim=1, keepdim=True)  # largest entry +-1
+        scale = torch.tensor([2.0**e for e in exponents], dtype=torch.float64).unsqueeze(1)
+        return (direction * scale).to(dtype)
+
+    exponent = st.integers(low, high)
+    prototypes = scaled_rows(classes, [draw(exponent) for _ in range(classes)])
+    labels = torch.randint(0, classes, (batch,), generator=g)
+    rows = []
+    for i in range(batch):
+        kind = draw(st.sampled_from(ROW_KINDS))
+        if kind == "zero":
+            rows.append(torch.zeros(dim, dtype=dtype))
+        elif kind in ("prototype", "minus_prototype"):
+            sign = 1.0 if kind == "prototype" else -1.0
+            rows.append(prototypes[labels[i]] * sign)  # cos_y = +-1
+        else:
+            e = {"huge": high, "tiny": low}.get(kind, draw(exponent))
+            rows.append(scaled_rows(1, [e])[0])
+    center = scaled_rows(1, [draw(exponent)])[0]
+    predicted = scaled_rows(1, [draw(st.integers(-4, min(high, 20)))])[0][:batch]
+    predicted = torch.cat([predicted, torch.zeros(batch - predicted.numel(), dtype=dtype)])
+    attended = scaled_rows(batch, [draw(exponent) for _ in range(batch)])
+    return {
+        "embeddings": torch.stack(rows),
+        "prototypes": prototypes,
+        "labels": labels,
+        "center": center,
+        "predicted_index": predicted,
+        "attended": attended,
+    }
+
+
+def _leaves(inputs: dict, *names: str) -> dict:
+    """Leaves for ``names``; ``"embeddings_<use>"`` is a separate leaf of the embeddings for each use."""
+    return {name: inputs[name.split("_for_")[0]].clone().requires_grad_() for name in names}
+
+
+def _assert_finite_gradients(leaves: dict, loss: torch.Tensor) -> None:
+    assert bool(torch.isfinite(loss).all()), loss
+    loss.backward()
+    for name, leaf in leaves.items():
+        assert leaf.grad is not None, name
+        assert leaf.grad.dtype == leaf.dtype, name
+        assert bool(torch.isfinite(leaf.grad).all()), (name, leaf.grad)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=350, deadline=None)
+@given(data=st.data())
+def test_cosines_arcface_and_index_have_finite_gradients_at_every_scale(
+    dtype: torch.dtype, data: st.DataObject
+) -> None:
+    """Scale-invariant part of the pipeline over the whole finite range of every dtype."""
+    inputs = data.draw(pipeline_inputs([dtype]))
+    x = _leaves(inputs, "embeddings", "embeddings_for_ui", "prototypes", "center")
+    labels = inputs["labels"]
+    cosine = cosine_logits(x["embeddings"], x["prototypes"])
+    classification = F.cross_entropy(arcface_logits(cosine, labels), labels)
+    ui = ui_cosine(x["embeddings_for_ui"], x["center"])
+    index = recognizability_index(cosine, labels, ui)  # not detached: its gradient is checked too
+    positive = cosine.gather(1, labels[:, None]).squeeze(1)
+    negative = cosine.scatter(1, labels[:, None], -2.0).amax(dim=1)
+    parts = recognizability_index_from_parts(positive, negative, ui)
+    assert bool(torch.isfinite(index).all()) and bool((index >= 0).all())
+    torch.testing.assert_close(parts, index)
+    # The index reaches d_UI * d_N / eps ~ 4e7 at cos_y = 1: scale it so the sum stays readable.
+    _assert_finite_gradients(x, classification + 1e-8 * index.sum() + 1e-8 * parts.sum())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=250, deadline=None)
+@given(data=st.data())
+def test_full_pipeline_losses_have_finite_gradients(dtype: torch.dtype, data: st.DataObject) -> None:
+    """Every loss term of Eq. 10 on top of the cosines: the whole float16 range; bfloat16 and float32 up to
+    magnitudes 2**48, beyond which the squared error of Eq. 9 itself exceeds the float32 range."""
+    inputs = data.draw(pipeline_inputs([dtype], max_exponent=None if dtype == torch.float16 else 48))
+    names = ("embeddings", "embeddings_for_ui", "embeddings_for_projection", "prototypes")
+    x = _leaves(inputs, *names, "center", "center_for_projection", "predicted_index", "attended")
+    labels = inputs["labels"]
+    cosine = cosine_logits(x["embeddings"], x["prototypes"])
+    classification = F.cross_entropy(arcface_logits(cosine, labels), labels)
+    index = recognizability_index(cosine, labels, ui_cosine(x["embeddings_for_ui"], x["center"]))
+    regression = perceptibility_regression_loss(x["predicted_index"], index)  # index not detached
+    diversion = index_diversion_loss(x["predicted_index"], tau=1.0)
+    target = project_away(x["embeddings_for_projection"], x["center_for_projection"])
+    attention = attention_mse_loss(x["attended"], target)  # target not detached: its gradient is checked
+    for term in (classification, regression, diversion, attention):
+        assert term.dtype == torch.float32
+    _assert_finite_gradients(x, classification + 5 * regression + 2 * diversion + attention)
+
+
+@settings(max_examples=100, deadline=None)
+@given(inputs=pipeline_inputs([torch.float32], max_exponent=20))
+def test_pipeline_under_bfloat16_autocast_is_finite_and_float32(inputs: dict) -> None:
+    names = ("embeddings", "embeddings_for_ui", "embeddings_for_projection", "prototypes")
+    x = _leaves(inputs, *names, "center", "center_for_projection", "attended")
+    labels = inputs["labels"]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        cosine = cosine_logits(x["embeddings"], x["prototypes"])
+        classification = F.cross_entropy(arcface_logits(cosine, labels), labels)
+        index = recognizability_index(cosine, labels, ui_cosine(x["embeddings_for_ui"], x["center"]))
+        target = project_away(x["embeddings_for_projection"], x["center_for_projection"])
+        attention = attention_mse_loss(x["attended"], target)
+    assert cosine.dtype == torch.float32 and index.dtype == torch.float32
+    _assert_finite_gradients(x, classification + 1e-8 * index.sum() + attention)
+
+
+def test_float16_cases_of_the_report() -> None:
+    """Zero-norm rows and cos_y = 1 in float16 (inf/NaN gradients before) against the float32 gradient."""
+    w = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
+    rows = torch.stack([torch.zeros(8), w[1], -w[2], w[3] * 2.0**-10])  # cos_y = 0, 1, -1, 1
+    labels = torch.tensor([0, 1, 2, 3])
+    grads = {}
+    for dtype in (torch.float16, torch.float32):
+        e = rows.to(dtype).requires_grad_()
+        cosine = cosine_logits(e, w.to(dtype))
+        F.cross_entropy(arcface_logits(cosine, labels), labels).backward()
+        assert e.grad is not None and bool(torch.isfinite(e.grad).all())
+        grads[dtype] = e.grad.float()
+    assert torch.equal(grads[torch.float16][0], torch.zeros(8))  # no direction: zero gradient
+    torch.testing.assert_close(grads[torch.float16], grads[torch.float32], atol=2e-2, rtol=2e-2)
