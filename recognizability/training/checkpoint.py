@@ -34,14 +34,12 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from recognizability.backbones.loading import CheckpointError, read_checkpoint_file
-
-from .settings import TrainingSettings
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -68,6 +66,16 @@ RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "max_steps_per_epoch")
 
 #: What a training checkpoint is, in the words of the error messages.
 TRAINING_CHECKPOINT = "a training checkpoint (last.pt written by recognizability.training.fit)"
+
+
+class RunSettings(Protocol):
+    """What a checkpoint needs of a run's settings (``TrainingSettings`` or any configuration class):
+    ``to_dict()`` -> a plain dict (str keys; nested dicts, lists, str, int, float, bool, None), and, for
+    :func:`check_resume_settings`, a ``from_dict`` class method that reads it back."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 _KEYS = ("format", "model", "optimizer", "scheduler", "rng", "epoch", "settings", "extra")
 _MT19937_WORDS = 624  # numpy's and python's Mersenne Twister state: 624 32-bit words (+ position)
 
@@ -214,7 +222,7 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     epoch: int,
-    settings: TrainingSettings,
+    settings: RunSettings,
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write a complete checkpoint to ``path`` atomically (temporary file + ``os.replace``).
@@ -266,7 +274,8 @@ class TrainingCheckpoint:
         path: the file it was read from.
         format: the layout version it was written in (1: earlier releases, converted on reading).
         epoch: the number of finished epochs.
-        settings: the run's :class:`TrainingSettings`.
+        settings: the run's settings as saved (``settings.to_dict()``; parse with the settings class's
+            ``from_dict``).
         num_classes: C, rows of the stored ArcFace prototypes ``head.weight`` (C, D); None when the model
             has none (a checkpoint of another module).
         payload: the checkpoint in the current layout (keys ``model``, ``optimizer``, ``scheduler``, ``rng``,
@@ -276,7 +285,7 @@ class TrainingCheckpoint:
     path: Path
     format: int
     epoch: int
-    settings: TrainingSettings
+    settings: dict[str, Any]
     num_classes: int | None
     payload: dict[str, Any]
 
@@ -395,12 +404,9 @@ def read_training_checkpoint(
     epoch = payload["epoch"]
     if not _is_int(epoch) or epoch < 0:
         raise refuse(f"its epoch count is {epoch!r}, not an int >= 0")
-    if not isinstance(payload["settings"], dict):
-        raise refuse(f"its settings are a {type(payload['settings']).__name__}, not a dict")
-    try:
-        settings = TrainingSettings.from_dict(payload["settings"])
-    except (TypeError, ValueError, KeyError) as err:
-        raise refuse(f"its settings cannot be read by this version ({type(err).__name__}: {err})") from None
+    settings = payload["settings"]
+    if not isinstance(settings, dict) or not all(isinstance(k, str) for k in settings):
+        raise refuse(f"its settings are a {type(settings).__name__}, not a dict with str keys")
     model_state = payload["model"]
     if not isinstance(model_state, Mapping) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model_state.items()
@@ -418,35 +424,72 @@ def read_training_checkpoint(
     return TrainingCheckpoint(Path(source), int(fmt), int(epoch), settings, num_classes, payload)
 
 
-def check_resume_settings(checkpoint: TrainingCheckpoint, settings: TrainingSettings) -> None:
-    """Check that a run with ``settings`` may continue ``checkpoint``.
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping) and key != "lr":
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
-    Every setting must equal the checkpoint's except those in :data:`RESUMABLE_CHANGES` (``epochs``: a run
-    may be extended; ``max_steps_per_epoch``), and ``settings.epochs`` may not be fewer than the epochs
-    already finished.
+
+def check_resume_settings(
+    checkpoint: TrainingCheckpoint, settings: RunSettings, *, epochs: int | None = None
+) -> None:
+    """Check that a run with ``settings`` may continue ``checkpoint``, changing nothing.
+
+    Every setting must equal the checkpoint's except those named in :data:`RESUMABLE_CHANGES` (``epochs``: a
+    run may be extended; ``max_steps_per_epoch``), and the run's number of epochs may not be fewer than the
+    epochs already finished. The checkpoint's settings are first read back with ``type(settings).from_dict``
+    when the class has one (so settings saved by an earlier layout compare field for field).
+
+    Args:
+        checkpoint: from :func:`read_training_checkpoint`.
+        settings: this run's settings (``TrainingSettings`` or any class with ``to_dict``/``from_dict``).
+        epochs: this run's number of epochs (default: the one ``epochs`` entry of ``settings.to_dict()``).
 
     Raises:
-        TypeError: ``settings`` is not a TrainingSettings.
+        TypeError: ``settings`` has no ``to_dict``.
         ValueError: naming the checkpoint and every differing field with both values, or the epoch counts.
     """
-    if not isinstance(settings, TrainingSettings):
-        raise TypeError(f"expected settings to be a TrainingSettings, got {type(settings).__name__}")
-    mine, theirs = settings.to_dict(), checkpoint.payload["settings"]
+    to_dict = getattr(settings, "to_dict", None)
+    if not callable(to_dict):
+        raise TypeError(f"expected settings with a to_dict() method, got {type(settings).__name__}")
+    source = str(checkpoint.path)
+    theirs: Any = checkpoint.settings
+    from_dict = getattr(type(settings), "from_dict", None)
+    if callable(from_dict):
+        try:
+            theirs = from_dict(theirs).to_dict()
+        except (TypeError, ValueError, KeyError) as err:
+            raise ValueError(
+                f"expected the settings of {source!r} to be readable as {type(settings).__name__} to resume "
+                f"it, got {type(err).__name__}: {err}"
+            ) from None
+    mine_flat, theirs_flat = _flatten(to_dict()), _flatten(theirs)
     differing = sorted(
-        k for k in set(mine) | set(theirs) if k not in RESUMABLE_CHANGES and mine.get(k) != theirs.get(k)
+        k
+        for k in set(mine_flat) | set(theirs_flat)
+        if k.rsplit(".", 1)[-1] not in RESUMABLE_CHANGES and mine_flat.get(k) != theirs_flat.get(k)
     )
     if differing:
-        shown = "; ".join(f"{k}: checkpoint {theirs.get(k)!r}, this run {mine.get(k)!r}" for k in differing)
-        raise ValueError(
-            f"expected the settings of {str(checkpoint.path)!r} to match this run's to resume it, got "
-            f"differences in {differing} ({shown}); start a new run (another output folder, or overwrite) "
-            f"to train with other settings"
+        shown = "; ".join(
+            f"{k}: checkpoint {theirs_flat.get(k)!r}, this run {mine_flat.get(k)!r}" for k in differing[:8]
         )
-    if settings.epochs < checkpoint.epoch:
         raise ValueError(
-            f"expected epochs >= {checkpoint.epoch} to resume {str(checkpoint.path)!r}, which has already "
-            f"finished {checkpoint.epoch} epochs; got epochs={settings.epochs} (pass at least "
-            f"{checkpoint.epoch}, or start a new run to train fewer)"
+            f"expected the settings of {source!r} to match this run's to resume it, got differences in "
+            f"{differing} ({shown}); start a new run (another output folder, or overwrite) to train with "
+            f"other settings"
+        )
+    if epochs is None:
+        found = [v for k, v in mine_flat.items() if k.rsplit(".", 1)[-1] == "epochs"]
+        epochs = found[0] if len(found) == 1 and _is_int(found[0]) else None
+    if epochs is not None and epochs < checkpoint.epoch:
+        raise ValueError(
+            f"expected epochs >= {checkpoint.epoch} to resume {source!r}, which has already finished "
+            f"{checkpoint.epoch} epochs; got epochs={epochs} (pass at least {checkpoint.epoch}, or start a "
+            f"new run to train fewer)"
         )
 
 
@@ -483,8 +526,9 @@ def check_checkpoint_fits(
     ]
     if missing or unexpected or mismatched:
         lines = [
-            f"checkpoint {source!r} (backbone {checkpoint.settings.backbone}, {checkpoint.num_classes} "
-            f"classes, embedding {checkpoint.settings.embedding_dim}) does not fit this model:"
+            f"checkpoint {source!r} (backbone {checkpoint.settings.get('backbone')!r}, "
+            f"{checkpoint.num_classes} classes, embedding {checkpoint.settings.get('embedding_dim')}) does "
+            f"not fit this model:"
         ]
         if missing:
             lines.append(f"  {len(missing)} missing keys: {_shape_list(missing)}")
@@ -549,7 +593,7 @@ def load_checkpoint(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer | None = None,
     scheduler: Any = None,
-    settings: TrainingSettings | None = None,
+    settings: RunSettings | None = None,
     restore_rng: bool = True,
     map_location: str | torch.device = "cpu",
 ) -> dict[str, Any]:

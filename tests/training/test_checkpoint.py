@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +19,27 @@ from recognizability.training.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
-from recognizability.training.settings import cpu_demo_settings
+
+
+@dataclass(frozen=True)
+class StandInSettings:
+    """A run's settings as checkpoints see them: to_dict/from_dict, epochs, a step cap, other fields."""
+
+    epochs: int = 3
+    tau: float = 0.5
+    lr: float = 0.1
+    seed: int = 0
+    max_steps_per_epoch: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> StandInSettings:
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> StandInSettings:
+        return dataclasses.replace(self, **changes)
 
 
 def _objects() -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
@@ -30,7 +53,7 @@ def _objects() -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.optim.lr_s
 
 
 def test_round_trip_restores_everything(tmp_path: Path) -> None:
-    settings = cpu_demo_settings("tinyface")
+    settings = StandInSettings()
     seed_everything(3)
     model, opt, sched = _objects()
     path = save_checkpoint(
@@ -59,7 +82,7 @@ def test_round_trip_restores_everything(tmp_path: Path) -> None:
 
 def test_settings_mismatch_is_refused(tmp_path: Path) -> None:
     model, opt, sched = _objects()
-    s = cpu_demo_settings("tinyface")
+    s = StandInSettings()
     save_checkpoint(tmp_path / "x.pt", model=model, optimizer=opt, scheduler=sched, epoch=1, settings=s)
     load_checkpoint(
         tmp_path / "x.pt", model=model, settings=s.replace(epochs=s.epochs + 3)
@@ -72,7 +95,7 @@ def test_settings_mismatch_is_refused(tmp_path: Path) -> None:
 
 def test_failed_write_leaves_previous_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model, opt, sched = _objects()
-    s = cpu_demo_settings("tinyface")
+    s = StandInSettings()
     path = save_checkpoint(
         tmp_path / "last.pt", model=model, optimizer=opt, scheduler=sched, epoch=1, settings=s
     )

@@ -25,10 +25,9 @@ from recognizability.training.checkpoint import (
     seed_everything,
 )
 from recognizability.training.predict import load_trained_model, main, predict_quality
-from recognizability.training.recipe import fit
-from recognizability.training.settings import cpu_demo_settings
+from recognizability.training.run_dir import prepare_run_dir
 
-from .test_recipe import _data, _settings
+from .test_checkpoint import StandInSettings
 
 
 class _CreatesFile:
@@ -62,7 +61,7 @@ def _library_like_payload(bomb: object) -> dict[str, Any]:
         "scheduler": None,
         "rng": {"torch": torch.get_rng_state(), "python": bomb},
         "epoch": 1,
-        "settings": cpu_demo_settings("tinyface").to_dict(),
+        "settings": StandInSettings().to_dict(),
         "extra": {},
     }
 
@@ -119,13 +118,12 @@ def test_predict_command_refuses_a_payload(tmp_path: Path) -> None:
     assert not marker.exists() and not (tmp_path / "q.csv").exists()
 
 
-def test_resume_refuses_a_payload_and_trains_nothing(tmp_path: Path) -> None:
+def test_resume_refuses_a_payload_before_anything_is_loaded(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     files = _hostile_files(tmp_path / "files", marker)
-    train, ui = _data()
     out = files["zip_system"].parent
     with pytest.raises(CheckpointError, match=r"(posix|nt)\.system"):
-        fit(_settings(epochs=1), train, ui, out_dir=out, resume=True, progress=False, log=None)
+        prepare_run_dir(out, resume=True, settings=StandInSettings())
     assert not marker.exists()
 
 
@@ -165,7 +163,7 @@ def _format1_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.opt
         "scheduler": None,
         "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},  # noqa: NPY002
         "epoch": 3,
-        "settings": cpu_demo_settings("tinyface").to_dict(),
+        "settings": StandInSettings().to_dict(),
         "extra": {"history": []},
     }
     torch.save(payload, path)
@@ -211,7 +209,7 @@ def test_saved_checkpoint_reads_with_weights_only(tmp_path: Path) -> None:
     optimizer = torch.optim.Adam(model.parameters())
     path = save_checkpoint(
         tmp_path / "last.pt", model=model, optimizer=optimizer, scheduler=None, epoch=1,
-        settings=cpu_demo_settings("tinyface"),
+        settings=StandInSettings(),
     )  # fmt: skip
     raw = torch.load(path, weights_only=True)  # would raise on any pickled object
     assert raw["format"] == 2 and raw["kind"] == "recognizability training checkpoint"
