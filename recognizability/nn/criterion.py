@@ -227,6 +227,7 @@ class RecognizabilityLoss(nn.Module):
         batch_size = embeddings.shape[0]
         check_shape(feature_map, "feature_map", (batch_size, self.in_channels, *self.spatial_size))
         check_floating(feature_map, "feature_map")
+        check_same_device(feature_map, "feature_map", embeddings, "embeddings")
         if not isinstance(ui_center, UICenter):
             raise TypeError(f"expected ui_center to be a UICenter, got {type(ui_center).__name__}")
         parts = _HeadParts.resolve(

@@ -312,3 +312,10 @@ def test_a_failing_call_runs_no_module_and_draws_nothing() -> None:
     crit(fm, e, y, out, ui)  # the probe works: a good call runs the modules and draws dropout
     assert calls == ["regression", "diversion", "attention"]
     assert not torch.equal(torch.get_rng_state(), state)
+
+
+def test_feature_map_on_another_device_is_reported() -> None:
+    _, e, y, head, ui = make_step(11)
+    crit = RecognizabilityLoss(CH, (H, W), D)
+    with pytest.raises(ValueError, match=r"feature_map on the device of embeddings \(cpu\), got meta"):
+        crit(torch.empty(B, CH, H, W, device="meta"), e, y, head(e, y), ui)
