@@ -3,20 +3,32 @@
 A plain name -> factory table (no method names built from strings). arcface_torch's short names (``r18``,
 ``r34``, ``r50``, ``r100``, ``mbf``, as in its ``backbones.get_model``) are accepted as aliases. Keyword
 arguments go to the factory unchanged, so a misspelt argument raises ``TypeError`` instead of being dropped.
+``input_size=(H, W)`` is accepted by every backbone: the 112 x 112 networks check it, ``small_vlr_net``
+takes any multiple of 8.
+
+Weights that ship inside the package are named by a tag: ``create_backbone("small_vlr_net",
+pretrained="synthetic-hr")`` builds the architecture those weights were trained with and loads them
+(``weights_only=True``, sha256 checked). ``available_pretrained()`` lists the tags; docs/checkpoints.md says
+how each file was made.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 from .adaface import adaface_ir50, adaface_ir101
 from .base import FaceBackbone
 from .iresnet import iresnet18, iresnet34, iresnet50, iresnet100
+from .loading import CheckpointError, load_pretrained
 from .mobilefacenet import mobilefacenet
 from .small import small_vlr_net
 
-__all__ = ["available_backbones", "create_backbone"]
+__all__ = ["PretrainedWeights", "available_backbones", "available_pretrained", "create_backbone"]
 
 _FACTORIES: dict[str, Callable[..., FaceBackbone]] = {
     "iresnet18": iresnet18,
@@ -40,13 +52,77 @@ _ALIASES: dict[str, str] = {
 }
 
 
+#: Side of the square input of the networks that take no ``input_size`` argument.
+_FIXED_INPUT_SIZE = (112, 112)
+
+
+@dataclass(frozen=True)
+class PretrainedWeights:
+    """Weights that ship inside the package.
+
+    Attributes:
+        backbone: canonical backbone name.
+        tag: the name passed as ``pretrained=``.
+        filename: file under ``recognizability/backbones/weights/`` (a plain state dict).
+        architecture: the factory arguments the weights were trained with (overriding them is an error).
+        sha256: hex digest of the file, checked on every load.
+        description: what the weights are, in one sentence.
+    """
+
+    backbone: str
+    tag: str
+    filename: str
+    architecture: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+    description: str = ""
+
+
+_PRETRAINED: dict[tuple[str, str], PretrainedWeights] = {}
+
+
+def _register_pretrained(weights: PretrainedWeights) -> None:
+    _PRETRAINED[(weights.backbone, weights.tag)] = weights
+
+
+def available_pretrained() -> dict[str, list[str]]:
+    """Tags of the weights shipped in the package, per backbone name."""
+    out: dict[str, list[str]] = {}
+    for backbone, tag in sorted(_PRETRAINED):
+        out.setdefault(backbone, []).append(tag)
+    return out
+
+
+def _load_shipped(backbone: FaceBackbone, weights: PretrainedWeights) -> None:
+    resource = resources.files("recognizability.backbones") / "weights" / weights.filename
+    with resources.as_file(resource) as path:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"expected the shipped weights {weights.filename!r} for pretrained={weights.tag!r} at "
+                f"{str(path)!r}; the installation is incomplete (reinstall the package)"
+            )
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != weights.sha256:
+            raise CheckpointError(
+                f"expected {str(path)!r} to have sha256 {weights.sha256}, got {digest}: the file was altered"
+            )
+        load_pretrained(backbone, path)
+
+
 def available_backbones() -> list[str]:
     """Canonical backbone names accepted by :func:`create_backbone` (aliases not listed)."""
     return sorted(_FACTORIES)
 
 
-def create_backbone(name: str, **kwargs: Any) -> FaceBackbone:
-    """Build the backbone called ``name`` (or an alias), passing ``kwargs`` to its factory."""
+def create_backbone(name: str, *, pretrained: str | None = None, **kwargs: Any) -> FaceBackbone:
+    """Build the backbone called ``name`` (or an alias), passing ``kwargs`` to its factory.
+
+    Args:
+        name: a name of :func:`available_backbones` or an alias.
+        pretrained: a tag of :func:`available_pretrained` (weights shipped in the package); the architecture
+            arguments of those weights are applied, and ``kwargs`` may only add others (e.g. ``dropout``).
+            For a checkpoint file of your own use :func:`~recognizability.backbones.load_pretrained`.
+        **kwargs: factory arguments; ``input_size=(H, W)`` is accepted by every backbone.
+    """
     if not isinstance(name, str):
         raise TypeError(f"expected name to be a str, got {type(name).__name__}")
     key = _ALIASES.get(name.lower(), name.lower())
@@ -54,4 +130,32 @@ def create_backbone(name: str, **kwargs: Any) -> FaceBackbone:
         raise ValueError(
             f"expected name to be one of {available_backbones()} (or alias {sorted(_ALIASES)}), got {name!r}"
         )
-    return _FACTORIES[key](**kwargs)
+    weights = None
+    if pretrained is not None:
+        if not isinstance(pretrained, str):
+            raise TypeError(f"expected pretrained to be a str tag, got {type(pretrained).__name__}")
+        weights = _PRETRAINED.get((key, pretrained))
+        if weights is None:
+            raise ValueError(
+                f"expected pretrained to be one of {available_pretrained().get(key, [])} for {key!r}, "
+                f"got {pretrained!r}"
+            )
+        clashes = sorted(
+            k for k in kwargs if k in weights.architecture and kwargs[k] != weights.architecture[k]
+        )
+        if clashes:
+            fixed = {k: weights.architecture[k] for k in clashes}
+            raise ValueError(
+                f"expected the architecture of pretrained={pretrained!r} ({fixed}), got "
+                f"{ {k: kwargs[k] for k in clashes} }"
+            )
+        kwargs = {**kwargs, **weights.architecture}
+    factory = _FACTORIES[key]
+    if "input_size" in kwargs and "input_size" not in inspect.signature(factory).parameters:
+        size = kwargs.pop("input_size")
+        if tuple(size) != _FIXED_INPUT_SIZE:
+            raise ValueError(f"expected input_size {_FIXED_INPUT_SIZE} for {key!r}, got {tuple(size)!r}")
+    backbone = factory(**kwargs)
+    if weights is not None:
+        _load_shipped(backbone, weights)
+    return backbone
