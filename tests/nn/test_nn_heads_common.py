@@ -249,3 +249,18 @@ def test_magface_margin_grows_with_the_norm(seed: int) -> None:
         targets.append(logits[0, 0].item())
     assert all(later < earlier for earlier, later in itertools.pairwise(targets))
     assert math.isfinite(targets[-1])
+
+
+@pytest.mark.parametrize("name", MARGIN_HEAD_NAMES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_embeddings_give_float32_outputs(name: str, dtype: torch.dtype) -> None:
+    head = _head(name, 8, 9).eval()
+    g = torch.Generator().manual_seed(3)
+    e = torch.randn(6, 8, generator=g) * 25
+    y = torch.arange(6) % 9
+    half = head(e.to(dtype), y)
+    full = head(e.to(dtype).float(), y)  # the same (rounded) embeddings in float32
+    for field in dataclasses.fields(half):
+        value = getattr(half, field.name)
+        assert value.dtype == torch.float32, field.name
+        torch.testing.assert_close(value, getattr(full, field.name), msg=field.name)
