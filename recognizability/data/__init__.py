@@ -7,7 +7,11 @@ Readers (each a ``torch.utils.data.Dataset`` of ``(image uint8 (3, H, W) at stor
 - :class:`SCFace` (``"train"``, ``"probe"``, ``"gallery"``),
 - :class:`SurvFace` (``"train"``, ``"gallery"``, ``"mated_probe"``, ``"unmated_probe"``) and
   :func:`survface_verification_pairs`,
-- :class:`ImageFolder` (any folder of images, e.g. a UI set; label -1).
+- :class:`ImageFolder` (any folder of images, e.g. a UI set, label -1; or, with ``identity_folders=True``, a
+  folder of identity sub-folders labelled 0..N-1, e.g. clean faces to pretrain on).
+
+Synthetic trees carry :data:`SYNTHETIC_MARKER` (``SYNTHETIC.txt``, the one definition of the name) and
+:data:`METADATA_FILENAME` at their root; :func:`is_synthetic_tree` tells whether a root holds the marker.
 
 Batched transforms live in :mod:`recognizability.data.transforms`. The synthetic benchmark generator is
 :mod:`recognizability.data.synthetic` (imported on demand, not here). See ``docs/datasets.md``.
@@ -18,6 +22,7 @@ from ._base import FaceDataset
 from ._images import IMAGE_EXTENSIONS, ImageDecodeError, decode_image
 from ._mat import MatFormatError
 from .folder import ImageFolder
+from .metadata import METADATA_FILENAME, SYNTHETIC_MARKER, is_synthetic_tree
 from .records import UNLABELLED, FaceRecord, ReadReport
 from .scface import SCFace
 from .survface import SurvFace, survface_verification_pairs
@@ -26,6 +31,8 @@ from .transforms import EvalTransform, TrainAugmentation, collate_variable_size
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "METADATA_FILENAME",
+    "SYNTHETIC_MARKER",
     "UNLABELLED",
     "EvalTransform",
     "FaceDataset",
@@ -40,6 +47,7 @@ __all__ = [
     "TrainAugmentation",
     "collate_variable_size",
     "decode_image",
+    "is_synthetic_tree",
     "records",
     "survface_verification_pairs",
     "transforms",

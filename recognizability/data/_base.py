@@ -9,7 +9,7 @@ from pathlib import Path
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ._images import decode_image
+from ._images import ImageDecodeError, decode_image
 from .metadata import attach_metadata, is_synthetic_tree
 from .records import FaceRecord, ReadReport
 
@@ -102,8 +102,6 @@ class FaceDataset(Dataset[tuple[Tensor, int]]):
         Cheap for VLR datasets (tiny images); call it once after download to catch corrupt files before
         training.
         """
-        from ._images import ImageDecodeError
-
         bad: list[str] = []
         for record in self.samples:
             try:

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..backbones.preprocessing import normalize_for
+
 __all__ = [
     "EvalTransform",
     "TrainAugmentation",
@@ -44,6 +46,10 @@ __all__ = [
 ]
 
 Size = int | tuple[int, int]
+
+#: The checkpoint format of each colour order, to reach the one normalisation,
+#: :func:`recognizability.backbones.normalize_for` (insightface reads RGB, AdaFace BGR).
+_FORMAT_OF_ORDER = {"RGB": "insightface", "BGR": "adaface"}
 
 
 def _check_batch(images: object, name: str = "images") -> Tensor:
@@ -277,6 +283,9 @@ def degrade(
 def normalize(images: Tensor, channel_order: str = "RGB") -> Tensor:
     """``(x / 255 - 0.5) / 0.5`` -> values in [-1, 1], channels reordered for the checkpoint format.
 
+    The batch form of :func:`recognizability.backbones.normalize_for`, which computes it, keyed by colour
+    order instead of by model.
+
     Args:
         images: (B, 3, H, W) RGB on the 0..255 scale, uint8 or float.
         channel_order: ``"RGB"`` (AdaFace-style checkpoints read BGR: pass ``"BGR"``; insightface ``"RGB"``).
@@ -286,13 +295,12 @@ def normalize(images: Tensor, channel_order: str = "RGB") -> Tensor:
         (B, 3, H, W) float32 (or the input's float dtype).
     """
     _check_batch(images)
-    if channel_order not in ("RGB", "BGR"):
+    if channel_order not in _FORMAT_OF_ORDER:
         raise ValueError(f"expected channel_order to be 'RGB' or 'BGR', got {channel_order!r}")
     if images.shape[1] != 3:
         raise ValueError(f"expected images with 3 channels (B, 3, H, W), got shape {tuple(images.shape)}")
-    values = images.float() if images.dtype == torch.uint8 else images
-    result = (values / 255.0 - 0.5) / 0.5
-    return result.flip(1) if channel_order == "BGR" else result
+    dtype = images.dtype if images.is_floating_point() else torch.float32
+    return normalize_for(_FORMAT_OF_ORDER[channel_order], images, 255.0, dtype=dtype)
 
 
 def _label(label: object, index: int) -> int:

@@ -21,8 +21,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "GAMMAS",
     "IDENTITY_SCHEMA",
     "NUM_CLUTTER_SHAPES",
+    "NUM_GAMMAS",
     "VARIATION_SCHEMA",
     "ParameterTable",
     "identity_rng",
@@ -33,6 +35,9 @@ __all__ = [
 
 #: Background clutter shapes per image.
 NUM_CLUTTER_SHAPES = 4
+#: Discrete gamma curves an image may be rendered with (index = ``gamma_index`` variation parameter).
+GAMMAS: tuple[float, ...] = tuple(0.65 + 0.1 * i for i in range(9))
+NUM_GAMMAS = len(GAMMAS)
 
 #: Identity parameters: name -> number of columns. Coordinates are in the face frame, x right, y down, [-1,
 # 1].
@@ -227,8 +232,6 @@ def sample_variation(
     ``frontal=True`` gives a mugshot: frontal pose, neutral expression, even light, plain background, no
     occluder.
     """
-    from .render import NUM_GAMMAS  # local import: render imports this module
-
     k = 0.0 if frontal else 1.0
     angle = float(rng.uniform(0.0, 2.0 * np.pi))
     # Muted scenes: a grey level per gradient end plus a small tint (saturated backgrounds would dominate the

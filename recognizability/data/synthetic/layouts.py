@@ -23,6 +23,7 @@ import numpy as np
 import scipy.io
 from numpy.typing import NDArray
 
+from ... import __version__
 from ..metadata import METADATA_FILENAME, SYNTHETIC_MARKER
 from .degrade import HARD_THRESHOLD, DegradationParameters, degrade_images, sample_degradation, severity
 from .identities import (
@@ -251,8 +252,6 @@ def _write_metadata(root: Path, rows: list[list[str]]) -> None:
 
 
 def _write_provenance(root: Path, layout: str, seed: int, sizes: object) -> None:
-    from ... import __version__
-
     text = (
         "SYNTHETIC DATA - not a real face dataset.\n"
         f"Written by recognizability.data.synthetic (recognizability {__version__}).\n"

@@ -19,15 +19,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .identities import IDENTITY_SCHEMA, NUM_CLUTTER_SHAPES, VARIATION_SCHEMA, ParameterTable
+from .identities import (
+    GAMMAS,
+    IDENTITY_SCHEMA,
+    NUM_CLUTTER_SHAPES,
+    NUM_GAMMAS,
+    VARIATION_SCHEMA,
+    ParameterTable,
+)
 
+# GAMMAS and NUM_GAMMAS are defined with the variation parameters that index them and stay importable here.
 __all__ = ["GAMMAS", "NUM_GAMMAS", "RENDER_SIZE", "occlusion_fraction", "render_faces"]
 
 #: Side of the rendered (high-resolution) image, pixels.
 RENDER_SIZE = 112
-#: Discrete gamma curves an image may be rendered with (index = ``gamma_index`` variation parameter).
-GAMMAS: tuple[float, ...] = tuple(0.65 + 0.1 * i for i in range(9))
-NUM_GAMMAS = len(GAMMAS)
 _LUT_LEVELS = 4096
 _GAMMA_LUT = np.array(
     [[math.pow(i / (_LUT_LEVELS - 1), g) for i in range(_LUT_LEVELS)] for g in GAMMAS], dtype=np.float32
