@@ -126,7 +126,7 @@ def positive_and_nearest_negative_cosine(cosine: Tensor, labels: Tensor) -> tupl
 
 def cosface_logits(cosine: Tensor, labels: Tensor, scale: float = 64.0, margin: float = 0.35) -> Tensor:
     """CosFace (large margin cosine) logits: ``s * (cos(theta_y) - m)`` at the label, ``s * cos(theta_j)``
-    elsewhere (CosFace paper, Eq. 4).
+    elsewhere (the CosFace paper's large margin cosine loss).
 
     Defaults ``s = 64``, ``m = 0.35`` are the CosFace paper's; insightface's ``arcface_torch`` configurations
     use ``m = 0.4`` (its ``CombinedMarginLoss`` with ``m3 = 0.4``), which is the same formula.
@@ -164,7 +164,7 @@ def adaface_norm_statistics(
     """AdaFace's running statistics of the feature norms after one batch (exponential moving average).
 
     ``mu <- alpha * mean(n) + (1 - alpha) * mu`` and ``sigma <- alpha * std(n) + (1 - alpha) * sigma`` over
-    the batch's norms ``n = clip(||z||, 0.001, 100)`` with the gradient stopped (AdaFace paper Eq. 13; ``std``
+    the batch's norms ``n = clip(||z||, 0.001, 100)`` with the gradient stopped (AdaFace paper; ``std``
     is the unbiased one, as ``torch.std`` in the authors' ``head.py``). ``alpha`` is ``t_alpha`` there (paper:
     0.01).
 
@@ -211,8 +211,8 @@ def adaface_logits(
 
     With ``n_i = clip(||z_i||, 0.001, 100)`` (gradient stopped) and the running statistics ``mu``, ``sigma``:
 
-    * ``norm_hat_i = clip(h * (n_i - mu) / (sigma + eps), -1, 1)`` (AdaFace paper Eq. 12);
-    * ``g_angle = -m * norm_hat_i``, ``g_add = m * norm_hat_i + m`` (Eq. 11);
+    * ``norm_hat_i = clip(h * (n_i - mu) / (sigma + eps), -1, 1)``, the paper's normalised feature norm;
+    * ``g_angle = -m * norm_hat_i``, ``g_add = m * norm_hat_i + m``, its angular and additive margins;
     * target logit ``s * (cos(clip(theta_y + g_angle, eps, pi - eps)) - g_add)``, others ``s * cos(theta_j)``.
 
     Follows the authors' released ``head.py`` where it is more specific than the paper: all cosines are
@@ -270,7 +270,7 @@ def adaface_logits(
 
 
 def curricularface_t_update(positive_cosine: Tensor, t: Tensor, momentum: float = 0.01) -> Tensor:
-    """CurricularFace's adaptive ``t`` after one batch (CurricularFace paper Eq. 10, ``alpha = 0.01``):
+    """CurricularFace's adaptive ``t`` after one batch (CurricularFace paper, ``alpha = 0.01``):
     ``t <- alpha * mean_i(cos theta_{y_i}) + (1 - alpha) t``, detached, in the dtype and shape of ``t``.
 
     Args:
@@ -299,7 +299,8 @@ def curricularface_logits(
     * target: ``s * cos(theta_y + m)``, or ``s * (cos(theta_y) - m sin(m))`` when ``theta_y + m > pi`` (the
       ArcFace fallback the authors' code uses);
     * a negative ``j`` is hard when ``cos(theta_j) > cos(theta_y + m)``; its logit is
-      ``s * cos(theta_j) * (t + cos(theta_j))`` (paper Eq. 6-7), otherwise ``s * cos(theta_j)``.
+      ``s * cos(theta_j) * (t + cos(theta_j))`` (the paper's modulation of hard negatives), otherwise
+      ``s * cos(theta_j)``.
 
     ``t`` is a statistic, not a parameter: it gets no gradient (the authors' code updates it under
     ``no_grad``). The hard-example test compares with ``cos(theta_y + m)`` before the fallback, as in the
@@ -383,7 +384,7 @@ def magface_margin(
 
 
 def magface_regularizer(norms: Tensor, lower_norm: float = 10.0, upper_norm: float = 110.0) -> Tensor:
-    """MagFace's magnitude regulariser ``mean_i g(a_i)`` with ``g(a) = a / u_a^2 + 1 / a`` (paper Eq. 5) on
+    """MagFace's magnitude regulariser ``mean_i g(a_i)`` with ``g(a) = a / u_a^2 + 1 / a`` (MagFace paper) on
     the clipped norms ``a = clip(||z||, l_a, u_a)`` (as the authors' ``MagLoss`` receives them).
 
     Args:
@@ -412,7 +413,7 @@ def magface_logits(
     upper_margin: float = 0.8,
 ) -> Tensor:
     """MagFace logits: ``s * cos(theta_y + m(a))`` at the label (with :func:`magface_margin`),
-    ``s * cos(theta_j)`` elsewhere (MagFace paper Eq. 4).
+    ``s * cos(theta_j)`` elsewhere (the MagFace paper's loss).
 
     Follows the authors' released ``MagLinear``, whose default (``easy_margin=True``, used by their training
     script) keeps the plain ``s * cos(theta_y)`` where ``cos(theta_y) <= 0``; the paper writes the margin

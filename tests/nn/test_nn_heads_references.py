@@ -40,7 +40,7 @@ def reference_cross_entropy(logits: Rows, labels: list[int]) -> float:
 
 
 def reference_cosface(cos: Rows, labels: list[int], s: float, m: float) -> Rows:
-    """CosFace Eq. 4: s (cos theta_y - m) at the label, s cos theta_j elsewhere."""
+    """CosFace: s (cos theta_y - m) at the label, s cos theta_j elsewhere."""
     return [
         [s * (c - m if j == y else c) for j, c in enumerate(row)] for row, y in zip(cos, labels, strict=True)
     ]
@@ -49,7 +49,7 @@ def reference_cosface(cos: Rows, labels: list[int], s: float, m: float) -> Rows:
 def reference_adaface(
     cos: Rows, norms: list[float], labels: list[int], mean: float, std: float, s: float, m: float, h: float
 ) -> Rows:
-    """AdaFace Eq. 11-12 with head.py's eps = 1e-3 clamps (cosine, angle) and norm clip [0.001, 100]."""
+    """AdaFace margins g_angle, g_add; head.py's eps = 1e-3 clamps (cosine, angle), norm clip [0.001, 100]."""
     eps, out = 1e-3, []
     for row, n, y in zip(cos, norms, labels, strict=True):
         norm_hat = _clip(h * (_clip(n, 0.001, 100.0) - mean) / (std + eps), -1.0, 1.0)
@@ -68,7 +68,7 @@ def reference_adaface(
 def reference_adaface_statistics(
     norms: list[float], mean: float, std: float, alpha: float
 ) -> tuple[float, float]:
-    """EMA of the batch mean and unbiased std of the clipped norms (AdaFace Eq. 13)."""
+    """EMA of the batch mean and unbiased std of the clipped norms (AdaFace)."""
     clipped = [_clip(n, 0.001, 100.0) for n in norms]
     batch_mean = sum(clipped) / len(clipped)
     batch_std = math.sqrt(sum((x - batch_mean) ** 2 for x in clipped) / (len(clipped) - 1))
@@ -76,7 +76,7 @@ def reference_adaface_statistics(
 
 
 def reference_curricularface(cos: Rows, labels: list[int], t: float, s: float, m: float) -> Rows:
-    """CurricularFace Eq. 6-7: target cos(theta_y + m) (ArcFace fallback past pi); a negative with
+    """CurricularFace: target cos(theta_y + m) (ArcFace fallback past pi); a negative with
     cos theta_j > cos(theta_y + m) becomes cos theta_j (t + cos theta_j)."""
     out = []
     for row, y in zip(cos, labels, strict=True):
@@ -96,7 +96,7 @@ def reference_curricularface(cos: Rows, labels: list[int], t: float, s: float, m
 def reference_magface(
     cos: Rows, norms: list[float], labels: list[int], s: float, l_a: float, u_a: float, l_m: float, u_m: float
 ) -> Rows:
-    """MagFace Eq. 4, m(a) linear on [l_a, u_a]; easy margin (plain cos theta_y where cos theta_y <= 0)."""
+    """MagFace loss, m(a) linear on [l_a, u_a]; easy margin (plain cos theta_y where cos theta_y <= 0)."""
     out = []
     for row, n, y in zip(cos, norms, labels, strict=True):
         a = _clip(n, l_a, u_a)
@@ -111,7 +111,7 @@ def reference_magface(
 
 
 def reference_magface_g(norms: list[float], l_a: float, u_a: float) -> float:
-    """MagFace Eq. 5, g(a) = a / u_a^2 + 1 / a, averaged over the batch on clipped norms."""
+    """MagFace regulariser g(a) = a / u_a^2 + 1 / a, averaged over the batch on clipped norms."""
     clipped = [_clip(n, l_a, u_a) for n in norms]
     return sum(a / u_a**2 + 1 / a for a in clipped) / len(clipped)
 
