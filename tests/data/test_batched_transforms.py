@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from torch.overrides import TorchFunctionMode
 
+from recognizability.backbones import normalize_for
 from recognizability.data import transforms as T
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -213,6 +214,17 @@ def test_normalize_values_and_channel_order() -> None:
     assert rgb.dtype == torch.float32
     torch.testing.assert_close(T.normalize(images, "BGR").flatten(), rgb.flatten().flip(0))
     torch.testing.assert_close(T.normalize(images.double()), rgb.double())
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_normalize_is_the_batch_form_of_normalize_for(dtype: torch.dtype) -> None:
+    """One normalisation in the package: ``normalize`` gives bit for bit what ``normalize_for`` gives."""
+    images = torch.randint(0, 256, (2, 3, 5, 4), generator=torch.Generator().manual_seed(0)).to(dtype)
+    out_dtype = torch.float32 if dtype == torch.uint8 else dtype
+    for order, checkpoint_format in (("RGB", "insightface"), ("BGR", "adaface")):
+        expected = normalize_for(checkpoint_format, images, 255.0, dtype=out_dtype)
+        got = T.normalize(images, order)
+        assert got.dtype == out_dtype and torch.equal(got, expected)
 
 
 # modules ----------------------------------------
