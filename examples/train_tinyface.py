@@ -1,22 +1,17 @@
 """Train the paper's method on TinyFace and compare it with ArcFace alone (Chai et al., CVPR 2023, Fig. 2).
 
     python examples/train_tinyface.py                      # CPU demo on the synthetic benchmark (minutes)
-    python examples/train_tinyface.py --data-root DIR      # the paper's configuration (Table 5) on real data
+    python examples/train_tinyface.py --data-root DIR --ui-root UI --pretrained r50.pth   # Table 5, real data
     torchrun --nproc_per_node=4 examples/train_tinyface.py --data-root DIR --backbone iresnet50 --compile
 
-One training step (RecognizabilityModel.forward), as in Fig. 2::
-
-    image -> backbone.forward_features -> F (B,C,H,W) -> backbone.forward_head -> v (B,D)
-    v, y  -> ArcFace (recognition module, s=64, m=0.45) -> cosines -> L_cls
-    cosines, cos(v, u) -> Recognizability Index xi (Eq. 1-3, u = UI centre, recomputed each epoch)
-    F -> perceptibility regression -> xi_hat -> L_L1 = SmoothL1(xi_hat, xi) (Eq. 4), L_ID (Eq. 5-7)
-    F -> perceptibility attention  -> v_attn -> L_MSE(v_attn, v - <v,u>u) (Eq. 8-9)
-    L = L_cls + 5 L_L1 + 2 L_ID + 1 L_MSE (Eq. 10); Adam with Table 5's per-module learning rates
-
-Evaluation: rank-1/5/10/20 and mAP against Gallery_Match + Gallery_Distractor; and the quality comparison of
-the learned index with ERS, MagFace and CR-FIQA. Plots and the quality of any image folder (CSV):
-``python -m recognizability.training.predict --checkpoint OUT/full/last.pt --images DIR --out q.csv``.
-All options: ``--help`` and docs/training.md.
+This file is the method, in the paper's order: build the backbone, the margin head, RecognizabilityLoss, the
+UI centre and Adam with Table 5's per-module learning rates; each epoch refit the UI centre; each batch run
+Fig. 2 forward and step; then the TinyFace protocol (rank-1/5/10/20 and mAP against Gallery_Match +
+Gallery_Distractor) and the quality comparison of the learned index with ERS, MagFace and CR-FIQA. Plumbing
+(device and torchrun, checkpoints and --resume, progress, reports, plots) comes from recognizability.training
+helpers called below. Quality of any image folder from a run:
+``recognizability-predict --checkpoint OUT/full/last.pt --images DIR --out q.csv``. Options: ``--help`` and
+docs/training.md.
 """
 
 from __future__ import annotations
@@ -24,19 +19,104 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from recognizability.training.cli import ExampleRun
+import torch
+
+from recognizability.nn import RecognizabilityLoss, UICenter
+from recognizability.training import (
+    EpochBatches,
+    MethodModules,
+    RunData,
+    Session,
+    TrainingConfig,
+    TrainingResult,
+    build_augmentation,
+    build_backbone,
+    build_head,
+    embed_images,
+    epoch_seed,
+    parameter_groups,
+    parse_args,
+    planned_runs,
+    prepare_batch,
+    seed_everything,
+    set_train_mode,
+    validate,
+    validation_subset,
+)
+from recognizability.training.steps import autocast
+
+DATASET = "tinyface"
+
+
+def train(name: str, config: TrainingConfig, data: RunData, session: Session) -> TrainingResult:
+    """Fine-tune one configuration as in Fig. 2; checkpoints in OUT/<name>/last.pt."""
+    seed_everything(config.run.seed)
+    # The pieces of Fig. 2: feature extractor, recognition module, PRM + PAM + index, UI centre u.
+    backbone = build_backbone(config.model)  # create_backbone, --pretrained, frozen BatchNorm (paper)
+    head = build_head(config.head, backbone.embedding_dim, data.num_classes)  # ArcFace: W (C, D), s, m
+    channels, height, width = backbone.feature_shape
+    criterion = RecognizabilityLoss(channels, (height, width), backbone.embedding_dim, **config.loss.kwargs())
+    ui_center = UICenter(backbone.embedding_dim)
+    model = session.place(MethodModules(backbone, head, criterion, ui_center))
+    # Adam, one learning rate per module (Table 5), x0.1 from the decay epoch
+    optimizer = torch.optim.Adam(
+        parameter_groups(
+            config.optim, backbone=backbone, recognition=head, attention=criterion.attention,
+            regression=criterion.regression,
+        )
+    )  # fmt: skip
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, config.optim.lr_multiplier)
+    run = session.start(name, config, model, optimizer, scheduler)  # resumes OUT/<name>/last.pt (--resume)
+    augmentation = build_augmentation(config.model.input_size, config.data)  # flip, +-10 deg, rescale
+    augmentation = None if augmentation is None else augmentation.to(session.device)
+    validation = validation_subset(data.train, config.data, config.run.seed)
+    size = config.model.input_size
+    forward_features = session.compiled(backbone.forward_features)  # torch.compile with --compile
+
+    for epoch in run.epochs():
+        seed_everything(epoch_seed(config.run.seed, epoch))  # an epoch is a function of (seed, epoch)
+        # u = normalised mean of the UI set's normalised embeddings under the current backbone (Eq. 2, 8)
+        ui_v, ui_xi_hat = embed_images(model, data.ui, size, session.device, session.amp)
+        ui_center.fit(ui_v)
+        if config.ui.ui_statistics and config.loss.use_diversion:  # mu_UI, sigma_UI of Eq. 6 (default 0, 1)
+            criterion.diversion.set_ui_statistics(ui_xi_hat[: config.ui.ui_statistics_samples])
+        set_train_mode(model, config.model.freeze_batchnorm)
+        batches = EpochBatches(
+            data.train, config.data.batch_size, session.context, config.run.seed, epoch,
+            config.run.max_steps_per_epoch,
+        )  # fmt: skip
+        meter = run.meter(epoch, len(batches))
+        for images, labels in batches:
+            x = prepare_batch(images, size, backbone, augmentation)  # augment, resize, normalise
+            with autocast(session.device, session.amp):
+                F = forward_features(x)  # feature map (B, C, H, W)
+                v = backbone.forward_head(F)  # embedding (B, D)
+                out = head(v, labels)  # cosines with W, margin logits, L_cls
+                losses = criterion(F, v, labels, out, ui_center)  # xi, xi_hat, L_L1, L_ID, L_MSE (Eq. 1-10)
+            optimizer.zero_grad(set_to_none=True)
+            losses.total.backward()
+            session.average_gradients(model)  # mean over torchrun processes (none in one process)
+            optimizer.step()
+            meter.update(losses, len(labels))
+        scheduler.step()
+        degrade = config.data.validation_degrade_size  # supplement Sec. B: flipped, 16 x 16 and back
+        figures = validate(model, validation, size, degrade, session.device, session.amp)
+        run.end_epoch(epoch, meter.finish(), figures)  # history, log line, checkpoint
+    return run.finish()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Table 5's tinyface column with a GPU or a dataset; otherwise the declared CPU demo on synthetic data.
-    run = ExampleRun("tinyface", argv, description=__doc__.splitlines()[0] if __doc__ else "")
-    for name, settings in run.configurations().items():  # the full method (and, in the demo, ArcFace alone)
-        # Adam with per-module learning rates; each epoch: UI centre u from the UI set, then Fig. 2 per batch
-        # (F -> v -> ArcFace and xi; F -> xi_hat for L_L1 and L_ID; F -> v_attn for L_MSE); a checkpoint.
-        result = run.fit(name, settings)
-        # the TinyFace protocol (rank-1/5/10/20, mAP), the quality comparison, report.json and plots
-        run.evaluate(name, result)
-    run.finish()  # prints the comparison it just measured
+    arguments = parse_args(DATASET, argv, description=(__doc__ or "").splitlines()[0])
+    session = Session(arguments.options)  # device, torchrun process group, CPU threads
+    config = arguments.config(gpu=session.device.type == "cuda")  # Table 5, or the declared CPU demo
+    session.say(f"configuration: {config.run.description}")
+    data = session.load_data(DATASET, config.model.input_size)  # real trees, or the synthetic stand-in
+    reports = {}
+    # The demo compares ArcFace alone with the full method: the same function, run twice.
+    for name, run_config in planned_runs(config, arguments).items():
+        result = train(name, run_config, data, session)
+        reports[name] = session.evaluate(result, data)  # TinyFace protocol, quality, report.json, plots
+    session.finish(reports, config.run.description, data.benchmark.provenance)
     return 0
 
 

@@ -1,14 +1,39 @@
-"""Training recipes shared by the examples: Table 5 settings, the model of Fig. 2, the epoch loop with the
-UI-centre refresh, checkpoint/resume, DDP, protocol evaluation, reports, plots and quality prediction."""
+"""What the reference training scripts (``examples/train_*.py``) call: the typed configuration and its presets
+(Table 5, the CPU demo), one spec per benchmark, the data of a run, builders of the modules of Fig. 2, the
+per-module Adam groups, the batches of an epoch, and plumbing (device and torchrun, checkpoints and resume,
+progress, evaluation by the benchmark's protocol, typed reports, plots). The training loop itself is written
+out in the scripts.
+
+Commands: ``recognizability-predict`` (``python -m recognizability.training.predict``) scores a folder of
+images with a run's checkpoint; ``recognizability-plots`` (``python -m recognizability.training.plots``)
+redraws a report's figures.
+"""
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import warnings
+from typing import Any
 
+from .benchmarks import BenchmarkSpec, Table5Row, available_benchmarks, get_benchmark, register_benchmark
 from .checkpoint import epoch_seed, load_checkpoint, save_checkpoint, seed_everything
+from .cli import ExampleArguments, parse_args, planned_runs
+from .config import (
+    LOSS_TERMS,
+    DataConfig,
+    HeadConfig,
+    LearningRates,
+    LossConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    TrainingConfig,
+    UIConfig,
+)
 from .data import (
     Benchmark,
+    RunData,
+    load_run_data,
     load_test_sets,
     load_train_set,
     load_ui_set,
@@ -16,67 +41,127 @@ from .data import (
     resolve_benchmark,
 )
 from .distributed import DistributedContext, init_distributed
-from .evaluation import REPORT_FIELDS, evaluate_run, write_report
-from .loop import ImageSet, VerificationPairs, load_image_set, refresh_ui_center, train_one_epoch, validate
+from .evaluation import evaluate_run
+from .images import (
+    EpochBatches,
+    ImageSet,
+    VerificationPairs,
+    build_augmentation,
+    load_image_set,
+    prepare_batch,
+    validation_subset,
+)
 from .model import RecognizabilityModel, build_model
-from .recipe import TrainingResult, fit
-from .settings import LOSS_TERMS, LearningRates, TrainingSettings, cpu_demo_settings, paper_settings
-
-if TYPE_CHECKING:
-    from .plots import plot_report
-    from .predict import QualityPrediction, load_trained_model, predict_quality, write_quality_csv
-
-# plots and predict are also command-line modules (python -m recognizability.training.predict); imported here
-# eagerly, runpy would warn that they were already in sys.modules, so their names load on first use.
-_LAZY = {
-    "plot_report": "plots",
-    "QualityPrediction": "predict",
-    "load_trained_model": "predict",
-    "predict_quality": "predict",
-    "write_quality_csv": "predict",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+from .modules import (
+    MethodModules,
+    build_backbone,
+    build_criterion,
+    build_head,
+    build_modules,
+    parameter_groups,
+    register_head,
+    set_train_mode,
+)
+from .presets import demo_config, paper_config
+from .reports import REPORT_FIELDS, RunReport, comparison_table, write_report
+from .session import RunOptions, Session, TrainingResult, TrainingRun
+from .steps import autocast, embed_images, validate
 
 __all__ = [
     "LOSS_TERMS",
     "REPORT_FIELDS",
     "Benchmark",
+    "BenchmarkSpec",
+    "DataConfig",
     "DistributedContext",
+    "EpochBatches",
+    "ExampleArguments",
+    "HeadConfig",
     "ImageSet",
     "LearningRates",
-    "QualityPrediction",
+    "LossConfig",
+    "MethodModules",
+    "ModelConfig",
+    "OptimConfig",
     "RecognizabilityModel",
+    "RunConfig",
+    "RunData",
+    "RunOptions",
+    "RunReport",
+    "Session",
+    "Table5Row",
+    "TrainingConfig",
     "TrainingResult",
-    "TrainingSettings",
+    "TrainingRun",
+    "UIConfig",
     "VerificationPairs",
+    "autocast",
+    "available_benchmarks",
+    "build_augmentation",
+    "build_backbone",
+    "build_criterion",
+    "build_head",
     "build_model",
-    "cpu_demo_settings",
+    "build_modules",
+    "comparison_table",
+    "demo_config",
+    "embed_images",
     "epoch_seed",
     "evaluate_run",
-    "fit",
+    "get_benchmark",
     "init_distributed",
     "load_checkpoint",
     "load_image_set",
+    "load_run_data",
     "load_test_sets",
     "load_train_set",
-    "load_trained_model",
     "load_ui_set",
     "load_verification_pairs",
-    "paper_settings",
-    "plot_report",
-    "predict_quality",
-    "refresh_ui_center",
+    "paper_config",
+    "parameter_groups",
+    "parse_args",
+    "planned_runs",
+    "prepare_batch",
+    "register_benchmark",
+    "register_head",
     "resolve_benchmark",
     "save_checkpoint",
     "seed_everything",
-    "train_one_epoch",
+    "set_train_mode",
     "validate",
-    "write_quality_csv",
+    "validation_subset",
     "write_report",
 ]
+
+#: Names of release 0.1.0 kept for one release: old name -> (module, new name). Each use warns.
+_DEPRECATED: dict[str, tuple[str, str]] = {
+    "TrainingSettings": ("config", "TrainingConfig"),
+    "paper_settings": ("presets", "paper_config"),
+    "cpu_demo_settings": ("presets", "demo_config"),
+    "QualityPrediction": ("predict", "QualityPrediction"),
+    "load_trained_model": ("predict", "load_trained_model"),
+    "predict_quality": ("predict", "predict_quality"),
+    "write_quality_csv": ("predict", "write_quality_csv"),
+    "plot_report": ("plots", "plot_report"),
+}
+#: Names of release 0.1.0 that are gone, with what replaces them.
+_REMOVED: dict[str, str] = {
+    "fit": "the training loop is written out in examples/train_*.py (their train function)",
+    "train_one_epoch": "the training loop is written out in examples/train_*.py (their train function)",
+    "refresh_ui_center": "ui_center.fit(embed_images(model, ui, input_size, device)[0])",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        module, new = _DEPRECATED[name]
+        warnings.warn(
+            f"recognizability.training.{name} is deprecated and will be removed in the next release; use "
+            f"recognizability.training.{module}.{new}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(f".{module}", __name__), new)
+    if name in _REMOVED:
+        raise AttributeError(f"recognizability.training.{name} was removed in release 0.2: {_REMOVED[name]}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,11 @@
-"""Where a run's images come from: a real dataset root, or the embedded synthetic benchmark in a cache folder.
+"""Where a run's images come from, and the images themselves.
 
-``resolve_benchmark`` returns the dataset root, the UI root and the provenance ("real" or "synthetic").
-Without ``--data-root`` the synthetic benchmark is generated once (deterministically, from the seed) into
-``$RECOGNIZABILITY_CACHE`` (default ``~/.cache/recognizability``) and reused. A tree is synthetic when it
-carries the generator's ``SYNTHETIC.txt`` marker; every report says which.
+:func:`resolve_benchmark` returns the dataset root, the UI root and the provenance ("real" or "synthetic").
+Without ``--data-root`` the synthetic stand-in of the benchmark (its spec's layout) is generated once,
+deterministically from the seed, into ``$RECOGNIZABILITY_CACHE`` (default ``~/.cache/recognizability``) and
+reused. A tree is synthetic when it carries the generator's marker file; every report says which.
+:func:`load_run_data` decodes what a run reads: the training set, the UI set, the protocol's test subsets and,
+for a benchmark that has them, the verification pairs.
 """
 
 from __future__ import annotations
@@ -20,21 +22,24 @@ from typing import Any
 import torch
 
 import recognizability
-from recognizability import data as rdata
+from recognizability.data import ImageFolder
+from recognizability.data import synthetic as S
+from recognizability.data.metadata import is_synthetic_tree
 
-from .loop import ImageSet, VerificationPairs, load_image_set
+from .benchmarks import BenchmarkSpec, get_benchmark
+from .images import ImageSet, VerificationPairs, load_image_set
 
 __all__ = [
     "Benchmark",
+    "RunData",
     "cache_dir",
+    "load_run_data",
     "load_test_sets",
     "load_train_set",
     "load_ui_set",
     "load_verification_pairs",
     "resolve_benchmark",
 ]
-
-SYNTHETIC_MARKER = "SYNTHETIC.txt"
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,11 @@ class Benchmark:
     provenance: str  # "real" or "synthetic"
     synthetic_seed: int | None = None
     synthetic_sizes: dict[str, int] | None = None
+
+    @property
+    def spec(self) -> BenchmarkSpec:
+        """The registered :class:`BenchmarkSpec` of ``dataset``."""
+        return get_benchmark(self.dataset)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,28 +75,21 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "recognizability"
 
 
-def is_synthetic(root: Path) -> bool:
-    return (Path(root) / SYNTHETIC_MARKER).is_file()
-
-
 def _generate_cached(layout: str, seed: int, sizes: dict[str, int], cache: Path) -> Path:
     """Generate the synthetic ``layout`` once into the cache (atomically: temp folder + rename); reuse it.
 
     The folder name carries the library version and a digest of every resolved size, so a tree written by
     another release or with other (default) sizes is never mistaken for this one.
     """
-    from recognizability.data import synthetic
-
-    resolved = dataclasses.asdict(synthetic.sizes_for(layout, "small", **sizes))
+    resolved = dataclasses.asdict(S.sizes_for(layout, "small", **sizes))
     digest = hashlib.sha256(repr(sorted(resolved.items())).encode()).hexdigest()[:10]
     target = cache / "synthetic" / f"{layout}-seed{seed}-v{recognizability.__version__}-{digest}"
-    if (target / SYNTHETIC_MARKER).is_file():
+    if is_synthetic_tree(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        generate: Any = synthetic.generate  # sizes are keyword ints; mypy cannot match ** to named options
-        generate(layout, tmp, seed=seed, **sizes)
+        S.generate(layout, tmp, seed=seed, scale="small", with_ui=False, overwrite=False, **sizes)
         if target.exists():  # another process finished first
             shutil.rmtree(tmp)
         else:
@@ -107,10 +110,10 @@ def resolve_benchmark(
     ui_sizes: dict[str, int] | None = None,
     cache: Path | None = None,
 ) -> Benchmark:
-    """Resolve the dataset and UI roots, generating the synthetic benchmark when ``data_root`` is None.
+    """Resolve the dataset and UI roots, generating the synthetic stand-in when ``data_root`` is None.
 
     Args:
-        dataset: "tinyface", "scface" or "survface".
+        dataset: a registered benchmark name.
         data_root: a real (or previously generated) tree in that dataset's layout, or None.
         ui_root: a folder of unrecognisable images, or None (the synthetic UI set).
         seed: seed of the synthetic benchmark.
@@ -118,10 +121,11 @@ def resolve_benchmark(
             default).
         cache: cache folder (None: :func:`cache_dir`).
     """
+    spec = get_benchmark(dataset)
     cache = cache if cache is not None else cache_dir()
     sizes = dict(sizes or {})
     if data_root is None:
-        root = _generate_cached(dataset, seed, sizes, cache)
+        root = _generate_cached(spec.synthetic_layout, seed, sizes, cache)
     else:
         root = Path(data_root)
         if not root.is_dir():
@@ -134,71 +138,106 @@ def resolve_benchmark(
         ui = Path(ui_root)
         if not ui.is_dir():
             raise FileNotFoundError(f"expected --ui-root to be a folder of images, got {str(ui)!r}")
-    synthetic = is_synthetic(root)
+    synthetic = is_synthetic_tree(root)
+    generated = synthetic and data_root is None
     return Benchmark(
         dataset=dataset,
         root=root,
         ui_root=ui,
         provenance="synthetic" if synthetic else "real",
-        synthetic_seed=seed if synthetic and data_root is None else None,
-        synthetic_sizes=sizes if synthetic and data_root is None else None,
+        synthetic_seed=seed if generated else None,
+        synthetic_sizes=sizes if generated else None,
     )
-
-
-_READERS = {"tinyface": "TinyFace", "scface": "SCFace", "survface": "SurvFace"}
-
-
-def _reader(dataset: str) -> Any:
-    return getattr(rdata, _READERS[dataset])
 
 
 def load_train_set(benchmark: Benchmark, size: int) -> ImageSet:
     """The training subset, decoded and resized to ``size`` (labels 0..C-1)."""
-    return load_image_set(_reader(benchmark.dataset)(benchmark.root, "train"), size)
+    return load_image_set(benchmark.spec.reader(benchmark.root, "train"), size)
 
 
 def load_ui_set(benchmark: Benchmark, size: int) -> ImageSet:
     """Every image of the UI folder (walked recursively), resized to ``size``."""
-    return load_image_set(rdata.ImageFolder(benchmark.ui_root), size)
-
-
-#: Test subsets each protocol needs, in the readers' subset names.
-TEST_SUBSETS: dict[str, tuple[str, ...]] = {
-    "tinyface": ("probe", "gallery", "distractor"),
-    "scface": ("probe", "gallery"),
-    "survface": ("gallery", "mated_probe", "unmated_probe", "verification"),
-}
+    return load_image_set(ImageFolder(benchmark.ui_root), size)
 
 
 def load_test_sets(benchmark: Benchmark, size: int) -> dict[str, ImageSet]:
-    """The test subsets of the dataset's protocol (see ``TEST_SUBSETS``), each resized to ``size``."""
-    reader = _reader(benchmark.dataset)
-    subsets = getattr(reader, "SUBSETS", ())
-    out: dict[str, ImageSet] = {}
-    for name in TEST_SUBSETS[benchmark.dataset]:
-        if name in subsets:
-            out[name] = load_image_set(reader(benchmark.root, name), size)
-    return out
+    """The test subsets of the benchmark's protocol (``spec.test_subsets``), each resized to ``size``."""
+    spec = benchmark.spec
+    return {name: load_image_set(spec.reader(benchmark.root, name), size) for name in spec.test_subsets}
 
 
 def load_verification_pairs(benchmark: Benchmark, size: int) -> VerificationPairs | None:
-    """SurvFace verification pairs (``recognizability.data.survface_verification_pairs``) with their distinct
-    images decoded and resized to ``size``; None for other datasets or when the tree has no pairs."""
-    if benchmark.dataset != "survface":
+    """The benchmark's verification pairs (``spec.verification_pairs``) with their distinct images decoded and
+    resized to ``size``; None when the protocol has none or the tree holds none."""
+    read_pairs = benchmark.spec.verification_pairs
+    if read_pairs is None:
         return None
     try:
-        pairs = rdata.survface_verification_pairs(benchmark.root)
+        pairs = read_pairs(benchmark.root)
     except FileNotFoundError:
         return None
     if not pairs:
         return None
-    # The pair images live in one folder (verification_images); read it once and index the pairs into it.
+    # The pair images live in one folder; read it once and index the pairs into it.
     folder = Path(os.path.commonpath([str(p) for a, b, _ in pairs for p in (a, b)]))
     if folder.is_file():
         folder = folder.parent
-    images = load_image_set(rdata.ImageFolder(folder), size)
+    images = load_image_set(ImageFolder(folder), size)
     position = {Path(path).resolve(): i for i, path in enumerate(images.paths)}
     first = torch.tensor([position[Path(a).resolve()] for a, _, _ in pairs], dtype=torch.int64)
     second = torch.tensor([position[Path(b).resolve()] for _, b, _ in pairs], dtype=torch.int64)
     is_same = torch.tensor([bool(same) for _, _, same in pairs], dtype=torch.bool)
     return VerificationPairs(images, first, second, is_same)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything a run reads, decoded at the network input size.
+
+    Attributes:
+        benchmark: the resolved roots and provenance.
+        train: the training set (labels 0..C-1).
+        ui: the UI set (the centre u is its embeddings' normalised mean).
+        tests: the protocol's test subsets by reader subset name.
+        verification: the verification pairs, or None.
+    """
+
+    benchmark: Benchmark
+    train: ImageSet
+    ui: ImageSet
+    tests: dict[str, ImageSet]
+    verification: VerificationPairs | None
+
+    def __post_init__(self) -> None:
+        for name in ("train", "ui"):
+            if len(getattr(self, name)) == 0:
+                what = "training set" if name == "train" else "UI set"
+                raise ValueError(f"expected a non-empty {what}, got 0 images")
+
+    @property
+    def spec(self) -> BenchmarkSpec:
+        return self.benchmark.spec
+
+    @property
+    def num_classes(self) -> int:
+        """C, the number of training identities."""
+        return self.train.num_classes
+
+    def summary(self) -> str:
+        """One line with the size of every part."""
+        parts = [f"train {len(self.train)} images / {self.num_classes} identities", f"UI {len(self.ui)}"]
+        parts += [f"{name} {len(images)}" for name, images in self.tests.items()]
+        if self.verification is not None:
+            parts.append(f"verification pairs {len(self.verification.first)}")
+        return "; ".join(parts)
+
+
+def load_run_data(benchmark: Benchmark, size: int) -> RunData:
+    """Decode the training, UI and test images (and verification pairs) of ``benchmark`` at ``size``."""
+    return RunData(
+        benchmark,
+        load_train_set(benchmark, size),
+        load_ui_set(benchmark, size),
+        load_test_sets(benchmark, size),
+        load_verification_pairs(benchmark, size),
+    )

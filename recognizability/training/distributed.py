@@ -1,10 +1,14 @@
 """Multi-GPU training through ``torchrun`` and DistributedDataParallel, with the same script.
 
 ``torchrun --nproc_per_node=N examples/train_tinyface.py ...`` sets ``RANK``, ``LOCAL_RANK`` and
-``WORLD_SIZE``; :func:`init_distributed` then joins the process group (NCCL on CUDA, gloo on CPU), pins the
-process to its GPU, and the model is wrapped in DistributedDataParallel (even for N = 1, as torchrun asks).
-Run with plain ``python`` (no ``RANK``/``WORLD_SIZE`` in the environment), the same code runs one process and
-never touches ``torch.distributed``.
+``WORLD_SIZE``; :func:`init_distributed` then joins the process group (NCCL on CUDA, gloo on CPU) and pins the
+process to its GPU. Each process trains on its own shard of every epoch
+(:class:`~recognizability.training.images.EpochBatches`) and, after ``backward``, the training loop
+averages the gradients over the processes (:meth:`DistributedContext.average_gradients`): the update
+DistributedDataParallel would make, written where the loop can see it, so the loop may call the backbone's
+``forward_features`` and ``forward_head`` itself and a class-sharded head can keep its prototypes out of the
+average. Run with plain ``python`` (no ``RANK``/``WORLD_SIZE`` in the environment), the same code runs one
+process and never touches ``torch.distributed``.
 
 Only rank 0 writes checkpoints, reports and plots (:attr:`DistributedContext.is_main`).
 """
@@ -16,9 +20,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import Dataset, DistributedSampler
+from torch import nn
 
-__all__ = ["DistributedContext", "epoch_sampler", "init_distributed", "wrap_ddp"]
+__all__ = ["DistributedContext", "init_distributed"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class DistributedContext:
     world_size: int
     local_rank: int
     device: torch.device
-    #: launched by torchrun (a process group is joined and the model is DDP-wrapped), whatever world_size.
+    #: launched by torchrun (a process group is joined), whatever world_size.
     launched: bool = False
 
     @property
@@ -53,6 +57,34 @@ class DistributedContext:
         value = value.clone()
         dist.all_reduce(value, op=dist.ReduceOp.SUM)
         return value / self.world_size
+
+    @torch.no_grad()
+    def average_gradients(self, *modules: nn.Module) -> None:
+        """Replace each gradient of ``modules`` by its mean over the processes (nothing in one process).
+
+        Call after ``backward`` and before the optimiser step. Parameters without a gradient (the modules of
+        switched-off loss terms) are skipped; every process runs the same configuration, so they are the same
+        on every process. Gradients are flattened into one buffer per dtype and device, so a step costs one
+        all-reduce per buffer.
+        """
+        if not self.is_distributed:
+            return
+        buckets: dict[tuple[torch.dtype, torch.device], list[torch.Tensor]] = {}
+        seen: set[int] = set()
+        for module in modules:
+            for parameter in module.parameters():
+                if parameter.grad is not None and id(parameter) not in seen:
+                    seen.add(id(parameter))
+                    grad = parameter.grad
+                    buckets.setdefault((grad.dtype, grad.device), []).append(grad)
+        for grads in buckets.values():
+            flat = torch.cat([g.reshape(-1) for g in grads])
+            dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+            flat /= self.world_size
+            offset = 0
+            for g in grads:
+                g.copy_(flat[offset : offset + g.numel()].view_as(g))
+                offset += g.numel()
 
 
 def init_distributed(device: str | torch.device | None = None) -> DistributedContext:
@@ -82,34 +114,3 @@ def init_distributed(device: str | torch.device | None = None) -> DistributedCon
         if not dist.is_initialized():
             dist.init_process_group(backend="nccl" if resolved.type == "cuda" else "gloo")
     return DistributedContext(rank, world_size, local_rank, resolved, launched)
-
-
-def epoch_sampler(
-    dataset: Dataset[object], context: DistributedContext, seed: int, drop_last: bool = True
-) -> DistributedSampler[object]:
-    """A shuffling sampler whose order of epoch ``e`` depends only on ``(seed, e)`` (call ``set_epoch(e)``).
-
-    ``DistributedSampler`` with one replica in a single process: the same class, so the data order of a
-    1-process run is one function of (seed, epoch), which makes resume exact.
-    """
-    return DistributedSampler(
-        dataset,
-        num_replicas=context.world_size,
-        rank=context.rank,
-        shuffle=True,
-        seed=seed,
-        drop_last=drop_last,
-    )
-
-
-def wrap_ddp(model: torch.nn.Module, context: DistributedContext) -> torch.nn.Module:
-    """Wrap in DistributedDataParallel when in a process group; else return ``model`` itself.
-
-    ``find_unused_parameters=True`` because switched-off loss terms leave their modules without gradients.
-    """
-    if not context.is_distributed:
-        return model
-    device_ids = [context.device.index] if context.device.type == "cuda" else None
-    return torch.nn.parallel.DistributedDataParallel(
-        model, device_ids=device_ids, find_unused_parameters=True
-    )

@@ -6,10 +6,8 @@ are written, and the quality-prediction command scores a folder from the run's c
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -17,7 +15,7 @@ from recognizability.training import REPORT_FIELDS
 from recognizability.training.plots import PLOT_NAMES
 from recognizability.training.predict import main as predict_main
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from .tiny import load_example
 
 # Tiny trees (a second or less to generate each); keys are the synthetic generator's size fields.
 TINY: dict[str, list[str]] = {
@@ -30,14 +28,6 @@ TINY: dict[str, list[str]] = {
                  "verification_pairs=12"],
 }  # fmt: skip
 UI_TINY = ["face_images=20", "nonface_images=4"]
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _argv(dataset: str, out: Path, *extra: str) -> list[str]:
@@ -53,7 +43,7 @@ def _argv(dataset: str, out: Path, *extra: str) -> list[str]:
 def test_example_runs_end_to_end(dataset: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECOGNIZABILITY_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
-    assert _load(f"train_{dataset}").main(_argv(dataset, out, "--no-baseline")) == 0
+    assert load_example(f"train_{dataset}").main(_argv(dataset, out, "--no-baseline")) == 0
     report = json.loads((out / "full" / "report.json").read_text())
     assert set(REPORT_FIELDS) <= set(report)
     assert report["dataset"] == dataset
@@ -93,7 +83,7 @@ def test_demo_trains_baseline_and_full_and_predicts_quality(
 ) -> None:
     monkeypatch.setenv("RECOGNIZABILITY_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
-    assert _load("train_tinyface").main(_argv("tinyface", out, "--no-plots")) == 0
+    assert load_example("train_tinyface").main(_argv("tinyface", out, "--no-plots")) == 0
     printed = capsys.readouterr().out
     assert "CPU demo configuration (NOT the paper's)" in printed
     table = printed[printed.index("measured on synthetic data") :]

@@ -1,0 +1,476 @@
+"""Typed, nested configuration of a fine-tuning run, from which the modules are built field for field.
+
+One frozen :class:`TrainingConfig` describes a run completely; its sections are the pieces of the paper's
+recipe::
+
+    run     which benchmark, paper or CPU-demo mode, seed, step cap, a one-line description
+    model   backbone (Fig. 2's feature extractor), input size, D, dropout, frozen BatchNorm, --pretrained
+    head    margin head of the recognition module (ArcFace: s, m)
+    loss    the keyword arguments of RecognizabilityLoss, one field each (Eq. 4-10)
+    ui      the UI statistics of Eq. 6 (estimated or the paper's (0, 1))
+    optim   Adam's per-module learning rates, weight decay, epochs and the step decay (Table 5)
+    data    batch size, augmentation, the validation subset (supplement Sec. B)
+
+:class:`LossConfig` holds exactly the keyword arguments of
+:class:`~recognizability.nn.RecognizabilityLoss`, so ``RecognizabilityLoss(C, (H, W), D,
+**config.loss.kwargs())`` passes every one of them and none can be dropped on the way. Fields that carry
+``metadata["option"]`` are command-line options (:mod:`recognizability.training.cli` derives the parser from
+them). ``to_dict``/``from_dict`` round-trip through JSON (checkpoints and reports);
+``from_dict`` also reads the flat settings dict that release 0.1.0 wrote into its checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args, get_type_hints
+
+from recognizability.functional import DEFAULT_TAU
+
+__all__ = [
+    "LOSS_TERMS",
+    "RUN_MODES",
+    "ConfigOption",
+    "DataConfig",
+    "HeadConfig",
+    "LearningRates",
+    "LossConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunConfig",
+    "RunMode",
+    "TrainingConfig",
+    "UIConfig",
+]
+
+#: Loss terms that can be switched off (the rows of the paper's Table 4): L_ID, L_MSE, L_L1.
+LOSS_TERMS: tuple[str, ...] = ("id", "mse", "l1")
+
+RunMode = Literal["paper", "demo"]
+#: "paper": Table 5 at 112 x 112; "demo": the declared CPU demo (not the paper's), which also trains the
+#: ArcFace-only baseline it is compared with.
+RUN_MODES: tuple[str, ...] = get_args(RunMode)
+
+
+def _option(flag: str, help: str) -> Any:
+    """Field metadata that makes a field a command-line option ``flag`` with ``help``."""
+    return {"option": flag, "help": help}
+
+
+def _check_int(value: object, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"expected {name} to be an int >= {minimum}, got {value!r}")
+
+
+def _check_number(value: object, name: str, low: float, high: float | None = None) -> None:
+    """A finite real number in ``[low, high)`` (``high`` None: no upper bound)."""
+    bound = f"in [{low:g}, {high:g})" if high is not None else f">= {low:g}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected {name} to be a finite number {bound}, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number) or number < low or (high is not None and number >= high):
+        raise ValueError(f"expected {name} to be a finite number {bound}, got {value!r}")
+
+
+def _check_bool(value: object, name: str) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected {name} to be a bool, got {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class LearningRates:
+    """Adam learning rate of each module of the paper's Fig. 2 (Table 5).
+
+    Attributes:
+        backbone: the feature extractor (trunk and embedding head).
+        recognition: the recognition module (RM): the margin head's class prototypes ``W`` (C, D).
+        attention: the perceptibility attention module (PAM, Eq. 9).
+        regression: the perceptibility regression module (PRM, Eq. 4-7).
+    """
+
+    backbone: float
+    recognition: float
+    attention: float
+    regression: float
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_number(getattr(self, f.name), f"learning rate {f.name}", 0.0)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What the run is: its benchmark, its mode and its seed.
+
+    Attributes:
+        dataset: a registered benchmark (:func:`~recognizability.training.available_benchmarks`).
+        mode: "paper" (Table 5) or "demo" (the declared CPU demo, which also trains ArcFace alone).
+        seed: data order, augmentation and dropout of epoch e are a function of (seed, e).
+        max_steps_per_epoch: cap on optimiser steps per epoch (None: the whole epoch); smoke runs and tests.
+        description: one line saying what configuration this is (printed and written into the report).
+    """
+
+    dataset: str
+    mode: RunMode
+    seed: int = field(default=0, metadata=_option("--seed", "seed of the run"))
+    max_steps_per_epoch: int | None = field(
+        default=None, metadata=_option("--max-steps", "cap optimiser steps per epoch (smoke runs)")
+    )
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mode not in RUN_MODES:
+            raise ValueError(f"expected mode to be one of {RUN_MODES}, got {self.mode!r}")
+        _check_int(self.seed, "seed", 0)
+        if self.max_steps_per_epoch is not None:
+            _check_int(self.max_steps_per_epoch, "max_steps_per_epoch", 1)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The backbone of Fig. 2.
+
+    Attributes:
+        backbone: a name of :func:`~recognizability.backbones.create_backbone`.
+        input_size: side of the square network input; VLR images are bicubic-resized to it (112 in the paper).
+        embedding_dim: ``D``.
+        backbone_dropout: dropout before the backbone's embedding FC layer.
+        freeze_batchnorm: keep the trunk's BatchNorm2d statistics and affine fixed (pretrained backbones).
+        pretrained: path of a public checkpoint to load into the backbone (None: random initialisation).
+    """
+
+    backbone: str = field(
+        metadata=_option("--backbone", "backbone name (default: iresnet50 for paper, small_vlr_net for demo)")
+    )
+    input_size: int
+    embedding_dim: int = 512
+    backbone_dropout: float = 0.2
+    freeze_batchnorm: bool = True
+    pretrained: str | None = field(
+        default=None, metadata=_option("--pretrained", "checkpoint for the backbone (arcface_torch, AdaFace)")
+    )
+
+    def __post_init__(self) -> None:
+        _check_int(self.input_size, "input_size", 1)
+        _check_int(self.embedding_dim, "embedding_dim", 1)
+        _check_number(self.backbone_dropout, "backbone_dropout", 0.0, 1.0)
+        _check_bool(self.freeze_batchnorm, "freeze_batchnorm")
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """The margin head of the recognition module (Fig. 2: ArcFace in the paper, Table 5: s = 64, m = 0.45).
+
+    Attributes:
+        name: a head of :func:`~recognizability.training.build_head` ("arcface").
+        scale: ``s``.
+        margin: ``m`` in radians.
+    """
+
+    name: str = "arcface"
+    scale: float = 64.0
+    margin: float = 0.45
+
+    def __post_init__(self) -> None:
+        _check_number(self.scale, "scale", 0.0)
+        _check_number(self.margin, "margin", 0.0)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """The keyword arguments of :class:`~recognizability.nn.RecognizabilityLoss`, one field each (Eq. 4-10).
+
+    Attributes:
+        tau: the ID-loss confidence of Eq. 7 (no value in the paper; docs/ablation.md).
+        regression_weight: alpha of Eq. 10 (weight of L_L1).
+        diversion_weight: beta of Eq. 10 (weight of L_ID); not the smooth-L1 threshold.
+        attention_weight: gamma of Eq. 10 (weight of L_MSE).
+        smooth_l1_beta: the threshold of the smooth L1 of Eq. 4 (0.75).
+        regression_dropout: dropout of the perceptibility regression module (0.9).
+        use_regression, use_diversion, use_attention: switch L_L1, L_ID, L_MSE (Table 4 rows).
+    """
+
+    tau: float = field(default=DEFAULT_TAU, metadata=_option("--tau", "ID-loss confidence tau (Eq. 7)"))
+    regression_weight: float = 5.0
+    diversion_weight: float = 2.0
+    attention_weight: float = 1.0
+    smooth_l1_beta: float = 0.75
+    regression_dropout: float = 0.9
+    use_regression: bool = True
+    use_diversion: bool = True
+    use_attention: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("tau", "regression_weight", "diversion_weight", "attention_weight", "smooth_l1_beta"):
+            _check_number(getattr(self, name), name, 0.0)
+        _check_number(self.regression_dropout, "regression_dropout", 0.0, 1.0)
+        for name in ("use_regression", "use_diversion", "use_attention"):
+            _check_bool(getattr(self, name), name)
+
+    def kwargs(self) -> dict[str, Any]:
+        """Every field as a keyword argument of ``RecognizabilityLoss``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The switched-on terms among ``LOSS_TERMS``; () is ArcFace alone (Table 4's first row)."""
+        on = {"id": self.use_diversion, "mse": self.use_attention, "l1": self.use_regression}
+        return tuple(term for term in LOSS_TERMS if on[term])
+
+
+@dataclass(frozen=True)
+class UIConfig:
+    """The UI statistics (mu_UI, sigma_UI) of Eq. 6.
+
+    Attributes:
+        ui_statistics: estimate them from the predicted index of the UI set each epoch instead of the paper's
+            (0, 1).
+        ui_statistics_samples: K of Eq. 6 (5,000 in the paper; fewer if the UI set is smaller).
+    """
+
+    ui_statistics: bool = field(
+        default=False, metadata=_option("--ui-statistics", "estimate mu_UI, sigma_UI (Eq. 6) each epoch")
+    )
+    ui_statistics_samples: int = 5000
+
+    def __post_init__(self) -> None:
+        _check_bool(self.ui_statistics, "ui_statistics")
+        _check_int(self.ui_statistics_samples, "ui_statistics_samples", 2)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam with per-module learning rates and a step decay (Table 5).
+
+    Attributes:
+        lr: per-module learning rates (:class:`LearningRates`).
+        epochs: number of epochs.
+        lr_decay_epoch: epoch (1-based, as the paper counts) from which the learning rates are multiplied by
+            ``lr_decay_factor`` ("0.1 / 12th epoch" = epochs 12, 13, ... run at a tenth).
+        lr_decay_factor: the decay multiplier.
+        weight_decay: Adam weight decay (L2), applied to every group.
+    """
+
+    lr: LearningRates
+    epochs: int = field(metadata=_option("--epochs", "number of epochs"))
+    lr_decay_epoch: int = field(
+        metadata=_option("--lr-decay-epoch", "1-based epoch from which the learning rates are x0.1")
+    )
+    lr_decay_factor: float = 0.1
+    weight_decay: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lr, LearningRates):
+            raise TypeError(f"expected lr to be a LearningRates, got {type(self.lr).__name__}")
+        _check_int(self.epochs, "epochs", 1)
+        _check_int(self.lr_decay_epoch, "lr_decay_epoch", 1)
+        _check_number(self.lr_decay_factor, "lr_decay_factor", 0.0)
+        _check_number(self.weight_decay, "weight_decay", 0.0)
+
+    def lr_multiplier(self, epoch: int) -> float:
+        """Learning-rate multiplier of (0-based) ``epoch``: ``lr_decay_factor`` from the decay epoch on."""
+        return self.lr_decay_factor if epoch + 1 >= self.lr_decay_epoch else 1.0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Batches, augmentation and validation (supplement Sec. B).
+
+    Attributes:
+        batch_size: mini-batch size per process.
+        augment: the paper's augmentation (flip, rotation within +-10 degrees, random rescale).
+        rescale_fractions: the random-rescale sizes as fractions of the input size (64/112 and 100/112).
+        validation_fraction: share of the training set (at most ``validation_max``) used for validation,
+            flipped and degraded to ``validation_degrade_size`` pixels then resized back.
+        validation_max: cap on the number of validation images.
+        validation_degrade_size: side the validation images are degraded to (16).
+    """
+
+    batch_size: int = field(metadata=_option("--batch-size", "mini-batch size per process"))
+    augment: bool = True
+    rescale_fractions: tuple[float, float] = (64 / 112, 100 / 112)
+    validation_fraction: float = 0.1
+    validation_max: int = 2000
+    validation_degrade_size: int = 16
+
+    def __post_init__(self) -> None:
+        _check_int(self.batch_size, "batch_size", 1)
+        _check_bool(self.augment, "augment")
+        if len(self.rescale_fractions) != 2:
+            raise ValueError(f"expected rescale_fractions to be a pair, got {self.rescale_fractions!r}")
+        for value in self.rescale_fractions:
+            _check_number(value, "rescale_fractions", 0.0, 1.0 + 1e-9)
+        _check_number(self.validation_fraction, "validation_fraction", 0.0, 1.0)
+        _check_int(self.validation_max, "validation_max", 1)
+        _check_int(self.validation_degrade_size, "validation_degrade_size", 1)
+
+
+@dataclass(frozen=True)
+class ConfigOption:
+    """A configuration field offered on the command line: ``"section.field"`` path, flag, help and type."""
+
+    path: str
+    flag: str
+    help: str
+    kind: type[Any]
+
+
+#: The sections of a :class:`TrainingConfig`, in order, with their types.
+_SECTIONS: dict[str, type[Any]] = {
+    "run": RunConfig,
+    "model": ModelConfig,
+    "head": HeadConfig,
+    "loss": LossConfig,
+    "ui": UIConfig,
+    "optim": OptimConfig,
+    "data": DataConfig,
+}
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that defines one fine-tuning run; see the module docstring for the sections."""
+
+    run: RunConfig
+    model: ModelConfig
+    head: HeadConfig
+    loss: LossConfig
+    ui: UIConfig
+    optim: OptimConfig
+    data: DataConfig
+
+    def __post_init__(self) -> None:
+        for name, kind in _SECTIONS.items():
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                raise TypeError(f"expected {name} to be a {kind.__name__}, got {type(value).__name__}")
+
+    @property
+    def losses(self) -> tuple[str, ...]:
+        """The switched-on terms among ("id", "mse", "l1"); () is ArcFace alone (Table 4 first row)."""
+        return self.loss.terms
+
+    def with_losses(self, losses: Sequence[str]) -> TrainingConfig:
+        """A copy with exactly the given loss terms switched on (subset of ``LOSS_TERMS``)."""
+        unknown = [term for term in losses if term not in LOSS_TERMS]
+        if unknown:
+            raise ValueError(f"expected loss terms from {LOSS_TERMS}, got {unknown}")
+        return self.replace(
+            use_diversion="id" in losses, use_attention="mse" in losses, use_regression="l1" in losses
+        )
+
+    def replace(self, **changes: Any) -> TrainingConfig:
+        """A copy with fields changed by name: ``"optim.epochs"``-style paths or plain field names
+        (``epochs=3``), which are unique across the sections. Unknown names are an error."""
+        grouped: dict[str, dict[str, Any]] = {}
+        for key, value in changes.items():
+            section, name = self.locate(key)
+            grouped.setdefault(section, {})[name] = value
+        return dataclasses.replace(
+            self,
+            **{s: dataclasses.replace(getattr(self, s), **values) for s, values in grouped.items()},
+        )
+
+    @staticmethod
+    def locate(key: str) -> tuple[str, str]:
+        """``(section, field)`` of a field given as ``"section.field"`` or as its unique name."""
+        section, dot, name = key.rpartition(".")
+        if dot:
+            if section in _SECTIONS and name in _field_names(_SECTIONS[section]):
+                return section, name
+        else:
+            owners = [s for s, kind in _SECTIONS.items() if name in _field_names(kind)]
+            if len(owners) == 1:
+                return owners[0], name
+        raise ValueError(f"expected a field of TrainingConfig ({', '.join(_all_paths())}), got {key!r}")
+
+    @staticmethod
+    def fields() -> Iterator[tuple[str, dataclasses.Field[Any]]]:
+        """Every leaf field as ``(section, field)``, in order."""
+        for section, kind in _SECTIONS.items():
+            for f in dataclasses.fields(kind):
+                yield section, f
+
+    @staticmethod
+    def options() -> list[ConfigOption]:
+        """The fields that are command-line options (``metadata["option"]``), in order."""
+        out = []
+        for section, kind in _SECTIONS.items():
+            hints = get_type_hints(kind)
+            for f in dataclasses.fields(kind):
+                if "option" in f.metadata:
+                    types = [t for t in get_args(hints[f.name]) if t is not type(None)] or [hints[f.name]]
+                    out.append(
+                        ConfigOption(
+                            f"{section}.{f.name}", f.metadata["option"], f.metadata["help"], types[0]
+                        )
+                    )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict keyed by field name (the names are unique across the sections; the learning
+        rates stay a dict, tuples become lists), plus the derived ``losses`` list. Flat, as release 0.1.0
+        wrote its settings, so that checkpoints of either release are read by one :meth:`from_dict`."""
+        out: dict[str, Any] = {}
+        for section, f in self.fields():
+            value = getattr(getattr(self, section), f.name)
+            if isinstance(value, LearningRates):
+                value = dataclasses.asdict(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        out["losses"] = list(self.losses)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainingConfig:
+        """Inverse of :meth:`to_dict`; also reads the settings of release 0.1.0's checkpoints, which had no
+        ``mode`` (its CPU demo was recognised by its description) and no ``name`` (ArcFace was its only head).
+
+        Unknown keys are an error naming them, so a stale or foreign file fails loudly.
+        """
+        if not isinstance(values, Mapping):
+            raise TypeError(f"expected a mapping of configuration values, got {type(values).__name__}")
+        nested: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+        unknown = []
+        for key, value in values.items():
+            if key == "losses":  # derived from the use_* switches
+                continue
+            try:
+                section, name = cls.locate(key)
+            except ValueError:
+                unknown.append(key)
+                continue
+            nested[section][name] = value
+        if unknown:
+            raise ValueError(f"expected TrainingConfig fields, got unknown keys {sorted(unknown)}")
+        if "mode" not in nested["run"]:
+            description = str(nested["run"].get("description", ""))
+            nested["run"]["mode"] = "demo" if description.startswith("CPU demo") else "paper"
+        if "lr" in nested["optim"]:
+            nested["optim"]["lr"] = LearningRates(**nested["optim"]["lr"])
+        if "rescale_fractions" in nested["data"]:
+            nested["data"]["rescale_fractions"] = tuple(nested["data"]["rescale_fractions"])
+        sections: dict[str, Any] = {}
+        for name, kind in _SECTIONS.items():
+            missing = [
+                f.name
+                for f in dataclasses.fields(kind)
+                if f.name not in nested[name]
+                and f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING
+            ]
+            if missing:
+                raise ValueError(f"expected the {kind.__name__} fields {missing}, found none")
+            sections[name] = kind(**nested[name])
+        return cls(**sections)
+
+
+def _field_names(kind: type[Any]) -> set[str]:
+    return {f.name for f in dataclasses.fields(kind)}
+
+
+def _all_paths() -> list[str]:
+    return [f"{section}.{f.name}" for section, f in TrainingConfig.fields()]

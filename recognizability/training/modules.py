@@ -1,0 +1,164 @@
+"""The trainable pieces of the paper's Fig. 2, built from a :class:`~recognizability.training.TrainingConfig`.
+
+    backbone   build_backbone(config.model)                    feature extractor: F (B,C,H,W) and v (B,D)
+    head       build_head(config.head, D, C)                   recognition module: prototypes W (C,D), L_cls
+    criterion  RecognizabilityLoss(C, (H, W), D, **config.loss.kwargs())   PRM, PAM, index, Eq. 4-10
+    ui_center  UICenter(D)                                     u of Eq. 2 and 8, refit every epoch
+
+:class:`MethodModules` holds the four in one module so that one state dict (one checkpoint) carries them,
+under the keys ``backbone.*``, ``head.*``, ``criterion.*`` and ``ui_center.*``. :func:`parameter_groups`
+gives Adam the per-module learning rates of Table 5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from recognizability.backbones import FaceBackbone, create_backbone, freeze_batchnorm, load_pretrained
+from recognizability.nn import ArcFace, RecognizabilityLoss, UICenter
+
+from .config import HeadConfig, LearningRates, ModelConfig, OptimConfig, TrainingConfig
+
+__all__ = [
+    "HEADS",
+    "MethodModules",
+    "build_backbone",
+    "build_criterion",
+    "build_head",
+    "build_modules",
+    "parameter_groups",
+    "register_head",
+    "set_train_mode",
+]
+
+#: A margin head builder: ``(head config, embedding_dim D, num_classes C) -> module`` whose
+#: ``forward(v (B, D), labels (B,))`` returns the head output ``RecognizabilityLoss`` reads.
+HeadBuilder = Callable[[HeadConfig, int, int], nn.Module]
+
+#: The margin heads :func:`build_head` knows, by ``HeadConfig.name``.
+HEADS: dict[str, HeadBuilder] = {}
+
+
+def register_head(name: str) -> Callable[[HeadBuilder], HeadBuilder]:
+    """Decorator that registers a margin head builder under ``name`` (one entry per head)."""
+
+    def register(builder: HeadBuilder) -> HeadBuilder:
+        if name in HEADS:
+            raise ValueError(f"expected a new head name, got {name!r} (already registered)")
+        HEADS[name] = builder
+        return builder
+
+    return register
+
+
+@register_head("arcface")
+def _arcface(config: HeadConfig, embedding_dim: int, num_classes: int) -> nn.Module:
+    return ArcFace(embedding_dim, num_classes, scale=config.scale, margin=config.margin)
+
+
+def build_head(config: HeadConfig, embedding_dim: int, num_classes: int) -> nn.Module:
+    """The margin head named ``config.name`` (the recognition module of Fig. 2) over ``num_classes``
+    prototypes of dimension ``embedding_dim``."""
+    if config.name not in HEADS:
+        raise ValueError(f"expected head to be one of {sorted(HEADS)}, got {config.name!r}")
+    return HEADS[config.name](config, embedding_dim, num_classes)
+
+
+def build_backbone(config: ModelConfig) -> FaceBackbone:
+    """Create ``config.backbone``, load ``config.pretrained`` when set, and freeze its BatchNorm layers when
+    ``config.freeze_batchnorm`` (the paper fine-tunes pretrained backbones with their statistics fixed)."""
+    options: dict[str, Any] = {"dropout": config.backbone_dropout, "embedding_dim": config.embedding_dim}
+    if config.backbone == "small_vlr_net":  # the only backbone that takes its input size as an argument
+        options["input_size"] = (config.input_size, config.input_size)
+    backbone = create_backbone(config.backbone, **options)
+    if config.pretrained is not None:
+        load_pretrained(backbone, config.pretrained)
+    if config.freeze_batchnorm:
+        freeze_batchnorm(backbone)
+    return backbone
+
+
+def build_criterion(config: TrainingConfig, backbone: FaceBackbone) -> RecognizabilityLoss:
+    """``RecognizabilityLoss`` for ``backbone``'s feature map and embedding, with every field of
+    ``config.loss`` passed as its keyword argument."""
+    channels, height, width = backbone.feature_shape
+    return RecognizabilityLoss(channels, (height, width), backbone.embedding_dim, **config.loss.kwargs())
+
+
+class MethodModules(nn.Module):
+    """The backbone, the margin head, ``RecognizabilityLoss`` and the ``UICenter`` of one run, in one module.
+
+    Holds no step of its own: the training loop calls the pieces (``examples/train_*.py``). Its state dict is
+    the checkpoint layout (``backbone.*``, ``head.*``, ``criterion.*``, ``ui_center.*``).
+    """
+
+    def __init__(
+        self, backbone: FaceBackbone, head: nn.Module, criterion: RecognizabilityLoss, ui_center: UICenter
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.criterion = criterion
+        self.ui_center = ui_center
+
+    @torch.no_grad()
+    def embed_and_score(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """Test-time outputs of normalised images: the embedding v (B, D), un-normalised, and the learned
+        index xi_hat (B,) of the perceptibility regression module (no UI centre needed, paper Sec. 3.2).
+
+        Call in eval mode (dropout off)."""
+        feature_map = self.backbone.forward_features(images)
+        return self.backbone.forward_head(feature_map), self.criterion.regression(feature_map)
+
+
+def build_modules(config: TrainingConfig, num_classes: int) -> MethodModules:
+    """All four pieces built from ``config`` (what the examples do step by step), on the CPU."""
+    backbone = build_backbone(config.model)
+    head = build_head(config.head, backbone.embedding_dim, num_classes)
+    return MethodModules(backbone, head, build_criterion(config, backbone), UICenter(backbone.embedding_dim))
+
+
+def parameter_groups(optim: OptimConfig, **modules: nn.Module) -> list[dict[str, Any]]:
+    """Adam parameter groups with Table 5's per-module learning rates.
+
+    Args:
+        optim: the learning rates (one per field of :class:`LearningRates`) and the weight decay.
+        **modules: one module per learning rate, by its name: ``backbone``, ``recognition`` (the margin head's
+            prototypes), ``attention`` (PAM), ``regression`` (PRM).
+
+    Returns:
+        One group per module, named by ``"name"``, with its trainable parameters (frozen ones are left out);
+        weight decay ``optim.weight_decay`` for all. A parameter in two modules is an error.
+    """
+    names = [name for name in LearningRates.__dataclass_fields__]
+    if sorted(modules) != sorted(names):
+        raise ValueError(f"expected one module for each of {names}, got {sorted(modules)}")
+    groups: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for name in names:
+        params = [p for p in modules[name].parameters() if p.requires_grad]
+        if any(id(p) in seen for p in params):
+            raise ValueError(f"expected each parameter in one group, got {name!r} sharing parameters")
+        seen.update(id(p) for p in params)
+        groups.append(
+            {
+                "name": name,
+                "params": params,
+                "lr": getattr(optim.lr, name),
+                "weight_decay": optim.weight_decay,
+            }
+        )
+    return groups
+
+
+def set_train_mode(modules: nn.Module, freeze_batchnorm_layers: bool) -> None:
+    """``modules.train()``, with the backbone's frozen BatchNorm layers kept in eval mode (they ignore
+    ``train()`` once frozen by :func:`build_backbone`; re-freezing also covers a backbone built elsewhere)."""
+    modules.train()
+    backbone = getattr(modules, "backbone", None)
+    if freeze_batchnorm_layers and isinstance(backbone, nn.Module):
+        freeze_batchnorm(backbone)

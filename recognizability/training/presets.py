@@ -1,0 +1,107 @@
+"""The two configurations a run starts from: the paper's (Table 5, from the benchmark's spec) and the declared
+CPU demo.
+
+Table 5 (ResNet-50), per dataset (each column lives in its :class:`BenchmarkSpec`)::
+
+                         TinyFace     SCFace       SurvFace
+    batch                64           64           100
+    epochs               15           6            30
+    lr backbone          1e-5         1e-5         1e-5
+    lr recognition (RM)  1e-3         1e-3         5e-4
+    lr attention (PAM)   1e-3         1e-3         1e-3
+    lr regression (PRM)  1e-4         1e-4         1e-4
+    lr decay             x0.1 @ 12    x0.1 @ 12    x0.1 @ 6
+    dropout backbone     0.2          0.2          0.4
+    dropout regression   0.9          0.9          0.9
+    weight decay         1e-4         1e-4         1e-3
+    s, m                 64, 0.45     64, 0.45     64, 0.45
+    alpha, beta, gamma   5, 2, 1      5, 2, 1      5, 2, 1
+
+MobileFaceNet (supplement Sec. B text): backbone 1e-4, recognition module 1e-3, attention module 1e-2; the
+rest unchanged.
+"""
+
+from __future__ import annotations
+
+from .benchmarks import get_benchmark
+from .config import (
+    DataConfig,
+    HeadConfig,
+    LearningRates,
+    LossConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    TrainingConfig,
+    UIConfig,
+)
+
+__all__ = ["demo_config", "paper_config"]
+
+
+def paper_config(dataset: str, backbone: str = "iresnet50") -> TrainingConfig:
+    """The paper's configuration for ``dataset`` (its Table 5 column), at 112 x 112.
+
+    ``backbone`` "iresnet50" (or any ResNet) takes Table 5 as printed; "mobilefacenet" takes the supplement's
+    MobileFaceNet learning rates (backbone 1e-4, recognition 1e-3, attention 1e-2), the rest unchanged.
+    """
+    row = get_benchmark(dataset).table5
+    lr = row.lr
+    if backbone == "mobilefacenet":
+        lr = LearningRates(backbone=1e-4, recognition=1e-3, attention=1e-2, regression=lr.regression)
+    return TrainingConfig(
+        run=RunConfig(
+            dataset=dataset,
+            mode="paper",
+            description=f"paper configuration (Table 5, {dataset}, {backbone} at 112x112)",
+        ),
+        model=ModelConfig(backbone=backbone, input_size=112, backbone_dropout=row.backbone_dropout),
+        head=HeadConfig(scale=64.0, margin=0.45),
+        loss=LossConfig(regression_dropout=0.9),
+        ui=UIConfig(),
+        optim=OptimConfig(
+            lr=lr, epochs=row.epochs, lr_decay_epoch=row.lr_decay_epoch, weight_decay=row.weight_decay
+        ),
+        data=DataConfig(batch_size=row.batch_size),
+    )
+
+
+def demo_config(dataset: str) -> TrainingConfig:
+    """The declared CPU demo configuration: NOT the paper's; for a few minutes on 2 CPU cores.
+
+    ``small_vlr_net`` (not from the paper) at the VLR images' native scale (32 x 32), trained from random
+    initialisation, so its BatchNorm statistics are learned (not frozen: there is no pretrained backbone whose
+    statistics could be kept) and its learning rates are those of a from-scratch run (2e-3 everywhere but the
+    regression module, which keeps Table 5's tenth of the recognition rate). Loss weights, s, m, dropouts and
+    weight decay are Table 5's TinyFace column. 12 epochs of the small synthetic benchmark (4,000 images),
+    decay x0.1 for the last two: sized so that ``python examples/train_tinyface.py`` (generation, ArcFace
+    baseline, full method, evaluation) takes a few minutes on 2 CPU cores (docs/training.md: measurement).
+    """
+    get_benchmark(dataset)  # a clear error for an unknown name
+    return TrainingConfig(
+        run=RunConfig(
+            dataset=dataset,
+            mode="demo",
+            description=(
+                f"CPU demo configuration (NOT the paper's): small_vlr_net at 32x32 from scratch, {dataset} "
+                "layout; the paper's configuration is iresnet50 at 112x112 (Table 5)"
+            ),
+        ),
+        model=ModelConfig(
+            backbone="small_vlr_net",
+            input_size=32,
+            embedding_dim=128,
+            backbone_dropout=0.2,
+            freeze_batchnorm=False,
+        ),
+        head=HeadConfig(scale=64.0, margin=0.45),
+        loss=LossConfig(regression_dropout=0.9),
+        ui=UIConfig(ui_statistics_samples=1000),
+        optim=OptimConfig(
+            lr=LearningRates(backbone=2e-3, recognition=2e-3, attention=2e-3, regression=2e-4),
+            epochs=12,
+            lr_decay_epoch=11,
+            weight_decay=1e-4,
+        ),
+        data=DataConfig(batch_size=64, validation_max=256),
+    )

@@ -1,0 +1,238 @@
+"""The typed report of a run (:class:`RunReport`) and the comparison table of several runs.
+
+``RunReport.to_dict()`` is what ``report.json`` holds (its top-level fields are :data:`REPORT_FIELDS`), and
+:func:`~recognizability.training.plots.plot_report` draws the figures from that JSON alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .benchmarks import ProtocolReport, get_benchmark
+from .config import TrainingConfig
+from .data import Benchmark
+
+__all__ = [
+    "QUALITY_METHODS",
+    "REPORT_FIELDS",
+    "CMCCurve",
+    "DataSummary",
+    "IndexScatter",
+    "PairCounts",
+    "QualityFigures",
+    "RunReport",
+    "TrainingSummary",
+    "comparison_table",
+    "write_report",
+]
+
+#: Top-level fields of every ``report.json``.
+REPORT_FIELDS: tuple[str, ...] = (
+    "dataset", "protocol", "protocol_hard", "quality", "curves", "conventions", "settings", "data",
+    "training",
+)  # fmt: skip
+
+#: The quality scores a report compares: the learned index xi_hat, ERS, the MagFace norm, CR-FIQA (oracle).
+QUALITY_METHODS: tuple[str, ...] = ("learned_index", "ers", "magface_norm", "crfiqa")
+
+
+@dataclass(frozen=True)
+class QualityFigures:
+    """How well one quality score predicts recognition.
+
+    Attributes:
+        spearman_with_severity: Spearman rho with the synthetic severity (None on real data; negative =
+            quality falls as severity rises).
+        erc_auc: FMR -> area under the error-versus-reject curve (lower = better).
+        erc_fnmr: FMR -> FNMR at each rejected fraction.
+        reject_fractions: the rejected fractions of the curves.
+    """
+
+    spearman_with_severity: float | None
+    erc_auc: dict[float, float]
+    erc_fnmr: dict[float, list[float]]
+    reject_fractions: list[float]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.spearman_with_severity is not None:
+            out["spearman_with_severity"] = self.spearman_with_severity
+        for fmr, auc in self.erc_auc.items():
+            out[f"erc_auc_fmr_{fmr:g}"] = auc
+            out[f"erc_fnmr_fmr_{fmr:g}"] = self.erc_fnmr[fmr]
+        out["reject_fractions"] = self.reject_fractions
+        return out
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Genuine and impostor probe-gallery pairs of the error-versus-reject curves."""
+
+    genuine: int
+    impostor: int
+
+
+@dataclass(frozen=True)
+class CMCCurve:
+    """Closed-set CMC of the mated probes at ranks 1..20."""
+
+    ranks: list[float]
+    rates: list[float]
+
+
+@dataclass(frozen=True)
+class IndexScatter:
+    """Learned index xi_hat against the UI-centre distance 1 - cos(v, u) of (a sample of) the probes (paper
+    Fig. 1/6), with their synthetic severity and hard flags when known."""
+
+    predicted_index: list[float]
+    ui_distance: list[float]
+    severity: list[float] | None = None
+    hard: list[float] | None = None
+
+    def to_dict(self) -> dict[str, list[float]]:
+        out = {"predicted_index": self.predicted_index, "ui_distance": self.ui_distance}
+        if self.severity is not None:
+            out["severity"] = self.severity
+        if self.hard is not None:
+            out["hard"] = self.hard
+        return out
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    """How the run trained: one row of figures per epoch (loss terms, images/s, validation, learning rates),
+    the wall time of the epochs run in this process, the epochs loaded from a checkpoint, where it ran."""
+
+    history: list[dict[str, float]]
+    seconds: float
+    resumed_from: int
+    device: str
+    world_size: int
+    threads: int
+
+    def images_per_second(self) -> float:
+        """Mean training throughput over the epochs (nan without epochs)."""
+        rates = [row["images_per_second"] for row in self.history if "images_per_second" in row]
+        return sum(rates) / len(rates) if rates else math.nan
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """Where the test data came from and how much of it there was."""
+
+    benchmark: Benchmark
+    test_sizes: dict[str, int]
+    ui_size: int
+
+    @property
+    def note(self) -> str:
+        if self.benchmark.provenance == "synthetic":
+            return "synthetic stand-in: not comparable with the paper's tables"
+        return "real dataset"
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Everything measured at the end of a run.
+
+    Attributes:
+        dataset: the benchmark's name.
+        protocol: the typed report of the dataset's protocol evaluator (``recognizability.metrics``).
+        protocol_hard: the same on the probes the synthetic generator marked hard (None without them).
+        hard_probes: how many probes are hard.
+        quality: quality score -> :class:`QualityFigures` (the learned index only when L_L1 trained it).
+        pairs: the probe-gallery pairs of the error-versus-reject curves.
+        cmc, index_vs_ui_distance: the curves the plots draw.
+        conventions: how each number was computed.
+        config: the run's configuration.
+        data: provenance and sizes of the data.
+        training: history and timing.
+    """
+
+    dataset: str
+    protocol: ProtocolReport
+    protocol_hard: ProtocolReport | None
+    hard_probes: int
+    quality: dict[str, QualityFigures]
+    pairs: PairCounts
+    cmc: CMCCurve
+    index_vs_ui_distance: IndexScatter
+    conventions: dict[str, str]
+    config: TrainingConfig
+    data: DataSummary
+    training: TrainingSummary
+
+    def headline_figures(self) -> dict[str, float]:
+        """The figures a comparison prints: the benchmark's headline figure (all and hard probes) and, per
+        quality score, the Spearman correlation with severity and the ERC area at the first FMR."""
+        out = get_benchmark(self.dataset).headline_figures(self.protocol, self.protocol_hard)
+        for name, figures in self.quality.items():
+            spearman = figures.spearman_with_severity
+            out[f"{name}_spearman"] = math.nan if spearman is None else spearman
+            out[f"{name}_erc_auc"] = next(iter(figures.erc_auc.values()), math.nan)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON layout of ``report.json`` (fields :data:`REPORT_FIELDS`)."""
+        hard = None
+        if self.protocol_hard is not None:
+            hard = {**self.protocol_hard.to_dict(), "probes": self.hard_probes}
+        quality: dict[str, Any] = {name: figures.to_dict() for name, figures in self.quality.items()}
+        quality["pairs"] = {"genuine": self.pairs.genuine, "impostor": self.pairs.impostor}
+        return {
+            "dataset": self.dataset,
+            "protocol": self.protocol.to_dict(),
+            "protocol_hard": hard,
+            "quality": quality,
+            "curves": {
+                "cmc": {"ranks": self.cmc.ranks, "rates": self.cmc.rates},
+                "index_vs_ui_distance": self.index_vs_ui_distance.to_dict(),
+            },
+            "conventions": self.conventions,
+            "settings": self.config.to_dict(),
+            "data": {
+                **self.data.benchmark.to_dict(),
+                "test_sizes": self.data.test_sizes,
+                "ui_size": self.data.ui_size,
+                "note": self.data.note,
+            },
+            "training": {
+                "history": self.training.history,
+                "seconds": self.training.seconds,
+                "resumed_from": self.training.resumed_from,
+                "device": self.training.device,
+                "world_size": self.training.world_size,
+                "threads": self.training.threads,
+            },
+        }
+
+
+def write_report(report: RunReport, path: str | os.PathLike[str]) -> Path:
+    """Write ``report.to_dict()`` as indented JSON, atomically (temporary file + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def comparison_table(reports: dict[str, RunReport]) -> str:
+    """Plain-text table of the runs' headline figures (one column per run; the run with the most figures
+    sets the order of the rows)."""
+    summaries = {name: r.headline_figures() for name, r in reports.items()}
+    keys: list[str] = []
+    for s in sorted(summaries.values(), key=len, reverse=True):
+        keys += [k for k in s if k not in keys]
+    width = max([len(k) for k in keys] + [10])
+    lines = [" " * width + "".join(f"{n:>16}" for n in summaries)]
+    for k in keys:
+        cells = "".join(f"{summaries[n].get(k, math.nan):>16.4f}" for n in summaries)
+        lines.append(f"{k:<{width}}{cells}")
+    return "\n".join(lines)

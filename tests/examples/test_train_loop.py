@@ -1,0 +1,105 @@
+"""The training loop of the example scripts (``train`` in examples/train_*.py) on tiny in-memory data:
+resume is exact, every loss switch trains, the modules of switched-off terms stay untouched, BatchNorm stays
+frozen when asked, the learning rates decay from the decay epoch, an empty UI set is refused, and the three
+scripts share the same loop."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import torch
+
+from recognizability.training import LOSS_TERMS, RunData, build_modules
+
+from .tiny import EXAMPLES, load_example, tiny_config, tiny_data, tiny_session
+
+train = load_example("train_tinyface").train
+
+
+def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_resume_reaches_bitwise_the_same_weights(tmp_path: Path) -> None:
+    data = tiny_data(tmp_path)
+    config = tiny_config(epochs=3)
+    straight = train("run", config, data, tiny_session())
+
+    out = tmp_path / "out"
+    # "interrupted" after epoch 1: a run of 1 epoch writes last.pt; the resumed run continues to epoch 3
+    train("run", config.replace(epochs=1), data, tiny_session(out))
+    torch.manual_seed(12345)  # the interruption may leave any RNG state behind
+    resumed = train("run", config, data, tiny_session(out, resume=True))
+
+    assert resumed.resumed_from == 1 and len(resumed.history) == 3
+    a, b = _weights(straight.model), _weights(resumed.model)
+    assert a.keys() == b.keys()
+    differing = [k for k in a if not torch.equal(a[k], b[k])]
+    assert differing == []
+    assert straight.history[-1]["total"] == resumed.history[-1]["total"]
+
+
+@pytest.mark.parametrize("losses", [(), ("id",), ("mse",), ("l1",), LOSS_TERMS])
+def test_every_loss_switch_trains(losses: tuple[str, ...], tmp_path: Path) -> None:
+    result = train("run", tiny_config(epochs=1).with_losses(losses), tiny_data(tmp_path), tiny_session())
+    row = result.history[-1]
+    terms = {"id": "diversion", "mse": "attention", "l1": "regression"}
+    for term, field in terms.items():
+        if term in losses:
+            assert row[field] > 0.0, (term, row)
+        else:
+            assert row[field] == 0.0, (term, row)
+    assert row["total"] >= row["classification"] > 0.0
+
+
+def test_modules_of_switched_off_terms_stay_untouched(tmp_path: Path) -> None:
+    config = tiny_config(epochs=1).with_losses(())
+    torch.manual_seed(config.run.seed)
+    before = _weights(build_modules(config, 8).criterion)
+    after = _weights(train("run", config, tiny_data(tmp_path), tiny_session()).model.criterion)
+    assert all(torch.equal(before[k], after[k]) for k in before if "regression" in k or "attention" in k)
+
+
+def test_frozen_batchnorm_keeps_statistics(tmp_path: Path) -> None:
+    config = tiny_config(epochs=1, freeze_batchnorm=True)
+    torch.manual_seed(config.run.seed)
+    reference = build_modules(config, 8)
+    trained = train("run", config, tiny_data(tmp_path), tiny_session()).model
+    # the BatchNorm2d layers after the trunk's convolutions are frozen (the embedding's BatchNorm1d trains)
+    ref = dict(reference.backbone.named_modules())
+    checked = 0
+    for name, layer in trained.backbone.named_modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            assert layer.running_mean is not None and torch.equal(layer.running_mean, ref[name].running_mean)
+            checked += 1
+    assert checked > 0
+
+
+def test_lr_decay_applies_from_the_decay_epoch(tmp_path: Path) -> None:
+    result = train("run", tiny_config(epochs=2, lr_decay_epoch=2), tiny_data(tmp_path), tiny_session())
+    assert result.history[0]["lr_backbone"] == pytest.approx(2e-3)
+    assert result.history[1]["lr_backbone"] == pytest.approx(2e-4)
+
+
+def test_empty_ui_set_is_refused(tmp_path: Path) -> None:
+    data = tiny_data(tmp_path)
+    with pytest.raises(ValueError, match="non-empty UI set"):
+        RunData(data.benchmark, data.train, data.ui.subset(torch.arange(0)), {}, None)
+
+
+def _function_source(path: Path, name: str) -> str:
+    tree = ast.parse(path.read_text())
+    (node,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    return ast.unparse(node)
+
+
+def test_the_three_scripts_run_the_same_loop() -> None:
+    # each script shows the whole method and runs on its own; the loop must not drift between them
+    scripts = [EXAMPLES / f"train_{d}.py" for d in ("tinyface", "scface", "survface")]
+    trains = {_function_source(p, "train") for p in scripts}
+    mains = {_function_source(p, "main") for p in scripts}
+    assert len(trains) == 1 and len(mains) == 1
+    for path in scripts:
+        assert len(path.read_text().splitlines()) < 200, path

@@ -1,0 +1,61 @@
+"""Tiny in-memory data and configurations for the training loop of the example scripts, and a loader for the
+scripts themselves (they are files, not modules of the package)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from recognizability.training import (
+    Benchmark,
+    ImageSet,
+    RunData,
+    RunOptions,
+    Session,
+    TrainingConfig,
+    demo_config,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load_example(name: str) -> ModuleType:
+    """``examples/<name>.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def tiny_data(tmp: Path, n: int = 192, classes: int = 8) -> RunData:
+    """``n`` 32 x 32 training images of ``classes`` identities (class-dependent brightness, so there is
+    something to learn) and a UI set of 24 random images; no test sets."""
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(n) % classes
+    images = (torch.randint(0, 120, (n, 3, 32, 32), generator=g) + 15 * labels.view(-1, 1, 1, 1)).to(
+        torch.uint8
+    )
+    train = ImageSet(images, labels, None, None, [f"t{i}" for i in range(n)])
+    ui_images = torch.randint(0, 256, (24, 3, 32, 32), dtype=torch.uint8, generator=g)
+    ui = ImageSet(ui_images, torch.full((24,), -1), None, None, [f"u{i}" for i in range(24)])
+    benchmark = Benchmark("tinyface", tmp, tmp, "synthetic")
+    return RunData(benchmark, train, ui, {}, None)
+
+
+def tiny_config(**changes: Any) -> TrainingConfig:
+    """The demo configuration made small: batch 32, 2 epochs of at most 3 steps, D = 32, seed 7."""
+    base = demo_config("tinyface").replace(
+        batch_size=32, epochs=2, max_steps_per_epoch=3, validation_max=32, embedding_dim=32, seed=7
+    )
+    return base.replace(**changes)
+
+
+def tiny_session(out: Path | None = None, device: str = "cpu", resume: bool = False) -> Session:
+    """A quiet session on ``device`` that writes checkpoints to ``out`` (None: writes nothing)."""
+    options = RunOptions(out=out or Path("unused"), device=device, resume=resume, progress=False, plots=False)
+    return Session(options, write=out is not None)
