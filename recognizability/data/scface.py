@@ -114,9 +114,15 @@ class SCFace(FaceDataset):
         else:
             samples = self._read_surveillance(base, subset, report)
         if not samples:
+            hint = (
+                f"; subjects 1..{num_train_subjects} are the train split: pass a smaller num_train_subjects "
+                "for a tree with fewer subjects"
+                if subset == "probe"
+                else ""
+            )
             raise FileNotFoundError(
                 f"SCFace: no {subset} image in {base} for cameras {self.cameras}, distances {self.distances} "
-                f"and num_train_subjects={num_train_subjects}"
+                f"and num_train_subjects={num_train_subjects}{hint}"
             )
         super().__init__(base, subset, samples, report, transform)
 
@@ -166,7 +172,8 @@ class SCFace(FaceDataset):
             missing = sorted(set(self.cameras) - cameras_found)
             if missing:
                 raise FileNotFoundError(
-                    f"SCFace: expected folders cam_<c> for cameras {missing} in {distance_folder}; missing"
+                    f"SCFace: expected folders cam_<c> for cameras {missing} in {distance_folder}; missing "
+                    f"(the folder has cameras {sorted(cameras_found)}: pass cameras=... to read those)"
                 )
         other = "probe" if subset == "train" else "train"
         report.notes.append(

@@ -455,6 +455,18 @@ ROWS = [
         r"051_cam3_1\.jpg names camera 3, distance 1 but lies in the folder of camera 2",
         id="scface-name-folder-disagree",
     ),
+    pytest.param(
+        lambda p: SCFace(generate("scface", p / "s", subjects=3, cameras=5), "probe"),
+        FileNotFoundError,
+        r"no probe image .* subjects 1\.\.50 are the train split: pass a smaller num_train_subjects",
+        id="scface-synthetic-tree-with-few-subjects",
+    ),
+    pytest.param(
+        lambda p: SCFace(generate("scface", p / "s", subjects=52, cameras=2), "probe"),
+        FileNotFoundError,
+        r"cameras \[3, 4, 5\] .* \(the folder has cameras \[1, 2\]: pass cameras=\.\.\. to read those\)",
+        id="scface-synthetic-tree-with-few-cameras",
+    ),
     # SurvFace
     pytest.param(
         lambda p: SurvFace(p, "probe"),
@@ -953,6 +965,14 @@ def test_cycles_and_broken_links_are_left_out_and_reported(tmp_path: Path) -> No
     }
     with pytest.raises(FileNotFoundError, match=r"gone\.png is a broken symbolic link to"):
         decode_image(root / "gone.png")
+
+
+def test_small_synthetic_scface_trees_read_with_matching_options(tmp_path: Path) -> None:
+    """The generator accepts SCface trees smaller than the protocol; the reader's options select them."""
+    root = generate("scface", tmp_path / "s", subjects=3, cameras=2)
+    train = SCFace(root, "train", cameras=(1, 2), num_train_subjects=2)
+    probe = SCFace(root, "probe", cameras=(1, 2), num_train_subjects=2)
+    assert len(train) == 2 * 2 * 3 and len(probe) == 1 * 2 * 3 and len(SCFace(root, "gallery")) == 3
 
 
 def test_linked_identity_folders_and_listed_files_are_read(tmp_path: Path) -> None:
