@@ -13,25 +13,37 @@ Two kinds of checks exist:
 
 Every helper raises :class:`TypeError` (wrong Python or tensor type/dtype) or :class:`ValueError`
 (wrong shape, size, device or value) with a message naming the argument, the expected and the received value,
-e.g. ``expected labels of shape (B,) = (4,), got shape (4, 1)``. Other subpackages may import these helpers.
+e.g. ``expected labels of shape (B,) = (4,), got shape (4, 1)``. Every check has the form
+``check_xxx(value, name, ...)`` and returns the checked value; the whole package uses these and no others.
+A wrong Python type for a plain argument (an int, float, bool or choice) raises :class:`ArgumentTypeError`,
+a :class:`TypeError` that is also a :class:`ValueError`: earlier releases raised ``ValueError`` there, and
+code catching it keeps working.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 import torch
 from torch import Tensor
 
 __all__ = [
+    "ArgumentTypeError",
+    "check_bool",
+    "check_choice",
     "check_finite",
+    "check_finite_float",
+    "check_float_in_range",
     "check_floating",
     "check_integer",
     "check_labels",
     "check_nonempty",
     "check_positive_float",
+    "check_positive_int",
     "check_reduction",
     "check_same_device",
     "check_shape",
@@ -43,6 +55,13 @@ __all__ = [
 ]
 
 _VALUE_CHECKS_ENABLED: bool = True
+
+_Choice = TypeVar("_Choice")
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong Python type: a :class:`TypeError`, and a :class:`ValueError` for the code
+    written against earlier releases, whose checks raised ``ValueError`` for it."""
 
 
 def set_value_checks(enabled: bool) -> None:
@@ -159,11 +178,46 @@ def check_same_device(value: Tensor, name: str, reference: Tensor, reference_nam
         )
 
 
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Check ``value`` is a ``bool`` (not 0/1 or a string); return it."""
+    if not isinstance(value, bool):
+        raise ArgumentTypeError(f"expected {name} to be a bool, got {type(value).__name__}")
+    return value
+
+
+def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
+    """Check ``value`` is an ``int`` (bool excluded) ``>= minimum`` (default 1: a positive int); return it."""
+    bound = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise ArgumentTypeError(f"expected {name} to be {bound}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"expected {name} to be {bound}, got {value!r}")
+    return int(value)
+
+
+def check_choice(value: object, name: str, choices: Sequence[_Choice]) -> _Choice:
+    """Check ``value`` is one of ``choices``; return it."""
+    for choice in choices:
+        if isinstance(value, bool) != isinstance(choice, bool):
+            continue  # True is not the choice 1
+        try:
+            equal = bool(value == choice)
+        except (TypeError, ValueError, RuntimeError):  # e.g. a tensor or an array compared with a string
+            equal = False
+        if equal:
+            return choice
+    raise ValueError(f"expected {name} to be one of {list(choices)!r}, got {value!r}")
+
+
 def check_positive_float(value: object, name: str, *, allow_zero: bool = False) -> float:
     """Check a Python number is finite and positive (or non-negative); return it as ``float``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected {name} to be a float, got {type(value).__name__}")
-    number = float(value)
+    if not _is_real(value):
+        raise ArgumentTypeError(f"expected {name} to be a float, got {type(value).__name__}")
+    number = float(value)  # type: ignore[arg-type]  # a numbers.Real
     bad = not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero)
     if bad:
         bound = ">= 0" if allow_zero else "> 0"
@@ -171,12 +225,44 @@ def check_positive_float(value: object, name: str, *, allow_zero: bool = False) 
     return number
 
 
+def check_finite_float(value: object, name: str) -> float:
+    """Check a Python number is finite (any sign); return it as ``float``."""
+    if not _is_real(value):
+        raise ArgumentTypeError(f"expected {name} to be a float, got {type(value).__name__}")
+    number = float(value)  # type: ignore[arg-type]  # a numbers.Real
+    if not math.isfinite(number):
+        raise ValueError(f"expected {name} to be a finite float, got {value!r}")
+    return number
+
+
+def check_float_in_range(
+    value: object,
+    name: str,
+    low: float,
+    high: float,
+    *,
+    low_closed: bool = True,
+    high_closed: bool = True,
+) -> float:
+    """Check a Python number lies in the interval from ``low`` to ``high`` (closed or open at each end).
+
+    Example: ``check_float_in_range(dropout, "dropout", 0, 1, high_closed=False)`` raises
+    ``expected dropout to be a float in [0, 1), got 1.0``.
+    """
+    interval = f"{'[' if low_closed else '('}{low:g}, {high:g}{']' if high_closed else ')'}"
+    if not _is_real(value):
+        raise ArgumentTypeError(f"expected {name} to be a float in {interval}, got {value!r}")
+    number = float(value)  # type: ignore[arg-type]  # a numbers.Real
+    above = number >= low if low_closed else number > low
+    below = number <= high if high_closed else number < high
+    if not (above and below):  # NaN fails both
+        raise ValueError(f"expected {name} to be a float in {interval}, got {value!r}")
+    return number
+
+
 def check_reduction(reduction: object, allowed: Sequence[str], name: str = "reduction") -> str:
-    """Check ``reduction`` is one of ``allowed`` strings."""
-    if not isinstance(reduction, str) or reduction not in allowed:
-        choices = ", ".join(repr(a) for a in allowed)
-        raise ValueError(f"expected {name} to be one of {choices}, got {reduction!r}")
-    return reduction
+    """``check_choice(reduction, name, allowed)``, in the argument order of earlier releases."""
+    return check_choice(reduction, name, allowed)
 
 
 # ----------------------------------------------------------------------------------------------------------

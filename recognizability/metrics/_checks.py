@@ -1,8 +1,10 @@
-"""Input checks and the report base class shared by the metric modules.
+"""Input conversions and checks of metric inputs (scores, features, labels, masks, rates), and the report
+base class shared by the metric modules.
 
-Every public metric validates its input here and raises ``ValueError``/``TypeError`` that names the
-argument, the expected and the received value. Checks that need a device-to-host sync (finiteness,
-emptiness) are fine here: metrics are evaluation code, not forward passes.
+Every public metric validates its input here or with the package's checks of
+:mod:`recognizability._validation` (all of the form ``check_xxx(value, name, ...)``) and raises
+``ValueError``/``TypeError`` that names the argument, the expected and the received value. Checks that need
+a device-to-host sync (finiteness, emptiness) are fine here: metrics are evaluation code, not forward passes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Report"]
+from .._validation import ArgumentTypeError, check_choice, check_positive_int
+
+__all__ = [
+    "Report",
+    "as_tensor",
+    "check_choice",
+    "check_features",
+    "check_fractions",
+    "check_labels",
+    "check_mask",
+    "check_positive_int",
+    "check_ranks",
+    "check_rates",
+    "check_scores",
+]
 
 
 def as_tensor(x: Any, name: str) -> Tensor:
@@ -93,34 +109,53 @@ def check_mask(x: Any, name: str, n: int) -> Tensor:
     return t
 
 
-def check_rates(x: float | Sequence[float] | Tensor, name: str) -> tuple[Tensor, bool]:
-    """Target rates in [0, 1] as a 1-D float64 tensor, plus whether the input was a scalar."""
-    scalar = isinstance(x, int | float) or (isinstance(x, Tensor) and x.dim() == 0)
-    t = torch.as_tensor(x, dtype=torch.float64).reshape(-1).cpu()
+def _float_values(x: Any, name: str) -> tuple[Tensor, bool]:
+    """Python number(s), a sequence or a tensor of real numbers as a 1-D float64 CPU tensor; and whether the
+    input was a single number."""
+    if isinstance(x, bool) or isinstance(x, str):
+        raise ArgumentTypeError(f"expected {name} as a number or a sequence of numbers, got {x!r}")
+    scalar = isinstance(x, int | float) or (isinstance(x, Tensor | np.ndarray) and x.ndim == 0)
+    t = as_tensor([x] if scalar and not isinstance(x, Tensor | np.ndarray) else x, name)
+    if t.dtype == torch.bool or t.is_complex():
+        raise ArgumentTypeError(f"expected {name} as real numbers, got dtype {t.dtype}")
+    t = t.detach().to(torch.float64).reshape(-1).cpu()
     if t.numel() == 0:
         raise ValueError(f"expected at least one {name} value, got an empty sequence")
-    if not bool(((t >= 0) & (t <= 1)).all()):
+    return t, scalar
+
+
+def check_rates(x: float | Sequence[float] | Tensor, name: str) -> tuple[Tensor, bool]:
+    """Target rates in [0, 1] (any order) as a 1-D float64 tensor, plus whether the input was a scalar."""
+    t, scalar = _float_values(x, name)
+    if not bool(((t >= 0) & (t <= 1)).all()):  # NaN fails too
         raise ValueError(f"expected {name} in [0, 1], got {t.tolist()}")
     return t, scalar
 
 
+def check_fractions(x: Sequence[float] | Tensor, name: str) -> Tensor:
+    """Fractions in [0, 1), strictly increasing (sorted, no duplicates), as a 1-D float64 tensor."""
+    t, _ = _float_values(x, name)
+    if not bool(((t >= 0) & (t < 1)).all()):
+        raise ValueError(f"expected {name} in [0, 1), got {t.tolist()}")
+    if t.numel() > 1 and not bool((t[1:] > t[:-1]).all()):
+        raise ValueError(f"expected {name} in increasing order without duplicates, got {t.tolist()}")
+    return t
+
+
 def check_ranks(ranks: Sequence[int], name: str = "ranks") -> tuple[int, ...]:
-    out = tuple(int(k) for k in ranks)
-    if not out or any(k < 1 for k in out):
-        raise ValueError(f"expected {name} as positive integers, got {tuple(ranks)}")
+    """Ranks k >= 1 (a sequence of distinct ints) as a tuple."""
+    if isinstance(ranks, str) or not isinstance(ranks, Sequence | Tensor | np.ndarray):
+        raise ArgumentTypeError(f"expected {name} as a sequence of positive integers, got {ranks!r}")
+    values = ranks.tolist() if isinstance(ranks, Tensor | np.ndarray) else list(ranks)
+    try:
+        out = tuple(check_positive_int(k, name) for k in values)
+    except ValueError as error:
+        raise type(error)(f"expected {name} as positive integers, got {tuple(values)}") from None
+    if not out:
+        raise ValueError(f"expected {name} as positive integers, got {tuple(values)}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"expected {name} without duplicates, got {out}")
     return out
-
-
-def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"expected {name} to be one of {tuple(choices)}, got {value!r}")
-    return value
-
-
-def check_positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"expected {name} as a positive int, got {value!r}")
-    return value
 
 
 def _plain(value: Any) -> Any:

@@ -27,19 +27,19 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .._deprecation import deprecated_aliases
+from .._validation import check_bool
+from ..functional.geometry import l2_normalize
 from ._checks import Report, check_choice, check_features, check_labels, check_positive_int, check_ranks
 
 __all__ = [
-    "CLOSED_SET_CONVENTION",
     "CMCAccumulator",
     "CMCResult",
-    "average_precision_from_positions",
     "cmc",
     "identity_templates",
-    "mate_statistics",
 ]
 
-CLOSED_SET_CONVENTION = (
+_CLOSED_SET_CONVENTION = (
     "cosine similarity of L2-normalised features; rank = #(non-mate gallery entries with score >= "
     "best mate score), "
     "ties count against the probe; hit@k when rank < k; gallery labels < 0 are distractors; AP = "
@@ -47,7 +47,7 @@ CLOSED_SET_CONVENTION = (
     "over the ranked list (non-mates tied with a mate placed first), stopping at the last mate"
 )
 
-DEFAULT_MAX_ELEMENTS = 1 << 25  # 32M scores per block: 128 MB in float32
+_DEFAULT_MAX_ELEMENTS = 1 << 25  # 32M scores per block: 128 MB in float32
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class CMCResult(Report):
     num_probes: int
     num_excluded_probes: int
     ranking: str
-    convention: str = CLOSED_SET_CONVENTION
+    convention: str = _CLOSED_SET_CONVENTION
 
 
 def identity_templates(features: Tensor, labels: Tensor, normalize: bool = True) -> tuple[Tensor, Tensor]:
@@ -82,18 +82,19 @@ def identity_templates(features: Tensor, labels: Tensor, normalize: bool = True)
     """
     features = check_features(features, "features")
     labels = check_labels(labels, "labels", features.shape[0]).to(features.device)
+    check_bool(normalize, "normalize")
     if bool((labels < 0).any()):
         raise ValueError("expected labels >= 0 for identity templates, got negative (distractor) labels")
     unique, inverse = torch.unique(labels, return_inverse=True)
-    x = torch.nn.functional.normalize(features, dim=1) if normalize else features
+    x = l2_normalize(features, dim=1) if normalize else features
     sums = torch.zeros(unique.numel(), x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, inverse, x)
     if normalize:
-        return torch.nn.functional.normalize(sums, dim=1), unique
+        return l2_normalize(sums, dim=1), unique
     counts = torch.bincount(inverse, minlength=unique.numel()).to(x.dtype)
     return sums / counts[:, None], unique
 
 
-def average_precision_from_positions(positions: Tensor, num_mates: Tensor) -> Tensor:
+def _average_precision_from_positions(positions: Tensor, num_mates: Tensor) -> Tensor:
     """TinyFace AP from the 1-based ranked-list positions of each probe's mates.
 
     Args:
@@ -114,9 +115,14 @@ def average_precision_from_positions(positions: Tensor, num_mates: Tensor) -> Te
     return (terms * valid).sum(1) / num_mates.to(torch.float64)
 
 
+def _score_dtype(*features: Tensor) -> torch.dtype:
+    """The dtype scores are computed in: float64 if any input is float64, else float32."""
+    return torch.float64 if any(f.dtype == torch.float64 for f in features) else torch.float32
+
+
 def _normalized(x: Tensor, normalize: bool, dtype: torch.dtype, device: torch.device) -> Tensor:
-    x = x.to(device=device, dtype=dtype, non_blocking=True)
-    return torch.nn.functional.normalize(x, dim=1) if normalize else x
+    x = x.to(device=device, non_blocking=True)
+    return (l2_normalize(x, dim=1) if normalize else x).to(dtype)
 
 
 def _count_at_least(
@@ -146,7 +152,7 @@ def _count_at_least(
         counts[r0:r1, :m].index_add_(0, rows, added)
 
 
-def mate_statistics(
+def _mate_statistics(
     probe_features: Tensor,
     probe_labels: Tensor,
     gallery_features: Tensor,
@@ -156,7 +162,7 @@ def mate_statistics(
     ranking: str = "image",
     all_mates: bool = True,
     normalize: bool = True,
-    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    max_elements: int = _DEFAULT_MAX_ELEMENTS,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Sorted mate scores and, per mate, the number of non-mate gallery scores >= it (the chunked core).
 
@@ -172,7 +178,7 @@ def mate_statistics(
     Returns:
         mates (P, M) scores descending (padding ``+inf``), counts (P, M) int64, num_mates (P,) int64.
     """
-    device, dtype = probe_features.device, torch.promote_types(probe_features.dtype, gallery_features.dtype)
+    device, dtype = probe_features.device, _score_dtype(probe_features, gallery_features)
     gallery_labels = gallery_labels.to(device)
     probe_labels = probe_labels.to(device)
     gallery = _normalized(gallery_features, normalize, dtype, device)
@@ -290,14 +296,14 @@ class CMCAccumulator:
         ranking: str = "image",
         missing_probes: str = "error",
         normalize: bool = True,
-        max_elements: int = DEFAULT_MAX_ELEMENTS,
+        max_elements: int = _DEFAULT_MAX_ELEMENTS,
     ) -> None:
         gallery = check_features(gallery_features, "gallery_features")
         labels = check_labels(gallery_labels, "gallery_labels", gallery.shape[0])
         self.ranks = check_ranks(ranks)
         self.ranking = check_choice(ranking, "ranking", ("image", "identity"))
         self.missing_probes = check_choice(missing_probes, "missing_probes", ("error", "exclude"))
-        self.normalize = normalize
+        self.normalize = check_bool(normalize, "normalize")
         self.max_elements = check_positive_int(max_elements, "max_elements")
         self._gallery, self._labels, self._distractors = _split_gallery(gallery, labels)
         if distractor_features is not None:
@@ -334,7 +340,7 @@ class CMCAccumulator:
             probes, labels = probes[keep.to(probes.device)], labels[keep]
             if labels.numel() == 0:
                 return
-        _mates, counts, num_mates = mate_statistics(
+        _mates, counts, num_mates = _mate_statistics(
             probes,
             labels.to(probes.device),
             self._gallery,
@@ -347,7 +353,7 @@ class CMCAccumulator:
         )
         positions = counts + torch.arange(1, counts.shape[1] + 1, device=counts.device)[None, :]
         self._rank_list.append(counts[:, 0].cpu())
-        self._ap_list.append(average_precision_from_positions(positions, num_mates.to(counts.device)).cpu())
+        self._ap_list.append(_average_precision_from_positions(positions, num_mates.to(counts.device)).cpu())
 
     def compute(self) -> CMCResult:
         if not self._rank_list:
@@ -382,7 +388,7 @@ def cmc(
     ranking: str = "image",
     missing_probes: str = "error",
     normalize: bool = True,
-    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    max_elements: int = _DEFAULT_MAX_ELEMENTS,
 ) -> CMCResult:
     """Cumulative match characteristic and TinyFace mAP of a closed-set search.
 
@@ -408,3 +414,15 @@ def cmc(
     )
     accumulator.update(probe_features, probe_labels)
     return accumulator.compute()
+
+
+__getattr__ = deprecated_aliases(
+    __name__,
+    {
+        "CLOSED_SET_CONVENTION": "_CLOSED_SET_CONVENTION",
+        "DEFAULT_MAX_ELEMENTS": "_DEFAULT_MAX_ELEMENTS",
+        "average_precision_from_positions": "_average_precision_from_positions",
+        "mate_statistics": "_mate_statistics",
+    },
+    globals(),
+)

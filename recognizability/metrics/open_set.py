@@ -17,13 +17,21 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .._deprecation import deprecated_aliases
+from .._validation import check_bool
 from ._checks import Report, check_choice, check_features, check_labels, check_positive_int, check_rates
-from .identification import DEFAULT_MAX_ELEMENTS, _normalized, identity_templates, mate_statistics
-from .verification import threshold_at_rate
+from .identification import (
+    _DEFAULT_MAX_ELEMENTS,
+    _mate_statistics,
+    _normalized,
+    _score_dtype,
+    identity_templates,
+)
+from .verification import _threshold_at_rate
 
-__all__ = ["OPEN_SET_CONVENTION", "OpenSetResult", "tpir_at_fpir", "unmated_top_scores"]
+__all__ = ["OpenSetResult", "tpir_at_fpir", "unmated_top_scores"]
 
-OPEN_SET_CONVENTION = (
+_OPEN_SET_CONVENTION = (
     "NIST: cosine scores of L2-normalised features; FPIR(t) = share of unmated searches with top score >= t; "
     "TPIR(t, r) = share of mated searches with mate rank < r and best mate score >= t (rank = #non-mate "
     "candidates >= best mate score); threshold = smallest unmated top score with realised FPIR <= target; "
@@ -51,18 +59,27 @@ class OpenSetResult(Report):
     gallery: str
     num_mated: int
     num_unmated: int
-    convention: str = OPEN_SET_CONVENTION
+    convention: str = _OPEN_SET_CONVENTION
 
 
 def unmated_top_scores(
     probe_features: Tensor,
     gallery_features: Tensor,
     normalize: bool = True,
-    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    max_elements: int = _DEFAULT_MAX_ELEMENTS,
 ) -> Tensor:
-    """(P,) highest gallery score of each probe, computed in blocks of at most ``max_elements`` scores."""
+    """(P,) highest gallery score of each probe, computed in blocks of at most ``max_elements`` scores.
+
+    Args:
+        probe_features: (P, D); gallery_features: (G, D); normalize: cosine scores of L2-normalised
+            features (``False``: raw dot products); max_elements: scores held at once.
+    """
+    probe_features = check_features(probe_features, "probe_features")
+    gallery_features = check_features(gallery_features, "gallery_features", dim=probe_features.shape[1])
+    check_bool(normalize, "normalize")
+    max_elements = check_positive_int(max_elements, "max_elements")
     device = probe_features.device
-    dtype = torch.promote_types(probe_features.dtype, gallery_features.dtype)
+    dtype = _score_dtype(probe_features, gallery_features)
     gallery = _normalized(gallery_features, normalize, dtype, device)
     block = max(1, max_elements // gallery.shape[0])
     tops = []
@@ -83,7 +100,7 @@ def tpir_at_fpir(
     *,
     gallery: str = "image",
     normalize: bool = True,
-    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    max_elements: int = _DEFAULT_MAX_ELEMENTS,
 ) -> OpenSetResult:
     """True positive identification rate at rank ``rank`` for target false positive identification rate(s).
 
@@ -104,6 +121,8 @@ def tpir_at_fpir(
     targets, scalar = check_rates(fpir, "fpir")
     rank = check_positive_int(rank, "rank")
     check_choice(gallery, "gallery", ("image", "template"))
+    check_bool(normalize, "normalize")
+    max_elements = check_positive_int(max_elements, "max_elements")
     if bool((g_labels < 0).any()):
         raise ValueError("expected gallery_labels >= 0 in an open-set gallery, got negative labels")
     missing = ~torch.isin(labels.to(g_labels.device), g_labels)
@@ -115,7 +134,7 @@ def tpir_at_fpir(
         )
     if gallery == "template":
         gallery_x, g_labels = identity_templates(gallery_x, g_labels, normalize=normalize)
-    mates, counts, _ = mate_statistics(
+    mates, counts, _ = _mate_statistics(
         mated,
         labels.to(mated.device),
         gallery_x,
@@ -128,7 +147,7 @@ def tpir_at_fpir(
     mate_score = mates[:, 0].cpu().to(torch.float64)
     in_list = counts[:, 0].cpu() < rank
     tops = unmated_top_scores(unmated, gallery_x, normalize, max_elements).cpu().to(torch.float64)
-    thresholds, realised = threshold_at_rate(tops, targets)
+    thresholds, realised = _threshold_at_rate(tops, targets)
     tpir = ((mate_score[None, :] >= thresholds[:, None]) & in_list[None, :]).to(torch.float64).mean(1)
 
     # full curve: thresholds at every distinct score of unmated tops and in-list mates, descending, then -inf
@@ -176,3 +195,6 @@ def tpir_at_fpir(
         mated.shape[0],
         unmated.shape[0],
     )
+
+
+__getattr__ = deprecated_aliases(__name__, {"OPEN_SET_CONVENTION": "_OPEN_SET_CONVENTION"}, globals())

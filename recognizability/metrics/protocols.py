@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .._validation import check_bool
+from ..functional.geometry import l2_normalize
 from ._checks import Report, check_choice, check_features, check_labels
-from .identification import CLOSED_SET_CONVENTION, DEFAULT_MAX_ELEMENTS, cmc
-from .open_set import OPEN_SET_CONVENTION, tpir_at_fpir
+from .identification import _CLOSED_SET_CONVENTION, _DEFAULT_MAX_ELEMENTS, cmc
+from .open_set import _OPEN_SET_CONVENTION, tpir_at_fpir
 from .verification import survface_grid_verification
 
 __all__ = [
@@ -34,7 +36,7 @@ def flip_fuse(features: Tensor, flipped_features: Tensor) -> Tensor:
     f = check_features(flipped_features, "flipped_features", dim=x.shape[1])
     if f.shape != x.shape:
         raise ValueError(f"expected flipped_features of shape {tuple(x.shape)}, got {tuple(f.shape)}")
-    return torch.nn.functional.normalize(x + f, dim=1)
+    return l2_normalize(x + f.to(x.dtype), dim=1)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class TinyFaceReport(Report):
     flip_fusion: bool
     ranking: str
     num_excluded_probes: int
-    convention: str = CLOSED_SET_CONVENTION
+    convention: str = _CLOSED_SET_CONVENTION
 
 
 def evaluate_tinyface(
@@ -66,7 +68,7 @@ def evaluate_tinyface(
     flip_fusion: bool = False,
     ranking: str = "image",
     missing_probes: str = "error",
-    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    max_elements: int = _DEFAULT_MAX_ELEMENTS,
 ) -> TinyFaceReport:
     """TinyFace protocol: Probe vs Gallery_Match (+ Gallery_Distractor), rank-1/5/10/20 and mAP.
 
@@ -78,6 +80,7 @@ def evaluate_tinyface(
             features are used as given.
         ranking, missing_probes, max_elements: see :func:`~recognizability.metrics.identification.cmc`.
     """
+    check_bool(flip_fusion, "flip_fusion")
     result = cmc(
         probe_features,
         probe_labels,
@@ -117,7 +120,7 @@ class SCFaceReport(Report):
     num_probes_per_distance: tuple[int, int, int]
     gallery: str
     num_gallery: int
-    convention: str = CLOSED_SET_CONVENTION
+    convention: str = _CLOSED_SET_CONVENTION
 
 
 def evaluate_scface(
@@ -188,7 +191,7 @@ class SurvFaceReport(Report):
     gallery: str
     num_mated: int
     num_unmated: int
-    identification_convention: str = OPEN_SET_CONVENTION
+    identification_convention: str = _OPEN_SET_CONVENTION
     verification_convention: str = (
         "official grid: Euclidean distance of L2-normalised features, t = 0.2:0.001:2.0, accept "
         "distance < t, "
@@ -205,7 +208,7 @@ def _pair_distances(pairs: tuple[Tensor, Tensor], name: str) -> Tensor:
     b = check_features(pairs[1], f"{name}[1]", dim=a.shape[1])
     if a.shape != b.shape:
         raise ValueError(f"expected {name}[1] of shape {tuple(a.shape)}, got {tuple(b.shape)}")
-    a, b = torch.nn.functional.normalize(a, dim=1), torch.nn.functional.normalize(b.to(a), dim=1)
+    a, b = l2_normalize(a, dim=1), l2_normalize(b.to(a.device), dim=1).to(a.dtype)
     distances: Tensor = torch.linalg.vector_norm(a - b, dim=1)
     return distances
 
@@ -220,7 +223,7 @@ def evaluate_survface(
     negative_pairs: tuple[Tensor, Tensor] | None = None,
     *,
     gallery: str = "template",
-    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    max_elements: int = _DEFAULT_MAX_ELEMENTS,
 ) -> SurvFaceReport:
     """QMUL-SurvFace protocol: open-set identification (and verification when pairs are given).
 

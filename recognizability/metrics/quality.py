@@ -31,8 +31,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._checks import Report, as_tensor, check_choice, check_features, check_labels, check_mask, check_scores
-from .verification import threshold_at_rate
+from .._validation import check_bool, check_finite_float, check_float_in_range, check_positive_int
+from ..functional.geometry import l2_normalize, ui_cosine
+from ._checks import (
+    Report,
+    as_tensor,
+    check_choice,
+    check_features,
+    check_fractions,
+    check_labels,
+    check_mask,
+    check_scores,
+)
+from .verification import _threshold_at_rate
 
 __all__ = [
     "ERCResult",
@@ -90,9 +101,25 @@ class ERCResult(Report):
     convention: str
 
 
-def pair_quality(quality_a: Tensor, quality_b: Tensor) -> Tensor:
-    """Pair quality = element-wise min of the two images' qualities, (N,)."""
-    return torch.minimum(quality_a, quality_b)
+def pair_quality(quality_a: Tensor | Sequence[float], quality_b: Tensor | Sequence[float]) -> Tensor:
+    """Pair quality = element-wise min of the two images' qualities.
+
+    Args:
+        quality_a, quality_b: (N,) finite qualities of the first and second image of each pair (same shape:
+            nothing is broadcast).
+
+    Returns:
+        (N,) pair quality.
+    """
+    a = check_scores(quality_a, "quality_a")
+    b = check_scores(quality_b, "quality_b")
+    if a.shape != b.shape:
+        raise ValueError(
+            f"expected quality_b of shape ({a.numel()},) like quality_a, got shape ({b.numel()},)"
+        )
+    if a.device != b.device:
+        raise ValueError(f"expected quality_b on the device of quality_a ({a.device}), got {b.device}")
+    return torch.minimum(a, b.to(torch.promote_types(a.dtype, b.dtype)))
 
 
 def _tie_aligned_counts(sorted_quality: Tensor, fractions: Tensor) -> Tensor:
@@ -136,7 +163,8 @@ def error_versus_reject(
         is_genuine: (N,) bool, True for mated pairs.
         pair_quality: (N,) quality of each pair (see :func:`pair_quality`: min of the two images').
         fmr: target false match rate in (0, 1).
-        reject_fractions: fractions in [0, 1); default 0, 0.05, ..., 0.95 (``numpy.arange(0, 0.98, 0.05)``).
+        reject_fractions: fractions in [0, 1), increasing, without duplicates; default 0, 0.05, ..., 0.95
+            (``numpy.arange(0, 0.98, 0.05)``).
         threshold: ``"fixed"``, ``"recomputed"`` or ``"crfiqa"``.
         discard_limit: discard-fraction limit of the EDC pAUC (``"fixed"`` only).
     """
@@ -146,16 +174,12 @@ def error_versus_reject(
     if quality.numel() != s.numel():
         raise ValueError(f"expected pair_quality of shape ({s.numel()},), got shape ({quality.numel()},)")
     check_choice(threshold, "threshold", tuple(_CONVENTIONS))
-    if not 0 < fmr < 1:
-        raise ValueError(f"expected fmr in (0, 1), got {fmr}")
-    if not 0 <= discard_limit <= 1:
-        raise ValueError(f"expected discard_limit in [0, 1], got {discard_limit}")
+    fmr = check_float_in_range(fmr, "fmr", 0, 1, low_closed=False, high_closed=False)
+    discard_limit = check_float_in_range(discard_limit, "discard_limit", 0, 1)
     if reject_fractions is None:
         fractions = torch.from_numpy(np.arange(0, 0.98, 0.05))
     else:
-        fractions = as_tensor(reject_fractions, "reject_fractions").to(torch.float64).reshape(-1).cpu()
-        if fractions.numel() == 0 or not bool(((fractions >= 0) & (fractions < 1)).all()):
-            raise ValueError(f"expected reject_fractions in [0, 1), got {fractions.tolist()}")
+        fractions = check_fractions(reject_fractions, "reject_fractions")
     n_gen, n_imp = int(genuine.sum()), int((~genuine).sum())
     if n_gen == 0 or n_imp == 0:
         raise ValueError(f"expected genuine and impostor pairs, got {n_gen} genuine and {n_imp} impostor")
@@ -163,7 +187,7 @@ def error_versus_reject(
     fnmr, thresholds, realised = [], [], []
     pauc = pauc_best = math.nan
     if threshold == "fixed":
-        t, _ = threshold_at_rate(s[~genuine], torch.tensor([fmr], dtype=torch.float64))
+        t, _ = _threshold_at_rate(s[~genuine], torch.tensor([fmr], dtype=torch.float64))
         order = torch.argsort(quality[genuine], stable=True)
         g_quality, g_scores = quality[genuine][order], s[genuine][order]
         errors = (g_scores < t[0]).to(torch.int64)
@@ -195,7 +219,7 @@ def error_versus_reject(
                     f"expected genuine and impostor pairs left after rejecting fraction {f}, got "
                     f"{int(keep_g.sum())} genuine and {int((~keep_g).sum())} impostor"
                 )
-            t, _ = threshold_at_rate(keep_s[~keep_g], torch.tensor([fmr], dtype=torch.float64))
+            t, _ = _threshold_at_rate(keep_s[~keep_g], torch.tensor([fmr], dtype=torch.float64))
             fnmr.append(float((keep_s[keep_g] < t[0]).to(torch.float64).mean()))
             thresholds.append(float(t[0]))
             realised.append(c / s.numel())
@@ -241,19 +265,29 @@ def error_versus_reject(
 def ers_quality(embeddings: Tensor, ui_center: Tensor, clip_at_one: bool = False) -> Tensor:
     """Embedding Recognizability Score (Deng et al. 2021): ``1 - cos(f, u)``, u the UI centre.
 
+    The cosine is :func:`~recognizability.functional.ui_cosine` (right at any scale of either input).
+
     Args:
-        embeddings: (B, D); ui_center: (D,). clip_at_one: return ``min(1 - cos, 1)`` (the form in
-        datasets.md).
+        embeddings: (B, D) finite; ui_center: (D,) finite and non-zero. clip_at_one: return
+            ``min(1 - cos, 1)`` (the form in datasets.md).
 
     Returns:
-        (B,) quality, higher = farther from the unrecognisable cluster = better.
+        (B,) quality (float32, float64 for float64 input), higher = farther from the unrecognisable cluster.
     """
     x = check_features(embeddings, "embeddings")
     u = as_tensor(ui_center, "ui_center")
     if u.dim() != 1 or u.shape[0] != x.shape[1]:
         raise ValueError(f"expected ui_center of shape ({x.shape[1]},), got shape {tuple(u.shape)}")
-    cos = nn.functional.cosine_similarity(x, u.to(x)[None, :], dim=1)
-    ers = 1 - cos
+    if not u.is_floating_point():
+        raise TypeError(f"expected floating-point ui_center, got dtype {u.dtype}")
+    if not bool(torch.isfinite(u).all()):
+        raise ValueError(
+            f"expected a finite ui_center, got {int((~torch.isfinite(u)).sum())} NaN/inf value(s)"
+        )
+    if not bool((u != 0).any()):
+        raise ValueError("expected a non-zero ui_center (a direction), got the zero vector")
+    check_bool(clip_at_one, "clip_at_one")
+    ers = 1 - ui_cosine(x, u.to(x.device))
     return ers.clamp(max=1.0) if clip_at_one else ers
 
 
@@ -278,11 +312,13 @@ def crfiqa_quality(
     x = check_features(embeddings, "embeddings")
     w = check_features(prototypes, "prototypes", dim=x.shape[1])
     y = check_labels(labels, "labels", x.shape[0]).to(x.device)
+    offset = check_finite_float(offset, "offset")
     if w.shape[0] < 2:
         raise ValueError(f"expected prototypes of shape (C, D) with C >= 2, got {tuple(w.shape)}")
     if bool(((y < 0) | (y >= w.shape[0])).any()):
         raise ValueError(f"expected labels with values in [0, {w.shape[0]}), got values outside")
-    cos = nn.functional.normalize(x, dim=1) @ nn.functional.normalize(w.to(x), dim=1).T
+    unit_x = l2_normalize(x, dim=1)
+    cos = unit_x @ l2_normalize(w.to(x.device), dim=1).to(unit_x.dtype).T
     ccs = cos.gather(1, y[:, None]).squeeze(1)
     nnccs = cos.scatter(1, y[:, None], -torch.inf).amax(1)
     return ccs / (nnccs + offset)
@@ -304,8 +340,11 @@ def serfiq_quality(model: nn.Module, images: Tensor, passes: int = 100) -> Tenso
     Returns:
         (B,) quality in (0, 1], higher = more stable = better.
     """
-    if passes < 2:
-        raise ValueError(f"expected passes >= 2, got {passes}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected model to be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(images, Tensor):
+        raise TypeError(f"expected images to be a torch.Tensor, got {type(images).__name__}")
+    passes = check_positive_int(passes, "passes", minimum=2)
     dropouts = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
     if not dropouts:
         raise ValueError("expected a model with at least one dropout module for SER-FIQ, got none")
@@ -314,7 +353,7 @@ def serfiq_quality(model: nn.Module, images: Tensor, passes: int = 100) -> Tenso
         model.eval()
         for m in dropouts:
             m.train()
-        runs = torch.stack([nn.functional.normalize(model(images).float(), dim=1) for _ in range(passes)], 1)
+        runs = torch.stack([l2_normalize(model(images).float(), dim=1) for _ in range(passes)], 1)
     finally:
         for module, mode in modes.items():
             module.train(mode)
@@ -354,8 +393,7 @@ def hard_share_in_lowest_quality(quality: Tensor, hard: Tensor, fraction: float 
     """
     q = check_scores(quality, "quality").detach().cpu()
     h = check_mask(hard, "hard", q.numel()).cpu()
-    if not 0 < fraction <= 1:
-        raise ValueError(f"expected fraction in (0, 1], got {fraction}")
+    fraction = check_float_in_range(fraction, "fraction", 0, 1, low_closed=False)
     k = math.ceil(fraction * q.numel())
     lowest = torch.argsort(q, stable=True)[:k]
     return float(h[lowest].to(torch.float64).mean())

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._deprecation import deprecated_aliases
+from .._validation import check_positive_int
 from ._checks import Report, check_mask, check_rates, check_scores
 
 __all__ = [
-    "ROC_CONVENTION",
-    "TAR_AT_FAR_CONVENTION",
     "EERResult",
     "GridVerificationResult",
     "ROCCurve",
@@ -29,11 +29,10 @@ __all__ = [
     "roc_curve",
     "survface_grid_verification",
     "tar_at_far",
-    "threshold_at_rate",
 ]
 
-ROC_CONVENTION = "similarity scores; accept when score >= t; thresholds are +inf then every distinct score"
-TAR_AT_FAR_CONVENTION = (
+_ROC_CONVENTION = "similarity scores; accept when score >= t; thresholds are +inf then every distinct score"
+_TAR_AT_FAR_CONVENTION = (
     "threshold = smallest impostor score t with realised FAR(t) = #(impostor >= t)/N <= target "
     "(ties never split; just above the top impostor when no impostor score qualifies; bob.measure "
     "far_threshold)"
@@ -52,7 +51,7 @@ class ROCCurve(Report):
     tar: Tensor
     thresholds: Tensor
     auc: float
-    convention: str = ROC_CONVENTION
+    convention: str = _ROC_CONVENTION
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class TARAtFARResult(Report):
     threshold: Tensor
     realised_far: Tensor
     far: Tensor
-    convention: str = TAR_AT_FAR_CONVENTION
+    convention: str = _TAR_AT_FAR_CONVENTION
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ def area_under_roc(
     return roc_curve(genuine_scores, impostor_scores).auc
 
 
-def threshold_at_rate(negative_scores: Tensor, rates: Tensor) -> tuple[Tensor, Tensor]:
+def _threshold_at_rate(negative_scores: Tensor, rates: Tensor) -> tuple[Tensor, Tensor]:
     """Library threshold rule: smallest negative score ``t`` with ``#(negative >= t) / N <= rate``.
 
     Used for TAR@FAR (negatives = impostor scores), FPIR (negatives = top scores of non-mated searches) and
@@ -183,7 +182,7 @@ def tar_at_far(
     genuine = check_scores(genuine_scores, "genuine_scores")
     impostor = check_scores(impostor_scores, "impostor_scores")
     targets, scalar = check_rates(far, "far")
-    thresholds, realised = threshold_at_rate(impostor, targets.to(impostor.device))
+    thresholds, realised = _threshold_at_rate(impostor, targets.to(impostor.device))
     dtype = torch.promote_types(genuine.dtype, thresholds.dtype)
     accepted = (genuine.to(dtype)[None, :] >= thresholds.to(dtype)[:, None]).sum(1)
     tar = accepted.to(torch.float64).cpu() / genuine.numel()
@@ -237,7 +236,7 @@ class GridVerificationResult(Report):
     )
 
 
-def survface_grid(dtype: torch.dtype = torch.float64) -> Tensor:
+def _survface_grid(dtype: torch.dtype = torch.float64) -> Tensor:
     """The MATLAB grid ``0.2:0.001:2.0`` (1,801 points, computed as 0.2 + k * 0.001)."""
     return torch.from_numpy(0.2 + np.arange(1801) * 0.001).to(dtype)
 
@@ -261,12 +260,13 @@ def survface_grid_verification(
     genuine = check_scores(genuine_distances, "genuine_distances").to(torch.float64).cpu()
     impostor = check_scores(impostor_distances, "impostor_distances").to(torch.float64).cpu()
     targets, _ = check_rates(far, "far")
-    if folds < 2 or folds > min(genuine.numel(), impostor.numel()):
+    folds = check_positive_int(folds, "folds", minimum=2)
+    if folds > min(genuine.numel(), impostor.numel()):
         raise ValueError(
             f"expected folds in [2, min(N_g, N_i)] = [2, {min(genuine.numel(), impostor.numel())}], "
             f"got {folds}"
         )
-    grid = survface_grid()
+    grid = _survface_grid()
     far_curve = (impostor[None, :] < grid[:, None]).to(torch.float64).mean(1)
     tar_curve = (genuine[None, :] < grid[:, None]).to(torch.float64).mean(1)
     index = torch.argmin((far_curve[None, :] - targets[:, None]).abs(), dim=1)  # first minimum, as MATLAB min
@@ -338,3 +338,15 @@ class VerificationAccumulator:
 
     def equal_error_rate(self) -> EERResult:
         return equal_error_rate(*self._scores())
+
+
+__getattr__ = deprecated_aliases(
+    __name__,
+    {
+        "ROC_CONVENTION": "_ROC_CONVENTION",
+        "TAR_AT_FAR_CONVENTION": "_TAR_AT_FAR_CONVENTION",
+        "threshold_at_rate": "_threshold_at_rate",
+        "survface_grid": "_survface_grid",
+    },
+    globals(),
+)

@@ -128,7 +128,7 @@ def test_bf16_autocast_float32() -> None:
 def test_bad_input() -> None:
     with pytest.raises(ValueError, match=r"index of shape \(3,\), got shape \(4,\)"):
         perceptibility_regression_loss(torch.rand(3), torch.rand(4))
-    with pytest.raises(ValueError, match=r"reduction to be one of 'mean', 'sum', 'none', got 'avg'"):
+    with pytest.raises(ValueError, match=r"reduction to be one of \['mean', 'sum', 'none'\], got 'avg'"):
         perceptibility_regression_loss(torch.rand(3), torch.rand(3), reduction="avg")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"beta to be a finite float > 0, got 0"):
         perceptibility_regression_loss(torch.rand(3), torch.rand(3), beta=0)
