@@ -16,58 +16,42 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from recognizability.backbones import create_backbone, freeze_batchnorm, load_pretrained
-from recognizability.nn import ArcFace, RecognizabilityLoss, UICenter
+from recognizability.backbones import FaceBackbone
+from recognizability.nn import UICenter
 
-from .settings import TrainingSettings
+from .config import TrainingConfig
+from .guards import check_training_batch
+from .modules import MethodModules, build_backbone, build_criterion, build_head, parameter_groups
 
 __all__ = ["RecognizabilityModel", "build_model"]
 
 
-class RecognizabilityModel(nn.Module):
-    """Backbone, ArcFace head (recognition module), RecognizabilityLoss (PRM + PAM) and the UI centre.
+class RecognizabilityModel(MethodModules):
+    """Backbone, margin head (recognition module), RecognizabilityLoss (PRM + PAM) and the UI centre, built
+    from a configuration, with the forward pass of one training step.
+
+    The reference scripts (``examples/train_*.py``) build the same pieces one by one
+    (:class:`~recognizability.training.MethodModules`); this class builds them from ``settings`` in one call
+    and keeps the checkpoint layout (``backbone.*``, ``head.*``, ``criterion.*``, ``ui_center.*``).
 
     Args:
         backbone: any library backbone (``forward_features``, ``forward_head``, ``feature_shape``,
             ``embedding_dim``).
         num_classes: C, number of training identities.
-        settings: the run's :class:`~recognizability.training.TrainingSettings` (s, m, alpha, beta, gamma,
-            tau, switched-on terms, regression dropout).
+        settings: the run's :class:`~recognizability.training.TrainingConfig` (its head and loss sections).
 
     Attributes:
-        backbone, head (ArcFace), criterion (RecognizabilityLoss), ui_center (UICenter).
+        backbone, head (the margin head), criterion (RecognizabilityLoss), ui_center (UICenter).
     """
 
-    backbone: Any  # a library backbone (FaceBackbone interface)
-    criterion: RecognizabilityLoss
-    ui_center: UICenter
-    head: ArcFace
-
-    def __init__(self, backbone: nn.Module, num_classes: int, settings: TrainingSettings) -> None:
-        super().__init__()
+    def __init__(self, backbone: FaceBackbone, num_classes: int, settings: TrainingConfig) -> None:
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"expected num_classes to be an int >= 2, got {num_classes!r}")
-        feature_shape: tuple[int, int, int] = getattr(backbone, "feature_shape")  # noqa: B009 - (C, H, W)
-        channels, height, width = (int(x) for x in feature_shape)
-        embedding_dim = int(getattr(backbone, "embedding_dim"))  # noqa: B009
-        self.backbone = backbone
-        self.head = ArcFace(embedding_dim, num_classes, scale=settings.scale, margin=settings.margin)
-        self.criterion = RecognizabilityLoss(
-            channels,
-            (height, width),
-            embedding_dim,
-            tau=settings.tau,
-            regression_weight=settings.regression_weight,
-            diversion_weight=settings.diversion_weight,
-            attention_weight=settings.attention_weight,
-            use_regression=settings.use_regression,
-            use_diversion=settings.use_diversion,
-            use_attention=settings.use_attention,
-            regression_dropout=settings.regression_dropout,
-        )
-        self.ui_center = UICenter(embedding_dim)
+        head = build_head(settings.head, backbone.embedding_dim, num_classes)
+        criterion = build_criterion(settings, backbone)
+        super().__init__(backbone, head, criterion, UICenter(backbone.embedding_dim))
         self.num_classes = num_classes
 
     def forward(self, images: Tensor, labels: Tensor) -> Any:
@@ -80,61 +64,36 @@ class RecognizabilityModel(nn.Module):
         Returns:
             ``RecognizabilityLossOutput`` (total, classification, regression, diversion, attention, index,
             predicted_index), every field present whatever terms are switched off.
+
+        Raises:
+            TypeError, ValueError: bad labels (type, shape, device, range) or a single image while batch norm
+                trains, raised before the backbone runs: a failed call changes no statistic
+                (:func:`~recognizability.training.guards.check_training_batch`).
         """
+        labels = check_training_batch(self, images, labels, self.num_classes)
         feature_map = self.backbone.forward_features(images)
         embeddings = self.backbone.forward_head(feature_map)
         arcface = self.head(embeddings, labels)
         return self.criterion(feature_map, embeddings, labels, arcface, self.ui_center)
 
-    @torch.no_grad()
-    def embed_and_score(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        """Test-time outputs: the embedding v (B, D), un-normalised, and the learned index xi_hat (B,).
-
-        xi_hat comes from the perceptibility regression module on F; it needs no UI centre (paper Sec. 3.2).
-        Call in eval mode (dropout off).
-        """
-        feature_map = self.backbone.forward_features(images)
-        embeddings = self.backbone.forward_head(feature_map)
-        predicted_index = self.criterion.regression(feature_map)
-        return embeddings, predicted_index
-
-    def parameter_groups(self, settings: TrainingSettings) -> list[dict[str, Any]]:
-        """Adam parameter groups with Table 5's per-module learning rates.
-
-        Groups (named by ``"name"``): backbone, recognition (the ArcFace prototypes W), attention (PAM),
-        regression (PRM). Every trainable parameter is in exactly one group; weight decay is
-        ``settings.weight_decay`` for all. Frozen parameters (``requires_grad=False``) are left out.
-        """
-        groups: list[tuple[str, nn.Module, float]] = [
-            ("backbone", self.backbone, settings.lr.backbone),
-            ("recognition", self.head, settings.lr.recognition),
-            ("attention", self.criterion.attention, settings.lr.attention),
-            ("regression", self.criterion.regression, settings.lr.regression),
-        ]
-        out: list[dict[str, Any]] = []
-        seen: set[int] = set()
-        for name, module, lr in groups:
-            params = [p for p in module.parameters() if p.requires_grad]
-            seen.update(id(p) for p in params)
-            out.append({"name": name, "params": params, "lr": lr, "weight_decay": settings.weight_decay})
+    def parameter_groups(self, settings: TrainingConfig) -> list[dict[str, Any]]:
+        """Adam parameter groups with the per-module learning rates of ``settings.optim`` (Table 5):
+        backbone, recognition (the head's prototypes W), attention (PAM), regression (PRM)."""
+        groups = parameter_groups(
+            settings.optim, backbone=self.backbone, recognition=self.head,
+            attention=self.criterion.attention, regression=self.criterion.regression,
+        )  # fmt: skip
+        seen = {id(p) for g in groups for p in g["params"]}
         leftover = [n for n, p in self.named_parameters() if p.requires_grad and id(p) not in seen]
         if leftover:
             raise ValueError(f"expected every trainable parameter in a group, got ungrouped {leftover}")
-        return out
+        return groups
 
 
 def build_model(
-    settings: TrainingSettings, num_classes: int, device: str | torch.device = "cpu"
+    settings: TrainingConfig, num_classes: int, device: str | torch.device = "cpu"
 ) -> RecognizabilityModel:
-    """Create the backbone named in ``settings``, load ``settings.pretrained`` if set, freeze its BatchNorm if
-    ``settings.freeze_batchnorm``, and wrap it in a :class:`RecognizabilityModel` on ``device``."""
-    options: dict[str, Any] = {"dropout": settings.backbone_dropout, "embedding_dim": settings.embedding_dim}
-    if settings.backbone == "small_vlr_net":  # the only backbone that takes its input size as an argument
-        options["input_size"] = (settings.input_size, settings.input_size)
-    backbone = create_backbone(settings.backbone, **options)
-    if settings.pretrained is not None:
-        load_pretrained(backbone, settings.pretrained)
-    if settings.freeze_batchnorm:
-        freeze_batchnorm(backbone)
-    model = RecognizabilityModel(backbone, num_classes, settings)
+    """Build the backbone of ``settings.model`` (``create_backbone``, ``pretrained``, frozen BatchNorm) and
+    wrap it in a :class:`RecognizabilityModel` on ``device``."""
+    model = RecognizabilityModel(build_backbone(settings.model), num_classes, settings)
     return model.to(device)

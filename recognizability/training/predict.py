@@ -9,6 +9,15 @@ resized to the checkpoint's input size (bicubic) and normalised exactly as in tr
 
 CSV columns: ``path`` (relative to the folder, posix), ``recognizability_index`` (xi_hat; higher = more
 recognisable) and ``ui_distance`` (1 - cos(v, u) with the checkpoint's UI centre: the ERS baseline).
+
+The folder is walked recursively in sorted order (``.jpg``/``.jpeg``/``.png``, any case) by
+:class:`~recognizability.data.ImageFolder`: symbolic links are followed, to files and folders alike, wherever
+they point, and each image is named by the link's own path inside the folder; a link that closes a cycle is
+not walked again. Files that cannot be read (corrupt or undecodable images, permission denied, broken links)
+are skipped and listed (``QualityPrediction.skipped``; the command prints them on stderr); scoring goes on.
+
+The checkpoint is read with ``torch.load(weights_only=True)``: a file holding pickled objects is refused,
+never run.
 """
 
 from __future__ import annotations
@@ -18,15 +27,19 @@ import csv
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch import Tensor
 
-from recognizability.data import ImageFolder
+from recognizability.backbones import normalize_for
+from recognizability.data import ImageDecodeError, ImageFolder, decode_image
+from recognizability.data import transforms as T
 
 from .checkpoint import TRAINING_CHECKPOINT, CheckpointError, load_checkpoint, read_training_checkpoint
-from .loop import embed_image_set, load_image_set
+from .guards import evaluation_mode
 from .model import RecognizabilityModel, build_model
 from .settings import TrainingSettings
 
@@ -43,11 +56,13 @@ class QualityPrediction:
         paths: the N image paths, relative to the folder (posix).
         recognizability_index: float32 (N,) learned index xi_hat.
         ui_distance: float32 (N,) 1 - cos(v, u) with the checkpoint's UI centre.
+        skipped: ``(path relative to the folder, reason)`` of every file that could not be read.
     """
 
     paths: list[str]
     recognizability_index: torch.Tensor
     ui_distance: torch.Tensor
+    skipped: tuple[tuple[str, str], ...] = field(default=())
 
 
 def load_trained_model(
@@ -77,13 +92,20 @@ def load_trained_model(
     loaded = read_training_checkpoint(
         checkpoint, expected=f"--checkpoint to be {TRAINING_CHECKPOINT}", map_location="cpu"
     )
-    settings = loaded.settings.replace(pretrained=None)
     if loaded.num_classes is None:
         raise CheckpointError(
             f"checkpoint {str(checkpoint)!r}: expected the ArcFace prototypes 'head.weight' (C, D) of a "
             f"RecognizabilityModel in its model state, found none",
             path=str(checkpoint),
         )
+    try:
+        settings = TrainingSettings.from_dict(loaded.settings).replace(pretrained=None)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"checkpoint {str(checkpoint)!r}: its settings cannot be read by this version "
+            f"({type(err).__name__}: {err})",
+            path=str(checkpoint),
+        ) from None
     try:
         model = build_model(settings, loaded.num_classes, "cpu")
     except (KeyError, ValueError, TypeError) as err:
@@ -96,6 +118,45 @@ def load_trained_model(
     return model.to(device), settings
 
 
+def _decode_readable(
+    paths: Sequence[Path], folder: Path
+) -> tuple[list[tuple[Tensor, int]], list[str], list[tuple[str, str]]]:
+    """Decode each file; the unreadable ones are returned as ``(relative path, reason)``."""
+    decoded: list[tuple[Tensor, int]] = []
+    names: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for path in paths:
+        name = _relative(path, folder)
+        try:
+            decoded.append((decode_image(path), -1))
+        except (ImageDecodeError, OSError) as err:
+            skipped.append((name, f"{type(err).__name__}: {err}"))
+            continue
+        names.append(name)
+    return decoded, names, skipped
+
+
+def _left_out_by_the_reader(report: Any, folder: Path) -> list[tuple[str, str]]:
+    """The files the folder reader left out for a reason other than their extension (broken links, cycles,
+    special files), as ``(relative path, reason)``; the reader keeps five examples per reason."""
+    out: list[tuple[str, str]] = []
+    for reason, count in sorted(report.excluded.items()):
+        if reason.startswith("not an image file"):
+            continue
+        examples = report.excluded_examples.get(reason, [])
+        out += [(_relative(Path(p), folder), reason) for p in examples]
+        if count > len(examples):
+            out.append((f"({count - len(examples)} more)", reason))
+    return out
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def predict_quality(
     checkpoint: str | os.PathLike[str],
     images: str | os.PathLike[str],
@@ -105,25 +166,56 @@ def predict_quality(
 ) -> QualityPrediction:
     """Score every .jpg/.jpeg/.png image under ``images`` (walked recursively, sorted) with a checkpoint.
 
+    Symbolic links are followed (files and folders) and named by the link's path in the folder; a link
+    closing a cycle is not walked again. Unreadable files (corrupt, permission denied, broken links) are
+    skipped and listed in ``QualityPrediction.skipped``.
+
     Args:
-        checkpoint: ``last.pt`` of a training run.
+        checkpoint: ``last.pt`` of a training run (read safely, see :func:`load_trained_model`).
         images: a folder of face images (any size; each is resized to the run's input size).
         device: where the network runs.
         batch_size: images per forward pass.
+
+    Raises:
+        FileNotFoundError: ``images`` is not a folder or holds no image; ``checkpoint`` does not exist.
+        ValueError: ``batch_size`` < 1, or no image in the folder could be read (the reasons are listed).
+        CheckpointError: ``checkpoint`` is not a training checkpoint that can be read safely.
     """
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"expected batch_size to be an int >= 1, got {batch_size!r}")
-    folder = Path(images)
+    if not isinstance(images, (str, os.PathLike)):
+        raise TypeError(f"expected --images to be a folder path, got {type(images).__name__}")
+    folder = Path(images).expanduser().absolute()
     if not folder.is_dir():
-        raise FileNotFoundError(f"expected --images to be a folder of images, got {str(folder)!r}")
+        raise FileNotFoundError(f"expected --images to be a folder of images, got {str(images)!r}")
     resolved = torch.device(device)
-    model, settings = load_trained_model(checkpoint, resolved)
-    data = load_image_set(ImageFolder(folder), settings.input_size)
-    v, xi_hat = embed_image_set(model, data, settings, resolved, batch_size=batch_size)
+    model, _ = load_trained_model(checkpoint, resolved)
+    dataset = ImageFolder(folder)
+    paths = [Path(sample.path) for sample in dataset.samples]
+    height, width = model.backbone.input_size
+    names: list[str] = []
+    skipped = _left_out_by_the_reader(dataset.report, folder)
+    embeddings: list[Tensor] = []
+    scores: list[Tensor] = []
+    with evaluation_mode(model), torch.no_grad():
+        for start in range(0, len(paths), batch_size):
+            decoded, chunk_names, chunk_skipped = _decode_readable(paths[start : start + batch_size], folder)
+            skipped += chunk_skipped
+            if not decoded:
+                continue
+            names += chunk_names
+            uint8, _ = T.collate_variable_size(decoded, size=(height, width))
+            x = normalize_for(model.backbone, uint8.to(resolved).float())
+            feature_map = model.backbone.forward_features(x)
+            embeddings.append(model.backbone.forward_head(feature_map).float())
+            scores.append(model.criterion.regression(feature_map).float())
+    if not names:
+        listed = "; ".join(f"{name} ({reason})" for name, reason in skipped[:10])
+        raise ValueError(f"expected readable images under {str(images)!r}, got none: {listed}")
+    v, xi_hat = torch.cat(embeddings), torch.cat(scores)
     center = model.ui_center.center.to(v)
     ui_distance = 1.0 - torch.nn.functional.normalize(v, dim=1) @ center
-    relative = [Path(p).resolve().relative_to(folder.resolve()).as_posix() for p in data.paths]
-    return QualityPrediction(relative, xi_hat.cpu(), ui_distance.cpu())
+    return QualityPrediction(names, xi_hat.cpu(), ui_distance.cpu(), tuple(skipped))
 
 
 def write_quality_csv(prediction: QualityPrediction, out: str | os.PathLike[str]) -> Path:
@@ -146,21 +238,43 @@ def write_quality_csv(prediction: QualityPrediction, out: str | os.PathLike[str]
     return path
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m recognizability.training.predict``."""
     parser = argparse.ArgumentParser(
-        description="Learned recognizability index of a folder of images -> CSV."
+        description=(
+            "Learned recognizability index of a folder of images -> CSV. The folder is walked recursively; "
+            "symbolic links to files and folders are followed (images are named by the link's path), a link "
+            "closing a cycle is not walked again; unreadable files and broken links are skipped and listed "
+            "on stderr."
+        )
     )
-    parser.add_argument("--checkpoint", required=True, help="last.pt of a training run")
     parser.add_argument(
-        "--images", required=True, help="folder of .jpg/.jpeg/.png images (walked recursively)"
+        "--checkpoint",
+        required=True,
+        help="last.pt of a training run (read with weights_only=True: pickled objects are refused)",
+    )
+    parser.add_argument(
+        "--images",
+        required=True,
+        help="folder of .jpg/.jpeg/.png images (walked recursively, symbolic links followed)",
     )
     parser.add_argument("--out", required=True, help="CSV file to write")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=256)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = Path(args.out)
+    if out.is_dir():
+        raise IsADirectoryError(f"expected --out to be a CSV file path, got the folder {args.out!r}")
     prediction = predict_quality(args.checkpoint, args.images, device=args.device, batch_size=args.batch_size)
-    write_quality_csv(prediction, args.out)
-    print(f"wrote {len(prediction.paths)} rows to {args.out}")
+    write_quality_csv(prediction, out)
+    for name, reason in prediction.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    skipped = f" ({len(prediction.skipped)} unreadable files skipped)" if prediction.skipped else ""
+    print(f"wrote {len(prediction.paths)} rows to {args.out}{skipped}")
     return 0
 
 

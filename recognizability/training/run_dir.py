@@ -134,6 +134,10 @@ def prepare_run_dir(
         if candidate.exists():
             break
     checkpoint = path / CHECKPOINT_NAME
+    if checkpoint.is_dir():
+        raise IsADirectoryError(
+            f"expected {str(checkpoint)!r} to be the run's checkpoint file (or absent), got a folder"
+        )
     existing = [path / name for name in RUN_FILES if (path / name).is_file() or (path / name).is_symlink()]
     if existing and not (resume or overwrite):
         raise FileExistsError(
@@ -141,12 +145,12 @@ def prepare_run_dir(
             f"{[p.name for p in existing]}: pass --resume to continue that run, --overwrite to replace it, "
             f"or another --out"
         )
-    if resume and not checkpoint.is_file() and existing:
+    if resume and not (checkpoint.is_file() or checkpoint.is_symlink()) and existing:
         raise FileExistsError(
             f"cannot resume the run in {str(path)!r}: it holds {[p.name for p in existing]} but no "
             f"{CHECKPOINT_NAME} to continue from; pass --overwrite to replace it, or another --out"
         )
-    resume_from = checkpoint if resume and checkpoint.is_file() else None
+    resume_from = checkpoint if resume and (checkpoint.is_file() or checkpoint.is_symlink()) else None
     resume_checkpoint = None
     if resume_from is not None and settings is not None:
         resume_checkpoint = read_training_checkpoint(resume_from)

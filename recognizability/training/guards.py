@@ -1,0 +1,125 @@
+"""Checks that run before a training step changes any state, and a mode guard that survives exceptions.
+
+- :func:`check_training_batch`: the labels and the batch size of one training step, checked *before* the
+  backbone runs, so a bad batch raises with the batch-norm running statistics untouched;
+- :func:`check_batch_size_for_training`: the same batch-size rule, for the run's settings before any data is
+  loaded (batch normalisation cannot train on one sample);
+- :func:`evaluation_mode`: ``with evaluation_mode(model): ...`` puts the model in eval mode and restores the
+  exact train/eval flag of every sub-module on every exit path, exceptions included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TypeVar
+
+from torch import Tensor, nn
+
+from recognizability._validation import check_labels, check_tensor
+from recognizability.backbones import is_frozen
+
+__all__ = [
+    "check_batch_size_for_training",
+    "check_training_batch",
+    "evaluation_mode",
+    "training_batchnorm_layers",
+]
+
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def training_batchnorm_layers(model: nn.Module, *, assume_train: bool = False) -> list[str]:
+    """Names of the batch-norm layers of ``model`` that update batch statistics in a training step.
+
+    A layer counts when it is in training mode (or, with ``assume_train``, would be after ``model.train()``:
+    layers frozen by :func:`~recognizability.backbones.freeze_batchnorm` stay in eval mode whatever is asked).
+    """
+    names = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            trains = not is_frozen(module) if assume_train else module.training
+            if trains:
+                names.append(name or type(module).__name__)
+    return names
+
+
+def check_batch_size_for_training(model: nn.Module, batch_size: object) -> int:
+    """Check the per-process batch size of a training run before any data is loaded.
+
+    Batch normalisation computes a per-channel variance over the batch: with one sample it has nothing to
+    average (PyTorch raises deep inside the backbone), so a model with batch-norm layers that train needs
+    ``batch_size >= 2``. Frozen layers (``freeze_batchnorm``) do not count.
+
+    Returns:
+        ``batch_size`` as an int.
+
+    Raises:
+        TypeError: ``batch_size`` is not an int.
+        ValueError: ``batch_size`` < 1, or 1 with batch-norm layers that train (named in the message).
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise TypeError(f"expected batch_size to be an int, got {type(batch_size).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"expected batch_size >= 1, got {batch_size}")
+    if batch_size == 1:
+        layers = training_batchnorm_layers(model, assume_train=True)
+        if layers:
+            raise ValueError(
+                f"expected batch_size >= 2 to train: batch normalisation cannot train on one sample, and the "
+                f"model has {len(layers)} batch-norm layers that train (e.g. {layers[:3]}); got batch_size 1 "
+                f"(freeze the backbone's batch norm, or use a larger batch)"
+            )
+    return batch_size
+
+
+def check_training_batch(model: nn.Module, images: object, labels: object, num_classes: int) -> Tensor:
+    """Check one training step's batch before any module runs; change nothing.
+
+    Args:
+        model: the model about to run (its batch-norm layers' modes decide whether batch size 1 is allowed).
+        images: (B, 3, H, W) floating images (their shape is checked in full by the backbone, also before it
+            computes anything).
+        labels: (B,) integer identity labels in ``[0, num_classes)`` (the range is checked while value checks
+            are on: ``recognizability._validation.value_checks_enabled()``).
+        num_classes: C.
+
+    Returns:
+        ``labels`` as int64.
+
+    Raises:
+        TypeError: a non-tensor, or non-integer labels.
+        ValueError: labels of the wrong shape, device or range; one sample while batch norm trains.
+    """
+    tensor = check_tensor(images, "images")
+    if tensor.dim() != 4:
+        raise ValueError(f"expected images of shape (B, 3, H, W), got shape {tuple(tensor.shape)}")
+    checked = check_labels(labels, num_classes, int(tensor.shape[0]), tensor, "images")
+    if tensor.shape[0] == 1 and model.training:
+        layers = training_batchnorm_layers(model)
+        if layers:
+            raise ValueError(
+                f"expected a batch of >= 2 images in training mode: batch normalisation cannot train on one "
+                f"sample ({len(layers)} batch-norm layers train, e.g. {layers[:3]}); got images of shape "
+                f"{tuple(tensor.shape)}"
+            )
+    return checked
+
+
+@contextlib.contextmanager
+def evaluation_mode(model: _M) -> Iterator[_M]:
+    """``model.eval()`` for the block; afterwards every sub-module's train/eval flag is what it was before.
+
+    The flags are restored one by one (not by ``model.train(previous)``), so layers that were in eval mode
+    inside a training model (frozen batch norm) stay so, and the restore runs on every exit path, exceptions
+    included.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected model to be an nn.Module, got {type(model).__name__}")
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training

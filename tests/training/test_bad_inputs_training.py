@@ -1,0 +1,542 @@
+"""Bad inputs of the training-side entry points -- checkpoint readers and loaders, backbone loading, run
+folders, the training step's checks, quality prediction and its command -- each with the error type and the
+words it must carry; and calls that fail change nothing (state snapshotted before, compared after)."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from recognizability.backbones import create_backbone, freeze_batchnorm, load_pretrained
+from recognizability.backbones.loading import CheckpointError, read_checkpoint_file
+from recognizability.training.checkpoint import (
+    check_resume_settings,
+    load_checkpoint,
+    read_training_checkpoint,
+    save_checkpoint,
+)
+from recognizability.training.guards import (
+    check_batch_size_for_training,
+    check_training_batch,
+    evaluation_mode,
+)
+from recognizability.training.model import RecognizabilityModel, build_model
+from recognizability.training.predict import load_trained_model, main, predict_quality
+from recognizability.training.presets import demo_config
+from recognizability.training.run_dir import prepare_run_dir
+
+from .test_checkpoint import StandInSettings
+
+NUM_CLASSES = 5
+EMBEDDING_DIM = 16
+
+
+def _model(freeze: bool = False) -> RecognizabilityModel:
+    torch.manual_seed(0)
+    config = demo_config("tinyface").replace(embedding_dim=EMBEDDING_DIM, freeze_batchnorm=freeze)
+    model = build_model(config, NUM_CLASSES)
+    model.ui_center.fit(torch.randn(8, EMBEDDING_DIM, generator=torch.Generator().manual_seed(1)))
+    return model
+
+
+def _adam(model: RecognizabilityModel) -> torch.optim.Adam:
+    config = demo_config("tinyface").replace(embedding_dim=EMBEDDING_DIM)
+    return torch.optim.Adam(model.parameter_groups(config))
+
+
+def _trained_checkpoint(
+    folder: Path, num_classes: int = NUM_CLASSES, embedding_dim: int = EMBEDDING_DIM
+) -> Path:
+    """A checkpoint of a RecognizabilityModel after one Adam step (so the optimizer has moments)."""
+    torch.manual_seed(0)
+    config = demo_config("tinyface").replace(embedding_dim=embedding_dim)
+    model = build_model(config, num_classes)
+    model.ui_center.fit(torch.randn(8, embedding_dim))
+    optimizer = torch.optim.Adam(model.parameter_groups(config))
+    model(torch.randn(4, 3, 32, 32), torch.arange(4) % num_classes).total.backward()
+    optimizer.step()
+    return save_checkpoint(
+        folder / "last.pt", model=model, optimizer=optimizer, scheduler=None, epoch=1, settings=config
+    )
+
+
+def _state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _optimizer_state(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    return [v.clone() for s in optimizer.state_dict()["state"].values() for v in s.values()]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Bad files, one row per kind of fault, through every reader
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _file(tmp: Path, kind: str) -> Path:
+    """A file of one bad kind (or a path to nothing)."""
+    path = tmp / f"{kind}.pt"
+    if kind == "missing":
+        return path
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("model weights are in the other folder\n")
+    elif kind == "binary":
+        path.write_bytes(bytes(range(7, 200)))
+    elif kind == "truncated":
+        torch.save({"w": torch.randn(64, 64)}, path)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "zip_not_torch":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("readme.txt", "not a checkpoint")
+    elif kind == "broken_link":
+        path.symlink_to(tmp / "nowhere.pt")
+    else:
+        raise AssertionError(kind)
+    return path
+
+
+FILE_FAULTS: list[tuple[str, type[BaseException], str]] = [
+    ("missing", FileNotFoundError, "no such file"),
+    ("broken_link", FileNotFoundError, "no such file"),
+    ("folder", IsADirectoryError, "folder"),
+    ("empty", CheckpointError, r"empty file \(0 bytes\)"),
+    ("text", CheckpointError, "a text file: not a file written by torch.save"),
+    ("binary", CheckpointError, "not a file written by torch.save"),
+    ("truncated", CheckpointError, "truncated or corrupted"),
+    ("zip_not_torch", CheckpointError, "truncated or corrupted"),
+]
+
+READERS: dict[str, Callable[[Path], Any]] = {
+    "read_checkpoint_file": lambda p: read_checkpoint_file(p),
+    "read_training_checkpoint": lambda p: read_training_checkpoint(p),
+    "load_checkpoint": lambda p: load_checkpoint(p, model=nn.Linear(2, 2)),
+    "load_trained_model": lambda p: load_trained_model(p),
+    "load_pretrained": lambda p: load_pretrained(create_backbone("small_vlr_net"), p),
+    "prepare_run_dir(resume)": lambda p: prepare_run_dir(p.parent, resume=True, settings=StandInSettings()),
+}
+
+
+@pytest.mark.parametrize(("kind", "error", "words"), FILE_FAULTS, ids=[row[0] for row in FILE_FAULTS])
+@pytest.mark.parametrize("reader", list(READERS))
+def test_every_reader_names_a_bad_file(
+    reader: str, kind: str, error: type[BaseException], words: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    path = _file(folder, kind)
+    if reader == "prepare_run_dir(resume)":
+        if kind == "missing":
+            pytest.skip("a run folder without last.pt starts a new run")
+        target = folder / "last.pt"
+        path.rename(target)
+        path = target
+    with pytest.raises(error, match=words) as caught:
+        READERS[reader](path)
+    assert str(path) in str(caught.value)
+
+
+def test_the_predict_command_names_a_bad_checkpoint(tmp_path: Path) -> None:
+    path = _file(tmp_path, "text")
+    with pytest.raises(CheckpointError, match=r"--checkpoint.*a text file"):
+        main(["--checkpoint", str(path), "--images", str(tmp_path), "--out", str(tmp_path / "q.csv")])
+    assert not (tmp_path / "q.csv").exists()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Files that read fine but are not (this model's) training checkpoints
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _payload(tmp: Path, change: Callable[[dict[str, Any]], Any]) -> Path:
+    model = nn.Linear(3, 2)
+    path = save_checkpoint(
+        tmp / "good.pt", model=model, optimizer=torch.optim.Adam(model.parameters()), scheduler=None, epoch=2,
+        settings=StandInSettings(),
+    )  # fmt: skip
+    payload = torch.load(path, weights_only=True)
+    changed = change(payload)
+    torch.save(payload if changed is None else changed, tmp / "bad.pt")
+    return tmp / "bad.pt"
+
+
+def _drop(key: str) -> Callable[[dict[str, Any]], None]:
+    return lambda p: p.pop(key) and None
+
+
+def _put(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda p: p.__setitem__(key, value)
+
+
+LAYOUT_FAULTS: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
+    ("bare_state_dict", lambda p: p["model"], "bare state dict.*load_pretrained"),
+    ("a_list", lambda p: [1, 2], "holds a list, not a dict"),
+    ("no_format", _drop("format"), "no 'format' marker"),
+    ("other_format", _put("format", 99), "format is 99"),
+    ("other_kind", _put("kind", "someone else's"), "'kind' marker"),
+    ("no_optimizer", _drop("optimizer"), r"lacks the entries \['optimizer'\]"),
+    ("negative_epoch", _put("epoch", -1), "epoch count is -1"),
+    ("epoch_not_int", _put("epoch", 1.5), "epoch count is 1.5"),
+    ("settings_not_dict", _put("settings", [1]), "settings are a list"),
+    ("model_not_state_dict", _put("model", {"w": 1.0}), "'model' entry is not a state dict"),
+    ("rng_missing_numpy", lambda p: p["rng"].pop("numpy") and None, "RNG states for python, numpy and torch"),
+    ("rng_bad_torch", lambda p: p["rng"].__setitem__("torch", torch.zeros(3)), "1-D uint8 tensor"),
+    ("rng_short_key", lambda p: p["rng"]["numpy"].__setitem__("key", torch.zeros(5, dtype=torch.int64)),
+     r"int64 \(624,\)"),
+    ("scheduler_not_dict", _put("scheduler", 3), "'scheduler' entry is a int"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "change", "words"), LAYOUT_FAULTS, ids=[row[0] for row in LAYOUT_FAULTS])
+def test_a_file_that_is_not_a_training_checkpoint_is_named(
+    name: str, change: Callable[[dict[str, Any]], Any], words: str, tmp_path: Path
+) -> None:
+    path = _payload(tmp_path, change)
+    with pytest.raises(CheckpointError, match=words) as caught:
+        read_training_checkpoint(path)
+    assert str(path) in str(caught.value)
+    with pytest.raises(CheckpointError, match=words):
+        load_checkpoint(path, model=nn.Linear(3, 2))
+
+
+def test_a_checkpoint_of_another_model_changes_nothing(tmp_path: Path) -> None:
+    path = _trained_checkpoint(tmp_path, num_classes=7)
+    model = _model()
+    before = _state(model)
+    with pytest.raises(
+        CheckpointError, match=r"(?s)7 classes.*shape mismatches.*head\.weight.*Nothing was loaded"
+    ):
+        load_checkpoint(path, model=model)
+    assert _same_state(before, _state(model))
+    other = tmp_path / "other"
+    other.mkdir()
+    path = _trained_checkpoint(other, embedding_dim=8)
+    with pytest.raises(CheckpointError, match="embedding 8"):
+        load_checkpoint(path, model=model)
+    assert _same_state(before, _state(model))
+
+
+def test_a_mismatched_optimizer_changes_neither_model_nor_optimizer(tmp_path: Path) -> None:
+    path = _trained_checkpoint(tmp_path)
+    model = _model()
+    optimizer = torch.optim.Adam(model.parameters())  # one group, the checkpoint has four
+    model(torch.randn(4, 3, 32, 32), torch.arange(4)).total.backward()
+    optimizer.step()
+    model_before, optimizer_before = _state(model), _optimizer_state(optimizer)
+    with pytest.raises(CheckpointError, match=r"4 parameter groups, the optimizer 1"):
+        load_checkpoint(path, model=model, optimizer=optimizer)
+    assert _same_state(model_before, _state(model))
+    assert all(torch.equal(a, b) for a, b in zip(optimizer_before, _optimizer_state(optimizer), strict=True))
+
+
+def test_optimizer_moments_of_other_shapes_are_refused_before_copying(tmp_path: Path) -> None:
+    model = nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.randn(2, 3)).sum().backward()
+    optimizer.step()
+    path = save_checkpoint(
+        tmp_path / "c.pt",
+        model=model,
+        optimizer=optimizer,
+        scheduler=None,
+        epoch=1,
+        settings=StandInSettings(),
+    )
+    payload = torch.load(path, weights_only=True)
+    payload["optimizer"]["state"][0]["exp_avg"] = torch.zeros(5, 5)
+    torch.save(payload, path)
+    fresh = nn.Linear(3, 2)
+    fresh_optimizer = torch.optim.Adam(fresh.parameters())
+    before = _state(fresh)
+    with pytest.raises(
+        CheckpointError, match=r"'exp_avg' of parameter 0 has shape \(5, 5\), the parameter \(2, 3\)"
+    ):
+        load_checkpoint(path, model=fresh, optimizer=fresh_optimizer)
+    assert _same_state(before, _state(fresh)) and fresh_optimizer.state_dict()["state"] == {}
+
+
+def test_a_checkpoint_without_prototypes_is_not_a_trained_model(tmp_path: Path) -> None:
+    model = nn.Linear(3, 2)
+    path = save_checkpoint(
+        tmp_path / "c.pt", model=model, optimizer=torch.optim.Adam(model.parameters()), scheduler=None,
+        epoch=1, settings=StandInSettings(),
+    )  # fmt: skip
+    with pytest.raises(CheckpointError, match=r"'head\.weight'"):
+        load_trained_model(path)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Arguments of the checkpoint, run-folder and guard functions
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _checkpoint_for_resume(tmp: Path) -> Any:
+    model = nn.Linear(3, 2)
+    save_checkpoint(
+        tmp / "last.pt", model=model, optimizer=torch.optim.Adam(model.parameters()), scheduler=None, epoch=3,
+        settings=StandInSettings(epochs=4),
+    )  # fmt: skip
+    return read_training_checkpoint(tmp / "last.pt")
+
+
+_THREE: Any = 3  # a value of the wrong type, typed Any so the table can pass it anywhere
+_NO_MODEL: Any = None
+_CKPT = "c.pt"
+_BN1 = "batch normalisation cannot train on one sample"
+
+
+def _resume(tmp: Path, **changes: Any) -> None:
+    check_resume_settings(_checkpoint_for_resume(tmp), StandInSettings(**changes))
+
+
+def _folder_named_last_pt(tmp: Path) -> Path:
+    (tmp / "last.pt").mkdir()
+    return tmp
+
+
+def _small() -> nn.Module:
+    return create_backbone("small_vlr_net")
+
+
+ARGUMENT_FAULTS: list[tuple[str, Callable[[Path], Any], type[BaseException], str]] = [
+    ("read_checkpoint_file(3)", lambda t: read_checkpoint_file(_THREE), TypeError, "str or os.PathLike"),
+    ("load_pretrained(None)", lambda t: load_pretrained(_NO_MODEL, t / "x.pt"), TypeError, "nn.Module"),
+    ("load_pretrained(path 3)", lambda t: load_pretrained(_small(), _THREE), TypeError, "path or a mapping"),
+    ("load_pretrained(training checkpoint)", lambda t: load_pretrained(_small(), _trained_checkpoint(t)),
+        CheckpointError, "training checkpoint of this library.*load_trained_model"),
+    ("load_pretrained(other backbone)", lambda t: load_pretrained(_small(), _iresnet18_weights(t)),
+        CheckpointError, "does not fit SmallVLRNet"),
+    ("load_trained_model(3)", lambda t: load_trained_model(_THREE), TypeError, "--checkpoint to be a path"),
+    ("check_resume_settings(fewer epochs)", lambda t: _resume(t, epochs=2), ValueError,
+        r"epochs >= 3.*got epochs=2"),
+    ("check_resume_settings(other tau)", lambda t: _resume(t, epochs=4, tau=2.0), ValueError,
+        r"\['tau'\].*tau: checkpoint 0.5, this run 2.0"),
+    ("check_resume_settings(no to_dict)",
+        lambda t: check_resume_settings(_checkpoint_for_resume(t), _THREE), TypeError, "to_dict"),
+    ("prepare_run_dir(resume and overwrite)", lambda t: prepare_run_dir(t, resume=True, overwrite=True),
+        ValueError, "at most one of resume"),
+    ("prepare_run_dir(a file)", lambda t: prepare_run_dir(_file(t, "text")), NotADirectoryError, "is a file"),
+    ("prepare_run_dir(earlier run)", lambda t: prepare_run_dir(_checkpoint_for_resume(t).path.parent),
+        FileExistsError, "--resume.*--overwrite"),
+    ("prepare_run_dir(last.pt a folder)", lambda t: prepare_run_dir(_folder_named_last_pt(t), resume=True),
+        IsADirectoryError, r"last\.pt' to be the run's checkpoint file \(or absent\), got a folder"),
+    ("check_batch_size_for_training(1)", lambda t: check_batch_size_for_training(_model(), 1), ValueError,
+        f"batch_size >= 2.*{_BN1}"),
+    ("check_batch_size_for_training(0)", lambda t: check_batch_size_for_training(_model(), 0), ValueError,
+        "batch_size >= 1"),
+    ("check_batch_size_for_training('8')", lambda t: check_batch_size_for_training(_model(), "8"),
+        TypeError, "batch_size to be an int"),
+    ("evaluation_mode(3)", lambda t: evaluation_mode(_THREE).__enter__(), TypeError, "nn.Module"),
+    ("predict_quality(batch_size 0)", lambda t: predict_quality(t / _CKPT, t, batch_size=0), ValueError,
+        "batch_size"),
+    ("predict_quality(batch_size True)", lambda t: predict_quality(t / _CKPT, t, batch_size=True),
+        ValueError, "batch_size"),
+    ("predict_quality(images missing)", lambda t: predict_quality(t / _CKPT, t / "absent"),
+        FileNotFoundError, "--images"),
+    ("predict_quality(images 3)", lambda t: predict_quality(t / _CKPT, _THREE), TypeError, "--images"),
+    ("predict --out a folder", lambda t: main(["--checkpoint", _CKPT, "--images", str(t), "--out", str(t)]),
+        IsADirectoryError, "--out"),
+    ("predict without --images", lambda t: main(["--checkpoint", _CKPT, "--out", "q.csv"]), SystemExit, "2"),
+]  # fmt: skip
+
+
+def _iresnet18_weights(tmp: Path) -> Path:
+    torch.save(create_backbone("iresnet18").state_dict(), tmp / "weights.pth")
+    return tmp / "weights.pth"
+
+
+@pytest.mark.parametrize(
+    ("name", "call", "error", "words"), ARGUMENT_FAULTS, ids=[row[0] for row in ARGUMENT_FAULTS]
+)
+def test_bad_arguments_are_named(
+    name: str, call: Callable[[Path], Any], error: type[BaseException], words: str, tmp_path: Path
+) -> None:
+    with pytest.raises(error, match=words):
+        call(tmp_path)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The training step: bad batches raise before the backbone runs
+# ----------------------------------------------------------------------------------------------------------
+
+_IMAGES = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+
+BATCH_FAULTS: list[tuple[str, torch.Tensor, Any, type[BaseException], str]] = [
+    ("label_out_of_range", _IMAGES, torch.tensor([0, 1, 2, NUM_CLASSES]), ValueError, r"values in \[0, 5\)"),
+    ("negative_label", _IMAGES, torch.tensor([0, -1, 2, 3]), ValueError, r"values in \[0, 5\)"),
+    ("float_labels", _IMAGES, torch.tensor([0.0, 1.0, 2.0, 3.0]), TypeError, "integer dtype"),
+    ("bool_labels", _IMAGES, torch.tensor([True, False, True, False]), TypeError, "integer dtype"),
+    ("labels_of_another_batch", _IMAGES, torch.tensor([0, 1, 2]), ValueError, r"\(B,\) = \(4,\)"),
+    ("labels_2d", _IMAGES, torch.zeros(4, 1, dtype=torch.int64), ValueError, r"\(B,\) = \(4,\)"),
+    ("labels_a_list", _IMAGES, [0, 1, 2, 3], TypeError, "labels to be a torch.Tensor"),
+    ("one_image", _IMAGES[:1], torch.tensor([0]), ValueError, _BN1),
+    ("images_3d", _IMAGES[0], torch.tensor([0, 1, 2]), ValueError, r"\(B, 3, H, W\)"),
+    ("images_of_another_size", torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3]), ValueError,
+     r"\(B, 3, 32, 32\)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "images", "labels", "error", "words"), BATCH_FAULTS, ids=[row[0] for row in BATCH_FAULTS]
+)
+def test_a_bad_training_batch_changes_no_statistic(
+    name: str, images: torch.Tensor, labels: Any, error: type[BaseException], words: str
+) -> None:
+    model = _model()
+    model.train()
+    before = _state(model)
+    with pytest.raises(error, match=words):
+        model(images, labels)
+    assert _same_state(before, _state(model))  # batch-norm running statistics included
+    if name != "images_of_another_size":  # the backbone checks the image size itself, also before running
+        with pytest.raises(error, match=words):
+            check_training_batch(model, images, labels, NUM_CLASSES)
+
+
+def test_one_image_is_fine_when_no_batch_norm_trains() -> None:
+    model = _model()
+    model.eval()
+    check_training_batch(model, _IMAGES[:1], torch.tensor([0]), NUM_CLASSES)
+    frozen = nn.Sequential(freeze_batchnorm(nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3))))
+    assert check_batch_size_for_training(frozen, 1) == 1
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Modes are restored on every exit path
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_evaluation_mode_restores_every_flag_after_an_exception() -> None:
+    model = _model(freeze=True)
+    model.train()
+    frozen = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert frozen and not any(m.training for m in frozen)  # frozen layers stay in eval inside train()
+    modes = [m.training for m in model.modules()]
+    with pytest.raises(RuntimeError, match="inside"), evaluation_mode(model):
+        assert not any(m.training for m in model.modules())
+        raise RuntimeError("raised inside the block")
+    assert [m.training for m in model.modules()] == modes
+    model.eval()
+    with evaluation_mode(model):
+        pass
+    assert not any(m.training for m in model.modules())
+
+
+def test_prediction_restores_the_mode_when_scoring_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("PIL")
+    checkpoint = _trained_checkpoint(tmp_path)
+    _write_images(tmp_path / "faces", 3)
+    seen: list[nn.Module] = []
+    original = RecognizabilityModel.train
+
+    def record(self: RecognizabilityModel, mode: bool = True) -> RecognizabilityModel:
+        seen.append(self)
+        return original(self, mode)
+
+    def broken(self: Any, x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("scoring failed")
+
+    monkeypatch.setattr(RecognizabilityModel, "train", record)
+    monkeypatch.setattr(type(create_backbone("small_vlr_net")), "forward_features", broken)
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        predict_quality(checkpoint, tmp_path / "faces")
+    model = seen[-1]
+    assert not model.training and not any(m.training for m in model.modules())  # loaded in eval, left in eval
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Prediction: symbolic links and unreadable files
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _write_images(folder: Path, count: int) -> list[Path]:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    g = torch.Generator().manual_seed(4)
+    paths = []
+    for i in range(count):
+        image = torch.randint(0, 256, (20, 16, 3), dtype=torch.uint8, generator=g)
+        path = folder / f"img{i}.png"
+        Image.fromarray(image.numpy()).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_prediction_follows_links_to_files_and_lists_unreadable_ones(tmp_path: Path) -> None:
+    pytest.importorskip("PIL")
+    checkpoint = _trained_checkpoint(tmp_path)
+    outside = _write_images(tmp_path / "elsewhere", 2)
+    folder = tmp_path / "faces"
+    _write_images(folder, 2)
+    (folder / "link_to_outside.png").symlink_to(outside[0])
+    (folder / "linked_folder").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (folder / "broken.png").symlink_to(tmp_path / "gone.png")
+    (folder / "corrupt.png").write_bytes(b"not an image")
+
+    (folder / "cycle").symlink_to(folder, target_is_directory=True)
+
+    prediction = predict_quality(checkpoint, folder, batch_size=2)
+    assert prediction.paths == [
+        "img0.png", "img1.png", "link_to_outside.png", "linked_folder/img0.png", "linked_folder/img1.png"
+    ]  # fmt: skip
+    assert sorted(name for name, _ in prediction.skipped) == ["broken.png", "corrupt.png", "cycle"]
+    reasons = dict(prediction.skipped)
+    assert "broken symbolic link" in reasons["broken.png"] and "cycle" in reasons["cycle"]
+    assert "ImageDecodeError" in reasons["corrupt.png"]
+    assert prediction.recognizability_index.shape == (5,) and torch.isfinite(prediction.ui_distance).all()
+    # a link scores what it points to
+    alone = predict_quality(checkpoint, tmp_path / "elsewhere")
+    torch.testing.assert_close(prediction.recognizability_index[2], alone.recognizability_index[0])
+    torch.testing.assert_close(prediction.recognizability_index[3:], alone.recognizability_index)
+
+
+def test_the_predict_command_writes_readable_rows_and_lists_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("PIL")
+    checkpoint = _trained_checkpoint(tmp_path)
+    folder = tmp_path / "faces"
+    _write_images(folder, 2)
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8 truncated")
+    assert (
+        main(["--checkpoint", str(checkpoint), "--images", str(folder), "--out", str(tmp_path / "q.csv")])
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "skipped corrupt.jpg" in captured.err and "1 unreadable files skipped" in captured.out
+    assert (tmp_path / "q.csv").read_text().count("\n") == 3  # header + 2 rows
+
+
+def test_a_folder_of_only_unreadable_files_is_an_error(tmp_path: Path) -> None:
+    pytest.importorskip("PIL")
+    checkpoint = _trained_checkpoint(tmp_path)
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"junk")
+    with pytest.raises(ValueError, match=r"expected readable images.*a\.png"):
+        predict_quality(checkpoint, folder)
+
+
+def test_the_help_documents_links_and_unreadable_files(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "symbolic links to files and folders are followed" in text and "unreadable files" in text
+    assert "weights_only=True" in text
