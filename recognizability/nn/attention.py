@@ -10,15 +10,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_floating, check_nonempty, check_shape
+from .._validation import check_floating, check_nonempty, check_positive_int, check_shape
 
 __all__ = ["PerceptibilityAttention"]
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"expected {name} to be a positive int, got {value!r}")
-    return value
 
 
 class PerceptibilityAttention(nn.Module):
@@ -33,6 +27,10 @@ class PerceptibilityAttention(nn.Module):
         reduction: bottleneck ratio of the channel MLP (CBAM: 16); hidden width ``max(1, C // reduction)``.
         kernel_size: odd size of the spatial-attention convolution (CBAM: 7).
 
+    Feature maps of any floating dtype autocast can produce (float16, bfloat16, float32, float64) are
+    accepted, in training and in evaluation alike: they are cast to the dtype of the module's parameters
+    (under autocast, autocast then picks the dtype of each layer as usual).
+
     Shape:
         forward(feature_map ``(B, C, H, W)``) -> ``(B, D)`` float32.
     """
@@ -46,14 +44,14 @@ class PerceptibilityAttention(nn.Module):
         kernel_size: int = 7,
     ) -> None:
         super().__init__()
-        _positive_int(in_channels, "in_channels")
-        _positive_int(embedding_dim, "embedding_dim")
-        _positive_int(reduction, "reduction")
-        if _positive_int(kernel_size, "kernel_size") % 2 == 0:
+        check_positive_int(in_channels, "in_channels")
+        check_positive_int(embedding_dim, "embedding_dim")
+        check_positive_int(reduction, "reduction")
+        if check_positive_int(kernel_size, "kernel_size") % 2 == 0:
             raise ValueError(f"expected an odd kernel_size, got {kernel_size!r}")
         if not (isinstance(spatial_size, (tuple, list)) and len(spatial_size) == 2):
             raise ValueError(f"expected spatial_size to be a pair (H, W), got {spatial_size!r}")
-        height, width = (_positive_int(s, "spatial_size") for s in spatial_size)
+        height, width = (check_positive_int(s, "spatial_size") for s in spatial_size)
         self.in_channels = in_channels
         self.embedding_dim = embedding_dim
         self.spatial_size = (height, width)
@@ -68,7 +66,7 @@ class PerceptibilityAttention(nn.Module):
         check_shape(feature_map, "feature_map", ("B", self.in_channels, *self.spatial_size))
         check_floating(feature_map, "feature_map")
         check_nonempty(feature_map, "feature_map")
-        x = feature_map
+        x = feature_map.to(self.fc.weight.dtype)
         # Channel attention: shared MLP over the spatially average- and max-pooled descriptors (B, C).
         channel_logits = self.channel_mlp(x.mean(dim=(2, 3))) + self.channel_mlp(x.amax(dim=(2, 3)))
         x = x * channel_logits.sigmoid()[:, :, None, None]

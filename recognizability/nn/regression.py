@@ -7,17 +7,25 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_floating, check_nonempty, check_tensor, format_shape
+from .._deprecation import deprecated_aliases
+from .._validation import (
+    check_float_in_range,
+    check_floating,
+    check_nonempty,
+    check_positive_int,
+    check_tensor,
+    format_shape,
+)
 from ..functional._autocast import float32_region
 
-__all__ = ["PerceptibilityRegression", "dropout_linear", "kept_input_positions"]
+__all__ = ["PerceptibilityRegression"]
 
 
 #: Kept inputs drawn per row: the mean plus this many standard deviations of the Binomial count (see below).
 _KEPT_SIGMAS = 10.0
 
 
-def kept_input_positions(rows: int, features: int, keep_probability: float, device: torch.device) -> Tensor:
+def _kept_input_positions(rows: int, features: int, keep_probability: float, device: torch.device) -> Tensor:
     """Positions of the inputs kept by dropout, drawn as the gaps of a Bernoulli process.
 
     Dropout keeps each of ``features`` inputs independently with probability ``q = keep_probability``. The
@@ -43,7 +51,7 @@ def kept_input_positions(rows: int, features: int, keep_probability: float, devi
     return (torch.cumsum(gaps, dim=1) - 1.0).long()
 
 
-def dropout_linear(x: Tensor, weight: Tensor, dropout: float) -> Tensor:
+def _dropout_linear(x: Tensor, weight: Tensor, dropout: float, dtype: torch.dtype | None = None) -> Tensor:
     """``Dropout(dropout)`` then a linear map to one output without bias, from the kept inputs only.
 
     Equals ``(x * mask / (1 - dropout)) @ weight`` for a Bernoulli keep-mask (inverted dropout), but reads and
@@ -51,16 +59,18 @@ def dropout_linear(x: Tensor, weight: Tensor, dropout: float) -> Tensor:
     gradient once (zeros with the kept entries scattered in). Traceable by ``torch.compile``.
 
     Args:
-        x: (B, F) inputs; weight: (F,) the linear layer's weights; dropout: drop probability in (0, 1).
+        x: (B, F) inputs; weight: (F,) the linear layer's weights; dropout: drop probability in (0, 1);
+        dtype: the dtype computed in (default: float32, or float64 for float64 ``x``).
 
     Returns:
-        (B,) float32 (float64 for float64 inputs).
+        (B,) in ``dtype``.
     """
     keep = 1.0 - dropout
-    positions = kept_input_positions(x.shape[0], x.shape[1], keep, x.device)
+    positions = _kept_input_positions(x.shape[0], x.shape[1], keep, x.device)
     used = positions < x.shape[1]
     index = positions.clamp(max=x.shape[1] - 1)
-    dtype = torch.promote_types(x.dtype, torch.float32)
+    if dtype is None:
+        dtype = torch.promote_types(x.dtype, torch.float32)
     # index_select (backward: index_add_) is much cheaper on a CPU than advanced indexing (index_put_).
     kept_weight = weight.to(dtype).index_select(0, index.flatten()).view(index.shape)
     kept = x.gather(1, index).to(dtype) * kept_weight
@@ -75,8 +85,12 @@ class PerceptibilityRegression(nn.Module):
     Args:
         in_features: ``C * H * W`` of the flattened feature map (512 * 7 * 7 for the paper's backbones).
         dropout: dropout probability before the linear layer (paper Table 5: 0.9). Inverted dropout, as
-            ``nn.Dropout``; in training only the kept inputs are read (:func:`dropout_linear`), which makes
+            ``nn.Dropout``; in training only the kept inputs are read (:func:`_dropout_linear`), which makes
             the paper's dropout 0.9 over the 25,088 flattened features cheap.
+
+    Feature maps of any floating dtype autocast can produce (float16, bfloat16, float32, float64) are
+    accepted, in training and in evaluation alike: the linear map runs in float32 (float64 for a module
+    converted with ``.double()``), also under autocast, since the index it regresses reaches ``1e7``.
 
     Shape:
         forward(feature_map ``(B, C, H, W)`` or ``(B, F)``) -> ``(B,)`` float32.
@@ -84,12 +98,8 @@ class PerceptibilityRegression(nn.Module):
 
     def __init__(self, in_features: int, dropout: float = 0.9) -> None:
         super().__init__()
-        if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features < 1:
-            raise ValueError(f"expected in_features to be a positive int, got {in_features!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"expected dropout to be a float in [0, 1), got {dropout!r}")
-        self.in_features = in_features
-        self.dropout = float(dropout)
+        self.in_features = check_positive_int(in_features, "in_features")
+        self.dropout = check_float_in_range(dropout, "dropout", 0, 1, high_closed=False)
         self.fc = nn.Linear(in_features, 1)
 
     def forward(self, feature_map: Tensor) -> Tensor:
@@ -102,12 +112,21 @@ class PerceptibilityRegression(nn.Module):
             )
         check_nonempty(x, "feature_map")
         x = x.flatten(1)
-        if not self.training or self.dropout == 0.0:
-            predicted: Tensor = self.fc(x)
-            return predicted.squeeze(1).float()
+        dtype = torch.promote_types(self.fc.weight.dtype, torch.float32)
+        weight, bias = self.fc.weight.to(dtype), self.fc.bias.to(dtype)
         with float32_region(x.device):
-            projected = dropout_linear(x, self.fc.weight.reshape(-1), self.dropout)
-        return projected.float() + self.fc.bias.float()
+            if not self.training or self.dropout == 0.0:
+                predicted = nn.functional.linear(x.to(dtype), weight, bias).squeeze(1)
+            else:
+                predicted = _dropout_linear(x, weight.reshape(-1), self.dropout, dtype) + bias
+        return predicted.float()
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, dropout={self.dropout}"
+
+
+__getattr__ = deprecated_aliases(
+    __name__,
+    {"dropout_linear": "_dropout_linear", "kept_input_positions": "_kept_input_positions"},
+    globals(),
+)
