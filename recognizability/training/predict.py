@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -218,23 +219,55 @@ def predict_quality(
     return QualityPrediction(names, xi_hat.cpu(), ui_distance.cpu(), tuple(skipped))
 
 
-def write_quality_csv(prediction: QualityPrediction, out: str | os.PathLike[str]) -> Path:
-    """Write ``path,recognizability_index,ui_distance`` rows (atomically: temporary file + ``os.replace``)."""
+def _check_csv_destination(out: str | os.PathLike[str], overwrite: bool) -> Path:
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"expected --out to be a file path, got {type(out).__name__}")
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        rows = zip(
-            prediction.paths,
-            prediction.recognizability_index.tolist(),
-            prediction.ui_distance.tolist(),
-            strict=True,
+    if path.is_dir():
+        raise IsADirectoryError(f"expected --out to be a CSV file path, got the folder {str(out)!r}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"expected --out {str(out)!r} not to exist (it would be replaced); pass --overwrite to replace it"
         )
-        for name, index, distance in rows:
-            writer.writerow((name, f"{index:.6f}", f"{distance:.6f}"))
-    os.replace(tmp, path)
+    return path
+
+
+def write_quality_csv(
+    prediction: QualityPrediction, out: str | os.PathLike[str], *, overwrite: bool = False
+) -> Path:
+    """Write ``path,recognizability_index,ui_distance`` rows atomically (temporary file + ``os.replace``).
+
+    Args:
+        prediction: from :func:`predict_quality`.
+        out: the CSV file (its folder is created).
+        overwrite: replace an existing file (otherwise it is an error: nothing of the user's is replaced
+            unasked).
+
+    Raises:
+        FileExistsError: ``out`` exists and ``overwrite`` is False.
+        IsADirectoryError: ``out`` is a folder.
+    """
+    path = _check_csv_destination(out, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a fresh hidden sibling, created with the mode of any new file (umask applied), never an existing one
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(CSV_COLUMNS)
+            rows = zip(
+                prediction.paths,
+                prediction.recognizability_index.tolist(),
+                prediction.ui_distance.tolist(),
+                strict=True,
+            )
+            for name, index, distance in rows:
+                writer.writerow((name, f"{index:.6f}", f"{distance:.6f}"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -258,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="folder of .jpg/.jpeg/.png images (walked recursively, symbolic links followed)",
     )
-    parser.add_argument("--out", required=True, help="CSV file to write")
+    parser.add_argument("--out", required=True, help="CSV file to write (an existing file needs --overwrite)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=256)
     return parser
@@ -266,11 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    out = Path(args.out)
-    if out.is_dir():
-        raise IsADirectoryError(f"expected --out to be a CSV file path, got the folder {args.out!r}")
+    out = _check_csv_destination(args.out, args.overwrite)  # before any scoring
     prediction = predict_quality(args.checkpoint, args.images, device=args.device, batch_size=args.batch_size)
-    write_quality_csv(prediction, out)
+    write_quality_csv(prediction, out, overwrite=args.overwrite)
     for name, reason in prediction.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     skipped = f" ({len(prediction.skipped)} unreadable files skipped)" if prediction.skipped else ""

@@ -36,7 +36,7 @@ CHECKPOINT_NAME = "last.pt"
 #: Files whose presence means a folder holds a run (removed by ``overwrite=True``).
 RUN_FILES: tuple[str, ...] = (CHECKPOINT_NAME, "report.json")
 #: Files written atomically through a hidden temporary sibling (``.<name>.tmp`` or ``.<name>.<random>.tmp``).
-ATOMIC_FILES: tuple[str, ...] = (*RUN_FILES, "comparison.json")
+ATOMIC_FILES: tuple[str, ...] = (*RUN_FILES, "comparison.json", "backbone.pt")
 _PROBE_PREFIX = ".write-test."
 
 

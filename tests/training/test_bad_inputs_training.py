@@ -303,6 +303,11 @@ def _resume(tmp: Path, **changes: Any) -> None:
     check_resume_settings(_checkpoint_for_resume(tmp), StandInSettings(**changes))
 
 
+def _exists(tmp: Path) -> str:
+    (tmp / "q.csv").write_text("earlier results\n")
+    return str(tmp / "q.csv")
+
+
 def _folder_named_last_pt(tmp: Path) -> Path:
     (tmp / "last.pt").mkdir()
     return tmp
@@ -350,6 +355,8 @@ ARGUMENT_FAULTS: list[tuple[str, Callable[[Path], Any], type[BaseException], str
     ("predict_quality(images 3)", lambda t: predict_quality(t / _CKPT, _THREE), TypeError, "--images"),
     ("predict --out a folder", lambda t: main(["--checkpoint", _CKPT, "--images", str(t), "--out", str(t)]),
         IsADirectoryError, "--out"),
+    ("predict --out exists", lambda t: main(["--checkpoint", _CKPT, "--images", str(t), "--out", _exists(t)]),
+        FileExistsError, "pass --overwrite"),
     ("predict without --images", lambda t: main(["--checkpoint", _CKPT, "--out", "q.csv"]), SystemExit, "2"),
 ]  # fmt: skip
 
@@ -540,3 +547,27 @@ def test_the_help_documents_links_and_unreadable_files(capsys: pytest.CaptureFix
     text = " ".join(capsys.readouterr().out.split())
     assert "symbolic links to files and folders are followed" in text and "unreadable files" in text
     assert "weights_only=True" in text
+
+
+def test_an_existing_csv_is_replaced_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("PIL")
+    checkpoint = _trained_checkpoint(tmp_path)
+    _write_images(tmp_path / "faces", 2)
+    out = tmp_path / "q.csv"
+    out.write_text("earlier results\n")
+    argv = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "faces"), "--out", str(out)]
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        main(argv)
+    assert out.read_text() == "earlier results\n"
+
+    def broken_writer(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("csv.writer", broken_writer)
+    with pytest.raises(OSError, match="disk full"):
+        main([*argv, "--overwrite"])
+    assert out.read_text() == "earlier results\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left
+    monkeypatch.undo()
+    assert main([*argv, "--overwrite"]) == 0
+    assert out.read_text().startswith("path,recognizability_index,ui_distance")

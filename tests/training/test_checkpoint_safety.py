@@ -16,6 +16,7 @@ import torch
 
 from recognizability.backbones import create_backbone
 from recognizability.backbones.loading import CheckpointError, load_pretrained, read_checkpoint_file
+from recognizability.deploy import load_quality_model
 from recognizability.training.checkpoint import (
     capture_rng_state,
     load_checkpoint,
@@ -101,6 +102,7 @@ def test_no_loader_runs_a_pickled_payload(kind: str, tmp_path: Path) -> None:
         "load_trained_model": lambda: load_trained_model(path),
         "predict_quality": lambda: predict_quality(path, tmp_path),
         "load_pretrained": lambda: load_pretrained(create_backbone("small_vlr_net"), path),
+        "deploy.load_quality_model": lambda: load_quality_model(path),
     }
     for name, call in loaders.items():
         with pytest.raises(CheckpointError, match="refused to load") as caught:
