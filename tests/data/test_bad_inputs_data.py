@@ -727,6 +727,12 @@ ROWS = [
         id="generate-hr-with-ui",
     ),
     pytest.param(
+        lambda p: generate("ui", p / "out", workers=0),
+        ValueError,
+        "expected workers to be an int >= 1, got 0",
+        id="generate-workers",
+    ),
+    pytest.param(
         lambda p: generate("ui", 3),
         TypeError,
         r"expected out_dir to be a path \(str or os\.PathLike\), got int",
@@ -803,6 +809,11 @@ CLI_ROWS = [
         cli("--layout", "hr", "--out", "OUT", "--with-ui"),
         r"expected with_ui=False for layout='hr'",
         id="cli-hr-with-ui",
+    ),
+    pytest.param(
+        cli("--layout", "ui", "--out", "OUT", "--workers", "0"),
+        "expected workers to be an int >= 1, got 0",
+        id="cli-workers",
     ),
     pytest.param(
         cli("--layout", "ui", "--out", "OUT", "--face-images", "-2"),

@@ -12,6 +12,7 @@ import pytest
 
 from recognizability.data import ImageFolder
 from recognizability.data.synthetic import HRSizes, generate, sample_identities, sizes_for
+from recognizability.data.synthetic import layouts as synthetic_layouts
 from recognizability.data.synthetic.__main__ import main as cli_main
 from recognizability.data.synthetic.layouts import _STREAMS
 
@@ -127,3 +128,13 @@ def test_cli_writes_the_same_tree_as_the_api(tmp_path: Path, capsys: pytest.Capt
     assert "wrote synthetic hr tree" in capsys.readouterr().out
     api = generate("hr", tmp_path / "api", seed=1, identities=2, images_per_identity=2, image_size=12)
     assert digest(tmp_path / "cli") == digest(api)
+
+
+@pytest.mark.slow
+def test_workers_write_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rendering in worker processes cuts the same batches as one process, so the files are identical."""
+    monkeypatch.setattr(synthetic_layouts, "_BATCHES_PER_TASK", 1)  # three batches -> three tasks
+    sizes = dict(identities=3, images_per_identity=50, image_size=16)
+    one = digest(generate("hr", tmp_path / "one", seed=0, **sizes))
+    two = digest(generate("hr", tmp_path / "two", seed=0, workers=2, **sizes))
+    assert one == two and len(one) == 152

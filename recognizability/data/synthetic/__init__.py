@@ -109,6 +109,7 @@ def generate(
     *,
     with_ui: bool = False,
     overwrite: bool = False,
+    workers: int = 1,
     **sizes: int,
 ) -> Path:
     """Write a synthetic tree in ``layout`` to ``out_dir`` and return ``out_dir`` as a Path.
@@ -128,6 +129,8 @@ def generate(
         overwrite: replace ``out_dir`` if it holds an earlier synthetic tree (``SYNTHETIC.txt`` at its root)
             and nothing else: a folder without that file, or holding files the generator did not write, is
             never deleted.
+        workers: processes that render (1: this one). The files are byte-identical for any number; more
+            workers pay off for large trees (the ``gpu`` and ``full`` presets).
         **sizes: overrides of the layout's size fields (:class:`TinyFaceSizes`, :class:`SCFaceSizes`,
             :class:`SurvFaceSizes`, :class:`UISizes`, :class:`HRSizes`).
 
@@ -140,8 +143,8 @@ def generate(
     is removed by the next call for the same ``out_dir``.
 
     Raises:
-        ValueError: unknown layout or preset, bad seed or sizes, sizes whose tree a reader would refuse,
-            ``with_ui`` for "ui" or "hr".
+        ValueError: unknown layout or preset, bad seed, workers or sizes, sizes whose tree a reader would
+            refuse, ``with_ui`` for "ui" or "hr".
         TypeError: an unknown size name, or ``out_dir`` not a path.
         FileExistsError: ``out_dir`` is a file, a symbolic link, non-empty without ``overwrite``, or not a
             synthetic tree of the generator's files alone.
@@ -155,6 +158,8 @@ def generate(
         raise ValueError(
             f"expected with_ui=False for layout={layout!r} (the tree is {what}), got with_ui=True"
         )
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"expected workers to be an int >= 1, got {workers!r}")
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"expected out_dir to be a path (str or os.PathLike), got {type(out_dir).__name__}")
     chosen = sizes_for(layout, scale, **sizes)
@@ -168,11 +173,11 @@ def generate(
     trash: Path | None = None
     try:
         partial.mkdir()
-        _WRITERS[layout](partial, seed, chosen)  # type: ignore[operator]
+        _WRITERS[layout](partial, seed, chosen, workers)  # type: ignore[operator]
         if ui_sizes is not None:
             ui_root = partial / UI_FOLDER
             ui_root.mkdir()
-            write_ui(ui_root, seed, ui_sizes)
+            write_ui(ui_root, seed, ui_sizes, workers)
         if replace_existing:
             trash = root.parent / f".{root.name}.replaced-{os.getpid()}-{secrets.token_hex(4)}"
             os.replace(root, trash)

@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace OUT if it holds an earlier synthetic tree"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes that render (same bytes for any N; worth it for large presets)",
+    )
     seen: set[str] = set()
     for layout, cls in LAYOUT_SIZES.items():
         group = parser.add_argument_group(f"sizes for --layout {layout}")
@@ -75,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             scale=args.scale,
             with_ui=args.with_ui,
             overwrite=args.overwrite,
+            workers=args.workers,
             **given,
         )
     except (ValueError, TypeError, OSError) as error:  # OSError: FileExistsError, an unwritable --out...

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -153,14 +155,36 @@ def _batches(jobs: Sequence[ImageJob]) -> Iterator[Sequence[ImageJob]]:
         start = stop
 
 
-def render_jobs(root: Path, seed: int, jobs: Sequence[ImageJob]) -> list[list[str]]:
+#: Render batches handed to a worker process at a time (``workers > 1``).
+_BATCHES_PER_TASK = 8
+
+
+def render_jobs(root: Path, seed: int, jobs: Sequence[ImageJob], workers: int = 1) -> list[list[str]]:
     """Render, degrade and write ``jobs`` under ``root``; return their metadata rows (see
-    :data:`METADATA_COLUMNS`)."""
+    :data:`METADATA_COLUMNS`), in job order.
+
+    ``workers > 1`` renders in that many processes. The batches are cut exactly as in one process (a batch's
+    anti-aliasing width depends on its members), so the files are byte-identical for any ``workers``.
+    """
+    batches = [list(batch) for batch in _batches(jobs)]
+    if workers <= 1 or len(batches) <= 1:
+        return _render_batches(root, seed, batches)
+    tasks = [batches[i : i + _BATCHES_PER_TASK] for i in range(0, len(batches), _BATCHES_PER_TASK)]
+    rows: list[list[str]] = []
+    context = multiprocessing.get_context("spawn")  # no fork of a parent that may hold torch threads
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+        for part in pool.map(_render_batches, [root] * len(tasks), [seed] * len(tasks), tasks):
+            rows.extend(part)
+    return rows
+
+
+def _render_batches(root: Path, seed: int, batches: Sequence[Sequence[ImageJob]]) -> list[list[str]]:
+    """Render, degrade and write each batch of jobs; return their metadata rows in order."""
     rows: list[list[str]] = []
     made: set[Path] = set()
     identity_cache: dict[tuple[int, int], dict[str, float | list[float]]] = {}
     camera_cache: dict[int, list[float]] = {}
-    for batch in _batches(jobs):
+    for batch in batches:
         identity_rows, variation_rows, degradations, rngs = [], [], [], []
         for job in batch:
             key = (job.stream, job.identity_index)
@@ -284,13 +308,15 @@ def _savemat(path: Path, variables: dict[str, NDArray[np.generic]]) -> None:
     path.write_bytes(bytes(data))
 
 
-def _finish(root: Path, layout: str, seed: int, sizes: object, jobs: Sequence[ImageJob]) -> None:
-    rows = render_jobs(root, seed, jobs)
+def _finish(
+    root: Path, layout: str, seed: int, sizes: object, jobs: Sequence[ImageJob], workers: int
+) -> None:
+    rows = render_jobs(root, seed, jobs, workers)
     _write_metadata(root, rows)
     _write_provenance(root, layout, seed, sizes)
 
 
-def write_tinyface(root: Path, seed: int, sizes: TinyFaceSizes) -> None:
+def write_tinyface(root: Path, seed: int, sizes: TinyFaceSizes, workers: int = 1) -> None:
     """TinyFace-like tree: ``Training_Set/<id>/<id>_<k>.png``,
     ``Testing_Set/{Probe,Gallery_Match,Gallery_Distractor}/
     <id>_<k>.png`` and ``Testing_Set/{gallery_match,probe}_img_ID_pairs.mat``.
@@ -353,14 +379,14 @@ def write_tinyface(root: Path, seed: int, sizes: TinyFaceSizes) -> None:
         root / "Testing_Set/probe_img_ID_pairs.mat",
         {"probe_set": _cell(probe_names), "probe_ids": np.array(probe_ids, dtype=np.uint16).reshape(-1, 1)},
     )
-    _finish(root, "tinyface", seed, sizes, jobs)
+    _finish(root, "tinyface", seed, sizes, jobs, workers)
 
 
 #: Latent degradation level range per SCface distance (distance 1 = farthest = most degraded).
 SCFACE_DISTANCE_LEVELS: dict[int, tuple[float, float]] = {1: (0.6, 1.0), 2: (0.3, 0.7), 3: (0.0, 0.4)}
 
 
-def write_scface(root: Path, seed: int, sizes: SCFaceSizes) -> None:
+def write_scface(root: Path, seed: int, sizes: SCFaceSizes, workers: int = 1) -> None:
     """SCface-like tree: ``mugshot_frontal_cropped_all/<sss>_frontal.png`` (112 x 112, undegraded, frontal)
     and ``surveillance_cameras_distance_<d>/cam_<c>/<sss>_cam<c>_<d>.png`` for cameras 1..``cameras`` and d =
     1, 2, 3.
@@ -381,10 +407,10 @@ def write_scface(root: Path, seed: int, sizes: SCFaceSizes) -> None:
                 sss = f"{s + 1:03d}"
                 path = f"surveillance_cameras_distance_{d}/cam_{c}/{sss}_cam{c}_{d}.png"
                 jobs.append(ImageJob(path, sss, stream, s, 10 * d + c, regime))
-    _finish(root, "scface", seed, sizes, jobs)
+    _finish(root, "scface", seed, sizes, jobs, workers)
 
 
-def write_survface(root: Path, seed: int, sizes: SurvFaceSizes) -> None:
+def write_survface(root: Path, seed: int, sizes: SurvFaceSizes, workers: int = 1) -> None:
     """QMUL-SurvFace-like tree: ``training_set/<pid>/<pid>_cam<c>_<k>.png``; ``Face_Identification_Test_Set/
     {gallery,mated_probe,unmated_probe}/<pid>_cam<c>_<k>.png`` with ``gallery_img_ID_pairs.mat`` (gallery_set,
     gallery_ids) and ``mated_probe_img_ID_pairs.mat`` (mated_probe_set, mated_probe_ids; ids from 1, the
@@ -467,10 +493,10 @@ def write_survface(root: Path, seed: int, sizes: SurvFaceSizes) -> None:
         root / "Face_Verification_Test_Set/negative_pairs_names.mat",
         {"negative_pairs_names": _cell(negatives, columns=2)},
     )
-    _finish(root, "survface", seed, sizes, jobs)
+    _finish(root, "survface", seed, sizes, jobs, workers)
 
 
-def write_ui(root: Path, seed: int, sizes: UISizes) -> None:
+def write_ui(root: Path, seed: int, sizes: UISizes, workers: int = 1) -> None:
     """UI set: ``ui_<k>.png`` (one-off identities, 3-8 pixels high, heavy blur/noise, frequent occlusion,
     latent level 1.0-1.35) and ``nonface_<k>.png`` (background clutter only, 6-24 pixels), flat in
     ``root``."""
@@ -484,7 +510,7 @@ def write_ui(root: Path, seed: int, sizes: UISizes) -> None:
         ImageJob(f"nonface_{k:05d}.png", "none", _STREAMS[("ui", "nonface")], k, 0, nonface)
         for k in range(sizes.nonface_images)
     ]
-    _finish(root, "ui", seed, sizes, jobs)
+    _finish(root, "ui", seed, sizes, jobs, workers)
 
 
 #: Share of HR images with an occluder (hand, scarf, another head...), as in-the-wild photos have.
@@ -497,7 +523,7 @@ def hr_identity_name(index: int) -> str:
     return f"{index + 1:06d}"
 
 
-def write_hr(root: Path, seed: int, sizes: HRSizes) -> None:
+def write_hr(root: Path, seed: int, sizes: HRSizes, workers: int = 1) -> None:
     """Clean high-resolution tree (a VGGFace2 stand-in for pretraining): ``<identity>/<k>.png``.
 
     Identity folders are ``000001``, ``000002``, ... and images ``0001.png``, ``0002.png``, ... (zero-padded:
@@ -515,4 +541,4 @@ def write_hr(root: Path, seed: int, sizes: HRSizes) -> None:
         for i in range(sizes.identities)
         for k in range(1, sizes.images_per_identity + 1)
     ]
-    _finish(root, "hr", seed, sizes, jobs)
+    _finish(root, "hr", seed, sizes, jobs, workers)
