@@ -29,6 +29,7 @@ from recognizability.training import (
     Session,
     TrainingConfig,
     TrainingResult,
+    autocast,
     build_augmentation,
     build_backbone,
     build_head,
@@ -43,7 +44,6 @@ from recognizability.training import (
     validate,
     validation_subset,
 )
-from recognizability.training.steps import autocast
 
 DATASET = "survface"
 
@@ -110,10 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     session = Session(arguments.options)  # device, torchrun process group, CPU threads
     config = arguments.config(gpu=session.device.type == "cuda")  # Table 5, or the declared CPU demo
     session.say(f"configuration: {config.run.description}")
+    # The demo compares ArcFace alone with the full method: the same function, run twice.
+    runs = planned_runs(config, arguments)
+    session.prepare(runs)  # an --out holding a run needs --resume or --overwrite
     data = session.load_data(DATASET, config.model.input_size)  # real trees, or the synthetic stand-in
     reports = {}
-    # The demo compares ArcFace alone with the full method: the same function, run twice.
-    for name, run_config in planned_runs(config, arguments).items():
+    for name, run_config in runs.items():
         result = train(name, run_config, data, session)
         reports[name] = session.evaluate(result, data)  # TPIR20@FPIR, TAR@FAR, quality, report, plots
     session.finish(reports, config.run.description, data.benchmark.provenance)

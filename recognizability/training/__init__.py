@@ -15,11 +15,23 @@ import importlib
 import warnings
 from typing import Any
 
-from .benchmarks import BenchmarkSpec, Table5Row, available_benchmarks, get_benchmark, register_benchmark
+from .benchmarks import (
+    BenchmarkSpec,
+    EmbeddedPairs,
+    EmbeddedSet,
+    HardProbesRank1,
+    ProtocolReport,
+    Table5Row,
+    available_benchmarks,
+    get_benchmark,
+    register_benchmark,
+)
 from .checkpoint import epoch_seed, load_checkpoint, save_checkpoint, seed_everything
-from .cli import ExampleArguments, parse_args, planned_runs
+from .cli import ExampleArguments, build_parser, parse_args, planned_runs
 from .config import (
     LOSS_TERMS,
+    RUN_MODES,
+    ConfigOption,
     DataConfig,
     HeadConfig,
     LearningRates,
@@ -27,12 +39,14 @@ from .config import (
     ModelConfig,
     OptimConfig,
     RunConfig,
+    RunMode,
     TrainingConfig,
     UIConfig,
 )
 from .data import (
     Benchmark,
     RunData,
+    cache_dir,
     load_run_data,
     load_test_sets,
     load_train_set,
@@ -54,6 +68,7 @@ from .images import (
 from .model import RecognizabilityModel, build_model
 from .modules import (
     MethodModules,
+    available_heads,
     build_backbone,
     build_criterion,
     build_head,
@@ -63,29 +78,56 @@ from .modules import (
     set_train_mode,
 )
 from .presets import demo_config, paper_config
-from .reports import REPORT_FIELDS, RunReport, comparison_table, write_report
-from .session import RunOptions, Session, TrainingResult, TrainingRun
+from .reports import (
+    QUALITY_METHODS,
+    REPORT_FIELDS,
+    CMCCurve,
+    DataSummary,
+    IndexScatter,
+    PairCounts,
+    QualityFigures,
+    RunReport,
+    TrainingSummary,
+    comparison_table,
+    write_report,
+)
+from .session import TERM_NAMES, EpochMeter, RunOptions, Session, TrainingResult, TrainingRun
 from .steps import autocast, embed_images, validate
 
 __all__ = [
     "LOSS_TERMS",
+    "QUALITY_METHODS",
     "REPORT_FIELDS",
+    "RUN_MODES",
+    "TERM_NAMES",
     "Benchmark",
     "BenchmarkSpec",
+    "CMCCurve",
+    "ConfigOption",
     "DataConfig",
+    "DataSummary",
     "DistributedContext",
+    "EmbeddedPairs",
+    "EmbeddedSet",
     "EpochBatches",
+    "EpochMeter",
     "ExampleArguments",
+    "HardProbesRank1",
     "HeadConfig",
     "ImageSet",
+    "IndexScatter",
     "LearningRates",
     "LossConfig",
     "MethodModules",
     "ModelConfig",
     "OptimConfig",
+    "PairCounts",
+    "ProtocolReport",
+    "QualityFigures",
     "RecognizabilityModel",
     "RunConfig",
     "RunData",
+    "RunMode",
     "RunOptions",
     "RunReport",
     "Session",
@@ -93,16 +135,20 @@ __all__ = [
     "TrainingConfig",
     "TrainingResult",
     "TrainingRun",
+    "TrainingSummary",
     "UIConfig",
     "VerificationPairs",
     "autocast",
     "available_benchmarks",
+    "available_heads",
     "build_augmentation",
     "build_backbone",
     "build_criterion",
     "build_head",
     "build_model",
     "build_modules",
+    "build_parser",
+    "cache_dir",
     "comparison_table",
     "demo_config",
     "embed_images",

@@ -22,11 +22,17 @@ them). ``to_dict``/``from_dict`` round-trip through JSON (checkpoints and report
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_type_hints
 
+from recognizability._validation import (
+    check_bool,
+    check_choice,
+    check_float_in_range,
+    check_positive_float,
+    check_positive_int,
+)
 from recognizability.functional import DEFAULT_TAU
 
 __all__ = [
@@ -59,26 +65,6 @@ def _option(flag: str, help: str) -> Any:
     return {"option": flag, "help": help}
 
 
-def _check_int(value: object, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"expected {name} to be an int >= {minimum}, got {value!r}")
-
-
-def _check_number(value: object, name: str, low: float, high: float | None = None) -> None:
-    """A finite real number in ``[low, high)`` (``high`` None: no upper bound)."""
-    bound = f"in [{low:g}, {high:g})" if high is not None else f">= {low:g}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected {name} to be a finite number {bound}, got {type(value).__name__}")
-    number = float(value)
-    if not math.isfinite(number) or number < low or (high is not None and number >= high):
-        raise ValueError(f"expected {name} to be a finite number {bound}, got {value!r}")
-
-
-def _check_bool(value: object, name: str) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"expected {name} to be a bool, got {type(value).__name__}")
-
-
 @dataclass(frozen=True)
 class LearningRates:
     """Adam learning rate of each module of the paper's Fig. 2 (Table 5).
@@ -97,7 +83,7 @@ class LearningRates:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            _check_number(getattr(self, f.name), f"learning rate {f.name}", 0.0)
+            check_positive_float(getattr(self, f.name), f"learning rate {f.name}", allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -121,11 +107,10 @@ class RunConfig:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if self.mode not in RUN_MODES:
-            raise ValueError(f"expected mode to be one of {RUN_MODES}, got {self.mode!r}")
-        _check_int(self.seed, "seed", 0)
+        check_choice(self.mode, "mode", RUN_MODES)
+        check_positive_int(self.seed, "seed", minimum=0)
         if self.max_steps_per_epoch is not None:
-            _check_int(self.max_steps_per_epoch, "max_steps_per_epoch", 1)
+            check_positive_int(self.max_steps_per_epoch, "max_steps_per_epoch")
 
 
 @dataclass(frozen=True)
@@ -153,10 +138,10 @@ class ModelConfig:
     )
 
     def __post_init__(self) -> None:
-        _check_int(self.input_size, "input_size", 1)
-        _check_int(self.embedding_dim, "embedding_dim", 1)
-        _check_number(self.backbone_dropout, "backbone_dropout", 0.0, 1.0)
-        _check_bool(self.freeze_batchnorm, "freeze_batchnorm")
+        check_positive_int(self.input_size, "input_size")
+        check_positive_int(self.embedding_dim, "embedding_dim")
+        check_float_in_range(self.backbone_dropout, "backbone_dropout", 0.0, 1.0, high_closed=False)
+        check_bool(self.freeze_batchnorm, "freeze_batchnorm")
 
 
 @dataclass(frozen=True)
@@ -174,8 +159,8 @@ class HeadConfig:
     margin: float = 0.45
 
     def __post_init__(self) -> None:
-        _check_number(self.scale, "scale", 0.0)
-        _check_number(self.margin, "margin", 0.0)
+        check_positive_float(self.scale, "scale")
+        check_positive_float(self.margin, "margin", allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -204,10 +189,10 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         for name in ("tau", "regression_weight", "diversion_weight", "attention_weight", "smooth_l1_beta"):
-            _check_number(getattr(self, name), name, 0.0)
-        _check_number(self.regression_dropout, "regression_dropout", 0.0, 1.0)
+            check_positive_float(getattr(self, name), name, allow_zero=True)
+        check_float_in_range(self.regression_dropout, "regression_dropout", 0.0, 1.0, high_closed=False)
         for name in ("use_regression", "use_diversion", "use_attention"):
-            _check_bool(getattr(self, name), name)
+            check_bool(getattr(self, name), name)
 
     def kwargs(self) -> dict[str, Any]:
         """Every field as a keyword argument of ``RecognizabilityLoss``."""
@@ -236,8 +221,8 @@ class UIConfig:
     ui_statistics_samples: int = 5000
 
     def __post_init__(self) -> None:
-        _check_bool(self.ui_statistics, "ui_statistics")
-        _check_int(self.ui_statistics_samples, "ui_statistics_samples", 2)
+        check_bool(self.ui_statistics, "ui_statistics")
+        check_positive_int(self.ui_statistics_samples, "ui_statistics_samples", minimum=2)
 
 
 @dataclass(frozen=True)
@@ -264,10 +249,10 @@ class OptimConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.lr, LearningRates):
             raise TypeError(f"expected lr to be a LearningRates, got {type(self.lr).__name__}")
-        _check_int(self.epochs, "epochs", 1)
-        _check_int(self.lr_decay_epoch, "lr_decay_epoch", 1)
-        _check_number(self.lr_decay_factor, "lr_decay_factor", 0.0)
-        _check_number(self.weight_decay, "weight_decay", 0.0)
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.lr_decay_epoch, "lr_decay_epoch")
+        check_positive_float(self.lr_decay_factor, "lr_decay_factor", allow_zero=True)
+        check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
 
     def lr_multiplier(self, epoch: int) -> float:
         """Learning-rate multiplier of (0-based) ``epoch``: ``lr_decay_factor`` from the decay epoch on."""
@@ -296,15 +281,15 @@ class DataConfig:
     validation_degrade_size: int = 16
 
     def __post_init__(self) -> None:
-        _check_int(self.batch_size, "batch_size", 1)
-        _check_bool(self.augment, "augment")
+        check_positive_int(self.batch_size, "batch_size")
+        check_bool(self.augment, "augment")
         if len(self.rescale_fractions) != 2:
             raise ValueError(f"expected rescale_fractions to be a pair, got {self.rescale_fractions!r}")
         for value in self.rescale_fractions:
-            _check_number(value, "rescale_fractions", 0.0, 1.0 + 1e-9)
-        _check_number(self.validation_fraction, "validation_fraction", 0.0, 1.0)
-        _check_int(self.validation_max, "validation_max", 1)
-        _check_int(self.validation_degrade_size, "validation_degrade_size", 1)
+            check_float_in_range(value, "rescale_fractions", 0.0, 1.0, low_closed=False)
+        check_float_in_range(self.validation_fraction, "validation_fraction", 0.0, 1.0, high_closed=False)
+        check_positive_int(self.validation_max, "validation_max")
+        check_positive_int(self.validation_degrade_size, "validation_degrade_size")
 
 
 @dataclass(frozen=True)

@@ -36,12 +36,12 @@ from .reports import (
 )
 from .steps import embed_images
 
-__all__ = ["MAX_SCATTER_POINTS", "REJECT_FRACTIONS", "evaluate_run", "probe_gallery_pairs"]
+__all__ = ["evaluate_run"]
 
 #: At most this many probes are written to the report for the index-versus-UI-distance scatter (Fig. 1/6).
-MAX_SCATTER_POINTS = 5000
+_MAX_SCATTER_POINTS = 5000
 #: The ERC's rejected fractions: 0, 0.05, ..., 0.95 (as ``error_versus_reject``'s default).
-REJECT_FRACTIONS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(20))
+_REJECT_FRACTIONS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(20))
 
 CONVENTIONS: dict[str, str] = {
     "embedding": "v (backbone embedding), L2-normalised; no flip fusion",
@@ -59,12 +59,12 @@ CONVENTIONS: dict[str, str] = {
     "curves": (
         "cmc: closed-set CMC of the mated probes at ranks 1..20 (gallery + distractors); "
         "index_vs_ui_distance: learned index xi_hat against 1 - cos(v, u) of "
-        f"(at most {MAX_SCATTER_POINTS}) probes (paper Fig. 1/6)"
+        f"(at most {_MAX_SCATTER_POINTS}) probes (paper Fig. 1/6)"
     ),
 }
 
 
-def probe_gallery_pairs(
+def _probe_gallery_pairs(
     probe_labels: Tensor, gallery_labels: Tensor, max_impostors: int, seed: int
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Verification pairs from a closed-set test split: every mated probe-gallery pair, and ``max_impostors``
@@ -86,7 +86,7 @@ def probe_gallery_pairs(
 
 
 def _common_reject_fractions(pair_qualities: dict[str, Tensor], is_genuine: Tensor) -> list[float]:
-    """The fractions of :data:`REJECT_FRACTIONS` at which every quality score still keeps a genuine and an
+    """The fractions of :data:`_REJECT_FRACTIONS` at which every quality score still keeps a genuine and an
     impostor pair (on a small test set the last ones can empty a class); one grid for all scores, so their
     ERC areas stay comparable."""
     n = int(is_genuine.numel())
@@ -99,7 +99,7 @@ def _common_reject_fractions(pair_qualities: dict[str, Tensor], is_genuine: Tens
         # rejecting c pairs keeps both classes iff c <= min(last genuine, last impostor) (0-based positions in
         # quality order); one grid step of slack for rounding and for quality ties, rejected together
         limit = min(limit, min(last_genuine, last_impostor) / n - 0.05)
-    fractions = [f for f in REJECT_FRACTIONS if f <= limit]
+    fractions = [f for f in _REJECT_FRACTIONS if f <= limit]
     return fractions or [0.0]
 
 
@@ -137,7 +137,7 @@ def _quality(
     }
     if not learned:
         del scores["learned_index"]
-    pi, gi, is_genuine = probe_gallery_pairs(probe.images.labels, gallery.images.labels, max_impostors, seed)
+    pi, gi, is_genuine = _probe_gallery_pairs(probe.images.labels, gallery.images.labels, max_impostors, seed)
     unit_probe, unit_gallery = l2_normalize(probe.embeddings, dim=1), l2_normalize(gallery.embeddings, dim=1)
     similarity = (unit_probe[pi] * unit_gallery[gi]).sum(dim=1)
     n_probe = len(probe.images)
@@ -177,7 +177,7 @@ def _scatter(probe: EmbeddedSet, ui_distance: Tensor, seed: int) -> IndexScatter
     """Learned index and UI-centre distance of (a seeded sample of) the probes."""
     n = len(probe.images)
     generator = torch.Generator().manual_seed(seed)
-    index = torch.randperm(n, generator=generator)[:MAX_SCATTER_POINTS].sort().values
+    index = torch.randperm(n, generator=generator)[:_MAX_SCATTER_POINTS].sort().values
     images = probe.images
     return IndexScatter(
         predicted_index=probe.predicted_index[index].tolist(),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from recognizability._validation import check_positive_int
 from recognizability.backbones import normalize_for
 from recognizability.data import FaceDataset
 from recognizability.data import transforms as T
@@ -117,8 +118,7 @@ def load_image_set(dataset: FaceDataset, size: int, chunk: int = 512) -> ImageSe
         size: side of the stored square images.
         chunk: images decoded per resize call.
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"expected size to be an int >= 1, got {size!r}")
+    check_positive_int(size, "size")
     n = len(dataset)
     images = torch.empty((n, 3, size, size), dtype=torch.uint8)
     labels = torch.empty((n,), dtype=torch.int64)

@@ -24,8 +24,8 @@ from recognizability.nn import ArcFace, RecognizabilityLoss, UICenter
 from .config import HeadConfig, LearningRates, ModelConfig, OptimConfig, TrainingConfig
 
 __all__ = [
-    "HEADS",
     "MethodModules",
+    "available_heads",
     "build_backbone",
     "build_criterion",
     "build_head",
@@ -40,16 +40,16 @@ __all__ = [
 HeadBuilder = Callable[[HeadConfig, int, int], nn.Module]
 
 #: The margin heads :func:`build_head` knows, by ``HeadConfig.name``.
-HEADS: dict[str, HeadBuilder] = {}
+_HEADS: dict[str, HeadBuilder] = {}
 
 
 def register_head(name: str) -> Callable[[HeadBuilder], HeadBuilder]:
     """Decorator that registers a margin head builder under ``name`` (one entry per head)."""
 
     def register(builder: HeadBuilder) -> HeadBuilder:
-        if name in HEADS:
+        if name in _HEADS:
             raise ValueError(f"expected a new head name, got {name!r} (already registered)")
-        HEADS[name] = builder
+        _HEADS[name] = builder
         return builder
 
     return register
@@ -60,12 +60,17 @@ def _arcface(config: HeadConfig, embedding_dim: int, num_classes: int) -> nn.Mod
     return ArcFace(embedding_dim, num_classes, scale=config.scale, margin=config.margin)
 
 
+def available_heads() -> tuple[str, ...]:
+    """The registered margin head names, in registration order."""
+    return tuple(_HEADS)
+
+
 def build_head(config: HeadConfig, embedding_dim: int, num_classes: int) -> nn.Module:
     """The margin head named ``config.name`` (the recognition module of Fig. 2) over ``num_classes``
     prototypes of dimension ``embedding_dim``."""
-    if config.name not in HEADS:
-        raise ValueError(f"expected head to be one of {sorted(HEADS)}, got {config.name!r}")
-    return HEADS[config.name](config, embedding_dim, num_classes)
+    if config.name not in _HEADS:
+        raise ValueError(f"expected head to be one of {sorted(_HEADS)}, got {config.name!r}")
+    return _HEADS[config.name](config, embedding_dim, num_classes)
 
 
 def build_backbone(config: ModelConfig) -> FaceBackbone:

@@ -31,6 +31,7 @@ from .distributed import DistributedContext, init_distributed
 from .evaluation import evaluate_run
 from .modules import MethodModules
 from .reports import RunReport, TrainingSummary, comparison_table, write_report
+from .run_dir import CHECKPOINT_NAME, RunDir, prepare_run_dir
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -42,8 +43,6 @@ __all__ = [
     "TrainingRun",
 ]
 
-#: The checkpoint every run writes after each epoch, in ``OUT/<run name>/``.
-CHECKPOINT_NAME = "last.pt"
 #: The loss terms logged each step (fields of ``RecognizabilityLossOutput``).
 TERM_NAMES: tuple[str, ...] = ("total", "classification", "regression", "diversion", "attention")
 
@@ -194,15 +193,18 @@ class TrainingRun:
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.history: list[dict[str, float]] = []
         self.start_epoch = 0
-        self.checkpoint = None if session.out is None else session.out / name / CHECKPOINT_NAME
-        if session.options.resume and self.checkpoint is not None and self.checkpoint.is_file():
-            payload = load_checkpoint(
-                self.checkpoint, model=model, optimizer=optimizer, scheduler=scheduler, settings=config,
-                map_location=session.device,
-            )  # fmt: skip
-            self.start_epoch = int(payload["epoch"])
-            self.history = [dict(row) for row in payload["extra"].get("history", [])]
-            session.say(f"resumed from {self.checkpoint} after epoch {self.start_epoch}")
+        self.checkpoint: Path | None = None
+        run_dir = session.prepare_run(name, config)
+        if run_dir is not None:
+            self.checkpoint = run_dir.checkpoint
+            if run_dir.resume_checkpoint is not None:  # read and checked against config by prepare_run_dir
+                payload = load_checkpoint(
+                    run_dir.resume_checkpoint, model=model, optimizer=optimizer, scheduler=scheduler,
+                    map_location=session.device,
+                )  # fmt: skip
+                self.start_epoch = int(payload["epoch"])
+                self.history = [dict(row) for row in payload["extra"].get("history", [])]
+                session.say(f"resumed from {self.checkpoint} after epoch {self.start_epoch}")
         self.seconds = 0.0
         self._began = self._epoch_began = time.perf_counter()
         self._lrs: dict[str, float] = {}
@@ -268,6 +270,7 @@ class Session:
         self.out: Path | None = Path(options.out) if write else None
         self.timings: dict[str, float] = {}
         self.began = time.perf_counter()
+        self._run_dirs: dict[str, RunDir] = {}
         if options.threads is not None:
             torch.set_num_threads(options.threads)
         elif self.device.type == "cpu" and _cpu_is_busy():
@@ -294,6 +297,26 @@ class Session:
     def timed(self, phase: str, since: float) -> None:
         """Add the time since ``since`` (``time.perf_counter()``) to ``phase``."""
         self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - since
+
+    def prepare_run(self, name: str, config: TrainingConfig) -> RunDir | None:
+        """Make ``OUT/<name>`` ready for a run (:func:`~recognizability.training.run_dir.prepare_run_dir`): a
+        folder holding a run is refused unless ``--resume`` (its checkpoint is read and checked against
+        ``config`` now) or ``--overwrite``. Each name is prepared once; None when the session writes nothing.
+        """
+        if self.out is None:
+            return None
+        if name not in self._run_dirs:
+            o = self.options
+            self._run_dirs[name] = prepare_run_dir(
+                self.out / name, resume=o.resume, overwrite=o.overwrite, settings=config,
+                writer=self.context.is_main,
+            )  # fmt: skip
+        return self._run_dirs[name]
+
+    def prepare(self, runs: dict[str, TrainingConfig]) -> None:
+        """:meth:`prepare_run` for every planned run, before any data is loaded or anything trained."""
+        for name, config in runs.items():
+            self.prepare_run(name, config)
 
     def load_data(self, dataset: str, input_size: int) -> RunData:
         """The benchmark's data at ``input_size``: the real trees of ``--data-root``/``--ui-root``, or the

@@ -107,3 +107,14 @@ def test_demo_trains_baseline_and_full_and_predicts_quality(
     assert set(rows[0]) == {"path", "recognizability_index", "ui_distance"}
     assert all((images / row["path"]).is_file() for row in rows)
     assert all(0.0 <= float(row["ui_distance"]) <= 2.0 for row in rows)
+
+    # the same --out again: refused before anything is loaded; --resume finds both runs finished and
+    # re-evaluates them with the same figures
+    main = load_example("train_tinyface").main
+    with pytest.raises(FileExistsError, match="--resume"):
+        main(_argv("tinyface", out, "--no-plots"))
+    before = json.loads((out / "comparison.json").read_text())["runs"]
+    capsys.readouterr()
+    assert main(_argv("tinyface", out, "--no-plots", "--resume")) == 0
+    assert "resumed from" in capsys.readouterr().out
+    assert json.loads((out / "comparison.json").read_text())["runs"] == before

@@ -13,7 +13,7 @@ import torch
 from recognizability.backbones import normalize_for
 from recognizability.training import Benchmark, build_modules, demo_config, get_benchmark, save_checkpoint
 from recognizability.training.benchmarks import HardProbesRank1
-from recognizability.training.evaluation import REJECT_FRACTIONS, _common_reject_fractions
+from recognizability.training.evaluation import _REJECT_FRACTIONS, _common_reject_fractions
 from recognizability.training.plots import PLOT_NAMES, plot_report
 from recognizability.training.predict import load_trained_model, predict_quality, write_quality_csv
 from recognizability.training.reports import (
@@ -144,7 +144,7 @@ def test_reject_fractions_stop_before_a_pair_class_runs_out() -> None:
     bad = -good  # genuine pairs are rejected first
     assert _common_reject_fractions({"good": good}, is_genuine) == [
         f
-        for f in REJECT_FRACTIONS
+        for f in _REJECT_FRACTIONS
         if f <= 7 / 10 - 0.05  # last impostor at position 7 of 0..9
     ]
     # with "bad", rejecting 2 of 10 removes every genuine pair; the grid for both scores stops one step
