@@ -271,7 +271,9 @@ def _make_parents(folder: Path) -> list[Path]:
 def _remove_stale_partials(root: Path) -> None:
     """Delete ``.<name>.partial-<pid>-*`` siblings of ``root`` left by runs whose process is gone."""
     prefix = f".{root.name}{_PARTIAL}"
-    for sibling in root.parent.glob(f"{prefix}*"):
+    for sibling in root.parent.iterdir():  # not glob: the name may hold glob characters
+        if not sibling.name.startswith(prefix):
+            continue
         pid_text = sibling.name[len(prefix) :].split("-", 1)[0]
         if not sibling.is_dir() or sibling.is_symlink() or not pid_text.isdigit():
             continue
