@@ -4,6 +4,7 @@ without running code."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import random
@@ -25,6 +26,8 @@ from recognizability.training.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
+from recognizability.training.config import TrainingConfig
+from recognizability.training.model import build_model
 from recognizability.training.predict import load_trained_model, main, predict_quality
 from recognizability.training.run_dir import prepare_run_dir
 
@@ -216,3 +219,30 @@ def test_saved_checkpoint_reads_with_weights_only(tmp_path: Path) -> None:
     raw = torch.load(path, weights_only=True)  # would raise on any pickled object
     assert raw["format"] == 2 and raw["kind"] == "recognizability training checkpoint"
     assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == []
+
+
+def test_a_release_0_1_0_checkpoint_rebuilds_its_model_without_running_code(tmp_path: Path) -> None:
+    # The layout release 0.1.0 wrote (format 1: RNG states pickled as they come, flat settings), with the
+    # settings recorded in tests/data/checkpoints/legacy_v0_1_0.json (written by that release's fit).
+    legacy = json.loads(
+        (Path(__file__).parents[1] / "data" / "checkpoints" / "legacy_v0_1_0.json").read_text()
+    )
+    settings = legacy["settings"]
+    model = build_model(TrainingConfig.from_dict(settings), 4)
+    assert sorted(model.state_dict()) == sorted(legacy["model_keys"])
+    model.ui_center.fit(torch.randn(6, settings["embedding_dim"]))
+    payload = {
+        "format": 1,
+        "model": model.state_dict(),
+        "optimizer": {"state": {}, "param_groups": []},
+        "scheduler": legacy["scheduler"],
+        "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},  # noqa: NPY002
+        "epoch": legacy["epoch"],
+        "settings": settings,
+        "extra": {"history": []},
+    }
+    torch.save(payload, tmp_path / "last.pt")
+    loaded, config = load_trained_model(tmp_path / "last.pt")
+    assert not loaded.training and config.model.backbone == settings["backbone"]
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
