@@ -243,13 +243,16 @@ def check_float_in_range(
     *,
     low_closed: bool = True,
     high_closed: bool = True,
+    high_text: str | None = None,
 ) -> float:
     """Check a Python number lies in the interval from ``low`` to ``high`` (closed or open at each end).
 
     Example: ``check_float_in_range(dropout, "dropout", 0, 1, high_closed=False)`` raises
-    ``expected dropout to be a float in [0, 1), got 1.0``.
+    ``expected dropout to be a float in [0, 1), got 1.0``. ``high_text`` names the upper bound in the
+    message (e.g. ``"pi"``).
     """
-    interval = f"{'[' if low_closed else '('}{low:g}, {high:g}{']' if high_closed else ')'}"
+    upper = f"{high:g}" if high_text is None else high_text
+    interval = f"{'[' if low_closed else '('}{low:g}, {upper}{']' if high_closed else ')'}"
     if not _is_real(value):
         raise ArgumentTypeError(f"expected {name} to be a float in {interval}, got {value!r}")
     number = float(value)  # type: ignore[arg-type]  # a numbers.Real

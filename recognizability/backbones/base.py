@@ -17,11 +17,14 @@ type never depends on a flag, which keeps both methods ``torch.compile(fullgraph
 
 from __future__ import annotations
 
-import contextlib
 from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
+
+from .._validation import check_float_in_range
+from .._validation import check_positive_int as _check_positive_int
+from ..functional._autocast import float32_region
 
 __all__ = ["BackboneOutput", "ChannelOrder", "FaceBackbone"]
 
@@ -120,30 +123,28 @@ class FaceBackbone(nn.Module):
             )
 
 
-def check_dropout(dropout: float) -> float:
-    """Validate a dropout probability (shared by the backbone constructors)."""
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
-        raise ValueError(f"expected dropout to be a float in [0, 1), got {dropout!r}")
-    return float(dropout)
+def check_dropout(dropout: object) -> float:
+    """The dropout probability of a backbone constructor, in [0, 1) (the package's range check)."""
+    return check_float_in_range(dropout, "dropout", 0, 1, high_closed=False)
 
 
-def check_positive_int(name: str, value: int) -> int:
-    """Validate a positive integer constructor argument."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"expected {name} to be a positive int, got {value!r}")
-    return value
+def check_positive_int(name: str, value: object) -> int:
+    """``recognizability._validation.check_positive_int(value, name)`` in the argument order the backbone
+    constructors call it with; new code calls that one."""
+    return _check_positive_int(value, name)
 
 
 def check_stage_depths(layers: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     """Validate the number of residual units in each of the four stages of an IResNet / AdaFace IR."""
-    if len(layers) != 4 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in layers):
+    if not isinstance(layers, (tuple, list)) or len(layers) != 4:
         raise ValueError(f"expected layers to be four positive ints, got {layers!r}")
+    try:
+        for depth in layers:
+            _check_positive_int(depth, "layers")
+    except ValueError:  # ArgumentTypeError included
+        raise ValueError(f"expected layers to be four positive ints, got {layers!r}") from None
     return layers
 
 
-def autocast_disabled(device: torch.device) -> contextlib.AbstractContextManager[object]:
-    """A context that switches autocast off on ``device`` (heads kept in float32); a no-op on the meta device,
-    which has no autocast."""
-    if device.type == "meta":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, enabled=False)
+#: The package's one autocast-off context (heads kept in float32; a no-op on devices without autocast).
+autocast_disabled = float32_region

@@ -9,6 +9,7 @@ from pathlib import Path
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from .._validation import check_choice as _check_choice
 from ._images import ImageDecodeError, decode_image
 from .metadata import attach_metadata, is_synthetic_tree
 from .records import FaceRecord, ReadReport
@@ -31,9 +32,9 @@ def resolve_root(root: str | os.PathLike[str], dataset: str, expected: str) -> P
 
 
 def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
-    """ValueError naming the argument, the allowed values and the value received."""
-    if value not in choices:
-        raise ValueError(f"expected {name} to be one of {list(choices)}, got {value!r}")
+    """``recognizability._validation.check_choice(value, name, choices)`` in the argument order the readers
+    call it with; new code calls that one."""
+    _check_choice(value, name, choices)
 
 
 def check_transform(transform: object) -> None:

@@ -7,18 +7,18 @@ are float32 under bf16/fp16 autocast.
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
 from torch import Tensor
 
 from .._validation import (
+    check_choice,
     check_finite,
+    check_finite_float,
     check_floating,
     check_nonempty,
     check_positive_float,
-    check_reduction,
     check_same_device,
     check_shape,
     check_tensor,
@@ -74,7 +74,7 @@ def perceptibility_regression_loss(
     check_same_device(index, "index", predicted_index, "predicted_index")
     check_nonempty(predicted_index, "predicted_index")
     beta = check_positive_float(beta, "beta")
-    check_reduction(reduction, ("mean", "sum", "none"))
+    check_choice(reduction, "reduction", ("mean", "sum", "none"))
     dtype = common_float(predicted_index, index)
     return torch.nn.functional.smooth_l1_loss(
         predicted_index.to(dtype), index.to(dtype), beta=beta, reduction=reduction
@@ -93,11 +93,7 @@ def _check_statistic(value: object, name: str, reference: Tensor, positive: bool
         return at_least_float32(value).reshape(())
     if positive:
         return check_positive_float(value, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected {name} to be a float or a 0-dim tensor, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"expected {name} to be finite, got {value!r}")
-    return float(value)
+    return check_finite_float(value, name)
 
 
 def index_diversion_loss(
@@ -126,15 +122,12 @@ def index_diversion_loss(
     check_shape(predicted_index, "predicted_index", ("B",))
     check_floating(predicted_index, "predicted_index")
     check_nonempty(predicted_index, "predicted_index")
-    if isinstance(tau, bool) or not isinstance(tau, (int, float)):
-        raise TypeError(f"expected tau to be a float, got {type(tau).__name__}")
-    if not math.isfinite(tau):
-        raise ValueError(f"expected tau to be finite, got {tau!r}")
+    tau = check_finite_float(tau, "tau")
     mu_value = _check_statistic(mu, "mu", predicted_index, positive=False)
     sigma_value = _check_statistic(sigma, "sigma", predicted_index, positive=True)
-    check_reduction(reduction, ("mean", "sum", "none"))
+    check_choice(reduction, "reduction", ("mean", "sum", "none"))
     diversion = (at_least_float32(predicted_index) - mu_value) / sigma_value  # Eq. 5
-    return _reduce(torch.relu(float(tau) - diversion), reduction)  # Eq. 7
+    return _reduce(torch.relu(tau - diversion), reduction)  # Eq. 7
 
 
 def attention_mse_loss(attended: Tensor, target: Tensor, reduction: AttentionReduction = "mean") -> Tensor:
@@ -160,7 +153,7 @@ def attention_mse_loss(attended: Tensor, target: Tensor, reduction: AttentionRed
     check_floating(target, "target")
     check_same_device(target, "target", attended, "attended")
     check_nonempty(attended, "attended")
-    check_reduction(reduction, ("mean", "sum_over_dim_mean_over_batch", "none"))
+    check_choice(reduction, "reduction", ("mean", "sum_over_dim_mean_over_batch", "none"))
     dtype = common_float(attended, target)
     squared = (attended.to(dtype) - target.to(dtype)).square()
     if reduction == "mean":

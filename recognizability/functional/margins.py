@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from .._validation import (
+    check_float_in_range,
     check_floating,
     check_labels,
     check_nonempty,
@@ -76,9 +77,7 @@ def arcface_logits(cosine: Tensor, labels: Tensor, scale: float = 64.0, margin: 
     check_floating(cosine, "cosine")
     check_nonempty(cosine, "cosine")
     scale = check_positive_float(scale, "scale")
-    margin = check_positive_float(margin, "margin", allow_zero=True)
-    if margin >= math.pi:
-        raise ValueError(f"expected margin in radians in [0, pi), got {margin!r}")
+    margin = check_float_in_range(margin, "margin", 0, math.pi, high_closed=False, high_text="pi")
     index = check_labels(labels, cosine.shape[1], cosine.shape[0], cosine, "cosine").unsqueeze(1)
 
     cos_m, sin_m = math.cos(margin), math.sin(margin)

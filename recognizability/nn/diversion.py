@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_positive_float, check_reduction
+from .._validation import check_choice, check_finite_float, check_positive_float
 from ..functional.index import ui_index_statistics
 from ..functional.losses import DEFAULT_TAU, Reduction, index_diversion_loss
 
@@ -37,14 +35,10 @@ class IndexDiversionLoss(nn.Module):
         self, tau: float = DEFAULT_TAU, mu: float = 0.0, sigma: float = 1.0, reduction: Reduction = "mean"
     ) -> None:
         super().__init__()
-        if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not math.isfinite(tau):
-            raise ValueError(f"expected tau to be a finite float, got {tau!r}")
-        if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not math.isfinite(mu):
-            raise ValueError(f"expected mu to be a finite float, got {mu!r}")
-        self.tau = float(tau)
-        self.reduction: Reduction = reduction
-        check_reduction(reduction, ("mean", "sum", "none"))
-        self.register_buffer("mu", torch.tensor(float(mu)))
+        self.tau = check_finite_float(tau, "tau")
+        mu = check_finite_float(mu, "mu")
+        self.reduction: Reduction = check_choice(reduction, "reduction", ("mean", "sum", "none"))
+        self.register_buffer("mu", torch.tensor(mu))
         self.register_buffer("sigma", torch.tensor(check_positive_float(sigma, "sigma")))
 
     @torch.no_grad()

@@ -5,7 +5,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_finite, check_floating, check_nonempty, check_shape, value_checks_enabled
+from .._validation import (
+    check_finite,
+    check_float_in_range,
+    check_floating,
+    check_nonempty,
+    check_positive_int,
+    check_shape,
+    value_checks_enabled,
+)
 from ..functional.geometry import l2_normalize, ui_cosine
 from ..functional.projection import project_away
 
@@ -44,14 +52,10 @@ class UICenter(nn.Module):
 
     def __init__(self, embedding_dim: int, momentum: float | None = None) -> None:
         super().__init__()
-        if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
-            raise ValueError(f"expected embedding_dim to be a positive int, got {embedding_dim!r}")
-        if momentum is not None and (
-            isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 < momentum <= 1.0
-        ):
-            raise ValueError(f"expected momentum to be None or a float in (0, 1], got {momentum!r}")
-        self.embedding_dim = embedding_dim
-        self.momentum = None if momentum is None else float(momentum)
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+        self.momentum = (
+            None if momentum is None else check_float_in_range(momentum, "momentum", 0, 1, low_closed=False)
+        )
         self.register_buffer("center", torch.zeros(embedding_dim))
         self.register_buffer("running_mean", torch.zeros(embedding_dim))
         self.register_buffer("count", torch.zeros((), dtype=torch.int64))

@@ -138,7 +138,7 @@ def test_bad_input() -> None:
         index_diversion_loss(torch.rand(3), 1.0, sigma=torch.tensor(0.0))
     with pytest.raises(ValueError, match=r"mu with finite values"):
         index_diversion_loss(torch.rand(3), 1.0, mu=torch.tensor(float("nan")))
-    with pytest.raises(ValueError, match=r"tau to be finite, got inf"):
+    with pytest.raises(ValueError, match=r"tau to be a finite float, got inf"):
         index_diversion_loss(torch.rand(3), float("inf"))
     with pytest.raises(ValueError, match=r"predicted_index of shape \(B,\), got shape \(3, 1\)"):
         index_diversion_loss(torch.rand(3, 1), 1.0)

@@ -111,7 +111,7 @@ def test_errors_and_state_unchanged_on_error() -> None:
     center.load_state_dict(corrupted)
     with pytest.raises(ValueError, match=r"UICenter.center with finite values"):
         center.cosine(torch.randn(2, 3))
-    with pytest.raises(ValueError, match=r"momentum to be None or a float in \(0, 1\], got 0.0"):
+    with pytest.raises(ValueError, match=r"momentum to be a float in \(0, 1\], got 0.0"):
         UICenter(3, momentum=0.0)
 
 
