@@ -26,7 +26,7 @@ class ChunkedArcFace(ArcFace):
         num_classes: ``C >= 2`` (the nearest negative of the index needs a second class).
         scale: ``s`` (paper Table 5: 64).
         margin: ``m`` in radians (paper Table 5: 0.45).
-        chunk_size: prototypes per chunk (default 8192).
+        chunk_size: prototypes per chunk (default 16384).
 
     Shape:
         forward(embeddings ``(B, D)``, labels ``(B,)``) -> :class:`MarginHeadOutput` with ``logits`` and
