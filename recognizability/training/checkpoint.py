@@ -341,11 +341,11 @@ def read_training_checkpoint(
 ) -> TrainingCheckpoint:
     """Read and check a checkpoint written by :func:`save_checkpoint`, without running any pickled code.
 
-    The file is read with ``torch.load(weights_only=True)`` (:func:`~recognizability.backbones.
-    read_checkpoint_file`); then its layout is checked: the format marker, every key, the settings, the RNG
-    states, the model state dict (names -> tensors). Nothing is
-    applied to any object: see :func:`load_checkpoint` and :func:`~recognizability.training.predict.
-    load_trained_model` for that.
+    The file is read with ``torch.load(weights_only=True)``
+    (:func:`~recognizability.backbones.loading.read_checkpoint_file`); then its layout is checked: the format
+    marker, every key, the settings (a dict), the RNG states, the model state dict (names -> tensors).
+    Nothing is applied to any object: :func:`load_checkpoint` and
+    :func:`~recognizability.training.predict.load_trained_model` do that.
 
     Args:
         path: the checkpoint file (``OUT/<run>/last.pt``).
@@ -354,10 +354,10 @@ def read_training_checkpoint(
 
     Raises:
         TypeError, FileNotFoundError, IsADirectoryError, PermissionError: as
-            :func:`~recognizability.backbones.read_checkpoint_file`.
+            :func:`~recognizability.backbones.loading.read_checkpoint_file`.
         CheckpointError (a ValueError): the file is empty, truncated, corrupted, text, holds pickled objects
             (refused, never built), or is not a training checkpoint of this library (a missing format marker
-            or key, a backbone state dict, settings this version cannot read). The message names the file.
+            or key, a bare state dict, malformed RNG states or settings). The message names the file.
     """
     source = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
     try:
