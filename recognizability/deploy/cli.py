@@ -78,6 +78,12 @@ def _load(args: argparse.Namespace, need_calibration: bool) -> Scorer:
     return scorer
 
 
+def _calibration_of(scorer: Scorer) -> QualityCalibration:
+    if scorer.calibration is None:  # _load(need_calibration=True) has refused this already
+        raise ValueError("expected a quality calibration for this model, found none")
+    return scorer.calibration
+
+
 def _report_unreadable(unreadable: Sequence[UnreadableImage]) -> None:
     if unreadable:
         print(f"skipped {len(unreadable)} unreadable input(s):", file=sys.stderr)
@@ -120,8 +126,7 @@ def _quality(args: argparse.Namespace) -> int:
     if args.out is not None:
         _check_new_file(args.out, args.overwrite)
     scorer = _load(args, need_calibration=True)
-    calibration = scorer.calibration
-    assert calibration is not None  # _load checked it
+    calibration = _calibration_of(scorer)
     guidance = None
     if args.threshold_for is not None:
         guidance = calibration.threshold_for(args.threshold_for)

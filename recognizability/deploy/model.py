@@ -123,10 +123,24 @@ def load_quality_model(
     from recognizability.training.predict import load_trained_model
 
     model, settings = load_trained_model(checkpoint, device)
+    input_size, backbone_name = _input_of(settings)
+    criterion = getattr(model, "criterion", None)
+    regression = getattr(criterion, "regression", None)
+    if not isinstance(regression, PerceptibilityRegression):
+        raise ValueError(
+            f"expected the checkpoint {str(checkpoint)!r} to hold a perceptibility regression module, got "
+            f"{type(regression).__name__}"
+        )
     backbone = model.backbone
-    preprocessing = Preprocessing(
-        input_size=int(settings.input_size),
-        channel_order=channel_order_for(backbone),
-        backbone=str(settings.backbone),
-    )
-    return QualityModel(backbone, model.criterion.regression, preprocessing, calibration).to(device)
+    preprocessing = Preprocessing(input_size, channel_order_for(backbone), backbone_name)
+    return QualityModel(backbone, regression, preprocessing, calibration).to(device)
+
+
+def _input_of(settings: Any) -> tuple[int, str]:
+    """(input size, backbone name) of a run's settings: flat (``settings.input_size``) or grouped
+    (``settings.model.input_size``)."""
+    for holder in (settings, getattr(settings, "model", None)):
+        size, name = getattr(holder, "input_size", None), getattr(holder, "backbone", None)
+        if isinstance(size, int) and isinstance(name, str):
+            return size, name
+    raise ValueError(f"expected run settings with input_size and backbone, got {type(settings).__name__}")
