@@ -32,6 +32,7 @@ from .._validation import (
     check_positive_float,
     check_same_device,
     check_shape,
+    check_tensor,
 )
 from ._autocast import at_least_float32
 
@@ -185,7 +186,7 @@ def adaface_norm_statistics(
             f"got shape ({norms.shape[0]},)"
         )
     for value, name in ((batch_mean, "batch_mean"), (batch_std, "batch_std")):
-        check_floating(value, name)
+        check_floating(check_tensor(value, name), name)
         check_same_device(value, name, norms, "norms")
     momentum = check_positive_float(momentum, "momentum")
     if momentum > 1.0:
@@ -237,7 +238,7 @@ def adaface_logits(
     index = _check_cosine_and_labels(cosine, labels)
     _check_per_sample(norms, "norms", cosine)
     for value, name in ((batch_mean, "batch_mean"), (batch_std, "batch_std")):
-        if value.numel() != 1:
+        if check_tensor(value, name).numel() != 1:
             raise ValueError(
                 f"expected {name} with one element (shape () or (1,)), got shape {tuple(value.shape)}"
             )
@@ -281,7 +282,7 @@ def curricularface_t_update(positive_cosine: Tensor, t: Tensor, momentum: float 
     check_shape(positive_cosine, "positive_cosine", ("B",))
     check_floating(positive_cosine, "positive_cosine")
     check_nonempty(positive_cosine, "positive_cosine")
-    check_floating(t, "t")
+    check_floating(check_tensor(t, "t"), "t")
     check_same_device(t, "t", positive_cosine, "positive_cosine")
     momentum = check_positive_float(momentum, "momentum")
     if momentum > 1.0:
@@ -317,7 +318,7 @@ def curricularface_logits(
         ``(B, C)`` float32 logits (float64 for float64 input).
     """
     index = _check_cosine_and_labels(cosine, labels)
-    if t.numel() != 1:
+    if check_tensor(t, "t").numel() != 1:
         raise ValueError(f"expected t with one element (shape () or (1,)), got shape {tuple(t.shape)}")
     check_floating(t, "t")
     check_same_device(t, "t", cosine, "cosine")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Iterator
-from typing import Protocol, Union
+from typing import Protocol, TypeAlias
 
 from torch import Tensor
 
@@ -70,7 +70,7 @@ class HeadOutputWithCosine(Protocol):
 
 
 #: Any head output the criterion accepts.
-HeadOutputLike = Union[HeadOutputWithIndexParts, HeadOutputWithCosine]  # noqa: UP007 (a runtime alias)
+HeadOutputLike: TypeAlias = HeadOutputWithIndexParts | HeadOutputWithCosine
 
 
 def deprecated_attribute(module: str, name: str) -> object:

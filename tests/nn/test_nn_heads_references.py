@@ -360,3 +360,63 @@ def test_gradcheck_modules_float64(head_class: type[torch.nn.Module]) -> None:
     assert torch.autograd.gradcheck(
         lambda emb, w: torch.func.functional_call(head, {"weight": w}, (emb, y)).loss, (e, head.weight)
     )
+
+
+_Y3 = torch.zeros(3, dtype=torch.long)
+_ONE = torch.ones(1)
+_BAD_CALLS = [
+    (lambda: cosface_logits(torch.rand(3, 1), _Y3), ValueError, r"C >= 2"),
+    (lambda: cosface_logits(torch.rand(3, 4), torch.zeros(3), 1.0), TypeError, r"labels with an integer"),
+    (
+        lambda: cosface_logits(torch.rand(3, 4), _Y3, margin=-0.1),
+        ValueError,
+        r"margin to be a finite float >= 0",
+    ),
+    (
+        lambda: adaface_logits(torch.rand(3, 4), torch.rand(2), _Y3, _ONE, _ONE),
+        ValueError,
+        r"norms of shape \(3,\)",
+    ),
+    (
+        lambda: adaface_logits(torch.rand(3, 4), torch.rand(3), _Y3, torch.ones(2), _ONE),
+        ValueError,
+        r"one element",
+    ),
+    (
+        lambda: adaface_logits(torch.rand(3, 4), torch.rand(3), _Y3, 20.0, _ONE),
+        TypeError,
+        r"batch_mean to be a torch",
+    ),
+    (
+        lambda: adaface_norm_statistics(torch.rand(3), _ONE, _ONE, momentum=1.5),
+        ValueError,
+        r"momentum in \(0, 1\]",
+    ),
+    (
+        lambda: curricularface_logits(torch.rand(3, 4), _Y3, 0.3),
+        TypeError,
+        r"t to be a torch.Tensor, got float",
+    ),
+    (
+        lambda: curricularface_t_update(torch.rand(0), torch.zeros(1)),
+        ValueError,
+        r"non-empty positive_cosine",
+    ),
+    (lambda: magface_logits(torch.rand(3, 4), torch.rand(3, 1), _Y3), ValueError, r"got shape \(3, 1\)"),
+    (
+        lambda: magface_regularizer(torch.rand(3), lower_norm=0.0),
+        ValueError,
+        r"lower_norm to be a finite float > 0",
+    ),
+    (
+        lambda: positive_and_nearest_negative_cosine(torch.rand(3, 4), torch.tensor([0, 4, 1])),
+        ValueError,
+        r"values in \[0, 4\), got values in \[0, 4\]",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "match"), _BAD_CALLS)
+def test_functions_reject_bad_arguments(call: object, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        call()  # type: ignore[operator]
