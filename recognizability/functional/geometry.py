@@ -16,7 +16,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._validation import check_floating, check_nonempty, check_same_device, check_shape
+from .._validation import (
+    check_floating,
+    check_nonempty,
+    check_same_device,
+    check_shape,
+    check_tensor,
+    value_checks_enabled,
+)
 from ._autocast import float32_region
 
 __all__ = ["l2_normalize", "ui_cosine"]
@@ -84,6 +91,10 @@ def l2_normalize(x: Tensor, dim: int = -1) -> Tensor:
     Returns:
         float32 (float64 for float64 input) tensor of the shape of ``x``.
     """
+    check_tensor(x, "x")
+    check_floating(x, "x")
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
+        raise ValueError(f"expected dim to be an int in [{-max(x.ndim, 1)}, {max(x.ndim, 1)}), got {dim!r}")
     with float32_region(x.device):
         out: Tensor = _L2Normalize.apply(x, dim)  # type: ignore[no-untyped-call]  # torch stub
     return out
@@ -95,6 +106,9 @@ def ui_cosine(embeddings: Tensor, center: Tensor) -> Tensor:
     Both are normalised with :func:`l2_normalize`, so any finite scale of either is handled; a zero embedding
     has cosine 0. The one implementation of the UI cosine: :class:`~recognizability.nn.UICenter`, the
     ERS quality baseline and the index all read it.
+
+    While value checks are on (:func:`~recognizability.set_value_checks`), a centre that is not finite or
+    is zero (no direction) raises :class:`ValueError` (one host sync).
 
     Args:
         embeddings: ``(B, D)`` embeddings ``v`` (any scale).
@@ -109,6 +123,10 @@ def ui_cosine(embeddings: Tensor, center: Tensor) -> Tensor:
     check_floating(center, "center")
     check_same_device(center, "center", embeddings, "embeddings")
     check_nonempty(embeddings, "embeddings")
+    if value_checks_enabled() and not bool(torch.isfinite(center).all() & (center != 0).any()):
+        bad = int((~torch.isfinite(center)).sum())
+        got = f"{bad} non-finite value(s)" if bad else "the zero vector"
+        raise ValueError(f"expected a finite, non-zero center (a direction), got {got}")
     unit_embeddings = l2_normalize(embeddings, dim=1)
     unit_center = l2_normalize(center, dim=0)
     dtype = torch.promote_types(unit_embeddings.dtype, unit_center.dtype)
