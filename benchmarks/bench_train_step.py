@@ -9,7 +9,7 @@ Compares, side by side in one process, two copies of the training model of Fig. 
 
 One step is what the training loop does per batch: forward under bf16 autocast (CUDA), ``zero_grad``,
 backward of the total, Adam step with the per-module learning rates. On CUDA the model and the images are
-channels_last, as in ``recognizability.training.fit``; on CPU everything is float32 and contiguous (the CPU
+channels_last, as in the training loop; on CPU everything is float32 and contiguous (the CPU
 rows only check the script, they are not the figures this benchmark is for). Inputs are random normalised
 images and random labels among C classes (default 2,570, TinyFace's training identities).
 
@@ -21,11 +21,12 @@ frozen as in training. ``--save-calibrated-backbone PATH`` writes such a backbon
 arcface_torch format that ``--pretrained`` reads) and exits: the GPU check feeds it to the example.
 
 The first step of each model runs eagerly with value checks on; then value checks are switched off (as in a
-speed-minded training loop) and, with ``--compile``, the model is compiled (its first step's time, compilation
-included, is reported). Timed repeats alternate (a) and (b), ``--steps`` steps each, and the median step time
-of each is reported with the ratio (b)/(a). Peak memory (CUDA): ``torch.cuda.max_memory_allocated`` during one
-step above what was allocated before it (activations, gradients, temporaries), and the persistent state of
-each model (parameters, buffers and Adam moments).
+speed-minded training loop) and, with ``--compile``, the whole model (backbone, head and every loss term;
+the examples' ``--compile`` compiles the backbone's trunk only) is compiled; its first step's time,
+compilation included, is reported. Timed repeats alternate (a) and (b), ``--steps`` steps each, and the
+median step time of each is reported with the ratio (b)/(a). Peak memory (CUDA):
+``torch.cuda.max_memory_allocated`` during one step above what was allocated before it (activations,
+gradients, temporaries), and the persistent state of each model (parameters, buffers and Adam moments).
 
 Usage::
 
@@ -152,7 +153,7 @@ class Variant:
             self.optimizer.zero_grad(set_to_none=True)
             out.total.backward()
             self.optimizer.step()
-            loss = float(out.total)
+            loss = float(out.total.detach())
         finally:
             set_value_checks(False)
         if loss != loss or loss in (float("inf"), float("-inf")):
