@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from .._validation import (
+    check_float_in_range,
     check_floating,
     check_labels,
     check_nonempty,
@@ -80,10 +81,12 @@ def _check_per_sample(value: Tensor, name: str, cosine: Tensor) -> None:
 
 
 def _check_margin(margin: object, name: str = "margin") -> float:
-    value = check_positive_float(margin, name, allow_zero=True)
-    if value >= math.pi:
-        raise ValueError(f"expected {name} in radians in [0, pi), got {margin!r}")
-    return value
+    """An angular margin in radians, ``0 <= m < pi`` (the rule of :func:`arcface_logits`)."""
+    return check_float_in_range(margin, name, 0, math.pi, high_closed=False, high_text="pi")
+
+
+def _check_momentum(momentum: object, name: str = "momentum") -> float:
+    return check_float_in_range(momentum, name, 0, 1, low_closed=False)
 
 
 def _sine_of(cos: Tensor) -> Tensor:
@@ -188,9 +191,7 @@ def adaface_norm_statistics(
     for value, name in ((batch_mean, "batch_mean"), (batch_std, "batch_std")):
         check_floating(check_tensor(value, name), name)
         check_same_device(value, name, norms, "norms")
-    momentum = check_positive_float(momentum, "momentum")
-    if momentum > 1.0:
-        raise ValueError(f"expected momentum in (0, 1], got {momentum!r}")
+    momentum = _check_momentum(momentum)
     with torch.no_grad():
         safe = _safe_norms(norms)
         mean = safe.mean().to(batch_mean.dtype)
@@ -284,9 +285,7 @@ def curricularface_t_update(positive_cosine: Tensor, t: Tensor, momentum: float 
     check_nonempty(positive_cosine, "positive_cosine")
     check_floating(check_tensor(t, "t"), "t")
     check_same_device(t, "t", positive_cosine, "positive_cosine")
-    momentum = check_positive_float(momentum, "momentum")
-    if momentum > 1.0:
-        raise ValueError(f"expected momentum in (0, 1], got {momentum!r}")
+    momentum = _check_momentum(momentum)
     with torch.no_grad():
         mean = positive_cosine.mean().to(t.dtype)
         return mean * momentum + (1.0 - momentum) * t

@@ -5,24 +5,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_positive_float
+from .._validation import check_positive_float, check_positive_int
 from ..functional.margin_heads import _parts
 from .head_output import MarginHeadOutput
 
 __all__ = ["MarginHead", "check_head_sizes"]
 
 
-def _check_int(value: object, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected {name} to be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"expected {name} to be an int >= {low}, got {value!r}")
-    return value
-
-
 def check_head_sizes(embedding_dim: object, num_classes: object) -> tuple[int, int]:
     """Check ``D >= 1`` and ``C >= 2`` (the index needs a nearest negative prototype); return them."""
-    return _check_int(embedding_dim, "embedding_dim", 1), _check_int(num_classes, "num_classes", 2)
+    return (
+        check_positive_int(embedding_dim, "embedding_dim"),
+        check_positive_int(num_classes, "num_classes", minimum=2),
+    )
 
 
 class MarginHead(nn.Module):

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from .._validation import check_positive_float
 from ..functional._autocast import at_least_float32, float32_region
-from ..functional.margin_heads import adaface_logits, adaface_norm_statistics
+from ..functional.margin_heads import _check_momentum, adaface_logits, adaface_norm_statistics
 from ..functional.margins import cosine_logits
 from ._prototypes import MarginHead
 from .head_output import MarginHeadOutput
@@ -59,9 +59,7 @@ class AdaFace(MarginHead):
         super().__init__(embedding_dim, num_classes, scale)
         self.margin = check_positive_float(margin, "margin", allow_zero=True)
         self.h = check_positive_float(h, "h", allow_zero=True)
-        self.t_alpha = check_positive_float(t_alpha, "t_alpha")
-        if self.t_alpha > 1.0:
-            raise ValueError(f"expected t_alpha in (0, 1], got {t_alpha!r}")
+        self.t_alpha = _check_momentum(t_alpha, "t_alpha")
         self.register_buffer("batch_mean", torch.full((1,), 20.0))
         self.register_buffer("batch_std", torch.full((1,), 100.0))
 

@@ -10,11 +10,13 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import (
+    check_bool,
     check_floating,
     check_integer,
     check_labels,
     check_nonempty,
     check_positive_float,
+    check_positive_int,
     check_reduction,
     check_same_device,
     check_shape,
@@ -144,8 +146,10 @@ class RecognizabilityLoss(nn.Module):
         super().__init__()
         if not (isinstance(spatial_size, (tuple, list)) and len(spatial_size) == 2):
             raise ValueError(f"expected spatial_size to be a pair (H, W), got {spatial_size!r}")
-        height, width = spatial_size
-        self.in_channels = in_channels
+        height = check_positive_int(spatial_size[0], "spatial_size[0] (H)")
+        width = check_positive_int(spatial_size[1], "spatial_size[1] (W)")
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        check_positive_int(embedding_dim, "embedding_dim")
         self.spatial_size = (height, width)
         self.regression_weight = check_positive_float(regression_weight, "regression_weight", allow_zero=True)
         self.diversion_weight = check_positive_float(diversion_weight, "diversion_weight", allow_zero=True)
@@ -153,20 +157,11 @@ class RecognizabilityLoss(nn.Module):
         self.smooth_l1_beta = check_positive_float(smooth_l1_beta, "smooth_l1_beta")
         self.mse_reduction: AttentionReduction = mse_reduction
         check_reduction(mse_reduction, ("mean", "sum_over_dim_mean_over_batch"), "mse_reduction")
-        for name, flag in (
-            ("use_regression", use_regression),
-            ("use_diversion", use_diversion),
-            ("use_attention", use_attention),
-            ("index_gradient", index_gradient),
-            ("attention_target_gradient", attention_target_gradient),
-        ):
-            if not isinstance(flag, bool):
-                raise TypeError(f"expected {name} to be a bool, got {type(flag).__name__}")
-        self.use_regression = use_regression
-        self.use_diversion = use_diversion
-        self.use_attention = use_attention
-        self.index_gradient = index_gradient
-        self.attention_target_gradient = attention_target_gradient
+        self.use_regression = check_bool(use_regression, "use_regression")
+        self.use_diversion = check_bool(use_diversion, "use_diversion")
+        self.use_attention = check_bool(use_attention, "use_attention")
+        self.index_gradient = check_bool(index_gradient, "index_gradient")
+        self.attention_target_gradient = check_bool(attention_target_gradient, "attention_target_gradient")
         self.regression = PerceptibilityRegression(in_channels * height * width, dropout=regression_dropout)
         self.attention = PerceptibilityAttention(
             in_channels,

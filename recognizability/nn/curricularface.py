@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._validation import check_positive_float
 from ..functional.margin_heads import (
     _check_margin,
+    _check_momentum,
     curricularface_logits,
     curricularface_t_update,
     positive_and_nearest_negative_cosine,
@@ -53,9 +53,7 @@ class CurricularFace(MarginHead):
     ) -> None:
         super().__init__(embedding_dim, num_classes, scale)
         self.margin = _check_margin(margin)
-        self.t_momentum = check_positive_float(t_momentum, "t_momentum")
-        if self.t_momentum > 1.0:
-            raise ValueError(f"expected t_momentum in (0, 1], got {t_momentum!r}")
+        self.t_momentum = _check_momentum(t_momentum, "t_momentum")
         self.register_buffer("t", torch.zeros(1))
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:

@@ -75,11 +75,11 @@ def test_arcface_init_and_bad_arguments() -> None:
     )
     with pytest.raises(ValueError, match=r"num_classes to be an int >= 2, got 1"):
         ArcFace(8, 1)
-    with pytest.raises(TypeError, match=r"embedding_dim to be an int, got float"):
+    with pytest.raises(TypeError, match=r"embedding_dim to be a positive int, got 8.0"):
         ArcFace(8.0, 3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"scale to be a finite float > 0, got 0.0"):
         ArcFace(8, 3, scale=0.0)
-    with pytest.raises(ValueError, match=r"margin in radians in \[0, pi\), got 3.5"):
+    with pytest.raises(ValueError, match=r"margin to be a float in \[0, pi\), got 3.5"):
         ArcFace(8, 3, margin=3.5)
     with pytest.raises(ValueError, match=r"embeddings of shape \(B, D\)|prototypes of shape \(C, 7\)"):
         head(torch.randn(2, 7), torch.zeros(2, dtype=torch.long))
@@ -130,7 +130,7 @@ def test_regression_module_is_flatten_dropout_linear() -> None:
 
 
 def test_kept_positions_form_a_bernoulli_process() -> None:
-    from recognizability.nn.regression import kept_input_positions
+    from recognizability.nn.regression import _kept_input_positions as kept_input_positions
 
     torch.manual_seed(0)
     rows, features, keep = 4000, 1001, 0.1
@@ -156,7 +156,7 @@ def test_kept_positions_form_a_bernoulli_process() -> None:
 
 def _dropout_linear_by_mask(x: torch.Tensor, w: torch.Tensor, dropout: float, seed: int) -> torch.Tensor:
     """Plain inverted dropout with the keep-mask of the same draws, then the projection."""
-    from recognizability.nn.regression import kept_input_positions
+    from recognizability.nn.regression import _kept_input_positions as kept_input_positions
 
     torch.manual_seed(seed)
     positions = kept_input_positions(x.shape[0], x.shape[1], 1 - dropout, x.device)
@@ -167,7 +167,7 @@ def _dropout_linear_by_mask(x: torch.Tensor, w: torch.Tensor, dropout: float, se
 
 @pytest.mark.parametrize("dropout", [0.9, 0.5, 0.1])
 def test_dropout_linear_equals_masked_formulation_and_gradchecks(dropout: float) -> None:
-    from recognizability.nn.regression import dropout_linear
+    from recognizability.nn.regression import _dropout_linear as dropout_linear
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(6, 40, generator=g, dtype=torch.float64, requires_grad=True)

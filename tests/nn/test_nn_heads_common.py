@@ -109,7 +109,7 @@ def test_bad_arguments(name: str) -> None:
     head = _head(name, 8, 4)
     with pytest.raises(ValueError, match=r"num_classes to be an int >= 2, got 1"):
         build_margin_head(name, 8, 1)
-    with pytest.raises(TypeError, match=r"embedding_dim to be an int, got str"):
+    with pytest.raises(TypeError, match=r"embedding_dim to be a positive int, got .8."):
         build_margin_head(name, "8", 4)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"scale to be a finite float > 0, got -1.0"):
         build_margin_head(name, 8, 4, scale=-1.0)
@@ -126,11 +126,11 @@ def test_bad_arguments(name: str) -> None:
 
 
 def test_head_specific_bad_arguments() -> None:
-    with pytest.raises(ValueError, match=r"t_alpha in \(0, 1\], got 2.0"):
+    with pytest.raises(ValueError, match=r"t_alpha to be a float in \(0, 1\], got 2.0"):
         AdaFace(8, 4, t_alpha=2.0)
     with pytest.raises(ValueError, match=r"B >= 2 \(a batch standard deviation is needed\)"):
         AdaFace(8, 4)(torch.randn(1, 8), torch.zeros(1, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"margin in radians in \[0, pi\), got 4.0"):
+    with pytest.raises(ValueError, match=r"margin to be a float in \[0, pi\), got 4.0"):
         CurricularFace(8, 4, margin=4.0)
     with pytest.raises(ValueError, match=r"lower_norm < upper_norm, got 50.0 and 20.0"):
         MagFace(8, 4, lower_norm=50.0, upper_norm=20.0)

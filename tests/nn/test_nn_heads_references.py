@@ -390,7 +390,7 @@ _BAD_CALLS = [
     (
         lambda: adaface_norm_statistics(torch.rand(3), _ONE, _ONE, momentum=1.5),
         ValueError,
-        r"momentum in \(0, 1\]",
+        r"momentum to be a float in \(0, 1\]",
     ),
     (
         lambda: curricularface_logits(torch.rand(3, 4), _Y3, 0.3),
