@@ -246,3 +246,33 @@ def test_a_release_0_1_0_checkpoint_rebuilds_its_model_without_running_code(tmp_
     assert not loaded.training and config.model.backbone == settings["backbone"]
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_the_pretraining_command_refuses_a_payload_on_resume_before_any_data(tmp_path: Path) -> None:
+    from recognizability.training import pretrain
+
+    marker = tmp_path / "ran"
+    out = _hostile_files(tmp_path / "files", marker)["zip_open"].parent
+    missing_data = tmp_path / "no-such-identity-folder"  # reached only if the checkpoint were accepted
+    with pytest.raises(CheckpointError, match=r"refused to load .*last\.pt"):
+        pretrain.main(["--out", str(out), "--resume", "--hr-root", str(missing_data)])
+    assert not marker.exists()
+
+
+def test_an_example_script_refuses_a_payload_on_resume_before_any_data(tmp_path: Path) -> None:
+    import importlib.util
+
+    script = Path(__file__).parents[2] / "examples" / "train_tinyface.py"
+    spec = importlib.util.spec_from_file_location("train_tinyface_under_test", script)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    marker = tmp_path / "ran"
+    out = tmp_path / "out"
+    for run in ("arcface", "full"):
+        (out / run).mkdir(parents=True)
+        torch.save(_library_like_payload(_CreatesFile(marker)), out / run / "last.pt")
+    argv = ["--out", str(out), "--resume", "--data-root", str(tmp_path / "no-such-tree"), "--quiet"]
+    with pytest.raises(CheckpointError, match=r"refused to load .*last\.pt"):
+        example.main(argv)
+    assert not marker.exists()
