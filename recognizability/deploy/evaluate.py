@@ -58,7 +58,7 @@ SYNTHETIC_CALIBRATION_SIZES: dict[str, int] = {
     "probe_identities": 300,
     "probe_images": 3000,
     "gallery_images": 600,
-    "distractor_images": 0,
+    "distractor_images": 1,  # the layout needs one; calibration reads probe and gallery only
 }
 #: Seed of the synthetic calibration set: not the demo's training/evaluation seed (0), so it is held out.
 SYNTHETIC_CALIBRATION_SEED = 1
