@@ -8,6 +8,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recognizability.functional import (
     cosine_logits,
@@ -79,6 +81,32 @@ def test_chunked_equals_dense_in_value_and_gradient(dtype: torch.dtype, tol: flo
         torch.testing.assert_close(got, want, rtol=tol, atol=tol)
     for got, want in zip(chunked_grads, dense_grads, strict=True):
         torch.testing.assert_close(got, want, rtol=tol, atol=tol)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    batch=st.integers(1, 6),
+    classes=st.integers(2, 30),
+    chunk_size=st.integers(1, 40),
+    margin=st.floats(0.0, 3.0),
+    scale=st.floats(0.5, 64.0),
+    seed=st.integers(0, 2**16),
+)
+def test_chunked_equals_dense_for_any_sizes_and_margins(
+    batch: int, classes: int, chunk_size: int, margin: float, scale: float, seed: int
+) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    embeddings = torch.randn(batch, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(classes, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    labels = torch.randint(0, classes, (batch,), generator=generator)
+    dense = _dense_reference(embeddings, weight, labels, scale, margin)
+    chunked = chunked_arcface(embeddings, weight, labels, scale, margin, chunk_size=chunk_size)
+    for got, want in zip(chunked, dense[:3], strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    dense_grads = torch.autograd.grad(dense[0] + dense[2].sum(), (embeddings, dense[3]))
+    chunked_grads = torch.autograd.grad(chunked[0] + chunked[2].sum(), (embeddings, weight))
+    for got, want in zip(chunked_grads, dense_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
 def test_chunked_loss_equals_a_loop_over_the_equations_with_both_margin_branches() -> None:
