@@ -118,3 +118,15 @@ def test_onnx_model_refuses_foreign_files(tmp_path: Path) -> None:
         OnnxQualityModel(tmp_path / "plain.onnx")
     with pytest.raises(TypeError, match="expected model to be a QualityModel"):
         export_onnx(torch.nn.Linear(2, 2), tmp_path / "x.onnx")  # type: ignore[arg-type]
+
+
+@pytest.mark.cuda
+def test_cuda_model_gives_the_cpu_outputs(checkpoint: Path) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    images = torch.rand((6, 3, 32, 32), generator=torch.Generator().manual_seed(2)) * 255
+    cpu = load_quality_model(checkpoint).embed_and_score(images)
+    gpu = load_quality_model(checkpoint, device="cuda").embed_and_score(images)
+    for a, b in zip(cpu, gpu, strict=True):
+        assert b.device.type == "cpu"  # embed_and_score hands back CPU tensors
+        torch.testing.assert_close(b, a, atol=1e-3, rtol=1e-3)  # TF32 convolutions on the GPU
