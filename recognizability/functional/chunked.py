@@ -29,7 +29,8 @@ from .._validation import (
     check_shape,
 )
 from ._autocast import common_float, float32_region
-from .margins import arcface_logits, cosine_logits
+from .geometry import l2_normalize
+from .margins import arcface_logits
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "check_chunk_size", "chunked_arcface"]
 
@@ -137,10 +138,17 @@ def chunked_cosine_parts(
         among the prototypes) and ``max_{j != y} cos_j`` (``-inf`` if there is no negative). Differentiable
         with respect to ``embeddings`` and ``prototypes``.
     """
+    # Normalised once here (autograd differentiates it once); the prototypes are normalised chunk by chunk.
+    unit_embeddings = l2_normalize(embeddings, dim=1).to(common_float(embeddings, prototypes))
     nontarget_lse, positive, nearest_negative = _ChunkedCosineParts.apply(  # type: ignore[no-untyped-call]
-        embeddings, prototypes, labels, scale, chunk_size
+        unit_embeddings, prototypes, labels, scale, chunk_size
     )
     return nontarget_lse, positive, nearest_negative
+
+
+def _unit_prototypes(chunk: Tensor, dtype: torch.dtype) -> Tensor:
+    """``W_j / |W_j|`` of a chunk, as :func:`cosine_logits` normalises the prototypes."""
+    return l2_normalize(chunk, dim=1).to(dtype)
 
 
 def _chunk_columns(labels: Tensor, start: int, width: int) -> tuple[Tensor, Tensor]:
@@ -152,20 +160,20 @@ def _chunk_columns(labels: Tensor, start: int, width: int) -> tuple[Tensor, Tens
 
 
 class _ChunkedCosineParts(torch.autograd.Function):
-    """Streaming row reductions of ``s * cos(v_i, W_j)``; the backward recomputes the cosines by chunk."""
+    """Streaming row reductions of ``s * cos(v_i, W_j)`` from unit embeddings; the backward recomputes the
+    cosines chunk by chunk and differentiates the prototypes' normalisation chunk by chunk."""
 
     @staticmethod
     def forward(
         ctx: Any,
-        embeddings: Tensor,
+        unit_embeddings: Tensor,
         prototypes: Tensor,
         labels: Tensor,
         scale: float,
         chunk_size: int,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        batch, num_classes = embeddings.shape[0], prototypes.shape[0]
-        dtype = common_float(embeddings, prototypes)
-        device = embeddings.device
+        batch, num_classes = unit_embeddings.shape[0], prototypes.shape[0]
+        dtype, device = unit_embeddings.dtype, unit_embeddings.device
         with float32_region(device):
             running_max = torch.full((batch,), -torch.inf, dtype=dtype, device=device)
             running_sum = torch.zeros(batch, dtype=dtype, device=device)
@@ -173,24 +181,24 @@ class _ChunkedCosineParts(torch.autograd.Function):
             nearest = torch.full((batch,), -torch.inf, dtype=dtype, device=device)
             nearest_class = torch.zeros(batch, dtype=torch.long, device=device)
             for start in range(0, num_classes, chunk_size):
-                cosine = cosine_logits(embeddings, prototypes[start : start + chunk_size])  # (B, k)
+                chunk = _unit_prototypes(prototypes[start : start + chunk_size], dtype)
+                cosine = torch.nn.functional.linear(unit_embeddings, chunk)  # fresh (B, k) block
                 column, inside = _chunk_columns(labels, start, cosine.shape[1])
-                positive = torch.where(inside.squeeze(1), cosine.gather(1, column).squeeze(1), positive)
-                logits = cosine * scale  # fresh (B, k) block: the in-place scatter below is safe
-                logits.scatter_(1, column, logits.gather(1, column).masked_fill(inside, -torch.inf))
-                chunk_max, chunk_argmax = logits.max(dim=1)
-                candidate = cosine.gather(1, chunk_argmax.unsqueeze(1)).squeeze(1)
-                better = (chunk_max > -torch.inf) & (candidate > nearest)
-                nearest = torch.where(better, candidate, nearest)
+                target = cosine.gather(1, column)
+                positive = torch.where(inside.squeeze(1), target.squeeze(1), positive)
+                cosine.scatter_(1, column, target.masked_fill(inside, -torch.inf))  # negatives only now
+                chunk_best, chunk_argmax = cosine.max(dim=1)
+                better = chunk_best > nearest
+                nearest = torch.where(better, chunk_best, nearest)
                 nearest_class = torch.where(better, chunk_argmax + start, nearest_class)
-                new_max = torch.maximum(running_max, chunk_max)
+                new_max = torch.maximum(running_max, chunk_best * scale)
                 shift = torch.where(new_max > -torch.inf, new_max, 0.0)
-                logits.sub_(shift.unsqueeze(1)).exp_()
-                running_sum = running_sum * torch.exp(running_max - shift) + logits.sum(dim=1)
+                exponentials = torch.add(-shift.unsqueeze(1), cosine, alpha=scale).exp_()
+                running_sum = running_sum * torch.exp(running_max - shift) + exponentials.sum(dim=1)
                 running_max = new_max
             shift = torch.where(running_max > -torch.inf, running_max, 0.0)
             nontarget_lse = torch.log(running_sum) + shift
-        ctx.save_for_backward(embeddings, prototypes, labels, nontarget_lse, nearest_class)
+        ctx.save_for_backward(unit_embeddings, prototypes, labels, nontarget_lse, nearest_class)
         ctx.scale = scale
         ctx.chunk_size = chunk_size
         return nontarget_lse, positive, nearest
@@ -202,47 +210,41 @@ class _ChunkedCosineParts(torch.autograd.Function):
         grad_positive: Tensor,
         grad_nearest: Tensor,
     ) -> tuple[Tensor | None, Tensor | None, None, None, None]:
-        embeddings, prototypes, labels, nontarget_lse, nearest_class = ctx.saved_tensors
+        unit_embeddings, prototypes, labels, nontarget_lse, nearest_class = ctx.saved_tensors
         scale: float = ctx.scale
         chunk_size: int = ctx.chunk_size
         need_embeddings, need_prototypes = ctx.needs_input_grad[:2]
         if not (need_embeddings or need_prototypes):
             return None, None, None, None, None
-        device = embeddings.device
-        dtype = common_float(embeddings, prototypes)
-        # The embeddings' gradient sums over every chunk: accumulate it in float32 (or float64).
-        grad_embeddings = torch.zeros(embeddings.shape, dtype=dtype, device=device)
+        dtype, device = unit_embeddings.dtype, unit_embeddings.device
+        grad_embeddings = torch.zeros_like(unit_embeddings) if need_embeddings else None
         grad_prototypes = torch.empty_like(prototypes) if need_prototypes else None
         with float32_region(device):
             # d lse / d cos_j = s * exp(s cos_j - lse) for the non-target j; rows without a negative have
             # lse = -inf and no non-target column, so their shift only has to keep the arithmetic finite.
             shift = torch.where(nontarget_lse > -torch.inf, nontarget_lse, 0.0).unsqueeze(1)
-            weight = (grad_lse * scale).unsqueeze(1)
+            weight = (grad_lse.to(dtype) * scale).unsqueeze(1)
+            target_grad = grad_positive.to(dtype).unsqueeze(1)
+            nearest_grad = grad_nearest.to(dtype).unsqueeze(1)
             for start in range(0, prototypes.shape[0], chunk_size):
-                with torch.enable_grad():
-                    leaf = embeddings.detach().requires_grad_(need_embeddings)
+                with torch.set_grad_enabled(need_prototypes):
                     chunk = prototypes[start : start + chunk_size].detach().requires_grad_(need_prototypes)
-                    cosine = cosine_logits(leaf, chunk)
+                    unit_chunk = _unit_prototypes(chunk, dtype)
+                unit = unit_chunk.detach()
+                cosine = torch.nn.functional.linear(unit_embeddings, unit)
                 width = cosine.shape[1]
-                grad_cosine = (cosine.detach() * scale).sub_(shift).exp_().mul_(weight)
+                grad_cosine = torch.add(-shift, cosine, alpha=scale).exp_().mul_(weight)
+                del cosine
                 column, inside = _chunk_columns(labels, start, width)
-                target_grad = grad_positive.to(grad_cosine.dtype).unsqueeze(1)
                 grad_cosine.scatter_(
                     1, column, torch.where(inside, target_grad, grad_cosine.gather(1, column))
                 )
                 nearest_column, nearest_inside = _chunk_columns(nearest_class, start, width)
-                nearest_grad = grad_nearest.to(grad_cosine.dtype).unsqueeze(1)
                 grad_cosine.scatter_add_(1, nearest_column, nearest_grad.masked_fill(~nearest_inside, 0.0))
-                inputs = [t for t, need in ((leaf, need_embeddings), (chunk, need_prototypes)) if need]
-                grads = torch.autograd.grad(cosine, inputs, grad_cosine)
-                if need_embeddings:
-                    grad_embeddings += grads[0]
+                if grad_embeddings is not None:
+                    grad_embeddings.addmm_(grad_cosine, unit)  # (B, k) @ (k, D)
                 if grad_prototypes is not None:
-                    grad_prototypes[start : start + width] = grads[-1]
-        return (
-            grad_embeddings.to(embeddings.dtype) if need_embeddings else None,
-            grad_prototypes,
-            None,
-            None,
-            None,
-        )
+                    grad_unit = grad_cosine.t().mm(unit_embeddings)  # (k, B) @ (B, D)
+                    (grad_chunk,) = torch.autograd.grad(unit_chunk, chunk, grad_unit)
+                    grad_prototypes[start : start + width] = grad_chunk
+        return grad_embeddings, grad_prototypes, None, None, None
