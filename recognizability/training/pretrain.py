@@ -124,33 +124,21 @@ class PretrainResult:
 def load_identity_folder(root: str | Path, size: int) -> ImageSet:
     """Every image under ``root`` laid out as ``<identity>/<image>``, labelled by its identity folder.
 
-    Labels are the ranks of the identity folder names in sorted order (0 .. C-1).
+    Labels are 0 .. C-1 in the natural order of the folder names
+    (``ImageFolder(root, identity_folders=True)``); images directly in ``root`` are left out.
 
     Raises:
         FileNotFoundError: no image under ``root``.
-        ValueError: an image lies directly in ``root`` (no identity folder), or fewer than 2 identities.
+        ValueError: fewer than 2 identities (nothing to classify).
     """
-    folder = ImageFolder(root)
-    base = Path(folder.root)
-    names = []
-    for sample in folder.samples:
-        parts = Path(sample.path).relative_to(base).parts
-        if len(parts) < 2:
-            raise ValueError(
-                f"expected images in {str(base)!r} laid out as <identity>/<image>, got {str(sample.path)!r} "
-                "directly in the root"
-            )
-        names.append(parts[0])
-    identities = sorted(set(names))
-    if len(identities) < 2:
+    folder = ImageFolder(root, identity_folders=True)
+    identities = len({sample.label for sample in folder.samples})
+    if identities < 2:
         raise ValueError(
-            f"expected at least 2 identity folders under {str(base)!r} to train a classifier, "
-            f"got {len(identities)}"
+            f"expected at least 2 identity folders under {str(folder.root)!r} to train a classifier, "
+            f"got {identities}"
         )
-    rank = {name: i for i, name in enumerate(identities)}
-    images = load_image_set(folder, size)
-    images.labels = torch.tensor([rank[n] for n in names], dtype=torch.int64)
-    return images
+    return load_image_set(folder, size)
 
 
 def _batch(

@@ -45,7 +45,7 @@ def test_identity_folder_refuses_flat_and_single_identity_folders(tmp_path: Path
     flat = tmp_path / "flat"
     flat.mkdir()
     (flat / "a.png").write_bytes((one / "0001.png").read_bytes())
-    with pytest.raises(ValueError, match="<identity>/<image>"):
+    with pytest.raises(FileNotFoundError, match="flat"):
         load_identity_folder(flat, 32)
     single = tmp_path / "single"
     (single / "x").mkdir(parents=True)
