@@ -28,8 +28,9 @@ Steps, in this order (``--only`` / ``--skip`` pick some):
 Each step runs in its own process group with its own time limit (and the whole run within ``--budget``
 seconds), so one hung step cannot eat the others' time; a step that fails or times out is recorded and the
 next one runs. Each step's output goes to ``logs/<step>.log``; ``summary.json`` and ``summary.md`` (the table
-printed at the end, and the promises checked) are rewritten after every step. ``--bundle`` packs the logs
-into ``logs.tar.gz`` at the end (3 files in all, for machines that return only a few files).
+printed at the end, and the promises checked) are rewritten after every step. With ``--bundle`` the logs are
+packed into ``logs.tar.gz`` instead, rewritten after every step (3 files in all, for machines that send back
+only a few files).
 
 The dry run runs every step on the CPU (``CUDA_VISIBLE_DEVICES`` empty) at tiny sizes, so a typo never costs
 GPU time; its ``tests`` step only collects the suite. Its figures check the script, they are not evidence.
@@ -56,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-OUTPUT_NAMES = ("summary.json", "summary.md", "logs", "logs.tar.gz")  # all this script writes in --out
+OUTPUT_NAMES = ("summary.json", "summary.md", "logs", "logs.tar.gz", "logs.tar.gz.partial")  # all it writes
 TINYFACE_REAL_DISTRACTORS = 153428  # datasets.md: Gallery_Distractor
 #: The environment variable set in every step's process; tests/benchmarks skips the dry run inside a check.
 INSIDE_CHECK = "RECOGNIZABILITY_GPU_CHECK"
@@ -365,7 +366,7 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 def run_step(step: Step, ctx: Context, timeout: float, env: dict[str, str]) -> dict[str, Any]:
     """Run one step in its own process group with ``timeout`` seconds; never raises for the step's failure."""
     log = ctx.logs / f"{step.name}.log"
-    record: dict[str, Any] = {"step": step.name, "log": str(log.relative_to(ctx.out)), "timeout_s": timeout}
+    record: dict[str, Any] = {"step": step.name, "log": f"logs/{log.name}", "timeout_s": timeout}
     try:
         command = step.command(ctx)
     except Exception as error:  # a bug in this script's own step definition: recorded like a failed step
@@ -521,7 +522,7 @@ def check_out(out: Path, overwrite: bool) -> None:
 
 
 def prepare_out(out: Path, overwrite: bool) -> None:
-    """Check ``out`` (:func:`check_out`), remove only what this script writes there, create ``logs/``."""
+    """Check ``out`` (:func:`check_out`), remove only what this script writes there, create ``out``."""
     check_out(out, overwrite)
     if out.is_dir():
         for name in OUTPUT_NAMES:
@@ -530,7 +531,15 @@ def prepare_out(out: Path, overwrite: bool) -> None:
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
-    (out / "logs").mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def bundle(logs: Path, archive: Path) -> None:
+    """Pack the folder ``logs`` into ``archive`` (a ``.tar.gz`` with top folder ``logs``), atomically."""
+    partial = archive.with_name(archive.name + ".partial")
+    with tarfile.open(partial, "w:gz") as tar:
+        tar.add(logs, arcname="logs")
+    os.replace(partial, archive)
 
 
 def _default_test_workers() -> int:
@@ -573,7 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--keep-work", action="store_true", help="keep the scratch folder (checkpoints, data)"
     )
-    parser.add_argument("--bundle", action="store_true", help="pack logs/ into logs.tar.gz at the end")
+    parser.add_argument("--bundle", action="store_true", help="the logs as logs.tar.gz (3 files in --out)")
     return parser
 
 
@@ -613,8 +622,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = args.work if args.work is not None else Path(tempfile.mkdtemp(prefix="gpu_check_work_"))
     work.mkdir(parents=True, exist_ok=True)
     env["RECOGNIZABILITY_CACHE"] = str(work / "cache")  # the example's synthetic data, not the user's cache
+    # --bundle: the logs live in the scratch folder and OUT holds 3 files at any time (the archive is
+    # rewritten after every step), for machines that send back only a few files, even from a stopped run
+    logs = work / "logs" if args.bundle else out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     ctx = Context(
-        dry_run=args.dry_run, out=out, logs=out / "logs", work=work, python=sys.executable,
+        dry_run=args.dry_run, out=out, logs=logs, work=work, python=sys.executable,
         tinyface_distractors=args.tinyface_distractors, max_steps=args.max_steps,
         test_workers=_default_test_workers() if args.test_workers is None else args.test_workers,
     )  # fmt: skip
@@ -653,6 +666,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary["promises"] = _promises(records, ctx)
             summary["seconds"] = time.perf_counter() - began
             write_summary(ctx, summary)
+            if args.bundle:
+                bundle(logs, out / "logs.tar.gz")
     except KeyboardInterrupt:
         summary["interrupted"] = True
         write_summary(ctx, summary)
@@ -660,10 +675,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if args.work is None and not args.keep_work:
             shutil.rmtree(work, ignore_errors=True)
-    if args.bundle:
-        with tarfile.open(out / "logs.tar.gz", "w:gz") as archive:
-            archive.add(ctx.logs, arcname="logs")
-        shutil.rmtree(ctx.logs)
     print()
     print(summary_table(summary["steps"]))
     print()

@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -114,12 +115,14 @@ def test_out_must_be_empty_unless_overwrite_which_removes_only_its_own_files(tmp
     out.mkdir()
     (out / "notes.txt").write_text("the user's")
     (out / "summary.json").write_text("{}")
+    (out / "logs").mkdir()
+    (out / "logs" / "bench_head.log").write_text("an earlier run's")
     with pytest.raises(SystemExit, match="--out: expected an empty or new folder"):
         gpu_check.prepare_out(out, overwrite=False)
-    assert (out / "summary.json").is_file() and not (out / "logs").exists()
+    assert (out / "summary.json").is_file() and (out / "logs" / "bench_head.log").is_file()
     gpu_check.prepare_out(out, overwrite=True)
     assert (out / "notes.txt").read_text() == "the user's"
-    assert not (out / "summary.json").exists() and (out / "logs").is_dir()
+    assert not (out / "summary.json").exists() and not (out / "logs").exists()
     (tmp_path / "file").write_text("")
     with pytest.raises(SystemExit, match="--out: expected a folder"):
         gpu_check.check_out(tmp_path / "file", overwrite=True)
@@ -148,13 +151,21 @@ def _finite(value: object) -> bool:
 def test_dry_run_runs_every_step_on_the_cpu_and_records_its_figures(tmp_path: Path) -> None:
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(BENCHMARKS / "gpu_check.py"), "--dry-run", "--bundle", "--skip", "tests"]
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "gpu_check.py"), "--dry-run", "--skip", "tests", "--out", str(out)],
-        capture_output=True, text=True, env=env, timeout=600, check=False,
-    )  # fmt: skip
+        [*command, "--out", str(out)], capture_output=True, text=True, env=env, timeout=600, check=False
+    )
     summary = json.loads((out / "summary.json").read_text())
-    logs = {r["step"]: (out / r["log"]).read_text()[-3000:] for r in summary["steps"] if "log" in r}
+    with tarfile.open(out / "logs.tar.gz") as archive:
+        logs = {
+            r["step"]: archive.extractfile(r["log"]).read().decode()[-3000:]  # type: ignore[union-attr]
+            for r in summary["steps"]
+            if "log" in r
+        }
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:], logs)
+    assert sorted(p.name for p in out.iterdir()) == ["logs.tar.gz", "summary.json", "summary.md"]
+    assert set(logs) == set(gpu_check.STEP_NAMES) - {"tests"}
+    assert "return code 0" in logs["bench_head"]
     assert summary["dry_run"] is True
     assert [r["step"] for r in summary["steps"]] == gpu_check.STEP_NAMES
     statuses = {r["step"]: r["status"] for r in summary["steps"]}
