@@ -140,6 +140,15 @@ def test_bad_options_are_refused_before_anything_runs(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
 
 
+def test_without_a_gpu_the_check_refuses_and_points_to_the_dry_run(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    with pytest.raises(SystemExit, match="--dry-run"):
+        gpu_check.main(["--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+
+
 def _finite(value: object) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
 
