@@ -120,8 +120,14 @@ def _pytest_counts(log: Path) -> dict[str, Any]:
     return counts
 
 
+def _per_test_limit() -> list[str]:
+    """``--timeout=120`` where pytest-timeout is installed: a hung test fails alone, the others still run."""
+    return ["--timeout=120"] if importlib.util.find_spec("pytest_timeout") is not None else []
+
+
 def _cuda_tests_command(ctx: Context) -> list[str]:
-    return _py(ctx, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "-k", "cuda", "--durations=10")
+    command = _py(ctx, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "-k", "cuda", "--durations=10")
+    return command + _per_test_limit()
 
 
 def _tests_command(ctx: Context) -> list[str]:
@@ -132,7 +138,7 @@ def _tests_command(ctx: Context) -> list[str]:
     )
     if ctx.test_workers > 0:
         command += ["-n", str(ctx.test_workers)]
-    return command
+    return command + _per_test_limit()
 
 
 def _tests_headline(name: str) -> Callable[[Context], dict[str, Any]]:
@@ -427,7 +433,12 @@ def _machine(env: dict[str, str], python: str) -> dict[str, Any]:
         machine = {"error": f"{type(error).__name__}: {error}"}
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
+            ["git", "describe", "--always", "--dirty"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
         machine["commit"] = commit
     except (subprocess.SubprocessError, OSError):
