@@ -54,24 +54,25 @@ class _L2Normalize(torch.autograd.Function):
     def forward(ctx: Any, x: Tensor, dim: int) -> Tensor:
         compute = x.to(_compute_dtype(x.dtype))
         scale = compute.abs().amax(dim=dim, keepdim=True)
-        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-        scaled = compute / scale
-        norm = torch.linalg.vector_norm(scaled, dim=dim, keepdim=True)
-        nonzero = norm > 0
-        norm = torch.where(nonzero, norm, torch.ones_like(norm))
-        out = scaled / norm
-        ctx.save_for_backward(out, norm, scale, nonzero)
+        nonzero = scale > 0
+        scale = torch.where(nonzero, scale, torch.ones_like(scale))
+        out = compute / scale  # entries in [-1, 1]: the squares below neither overflow nor underflow
+        norm = torch.linalg.vector_norm(out, dim=dim, keepdim=True)
+        out.div_(torch.where(nonzero, norm, torch.ones_like(norm)))
+        # |v| = |z| max|v_i| >= max|v_i| > 0 (inf beyond the largest float, where the gradient is ~0);
+        # inf for zero rows, so their gradient is 0.
+        length = torch.where(nonzero, norm * scale, torch.full_like(norm, torch.inf))
+        ctx.save_for_backward(out, length)
         ctx.dim = dim
         ctx.input_dtype = x.dtype
         return out
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, None]:
-        out, norm, scale, nonzero = ctx.saved_tensors
+        out, length = ctx.saved_tensors
         g = grad_out.to(out.dtype)
-        tangent = g - out * (out * g).sum(dim=ctx.dim, keepdim=True)
-        grad = torch.where(nonzero, tangent / norm / scale, torch.zeros_like(tangent))
-        return _saturate(grad, ctx.input_dtype), None
+        tangent = torch.addcmul(g, out, (out * g).sum(dim=ctx.dim, keepdim=True), value=-1.0)
+        return _saturate(tangent / length, ctx.input_dtype), None
 
 
 def l2_normalize(x: Tensor, dim: int = -1) -> Tensor:
