@@ -31,7 +31,12 @@ from .._validation import (
     check_shape,
     value_checks_enabled,
 )
-from ..functional.chunked import arcface_loss_from_parts, check_chunk_size, chunked_cosine_parts
+from ..functional.chunked import (
+    DEFAULT_CHUNK_SIZE,
+    arcface_loss_from_parts,
+    check_chunk_size,
+    chunked_cosine_parts,
+)
 from .head_output import MarginHeadOutput
 
 __all__ = ["ShardedArcFace", "class_shard"]
@@ -160,8 +165,8 @@ class ShardedArcFace(nn.Module):
         process_group: the group the classes are split over (default: the default group, if initialised).
         sample_rate: share of each process's classes scored per training step, in ``(0, 1]`` (default 1:
             all classes, exact).
-        chunk_size: classes scored at a time within a process (default: the whole shard in one block, as
-            fast as a dense head; a smaller value bounds the memory to ``B_total x chunk_size``).
+        chunk_size: classes scored at a time within a process (default 16384): the step's memory beyond the
+            shard and its gradient is a few ``(B_total, chunk_size)`` blocks.
 
     Shape:
         forward(embeddings ``(B, D)``, labels ``(B,)``) -> :class:`MarginHeadOutput` with ``logits`` and
@@ -176,7 +181,7 @@ class ShardedArcFace(nn.Module):
         margin: float = 0.45,
         process_group: dist.ProcessGroup | None = None,
         sample_rate: float = 1.0,
-        chunk_size: int | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> None:
         super().__init__()
         for name, value in (("embedding_dim", embedding_dim), ("num_classes", num_classes)):
@@ -191,7 +196,7 @@ class ShardedArcFace(nn.Module):
         self.sample_rate = check_positive_float(sample_rate, "sample_rate")
         if self.sample_rate > 1.0:
             raise ValueError(f"expected sample_rate in (0, 1], got {sample_rate!r}")
-        self.chunk_size = None if chunk_size is None else check_chunk_size(chunk_size)
+        self.chunk_size = check_chunk_size(chunk_size)
         if process_group is None and dist.is_available() and dist.is_initialized():
             process_group = dist.group.WORLD
         self.process_group = process_group
@@ -241,9 +246,8 @@ class ShardedArcFace(nn.Module):
         self.sampled_classes = None
         if self.training and self.sample_rate < 1.0:
             weight, local_labels = self._sample_classes(weight, local_labels)
-        chunk_size = self.chunk_size or max(weight.shape[0], 1)
         nontarget_lse, positive, nearest_negative = chunked_cosine_parts(
-            gathered, weight, local_labels, self.scale, chunk_size
+            gathered, weight, local_labels, self.scale, self.chunk_size
         )
         if group is not None and self.world_size > 1:
             # Distributed log-sum-exp over the non-target classes of all shards; the shift is a constant.
