@@ -131,8 +131,8 @@ class UICenter(nn.Module):
         if not norm > tolerance:
             raise ValueError(
                 f"expected embeddings whose normalised mean has a direction (norm > {tolerance:.1e}, the "
-                f"rounding error of the unit vectors), got a mean of norm {norm:.1e}: the embeddings cancel "
-                f"out (e.g. x and -x)"
+                f"rounding error of the unit vectors), got a mean of norm {norm:.1e}: the embeddings are "
+                f"zero or cancel out (e.g. x and -x)"
             )
 
     def _checked_center(self) -> Tensor:
