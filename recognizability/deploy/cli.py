@@ -133,7 +133,8 @@ def _quality(args: argparse.Namespace) -> int:
         print(
             f"FNMR <= {guidance.target_fnmr:g} at FMR {guidance.fmr:g}: keep quality >= "
             f"{guidance.quality_threshold} (FNMR {guidance.fnmr:.4f} on the calibration set, discarding "
-            f"{100 * guidance.discarded_share:.1f}% of its faces){_synthetic_warning(calibration)}"
+            f"{100 * guidance.discarded_share:.2f}% of its {calibration.mated} mated comparisons)"
+            f"{_synthetic_warning(calibration)}"
         )
     if not args.images:
         return 0

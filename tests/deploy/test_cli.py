@@ -109,7 +109,7 @@ def test_threshold_guidance(checkpoint: Path, calibrated: Path, capsys: pytest.C
     assert main(["quality", "--checkpoint", str(checkpoint), "--threshold-for", str(target)]) == 0
     line = capsys.readouterr().out
     assert f"keep quality >= {guidance.quality_threshold} " in line
-    assert f"discarding {100 * guidance.discarded_share:.1f}% of its faces" in line
+    assert f"discarding {100 * guidance.discarded_share:.2f}% of its 60 mated comparisons" in line
     assert main(["quality", "--checkpoint", str(checkpoint), "--threshold-for", "1.5"]) == 2
     assert "expected fnmr to be a number in [0, 1), got 1.5" in capsys.readouterr().err
 
