@@ -236,3 +236,25 @@ def test_default_calibration_set_is_the_synthetic_benchmark(
     assert main([*command, "--overwrite"]) == 0
     assert (trees[0] / "SYNTHETIC.txt").stat().st_mtime_ns == stamp
     assert QualityCalibration.from_json(out.read_text()) == calibration
+
+
+def test_evaluate_skips_and_lists_unreadable_images(
+    checkpoint: Path,
+    calibrated: Path,
+    folders: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    probe = Path(shutil.copytree(folders["probe"], tmp_path / "probe"))
+    broken = probe / "id0" / "zz_broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "eval"
+    command = [
+        "evaluate", "--probe", str(probe), "--gallery", str(folders["gallery"]),
+        "--checkpoint", str(checkpoint), "--out", str(out), "--no-progress", "--workers", "0", "--no-plots",
+    ]  # fmt: skip
+    assert main(command) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [u["path"] for u in report["data"]["unreadable"]] == [str(broken)]
+    assert report["data"]["probe_images"] == 60 and not list(out.glob("*.png"))
+    assert f"{broken}: could not decode" in capsys.readouterr().err
