@@ -19,6 +19,7 @@ Usage::
 
     python benchmarks/bench_head.py            # B in {64, 512}, C in {1e3, 1e4, 1e5}; CPU (+ CUDA if any)
     python benchmarks/bench_head.py --quick    # one small configuration, few repeats
+    python benchmarks/bench_head.py --heads    # dense, chunked, 2-process sharded ArcFace; B=512, C=1e5, 1e6
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import torch
 
 from recognizability._validation import set_value_checks
 from recognizability.nn import ArcFace, RecognizabilityLoss, UICenter
+from recognizability.nn.chunked import ChunkedArcFace
 
 EMBEDDING_DIM = 512
 FEATURE_SHAPE = (512, 7, 7)
@@ -158,6 +160,113 @@ def measure(
     )
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Million-class heads (--heads): dense ArcFace, ChunkedArcFace and ShardedArcFace on 2 gloo processes
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _available_bytes() -> int:
+    """``MemAvailable`` of ``/proc/meminfo`` (a large number where it cannot be read)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 62
+
+
+def _sharded_worker(rank: int, batch: int, classes: int, repeats: int, store: str, out: str) -> None:
+    import torch.distributed as dist
+
+    from recognizability.nn.sharded import ShardedArcFace
+
+    torch.set_num_threads(1)  # two processes, one core each
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    set_value_checks(False)
+    torch.manual_seed(rank)
+    head = ShardedArcFace(EMBEDDING_DIM, classes, chunk_size=16384)
+    embeddings = torch.randn(batch // 2, EMBEDDING_DIM, requires_grad=True)  # gathered batch: B
+    labels = torch.randint(0, classes, (batch // 2,))
+    times = []
+    for _ in range(1 + repeats):  # one warm-up step
+        embeddings.grad = head.weight.grad = None
+        dist.barrier()
+        start = time.perf_counter()
+        head(embeddings, labels).loss.backward()
+        times.append((time.perf_counter() - start) * 1e3)
+    if rank == 0:
+        with open(out, "w") as f:
+            json.dump(statistics.median(times[1:]), f)
+    dist.destroy_process_group()
+
+
+def measure_heads(batch: int, classes: int, repeats: int) -> dict[str, float | None]:
+    """Median step time (forward + backward) and peak memory of the dense and the chunked head sharing one
+    prototype matrix, interleaved; then the sharded head's step time on 2 gloo processes (gathered batch B).
+    The dense head is skipped where its estimated need (4 ``(B, C)`` and 3 ``(C, D)`` float32 tensors: the
+    parameter and a peak measured at about 5 tensors of either size at ``B = D = 512``) would not fit in
+    80 % of the available memory."""
+    import tempfile
+
+    import torch.multiprocessing as mp
+
+    row: dict[str, float | None] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        mp.spawn(_sharded_worker, args=(batch, classes, repeats, f"{tmp}/store", f"{tmp}/t"), nprocs=2)
+        with open(f"{tmp}/t") as f:
+            row["sharded_ms"] = float(json.load(f))
+    torch.manual_seed(0)
+    dense = ArcFace(EMBEDDING_DIM, classes)
+    chunked = ChunkedArcFace(EMBEDDING_DIM, classes)
+    chunked.weight = dense.weight  # one copy of the prototypes for both
+    embeddings = torch.randn(batch, EMBEDDING_DIM, requires_grad=True)
+    labels = torch.randint(0, classes, (batch,))
+    cpu = torch.device("cpu")
+
+    def clear() -> None:
+        embeddings.grad = dense.weight.grad = None
+
+    steps = {"chunked": lambda: chunked(embeddings, labels).loss.backward()}
+    dense_bytes = 4 * (4 * batch * classes + 3 * classes * EMBEDDING_DIM)
+    if dense_bytes < 0.8 * _available_bytes():
+        steps["dense"] = lambda: dense(embeddings, labels).loss.backward()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(1 + repeats):  # the first round warms up
+        for name, step in steps.items():
+            times[name].append(_time_ms(step, clear, cpu))
+    for name in ("dense", "chunked"):
+        row[f"{name}_ms"] = statistics.median(times[name][1:]) if name in steps else None
+        row[f"{name}_peak_mib"] = _peak_mib(steps[name], clear, cpu) if name in steps else None
+    return row
+
+
+def main_heads(repeats: int, configs: list[tuple[int, int]]) -> None:
+    print(
+        "| B | C | dense ms | chunked ms | chunked/dense time | 2-process sharded ms | dense peak MiB "
+        "| chunked peak MiB | chunked/dense peak |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for batch, classes in configs:
+        r = measure_heads(batch, classes, repeats)
+        dense_ms, dense_peak = r["dense_ms"], r["dense_peak_mib"]
+        chunked_ms, chunked_peak = r["chunked_ms"], r["chunked_peak_mib"]
+        assert chunked_ms is not None and chunked_peak is not None
+
+        def cell(value: float | None, digits: int = 0) -> str:
+            return "skipped (does not fit)" if value is None else f"{value:,.{digits}f}"
+
+        time_ratio = None if dense_ms is None else chunked_ms / dense_ms
+        peak_ratio = None if dense_peak is None else chunked_peak / dense_peak
+        print(
+            f"| {batch} | {classes:,} | {cell(dense_ms)} | {cell(chunked_ms)} | {cell(time_ratio, 2)} "
+            f"| {cell(r['sharded_ms'])} | {cell(dense_peak)} | {cell(chunked_peak)} "
+            f"| {cell(peak_ratio, 3)} |",
+            flush=True,
+        )
+
+
 def machine_description() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -194,6 +303,11 @@ def main(argv: list[str] | None = None) -> None:
         help="only these sizes, e.g. --config 512x10000",
     )
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument(
+        "--heads",
+        action="store_true",
+        help="dense vs chunked vs 2-process sharded ArcFace on CPU (B=512, C in {1e5, 1e6}; or --config)",
+    )
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: expected a CUDA device, got none (torch.cuda.is_available() is False)")
@@ -212,6 +326,13 @@ def main(argv: list[str] | None = None) -> None:
 
     arguments = " ".join(sys.argv[1:] if argv is None else argv)
     print(f"Command: python benchmarks/bench_head.py {arguments}".rstrip())
+    if args.heads:
+        print(f"Machine: {machine_description()}")
+        print(f"Median of {args.repeats} interleaved repeats, forward + backward, value checks off, D=512.")
+        print()
+        default = [(512, 100_000), (512, 1_000_000)]
+        main_heads(args.repeats, [(64, 10_000)] if args.quick else (configs if args.config else default))
+        return
     print(f"Machine: {machine_description()}")
     print(f"Median of up to {repeats} interleaved repeats, forward + backward, value checks off,")
     print(f"D={EMBEDDING_DIM}, feature map (B, {', '.join(map(str, FEATURE_SHAPE))}).")
