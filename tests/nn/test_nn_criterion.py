@@ -319,3 +319,19 @@ def test_feature_map_on_another_device_is_reported() -> None:
     crit = RecognizabilityLoss(CH, (H, W), D)
     with pytest.raises(ValueError, match=r"feature_map on the device of embeddings \(cpu\), got meta"):
         crit(torch.empty(B, CH, H, W, device="meta"), e, y, head(e, y), ui)
+
+
+def test_a_head_without_the_whole_cosine_gives_the_same_terms() -> None:
+    """ChunkedArcFace never builds (B, C): its two index parts give the dense ArcFace's index and terms."""
+    from recognizability.nn import ChunkedArcFace
+
+    fm, e, y, head, ui = make_step(12)
+    chunked = ChunkedArcFace(D, C, chunk_size=4)
+    with torch.no_grad():
+        chunked.weight.copy_(head.weight)
+    crit = RecognizabilityLoss(CH, (H, W), D).eval()
+    out = chunked(e, y)
+    assert out.cosine is None and out.logits is None
+    got, want = crit(fm, e, y, out, ui), crit(fm, e, y, head(e, y), ui)
+    for field in dataclasses.fields(want):
+        torch.testing.assert_close(getattr(got, field.name), getattr(want, field.name))
