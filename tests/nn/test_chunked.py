@@ -191,3 +191,21 @@ def test_bad_arguments() -> None:
         chunked_arcface(e, w, torch.tensor([0, 5]))
     with pytest.raises(ValueError, match=r"chunk_size to be a positive int, got True"):
         ChunkedArcFace(4, 5, chunk_size=True)  # type: ignore[arg-type]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_chunked_on_cuda_equals_the_dense_head_under_autocast() -> None:
+    torch.manual_seed(6)
+    device = torch.device("cuda")
+    embeddings = torch.randn(16, 32, device=device, requires_grad=True)
+    weight = torch.randn(1000, 32, device=device, requires_grad=True)
+    labels = torch.randint(0, 1000, (16,), device=device)
+    dense = _dense_reference(embeddings, weight, labels, 64.0, 0.45)
+    dense_grads = torch.autograd.grad(dense[0], (embeddings, dense[3]))
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        chunked = chunked_arcface(embeddings, weight, labels, chunk_size=300)
+    assert chunked[0].dtype == torch.float32
+    chunked_grads = torch.autograd.grad(chunked[0], (embeddings, weight))
+    for got, want in zip((*chunked, *chunked_grads), (*dense[:3], *dense_grads), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
