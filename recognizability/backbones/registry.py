@@ -84,6 +84,20 @@ def _register_pretrained(weights: PretrainedWeights) -> None:
     _PRETRAINED[(weights.backbone, weights.tag)] = weights
 
 
+# Stage 1 of the paper's protocol for the CPU demo (docs/checkpoints.md has the command, seed and time):
+# ArcFace on the synthetic hr set (1,000 clean identities x 16 images at 32 x 32, seed 0), 12 epochs.
+_register_pretrained(
+    PretrainedWeights(
+        backbone="small_vlr_net",
+        tag="synthetic-hr",
+        filename="small_vlr_net_synthetic_hr.pt",
+        architecture={"input_size": (32, 32), "width": 64, "embedding_dim": 128},
+        sha256="c21e9d3aae392492d1f193dcd562466dc3c665a0a351744e0ffc94ef9e645b4f",
+        description="small_vlr_net trained with ArcFace on the synthetic hr set (clean faces; synthetic)",
+    )
+)
+
+
 def available_pretrained() -> dict[str, list[str]]:
     """Tags of the weights shipped in the package, per backbone name."""
     out: dict[str, list[str]] = {}
