@@ -67,14 +67,17 @@ def train(name: str, config: TrainingConfig, data: RunData, session: Session) ->
     )  # fmt: skip
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, config.optim.lr_multiplier)
     run = session.start(name, config, model, optimizer, scheduler)  # resumes OUT/<name>/last.pt (--resume)
-    augmentation = build_augmentation(config.model.input_size, config.data)  # flip, +-10 deg, rescale
+    size = config.model.input_size
+    # flip, +-10 degrees, rescale (Sec. B), from a stream of its own: every configuration sees the same images
+    augmentation_draws = torch.Generator()
+    augmentation = build_augmentation(size, config.data, augmentation_draws)
     augmentation = None if augmentation is None else augmentation.to(session.device)
     validation = validation_subset(data.train, config.data, config.run.seed)
-    size = config.model.input_size
     forward_features = session.compiled(backbone.forward_features)  # torch.compile with --compile
 
     for epoch in run.epochs():
         seed_everything(epoch_seed(config.run.seed, epoch))  # an epoch is a function of (seed, epoch)
+        augmentation_draws.manual_seed(epoch_seed(config.run.seed, epoch))
         # u = normalised mean of the UI set's normalised embeddings under the current backbone (Eq. 2, 8)
         ui_v, ui_xi_hat = embed_images(model, data.ui, size, session.device, session.amp)
         ui_center.fit(ui_v)

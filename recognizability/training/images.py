@@ -137,13 +137,22 @@ def load_image_set(dataset: FaceDataset, size: int, chunk: int = 512) -> ImageSe
     return ImageSet(images, labels, severity, hard, [str(s.path) for s in samples], distance)
 
 
-def build_augmentation(input_size: int, data: DataConfig) -> nn.Module | None:
+def build_augmentation(
+    input_size: int, data: DataConfig, generator: torch.Generator | None = None
+) -> nn.Module | None:
     """The paper's training augmentation (flip, rotation within +-10 degrees, random rescale to 64/112 or
-    100/112 of the side and back), or None when ``data.augment`` is off."""
+    100/112 of the side and back), or None when ``data.augment`` is off.
+
+    ``generator``: the stream its random draws come from (None: torch's global one). The examples give it a
+    CPU generator of its own, reseeded every epoch, so the draws do not depend on what else consumed random
+    numbers (dropout of modules that run in some configurations only): runs that differ only in their loss
+    terms see the same augmented images."""
     if not data.augment:
         return None
     sizes = tuple(max(4, round(f * input_size)) for f in data.rescale_fractions)
-    return T.TrainAugmentation(input_size, max_degrees=10.0, rescale_sizes=sizes, normalize_output=False)
+    return T.TrainAugmentation(
+        input_size, max_degrees=10.0, rescale_sizes=sizes, normalize_output=False, generator=generator
+    )
 
 
 def prepare_batch(

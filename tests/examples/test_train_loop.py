@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from recognizability.training import LOSS_TERMS, RunData, build_modules
+from recognizability.training import LOSS_TERMS, RunData, build_modules, prepare_batch
 
 from .tiny import EXAMPLES, load_example, tiny_config, tiny_data, tiny_session
 
@@ -103,3 +103,23 @@ def test_the_three_scripts_run_the_same_loop() -> None:
     assert len(trains) == 1 and len(mains) == 1
     for path in scripts:
         assert len(path.read_text().splitlines()) < 200, path
+
+
+def test_configurations_that_differ_in_loss_terms_see_the_same_images(tmp_path: Path) -> None:
+    # The augmentation draws from a stream of its own, so the dropout of modules that only some configurations
+    # run does not change the images: runs are paired image for image (the ablation compares rows this way).
+    example = load_example("train_tinyface")
+    seen: list[torch.Tensor] = []
+
+    def recording(*args: object, **kwargs: object) -> torch.Tensor:
+        x: torch.Tensor = prepare_batch(*args, **kwargs)  # type: ignore[arg-type]
+        seen.append(x.detach().clone())
+        return x
+
+    example.prepare_batch = recording
+    data, config = tiny_data(tmp_path), tiny_config(epochs=2, max_steps_per_epoch=2)
+    example.train("a", config.with_losses(()), data, tiny_session())
+    arcface, seen[:] = list(seen), []
+    example.train("b", config.with_losses(LOSS_TERMS), data, tiny_session())
+    assert len(arcface) == len(seen) == 4
+    assert all(torch.equal(a, b) for a, b in zip(arcface, seen, strict=True))
