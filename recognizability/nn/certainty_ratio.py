@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_floating, check_positive_float, check_shape
+from .._validation import check_bool, check_floating, check_positive_float, check_positive_int, check_shape
 
 __all__ = ["CertaintyRatioRegression", "certainty_ratio"]
 
@@ -59,16 +59,16 @@ class CertaintyRatioRegression(nn.Module):
 
     def __init__(self, embedding_dim: int, smooth_l1_beta: float = 0.5, detach_input: bool = True) -> None:
         super().__init__()
-        if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
-            raise ValueError(f"expected embedding_dim to be an int >= 1, got {embedding_dim!r}")
+        check_positive_int(embedding_dim, "embedding_dim")
         self.smooth_l1_beta = check_positive_float(smooth_l1_beta, "smooth_l1_beta")
-        self.detach_input = bool(detach_input)
+        self.detach_input = check_bool(detach_input, "detach_input")
         self.linear = nn.Linear(embedding_dim, 1)
 
     def forward(self, embeddings: Tensor) -> Tensor:
         check_shape(embeddings, "embeddings", ("B", self.linear.in_features))
         x = embeddings.detach() if self.detach_input else embeddings
-        return self.linear(x.to(self.linear.weight.dtype)).squeeze(1).float()
+        prediction: Tensor = self.linear(x.to(self.linear.weight.dtype))
+        return prediction.squeeze(1).float()
 
     def loss(self, embeddings: Tensor, positive_cosine: Tensor, nearest_negative_cosine: Tensor) -> Tensor:
         """Smooth L1 between the prediction and the detached certainty ratio (CR-FIQA's ``loss_qs``)."""
