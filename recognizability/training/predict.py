@@ -40,9 +40,9 @@ from recognizability.data import ImageDecodeError, ImageFolder, decode_image
 from recognizability.data import transforms as T
 
 from .checkpoint import TRAINING_CHECKPOINT, CheckpointError, load_checkpoint, read_training_checkpoint
+from .config import TrainingConfig
 from .guards import evaluation_mode
 from .model import RecognizabilityModel, build_model
-from .settings import TrainingSettings
 
 __all__ = ["QualityPrediction", "load_trained_model", "predict_quality", "write_quality_csv"]
 
@@ -68,7 +68,7 @@ class QualityPrediction:
 
 def load_trained_model(
     checkpoint: str | os.PathLike[str], device: str | torch.device = "cpu"
-) -> tuple[RecognizabilityModel, TrainingSettings]:
+) -> tuple[RecognizabilityModel, TrainingConfig]:
     """Rebuild the :class:`RecognizabilityModel` of a checkpoint written by ``fit`` and load its weights.
 
     The file is read with ``torch.load(weights_only=True)`` and checked whole
@@ -100,7 +100,7 @@ def load_trained_model(
             path=str(checkpoint),
         )
     try:
-        settings = TrainingSettings.from_dict(loaded.settings).replace(pretrained=None)
+        settings = TrainingConfig.from_dict(loaded.settings).replace(pretrained=None)
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(
             f"checkpoint {str(checkpoint)!r}: its settings cannot be read by this version "

@@ -1,9 +1,6 @@
 """Release 0.1.0's settings module, kept for one release: the configuration is now
-:mod:`recognizability.training.config` (typed sections) and :mod:`recognizability.training.presets`.
-
-``TrainingSettings`` is :class:`~recognizability.training.TrainingConfig` (``from_dict`` reads the flat
-settings dicts of 0.1.0's checkpoints); the other names warn on use.
-"""
+:mod:`recognizability.training.config` (typed sections) and :mod:`recognizability.training.presets`. Every
+name here warns on use."""
 
 from __future__ import annotations
 
@@ -11,14 +8,10 @@ import importlib
 import warnings
 from typing import Any
 
-from .config import LOSS_TERMS, LearningRates, TrainingConfig
-
-__all__ = ["LOSS_TERMS", "LearningRates", "TrainingSettings"]
-
-#: The configuration's class under its release 0.1.0 name.
-TrainingSettings = TrainingConfig
-
-_DEPRECATED: dict[str, tuple[str, str]] = {
+_MOVED: dict[str, tuple[str, str]] = {
+    "TrainingSettings": ("config", "TrainingConfig"),
+    "LearningRates": ("config", "LearningRates"),
+    "LOSS_TERMS": ("config", "LOSS_TERMS"),
     "paper_settings": ("presets", "paper_config"),
     "cpu_demo_settings": ("presets", "demo_config"),
     "DATASETS": ("benchmarks", "available_benchmarks"),
@@ -26,8 +19,8 @@ _DEPRECATED: dict[str, tuple[str, str]] = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _DEPRECATED:
-        module, new = _DEPRECATED[name]
+    if name in _MOVED:
+        module, new = _MOVED[name]
         warnings.warn(
             f"recognizability.training.settings.{name} is deprecated and will be removed in the next "
             f"release; use recognizability.training.{module}.{new}",

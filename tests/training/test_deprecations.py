@@ -35,7 +35,8 @@ def test_old_modules_warn_or_explain() -> None:
         assert loop.ImageSet is images.ImageSet
     with pytest.warns(DeprecationWarning, match="paper_config"):
         assert settings.paper_settings is paper_config
-    assert settings.TrainingSettings is TrainingConfig
+    with pytest.warns(DeprecationWarning, match="training.config.TrainingConfig"):
+        assert settings.TrainingSettings is TrainingConfig
     with pytest.raises(AttributeError, match="examples/train_"):
         _ = recipe.fit
     with pytest.raises(AttributeError, match="examples/train_"):
