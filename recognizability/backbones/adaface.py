@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .base import FaceBackbone, autocast_disabled, check_dropout, check_positive_int, check_stage_depths
+from .._validation import check_bool, check_positive_int
+from ..functional._autocast import float32_region
+from .base import FaceBackbone, _check_dropout, _check_stage_depths
 
 __all__ = ["AdaFaceIR", "adaface_ir50", "adaface_ir101"]
 
@@ -90,13 +92,13 @@ class AdaFaceIR(FaceBackbone):
         head_in_float32: bool = True,
     ) -> None:
         super().__init__()
-        layers = check_stage_depths(layers)
-        dropout = check_dropout(dropout)
-        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        layers = _check_stage_depths(layers)
+        dropout = _check_dropout(dropout)
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.input_size = (112, 112)
         self.feature_shape = (512, 7, 7)
         self.input_channel_order = "BGR"
-        self.head_in_float32 = bool(head_in_float32)
+        self.head_in_float32 = check_bool(head_in_float32, "head_in_float32")
         self.input_layer = nn.Sequential(
             nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False), nn.BatchNorm2d(64), nn.PReLU(64)
         )
@@ -132,7 +134,7 @@ class AdaFaceIR(FaceBackbone):
         x = self.output_layer[2](self.output_layer[1](feature_map))
         linear, bn = self.output_layer[3], self.output_layer[4]
         if self.head_in_float32:
-            with autocast_disabled(x.device):
+            with float32_region(x.device):
                 out: Tensor = bn(linear(x.to(linear.weight.dtype)))
                 return out
         out = bn(linear(x))

@@ -22,9 +22,7 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_float_in_range
-from .._validation import check_positive_int as _check_positive_int
-from ..functional._autocast import float32_region
+from .._validation import ArgumentTypeError, check_float_in_range, check_positive_int
 
 __all__ = ["BackboneOutput", "ChannelOrder", "FaceBackbone"]
 
@@ -123,28 +121,27 @@ class FaceBackbone(nn.Module):
             )
 
 
-def check_dropout(dropout: object) -> float:
+def _check_dropout(dropout: object) -> float:
     """The dropout probability of a backbone constructor, in [0, 1) (the package's range check)."""
     return check_float_in_range(dropout, "dropout", 0, 1, high_closed=False)
 
 
-def check_positive_int(name: str, value: object) -> int:
-    """``recognizability._validation.check_positive_int(value, name)`` in the argument order the backbone
-    constructors call it with; new code calls that one."""
-    return _check_positive_int(value, name)
+def _check_stage_depths(layers: object) -> tuple[int, int, int, int]:
+    """Validate the number of residual units in each of the four stages of an IResNet / AdaFace IR.
 
-
-def check_stage_depths(layers: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    """Validate the number of residual units in each of the four stages of an IResNet / AdaFace IR."""
-    if not isinstance(layers, (tuple, list)) or len(layers) != 4:
-        raise ValueError(f"expected layers to be four positive ints, got {layers!r}")
+    Raises:
+        ArgumentTypeError: ``layers`` is not a tuple or list, or holds something other than ints.
+        ValueError: not four entries, or an entry < 1.
+    """
+    message = f"expected layers to be four positive ints, got {layers!r}"
+    if not isinstance(layers, (tuple, list)):
+        raise ArgumentTypeError(message)
+    if len(layers) != 4:
+        raise ValueError(message)
     try:
-        for depth in layers:
-            _check_positive_int(depth, "layers")
-    except ValueError:  # ArgumentTypeError included
-        raise ValueError(f"expected layers to be four positive ints, got {layers!r}") from None
-    return layers
-
-
-#: The package's one autocast-off context (heads kept in float32; a no-op on devices without autocast).
-autocast_disabled = float32_region
+        depths = tuple(check_positive_int(depth, "layers") for depth in layers)
+    except ArgumentTypeError:
+        raise ArgumentTypeError(message) from None
+    except ValueError:
+        raise ValueError(message) from None
+    return (depths[0], depths[1], depths[2], depths[3])

@@ -26,7 +26,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .base import FaceBackbone, autocast_disabled, check_dropout, check_positive_int, check_stage_depths
+from .._validation import check_bool, check_positive_int
+from ..functional._autocast import float32_region
+from .base import FaceBackbone, _check_dropout, _check_stage_depths
 
 __all__ = ["IBasicBlock", "IResNet", "iresnet18", "iresnet34", "iresnet50", "iresnet100"]
 
@@ -86,13 +88,13 @@ class IResNet(FaceBackbone):
         head_in_float32: bool = True,
     ) -> None:
         super().__init__()
-        layers = check_stage_depths(layers)
-        dropout = check_dropout(dropout)
-        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        layers = _check_stage_depths(layers)
+        dropout = _check_dropout(dropout)
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.input_size = (112, 112)
         self.feature_shape = (512, 7, 7)
         self.input_channel_order = "RGB"
-        self.head_in_float32 = bool(head_in_float32)
+        self.head_in_float32 = check_bool(head_in_float32, "head_in_float32")
 
         self.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(64, eps=1e-5)
@@ -132,7 +134,7 @@ class IResNet(FaceBackbone):
     def _head(self, feature_map: Tensor) -> Tensor:
         x = self.dropout(torch.flatten(feature_map, 1))
         if self.head_in_float32:
-            with autocast_disabled(x.device):
+            with float32_region(x.device):
                 out: Tensor = self.features(self.fc(x.to(self.fc.weight.dtype)))
                 return out
         out = self.features(self.fc(x))

@@ -26,7 +26,9 @@ from typing import cast
 
 from torch import Tensor, nn
 
-from .base import FaceBackbone, autocast_disabled, check_dropout, check_positive_int
+from .._validation import check_bool, check_positive_int
+from ..functional._autocast import float32_region
+from .base import FaceBackbone, _check_dropout
 
 __all__ = ["MobileFaceNet", "mobilefacenet"]
 
@@ -123,12 +125,12 @@ class MobileFaceNet(FaceBackbone):
 
     def __init__(self, dropout: float = 0.0, embedding_dim: int = 512, head_in_float32: bool = True) -> None:
         super().__init__()
-        dropout = check_dropout(dropout)
-        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        dropout = _check_dropout(dropout)
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.input_size = (112, 112)
         self.feature_shape = (512, 7, 7)
         self.input_channel_order = "RGB"
-        self.head_in_float32 = bool(head_in_float32)
+        self.head_in_float32 = check_bool(head_in_float32, "head_in_float32")
         self.layers = nn.ModuleList(
             [
                 _ConvBlock(3, 128, kernel_size=3, stride=2, padding=1),  # 112 -> 56
@@ -159,7 +161,7 @@ class MobileFaceNet(FaceBackbone):
 
     def _head(self, feature_map: Tensor) -> Tensor:
         if self.head_in_float32:
-            with autocast_disabled(feature_map.device):
+            with float32_region(feature_map.device):
                 out: Tensor = self.features(
                     feature_map.to(cast(nn.Linear, self.features.layers[2]).weight.dtype)
                 )

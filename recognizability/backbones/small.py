@@ -23,7 +23,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .base import FaceBackbone, check_dropout, check_positive_int
+from .._validation import check_positive_int
+from .base import FaceBackbone, _check_dropout
 from .iresnet import IBasicBlock
 
 __all__ = ["SmallVLRNet", "small_vlr_net"]
@@ -55,11 +56,11 @@ class SmallVLRNet(FaceBackbone):
             raise ValueError(
                 f"expected input_size to be two positive ints divisible by 8, got {input_size!r}"
             )
-        width = check_positive_int("width", width)
+        width = check_positive_int(width, "width")
         if width % 2:
             raise ValueError(f"expected width to be an even positive int, got {width!r}")
-        dropout = check_dropout(dropout)
-        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        dropout = _check_dropout(dropout)
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.feature_shape = (2 * width, self.input_size[0] // 8, self.input_size[1] // 8)
         self.input_channel_order = "RGB"

@@ -9,12 +9,11 @@ from pathlib import Path
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .._validation import check_choice as _check_choice
 from ._images import ImageDecodeError, decode_image
 from .metadata import attach_metadata, is_synthetic_tree
 from .records import FaceRecord, ReadReport
 
-__all__ = ["FaceDataset", "check_choice", "check_transform", "resolve_root"]
+__all__ = ["FaceDataset", "check_transform", "resolve_root"]
 
 ImageTransform = Callable[[Tensor], Tensor]
 
@@ -29,12 +28,6 @@ def resolve_root(root: str | os.PathLike[str], dataset: str, expected: str) -> P
     if not path.is_dir():
         raise FileNotFoundError(f"{dataset}: root {path} is not a folder; expected {expected}")
     return path
-
-
-def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
-    """``recognizability._validation.check_choice(value, name, choices)`` in the argument order the readers
-    call it with; new code calls that one."""
-    _check_choice(value, name, choices)
 
 
 def check_transform(transform: object) -> None:

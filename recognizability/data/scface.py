@@ -26,7 +26,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from ._base import FaceDataset, ImageTransform, check_choice, check_transform, resolve_root
+from .._validation import check_choice
+from ._base import FaceDataset, ImageTransform, check_transform, resolve_root
 from ._images import NOT_AN_IMAGE, is_image_file, walk_files
 from .records import FaceRecord, ReadReport
 
@@ -92,9 +93,9 @@ class SCFace(FaceDataset):
         num_train_subjects: int = 50,
         transform: ImageTransform | None = None,
     ) -> None:
-        check_choice("subset", subset, self.SUBSETS)
-        check_choice("gallery", gallery, ("all", "test"))
-        check_choice("mugshot", mugshot, ("auto", "cropped", "original"))
+        check_choice(subset, "subset", self.SUBSETS)
+        check_choice(gallery, "gallery", ("all", "test"))
+        check_choice(mugshot, "mugshot", ("auto", "cropped", "original"))
         check_transform(transform)
         if (
             isinstance(num_train_subjects, bool)

@@ -32,7 +32,8 @@ import os
 import re
 from pathlib import Path
 
-from ._base import FaceDataset, ImageTransform, check_choice, check_transform, resolve_root
+from .._validation import check_choice
+from ._base import FaceDataset, ImageTransform, check_transform, resolve_root
 from ._images import list_image_files, walk_files
 from ._mat import find_variable, load_mat, locate_file, read_name_cells, read_protocol_listings
 from ._protocol import check_bijection, list_identity_folders, match_listed_files
@@ -90,7 +91,7 @@ class SurvFace(FaceDataset):
     def __init__(
         self, root: str | os.PathLike[str], subset: str, *, transform: ImageTransform | None = None
     ) -> None:
-        check_choice("subset", subset, self.SUBSETS)
+        check_choice(subset, "subset", self.SUBSETS)
         check_transform(transform)
         base = resolve_root(root, "SurvFace", _LAYOUT)
         report = ReadReport("SurvFace", subset, base)

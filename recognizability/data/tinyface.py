@@ -31,7 +31,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ._base import FaceDataset, ImageTransform, check_choice, check_transform, resolve_root
+from .._validation import check_choice
+from ._base import FaceDataset, ImageTransform, check_transform, resolve_root
 from ._images import list_image_files
 from ._mat import read_protocol_listings
 from ._protocol import check_bijection, list_identity_folders, match_listed_files
@@ -82,7 +83,7 @@ class TinyFace(FaceDataset):
     def __init__(
         self, root: str | os.PathLike[str], subset: str, *, transform: ImageTransform | None = None
     ) -> None:
-        check_choice("subset", subset, self.SUBSETS)
+        check_choice(subset, "subset", self.SUBSETS)
         check_transform(transform)
         base = resolve_root(root, "TinyFace", _LAYOUT)
         report = ReadReport("TinyFace", subset, base)

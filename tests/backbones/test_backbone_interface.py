@@ -115,6 +115,62 @@ def test_bad_feature_map_and_constructor_arguments() -> None:
             cls((3, 4, 0, 3))
 
 
+@pytest.mark.parametrize(
+    ("build", "error", "words"),
+    [
+        (
+            lambda: IResNet("3, 4, 14, 3"),
+            TypeError,
+            r"expected layers to be four positive ints, got '3, 4, 14, 3'",
+        ),
+        (
+            lambda: AdaFaceIR((3, 4, 14.0, 3)),
+            TypeError,
+            r"expected layers to be four positive ints, got \(3, 4, 14.0, 3\)",
+        ),
+        (
+            lambda: IResNet((3, 4, 14)),
+            ValueError,
+            r"expected layers to be four positive ints, got \(3, 4, 14\)",
+        ),
+        (
+            lambda: iresnet50(embedding_dim="512"),
+            TypeError,
+            "expected embedding_dim to be a positive int, got '512'",
+        ),
+        (
+            lambda: mobilefacenet(embedding_dim=True),
+            TypeError,
+            "expected embedding_dim to be a positive int, got True",
+        ),
+        (lambda: small_vlr_net(width=0), ValueError, "expected width to be a positive int, got 0"),
+        (lambda: small_vlr_net(width=8.0), TypeError, "expected width to be a positive int, got 8.0"),
+        (
+            lambda: iresnet50(head_in_float32="no"),
+            TypeError,
+            "expected head_in_float32 to be a bool, got str",
+        ),
+        (
+            lambda: mobilefacenet(head_in_float32=0),
+            TypeError,
+            "expected head_in_float32 to be a bool, got int",
+        ),
+        (
+            lambda: AdaFaceIR((1, 1, 1, 1), head_in_float32=None),
+            TypeError,
+            "expected head_in_float32 to be a bool",
+        ),
+    ],
+)
+def test_constructor_argument_types(
+    build: Callable[[], FaceBackbone], error: type[Exception], words: str
+) -> None:
+    """A wrong Python type is a TypeError (also a ValueError, as in earlier releases) naming the argument."""
+    with pytest.raises(error, match=words) as caught:
+        build()
+    assert isinstance(caught.value, ValueError)
+
+
 def test_registry() -> None:
     names = available_backbones()
     assert names == sorted(names)
