@@ -20,20 +20,24 @@ Usage::
     python benchmarks/bench_head.py            # B in {64, 512}, C in {1e3, 1e4, 1e5}; CPU (+ CUDA if any)
     python benchmarks/bench_head.py --quick    # one small configuration, few repeats
     python benchmarks/bench_head.py --heads    # dense, chunked, 2-process sharded ArcFace; B=512, C=1e5, 1e6
+    python benchmarks/bench_head.py --margin-heads   # each margin head beside ArcFace (bench_margin_heads.py)
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import platform
 import statistics
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -283,6 +287,16 @@ def machine_description() -> str:
     return text
 
 
+def _sibling_script(name: str) -> types.ModuleType:
+    """Import another benchmark script of this folder, however this one was started."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"expected benchmarks/{name}.py beside {Path(__file__).name}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="one small configuration, 3 repeats")
@@ -308,7 +322,18 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="dense vs chunked vs 2-process sharded ArcFace on CPU (B=512, C in {1e5, 1e6}; or --config)",
     )
+    parser.add_argument(
+        "--margin-heads",
+        action="store_true",
+        help="CosFace, AdaFace, CurricularFace, MagFace beside ArcFace (runs bench_margin_heads.py)",
+    )
     args = parser.parse_args(argv)
+    if args.margin_heads:
+        forwarded = ["--quick"] if args.quick else ["--repeats", str(args.repeats)]
+        forwarded += [f"--config={config}" for config in args.config or []]
+        forwarded += ["--device", "cuda"] if args.device == "cuda" else []
+        _sibling_script("bench_margin_heads").main(forwarded)
+        return
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: expected a CUDA device, got none (torch.cuda.is_available() is False)")
 
