@@ -31,10 +31,9 @@ from .distributed import DistributedContext, init_distributed
 from .evaluation import evaluate_run
 from .modules import MethodModules
 from .reports import RunReport, TrainingSummary, comparison_table, write_report
-from .run_dir import CHECKPOINT_NAME, RunDir, prepare_run_dir
+from .run_dir import RunDir, prepare_run_dir
 
 __all__ = [
-    "CHECKPOINT_NAME",
     "TERM_NAMES",
     "EpochMeter",
     "RunOptions",
