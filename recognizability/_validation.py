@@ -190,8 +190,9 @@ def check_bool(value: object, name: str) -> bool:
 
 
 def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
-    """Check ``value`` is an ``int`` (bool excluded) ``>= minimum`` (default 1: a positive int); return it."""
-    bound = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+    """Check ``value`` is an ``int`` (bool excluded) ``>= minimum`` (default 1: a positive int; 0: a
+    non-negative int); return it."""
+    bound = {1: "a positive int", 0: "a non-negative int"}.get(minimum, f"an int >= {minimum}")
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise ArgumentTypeError(f"expected {name} to be {bound}, got {value!r}")
     if value < minimum:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+from .._validation import check_bool
 from ._base import FaceDataset, ImageTransform, check_transform, resolve_root
 from ._images import list_image_files
 from ._protocol import list_identity_folders
@@ -56,9 +57,8 @@ class ImageFolder(FaceDataset):
     ) -> None:
         if isinstance(label, bool) or not isinstance(label, int):
             raise TypeError(f"expected label to be an int, got {type(label).__name__}")
-        for name, flag in (("recursive", recursive), ("identity_folders", identity_folders)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"expected {name} to be a bool, got {type(flag).__name__}")
+        check_bool(recursive, "recursive")
+        check_bool(identity_folders, "identity_folders")
         if identity_folders and (label != UNLABELLED or not recursive):
             raise ValueError(
                 "expected label and recursive at their defaults with identity_folders=True (labels come from "

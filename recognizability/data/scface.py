@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from .._validation import check_choice
+from .._validation import check_choice, check_positive_int
 from ._base import FaceDataset, ImageTransform, check_transform, resolve_root
 from ._images import NOT_AN_IMAGE, is_image_file, walk_files
 from .records import FaceRecord, ReadReport
@@ -40,7 +40,7 @@ _MUGSHOT_NAME = re.compile(r"^(\d+)_frontal$", re.IGNORECASE)
 _CAMERA_FOLDER = re.compile(r"^cam_?(\d+)$", re.IGNORECASE)
 
 
-def _check_indices(name: str, values: Iterable[int], allowed: range) -> tuple[int, ...]:
+def _check_indices(values: Iterable[int], name: str, allowed: range) -> tuple[int, ...]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(
             f"expected {name} to be a collection of ints in {allowed.start}..{allowed.stop - 1}, "
@@ -97,16 +97,9 @@ class SCFace(FaceDataset):
         check_choice(gallery, "gallery", ("all", "test"))
         check_choice(mugshot, "mugshot", ("auto", "cropped", "original"))
         check_transform(transform)
-        if (
-            isinstance(num_train_subjects, bool)
-            or not isinstance(num_train_subjects, int)
-            or num_train_subjects < 0
-        ):
-            raise ValueError(
-                f"expected num_train_subjects to be a non-negative int, got {num_train_subjects!r}"
-            )
-        self.cameras = _check_indices("cameras", cameras, range(1, 8))
-        self.distances = _check_indices("distances", distances, range(1, 4))
+        check_positive_int(num_train_subjects, "num_train_subjects", minimum=0)
+        self.cameras = _check_indices(cameras, "cameras", range(1, 8))
+        self.distances = _check_indices(distances, "distances", range(1, 4))
         self.num_train_subjects = num_train_subjects
         base = resolve_root(root, "SCFace", _LAYOUT)
         report = ReadReport("SCFace", subset, base)

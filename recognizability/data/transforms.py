@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._validation import check_choice, check_float_in_range
 from ..backbones.preprocessing import normalize_for
 
 __all__ = [
@@ -74,12 +75,6 @@ def _size_pair(size: object, name: str = "size") -> tuple[int, int]:
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
         raise ValueError(f"expected {name} to hold positive ints, got {size!r}")
     return (int(pair[0]), int(pair[1]))  # type: ignore[call-overload]
-
-
-def _check_probability(p: object, name: str) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"expected {name} to be a probability in [0, 1], got {p!r}")
-    return float(p)
 
 
 def _uniform(count: int, device: torch.device, generator: torch.Generator | None) -> Tensor:
@@ -136,7 +131,7 @@ def random_horizontal_flip(
 ) -> Tensor:
     """Mirror each image left-right with probability ``p``, independently per sample: (B, C, H, W) -> same."""
     _check_batch(images)
-    p = _check_probability(p, "p")
+    p = check_float_in_range(p, "p", 0, 1)
     flip = (_uniform(images.shape[0], images.device, generator) < p).view(-1, 1, 1, 1)
     return torch.where(flip, images.flip(-1), images)
 
@@ -183,13 +178,8 @@ def random_rotation(
     (B, C, H, W) -> (B, C, H, W), same dtype and device. See :func:`rotate_batch` for the conventions.
     """
     _check_batch(images)
-    if (
-        isinstance(max_degrees, bool)
-        or not isinstance(max_degrees, (int, float))
-        or not 0 <= max_degrees <= 180
-    ):
-        raise ValueError(f"expected max_degrees to be a number in [0, 180], got {max_degrees!r}")
-    angles = (_uniform(images.shape[0], images.device, generator) * 2.0 - 1.0) * float(max_degrees)
+    degrees = check_float_in_range(max_degrees, "max_degrees", 0, 180)
+    angles = (_uniform(images.shape[0], images.device, generator) * 2.0 - 1.0) * degrees
     return rotate_batch(images, angles, value_range=value_range)
 
 
@@ -212,7 +202,7 @@ def random_rescale(
     (B, C, H, W) -> same shape, dtype, device.
     """
     _check_batch(images)
-    p = _check_probability(p, "p")
+    p = check_float_in_range(p, "p", 0, 1)
     targets = [_size_pair(size, "sizes[i]") for size in sizes]
     if not targets:
         raise ValueError("expected at least one size in sizes, got an empty sequence")
@@ -295,8 +285,7 @@ def normalize(images: Tensor, channel_order: str = "RGB") -> Tensor:
         (B, 3, H, W) float32 (or the input's float dtype).
     """
     _check_batch(images)
-    if channel_order not in _FORMAT_OF_ORDER:
-        raise ValueError(f"expected channel_order to be 'RGB' or 'BGR', got {channel_order!r}")
+    channel_order = check_choice(channel_order, "channel_order", ("RGB", "BGR"))
     if images.shape[1] != 3:
         raise ValueError(f"expected images with 3 channels (B, 3, H, W), got shape {tuple(images.shape)}")
     dtype = images.dtype if images.is_floating_point() else torch.float32
@@ -327,8 +316,7 @@ def collate_variable_size(
     height and width in the batch (``size`` is then ignored). Use ``functools.partial(collate_variable_size,
     size=...)`` to choose the size. Images keep their dtype (uint8 from the readers); labels are int64.
     """
-    if mode not in ("resize", "pad"):
-        raise ValueError(f"expected mode to be 'resize' or 'pad', got {mode!r}")
+    check_choice(mode, "mode", ("resize", "pad"))
     if len(batch) == 0:
         raise ValueError("expected a non-empty batch of (image, label) pairs, got an empty one")
     images: list[Tensor] = []
@@ -388,18 +376,11 @@ class TrainAugmentation(nn.Module):
     ) -> None:
         super().__init__()
         self.size = _size_pair(size)
-        self.flip_p = _check_probability(flip_p, "flip_p")
-        if (
-            isinstance(max_degrees, bool)
-            or not isinstance(max_degrees, (int, float))
-            or not 0 <= max_degrees <= 180
-        ):
-            raise ValueError(f"expected max_degrees to be a number in [0, 180], got {max_degrees!r}")
-        self.max_degrees = float(max_degrees)
+        self.flip_p = check_float_in_range(flip_p, "flip_p", 0, 1)
+        self.max_degrees = check_float_in_range(max_degrees, "max_degrees", 0, 180)
         self.rescale_sizes = tuple(_size_pair(s, "rescale_sizes[i]") for s in rescale_sizes)
-        self.rescale_p = _check_probability(rescale_p, "rescale_p")
-        if channel_order not in ("RGB", "BGR"):
-            raise ValueError(f"expected channel_order to be 'RGB' or 'BGR', got {channel_order!r}")
+        self.rescale_p = check_float_in_range(rescale_p, "rescale_p", 0, 1)
+        check_choice(channel_order, "channel_order", ("RGB", "BGR"))
         self.channel_order = channel_order
         self.normalize_output = normalize_output
         self.generator = generator
@@ -445,8 +426,7 @@ class EvalTransform(nn.Module):
     ) -> None:
         super().__init__()
         self.size = _size_pair(size)
-        if channel_order not in ("RGB", "BGR"):
-            raise ValueError(f"expected channel_order to be 'RGB' or 'BGR', got {channel_order!r}")
+        check_choice(channel_order, "channel_order", ("RGB", "BGR"))
         self.channel_order = channel_order
         self.flip = bool(flip)
         self.degrade_size = None if degrade_size is None else _size_pair(degrade_size, "degrade_size")

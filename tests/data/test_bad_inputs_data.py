@@ -530,7 +530,7 @@ ROWS = [
     pytest.param(
         lambda p: T.collate_variable_size([(torch.zeros(3, 4, 4), 0)], mode="crop"),
         ValueError,
-        "expected mode to be 'resize' or 'pad', got 'crop'",
+        r"expected mode to be one of \['resize', 'pad'\], got 'crop'",
         id="collate-mode",
     ),
     pytest.param(
@@ -548,7 +548,7 @@ ROWS = [
     pytest.param(
         lambda p: T.normalize(torch.zeros(1, 3, 4, 4), "XYZ"),
         ValueError,
-        "expected channel_order to be 'RGB' or 'BGR', got 'XYZ'",
+        r"expected channel_order to be one of \['RGB', 'BGR'\], got 'XYZ'",
         id="normalize-order",
     ),
     pytest.param(
@@ -566,13 +566,13 @@ ROWS = [
     pytest.param(
         lambda p: T.random_horizontal_flip(torch.zeros(1, 3, 4, 4), p=1.5),
         ValueError,
-        r"expected p to be a probability in \[0, 1\], got 1\.5",
+        r"expected p to be a float in \[0, 1\], got 1\.5",
         id="flip-p",
     ),
     pytest.param(
         lambda p: T.random_rotation(torch.zeros(1, 3, 4, 4), max_degrees=-1),
         ValueError,
-        r"expected max_degrees to be a number in \[0, 180\], got -1",
+        r"expected max_degrees to be a float in \[0, 180\], got -1",
         id="rotation-degrees",
     ),
     pytest.param(
@@ -590,7 +590,7 @@ ROWS = [
     pytest.param(
         lambda p: T.TrainAugmentation(flip_p=2),
         ValueError,
-        r"expected flip_p to be a probability in \[0, 1\], got 2",
+        r"expected flip_p to be a float in \[0, 1\], got 2",
         id="train-augmentation",
     ),
     pytest.param(
@@ -603,7 +603,7 @@ ROWS = [
     pytest.param(
         lambda p: generate("vggface", p / "out"),
         ValueError,
-        r"expected layout in \['tinyface', 'scface', 'survface', 'ui', 'hr'\], got 'vggface'",
+        r"expected layout to be one of \['tinyface', 'scface', 'survface', 'ui', 'hr'\], got 'vggface'",
         id="generate-layout",
     ),
     pytest.param(
@@ -729,7 +729,7 @@ ROWS = [
     pytest.param(
         lambda p: generate("ui", p / "out", workers=0),
         ValueError,
-        "expected workers to be an int >= 1, got 0",
+        "expected workers to be a positive int, got 0",
         id="generate-workers",
     ),
     pytest.param(
@@ -812,7 +812,7 @@ CLI_ROWS = [
     ),
     pytest.param(
         cli("--layout", "ui", "--out", "OUT", "--workers", "0"),
-        "expected workers to be an int >= 1, got 0",
+        "expected workers to be a positive int, got 0",
         id="cli-workers",
     ),
     pytest.param(

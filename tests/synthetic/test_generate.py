@@ -215,7 +215,10 @@ def test_sizes_presets_and_errors(tmp_path: Path) -> None:
     assert sizes_for("survface", "full").verification_pairs == 5320
     assert sizes_for("ui", "full").face_images + sizes_for("ui", "full").nonface_images == 11707
     assert TinyFaceSizes.small() == sizes_for("tinyface")
-    with pytest.raises(ValueError, match="expected layout in"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected layout to be one of \['tinyface', 'scface', 'survface', 'ui', 'hr'\], got 'lfw'",
+    ):
         generate("lfw", tmp_path / "x")
     with pytest.raises(ValueError, match="expected scale 'small' or 'full'"):
         generate("ui", tmp_path / "x", scale="huge")

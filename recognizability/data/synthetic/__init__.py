@@ -21,6 +21,7 @@ import secrets
 import shutil
 from pathlib import Path
 
+from ..._validation import check_choice, check_positive_int
 from ..metadata import METADATA_FILENAME, SYNTHETIC_MARKER
 from .degrade import HARD_THRESHOLD, DegradationParameters, degrade_images, sample_degradation, severity
 from .identities import ParameterTable, sample_identities, sample_variation
@@ -149,17 +150,14 @@ def generate(
         FileExistsError: ``out_dir`` is a file, a symbolic link, non-empty without ``overwrite``, or not a
             synthetic tree of the generator's files alone.
     """
-    if layout not in _WRITERS:
-        raise ValueError(f"expected layout in {list(LAYOUTS)}, got {layout!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"expected seed to be a non-negative int, got {seed!r}")
+    check_choice(layout, "layout", LAYOUTS)
+    check_positive_int(seed, "seed", minimum=0)
     if with_ui and layout in ("ui", "hr"):
         what = "already a UI set" if layout == "ui" else "identity folders only"
         raise ValueError(
             f"expected with_ui=False for layout={layout!r} (the tree is {what}), got with_ui=True"
         )
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"expected workers to be an int >= 1, got {workers!r}")
+    check_positive_int(workers, "workers")
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"expected out_dir to be a path (str or os.PathLike), got {type(out_dir).__name__}")
     chosen = sizes_for(layout, scale, **sizes)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..._validation import check_positive_int
 from .identities import (
     GAMMAS,
     IDENTITY_SCHEMA,
@@ -136,8 +137,7 @@ def render_faces(
     Returns:
         float32 array of shape (B, size, size, 3), RGB in [0, 1].
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ValueError(f"expected size to be an int >= 8, got {size!r}")
+    check_positive_int(size, "size", minimum=8)
     if dict(identities.schema) != IDENTITY_SCHEMA or dict(variations.schema) != VARIATION_SCHEMA:
         raise ValueError("expected identities with IDENTITY_SCHEMA and variations with VARIATION_SCHEMA")
     if len(identities) != len(variations):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
+from ..._validation import check_choice, check_positive_int
+
 __all__ = [
     "LAYOUT_SIZES",
     "PRESETS",
@@ -38,8 +40,7 @@ class _Sizes:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"expected {f.name} to be a non-negative int, got {value!r}")
+            check_positive_int(value, f.name, minimum=0)
         self._check()
 
     def _check(self) -> None:
@@ -257,9 +258,7 @@ PRESETS: dict[str, tuple[str, ...]] = {layout: cls.preset_names() for layout, cl
 
 def presets_of(layout: str) -> tuple[str, ...]:
     """The preset names ``layout`` accepts as ``scale``."""
-    if layout not in LAYOUT_SIZES:
-        raise ValueError(f"expected layout in {sorted(LAYOUT_SIZES)}, got {layout!r}")
-    return PRESETS[layout]
+    return PRESETS[check_choice(layout, "layout", tuple(LAYOUT_SIZES))]
 
 
 def _quoted(names: tuple[str, ...]) -> str:
