@@ -51,31 +51,44 @@ _FROZEN: dict[type[nn.Module], type[nn.Module]] = {
 _UNFROZEN: dict[type[nn.Module], type[nn.Module]] = {v: k for k, v in _FROZEN.items()}
 
 
+def _check_module(value: object, name: str) -> nn.Module:
+    """TypeError naming ``name`` unless ``value`` is an ``nn.Module``."""
+    if not isinstance(value, nn.Module):
+        raise TypeError(f"expected {name} to be an nn.Module, got {type(value).__name__}")
+    return value
+
+
 def freeze_batchnorm(module: _M) -> _M:
     """Freeze every ``BatchNorm2d`` / ``SyncBatchNorm`` in ``module`` (statistics and affine), in place.
 
     ``BatchNorm1d`` (the embedding BN of the heads) is left alone. For MobileFaceNet the GDC head contains a
     ``BatchNorm2d``, which is frozen too; pass a sub-module to freeze only part of a network. Layers of a
-    user-defined BN subclass raise ``TypeError`` rather than being skipped silently.
+    user-defined BN subclass raise ``TypeError`` rather than being skipped silently; the check covers every
+    layer before any is changed, so a call that raises leaves ``module`` as it was.
 
     Returns:
         ``module`` itself, for chaining.
+
+    Raises:
+        TypeError: ``module`` is not an ``nn.Module``, or holds a layer of a BN subclass.
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"expected module to be an nn.Module, got {type(module).__name__}")
+    _check_module(module, "module")
     for name, layer in module.named_modules():
         cls = type(layer)
-        if cls in _UNFROZEN:
-            continue  # already frozen
-        if cls in _FROZEN:
-            layer.__class__ = _FROZEN[cls]
-        elif isinstance(layer, (nn.BatchNorm2d, nn.SyncBatchNorm)):
+        if (
+            cls not in _FROZEN
+            and cls not in _UNFROZEN
+            and isinstance(layer, (nn.BatchNorm2d, nn.SyncBatchNorm))
+        ):
             raise TypeError(
                 f"cannot freeze {name or 'module'!r} of class {cls.__name__}: expected nn.BatchNorm2d or "
                 "nn.SyncBatchNorm exactly (a subclass's own train() could not be overridden safely)"
             )
-        else:
-            continue
+    for layer in module.modules():
+        cls = type(layer)
+        if cls not in _FROZEN:
+            continue  # not batch norm 2d, or already frozen
+        layer.__class__ = _FROZEN[cls]
         layer.train(False)
         for param in layer.parameters(recurse=False):
             param.requires_grad_(False)
@@ -84,9 +97,12 @@ def freeze_batchnorm(module: _M) -> _M:
 
 def unfreeze_batchnorm(module: _M) -> _M:
     """Undo :func:`freeze_batchnorm`: restore the classes, make the affine parameters trainable and
-    the layers' mode to ``module.training``."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"expected module to be an nn.Module, got {type(module).__name__}")
+    the layers' mode to ``module.training``.
+
+    Raises:
+        TypeError: ``module`` is not an ``nn.Module``.
+    """
+    _check_module(module, "module")
     for layer in module.modules():
         cls = type(layer)
         if cls in _UNFROZEN:
@@ -98,5 +114,9 @@ def unfreeze_batchnorm(module: _M) -> _M:
 
 
 def is_frozen(layer: nn.Module) -> bool:
-    """Whether ``layer`` is a batch-norm layer frozen by :func:`freeze_batchnorm`."""
-    return type(layer) in _UNFROZEN
+    """Whether ``layer`` is a batch-norm layer frozen by :func:`freeze_batchnorm`.
+
+    Raises:
+        TypeError: ``layer`` is not an ``nn.Module`` (a name or a state dict is not a layer).
+    """
+    return type(_check_module(layer, "layer")) in _UNFROZEN

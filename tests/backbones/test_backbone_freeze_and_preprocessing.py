@@ -81,6 +81,26 @@ def test_freeze_rejects_bad_input() -> None:
         freeze_batchnorm("model")  # type: ignore[type-var]
     with pytest.raises(TypeError, match="MyBN"):
         freeze_batchnorm(nn.Sequential(MyBN(3)))
+    with pytest.raises(TypeError, match=r"expected module to be an nn\.Module, got dict"):
+        unfreeze_batchnorm({})  # type: ignore[type-var]
+    for not_a_layer in ("model", None, nn.BatchNorm2d):
+        with pytest.raises(TypeError, match=r"expected layer to be an nn\.Module, got (str|NoneType|type)"):
+            is_frozen(not_a_layer)  # type: ignore[arg-type]
+
+
+def test_freeze_that_raises_changes_nothing() -> None:
+    """A BN subclass anywhere is refused before any layer is frozen, wherever it sits in the model."""
+
+    class MyBN(nn.BatchNorm2d):
+        pass
+
+    model = nn.Sequential(nn.BatchNorm2d(3), nn.Sequential(nn.BatchNorm2d(3), MyBN(3)))
+    with pytest.raises(TypeError, match=r"cannot freeze '1\.1' of class MyBN"):
+        freeze_batchnorm(model)
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert [type(m) for m in bns] == [nn.BatchNorm2d, nn.BatchNorm2d, MyBN] and all(m.training for m in bns)
+    assert not any(is_frozen(m) for m in model.modules())
+    assert all(p.requires_grad for p in model.parameters())
 
 
 def _reference_adaface_to_input(rgb_hwc: np.ndarray) -> np.ndarray:
