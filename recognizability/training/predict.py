@@ -35,9 +35,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from recognizability._validation import check_positive_int
 from recognizability.backbones import normalize_for
 from recognizability.data import ImageDecodeError, ImageFolder, decode_image
 from recognizability.data import transforms as T
+from recognizability.functional import ui_cosine
 
 from .checkpoint import TRAINING_CHECKPOINT, CheckpointError, load_checkpoint, read_training_checkpoint
 from .config import TrainingConfig
@@ -180,10 +182,10 @@ def predict_quality(
     Raises:
         FileNotFoundError: ``images`` is not a folder or holds no image; ``checkpoint`` does not exist.
         ValueError: ``batch_size`` < 1, or no image in the folder could be read (the reasons are listed).
-        CheckpointError: ``checkpoint`` is not a training checkpoint that can be read safely.
+        CheckpointError: ``checkpoint`` is not a training checkpoint that can be read safely, or holds no
+            fitted UI centre (checked before any image is scored).
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"expected batch_size to be an int >= 1, got {batch_size!r}")
+    check_positive_int(batch_size, "batch_size")
     if not isinstance(images, (str, os.PathLike)):
         raise TypeError(f"expected --images to be a folder path, got {type(images).__name__}")
     folder = Path(images).expanduser().absolute()
@@ -191,12 +193,17 @@ def predict_quality(
         raise FileNotFoundError(f"expected --images to be a folder of images, got {str(images)!r}")
     resolved = torch.device(device)
     model, _ = load_trained_model(checkpoint, resolved)
+    if not model.ui_center.is_initialized:
+        raise CheckpointError(
+            f"checkpoint {str(checkpoint)!r}: holds no fitted UI centre, which the ui_distance column needs",
+            path=str(checkpoint),
+        )
     dataset = ImageFolder(folder)
     paths = [Path(sample.path) for sample in dataset.samples]
     height, width = model.backbone.input_size
     names: list[str] = []
     skipped = _left_out_by_the_reader(dataset.report, folder)
-    embeddings: list[Tensor] = []
+    ui_cosines: list[Tensor] = []
     scores: list[Tensor] = []
     with evaluation_mode(model), torch.no_grad():
         for start in range(0, len(paths), batch_size):
@@ -208,14 +215,15 @@ def predict_quality(
             uint8, _ = T.collate_variable_size(decoded, size=(height, width))
             x = normalize_for(model.backbone, uint8.to(resolved).float())
             feature_map = model.backbone.forward_features(x)
-            embeddings.append(model.backbone.forward_head(feature_map).float())
+            ui_cosines.append(
+                ui_cosine(model.backbone.forward_head(feature_map).float(), model.ui_center.center)
+            )
             scores.append(model.criterion.regression(feature_map).float())
     if not names:
         listed = "; ".join(f"{name} ({reason})" for name, reason in skipped[:10])
         raise ValueError(f"expected readable images under {str(images)!r}, got none: {listed}")
-    v, xi_hat = torch.cat(embeddings), torch.cat(scores)
-    center = model.ui_center.center.to(v)
-    ui_distance = 1.0 - torch.nn.functional.normalize(v, dim=1) @ center
+    xi_hat = torch.cat(scores)
+    ui_distance = 1.0 - torch.cat(ui_cosines)  # d_UI = 1 - cos(v, u), Eq. 2
     return QualityPrediction(names, xi_hat.cpu(), ui_distance.cpu(), tuple(skipped))
 
 
