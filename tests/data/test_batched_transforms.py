@@ -356,6 +356,7 @@ def test_bad_input_raises_clear_errors(call, error, pattern) -> None:  # type: i
 # devices ----------------------------------------
 
 
+@pytest.mark.cuda
 @needs_cuda
 def test_cuda_matches_cpu_for_deterministic_ops() -> None:
     images = batch(b=4, h=20, w=16)

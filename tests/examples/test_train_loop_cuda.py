@@ -18,6 +18,7 @@ from .tiny import load_example, tiny_config, tiny_data
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
+@pytest.mark.cuda
 @requires_cuda
 @pytest.mark.parametrize("compile_model", [False, True])
 def test_bf16_training_on_cuda_is_finite_and_stays_on_the_device(compile_model: bool, tmp_path: Path) -> None:

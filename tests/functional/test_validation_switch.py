@@ -73,6 +73,7 @@ def test_bool_labels_rejected() -> None:
         check_labels(torch.tensor([True, False]), 2, 2, torch.zeros(2, 2), "cosine")
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_out_of_range_label_raises_value_error_not_device_assert() -> None:
     cosine = torch.rand(4, 3, device="cuda")

@@ -112,6 +112,7 @@ def test_float32_agrees_with_float64():
     assert a.mean_average_precision == pytest.approx(b.mean_average_precision)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cpu_equals_cuda():
     probes, probe_labels, gallery, gallery_labels = _tied_problem(11, n_probe=30, n_gallery=60)

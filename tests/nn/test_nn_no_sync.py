@@ -72,6 +72,7 @@ def test_step_values_equal_with_and_without_checks() -> None:
     torch.testing.assert_close(unchecked, _step("cpu"), rtol=0, atol=0)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_step_without_value_checks_does_not_sync() -> None:
     _step("cuda")  # warm-up (allocator, kernels)
