@@ -12,9 +12,15 @@ _MOVED: dict[str, str] = {
     "ImageSet": "images",
     "VerificationPairs": "images",
     "load_image_set": "images",
-    "embed_images": "steps",
 }
-_REMOVED = ("train_one_epoch", "refresh_ui_center", "prepare_batch", "validate", "embed_image_set")
+_REMOVED = (
+    "train_one_epoch",
+    "refresh_ui_center",
+    "prepare_batch",
+    "validate",
+    "embed_image_set",
+    "validation_subset",
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -30,6 +36,7 @@ def __getattr__(name: str) -> Any:
     if name in _REMOVED:
         raise AttributeError(
             f"recognizability.training.loop.{name} was removed in release 0.2: the loop is written out in "
-            "examples/train_*.py; see recognizability.training.images and .steps for its pieces"
+            "examples/train_*.py; its pieces are in recognizability.training.images and .steps, with the "
+            "input size and configuration sections as arguments"
         )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

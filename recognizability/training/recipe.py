@@ -8,7 +8,7 @@ import importlib
 import warnings
 from typing import Any
 
-_MOVED: dict[str, str] = {"TrainingResult": "session", "build_augmentation": "images"}
+_MOVED: dict[str, str] = {"TrainingResult": "session"}
 
 
 def __getattr__(name: str) -> Any:
@@ -25,5 +25,10 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(
             "recognizability.training.recipe.fit was removed in release 0.2: the training loop is written "
             "out in examples/train_*.py (their train function)"
+        )
+    if name == "build_augmentation":
+        raise AttributeError(
+            "recognizability.training.recipe.build_augmentation(settings) was removed in release 0.2: use "
+            "recognizability.training.build_augmentation(input_size, config.data)"
         )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
