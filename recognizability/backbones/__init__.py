@@ -4,7 +4,9 @@
   keys;
 - ``adaface_ir50`` / ``adaface_ir101``: AdaFace IR networks, identical state-dict keys (BGR input);
 - ``small_vlr_net``: a small CPU demo backbone for ~32 x 32 faces (not from the paper);
-- ``create_backbone`` / ``available_backbones``: by name; ``load_pretrained``: both public checkpoint formats;
+- ``create_backbone`` / ``available_backbones``: by name; ``available_pretrained``: the weights shipped
+  with the package, by backbone; ``load_pretrained``: both public checkpoint formats;
+  ``read_checkpoint_file``: any ``torch.save`` file read with ``weights_only=True``, errors naming the file;
 - ``normalize_for``: colour order and normalisation per format; ``freeze_batchnorm``: fixed BN in the trunk.
 
 Every backbone: ``forward_features(x)`` -> F, ``forward_head(F)`` -> v, ``forward(x)`` -> v,
@@ -16,10 +18,10 @@ from .adaface import AdaFaceIR, adaface_ir50, adaface_ir101
 from .base import BackboneOutput, FaceBackbone
 from .freeze import freeze_batchnorm, is_frozen, unfreeze_batchnorm
 from .iresnet import IResNet, iresnet18, iresnet34, iresnet50, iresnet100
-from .loading import CheckpointError, LoadReport, extract_state_dict, load_pretrained
+from .loading import CheckpointError, LoadReport, extract_state_dict, load_pretrained, read_checkpoint_file
 from .mobilefacenet import MobileFaceNet, mobilefacenet
 from .preprocessing import channel_order_for, normalize_for
-from .registry import available_backbones, create_backbone
+from .registry import available_backbones, available_pretrained, create_backbone
 from .small import SmallVLRNet, small_vlr_net
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "adaface_ir50",
     "adaface_ir101",
     "available_backbones",
+    "available_pretrained",
     "channel_order_for",
     "create_backbone",
     "extract_state_dict",
@@ -46,6 +49,7 @@ __all__ = [
     "load_pretrained",
     "mobilefacenet",
     "normalize_for",
+    "read_checkpoint_file",
     "small_vlr_net",
     "unfreeze_batchnorm",
 ]

@@ -204,3 +204,27 @@ def test_pickled_objects_are_refused_by_weights_only(tmp_path: Path) -> None:
     torch.save({"conv1.weight": torch.zeros(1), "obj": _NotATensor()}, path)
     with pytest.raises(CheckpointError, match="weights_only=True"):
         load_pretrained(small_vlr_net(), path)
+
+
+def test_read_checkpoint_file_is_public_and_names_the_file(tmp_path: Path) -> None:
+    from recognizability import backbones
+
+    assert "read_checkpoint_file" in backbones.__all__
+    saved = {"epoch": 3, "weights": {"w": torch.arange(4.0)}, "note": "ok"}
+    torch.save(saved, tmp_path / "good.pt")
+    read = backbones.read_checkpoint_file(tmp_path / "good.pt")
+    assert read["epoch"] == 3 and read["note"] == "ok"
+    assert torch.equal(read["weights"]["w"], torch.arange(4.0))
+
+    (tmp_path / "notes.txt").write_text("not a checkpoint\n")
+    with pytest.raises(
+        CheckpointError, match=r"expected a run's weights at '.*notes\.txt', got a text file"
+    ) as caught:
+        backbones.read_checkpoint_file(tmp_path / "notes.txt", expected="a run's weights")
+    assert caught.value.path is not None and caught.value.path.endswith("notes.txt")
+    torch.save({"obj": _NotATensor()}, tmp_path / "pickled.pt")
+    with pytest.raises(CheckpointError, match=r"pickled\.pt") as refused:
+        backbones.read_checkpoint_file(tmp_path / "pickled.pt")
+    assert any("_NotATensor" in name for name in refused.value.forbidden_globals)
+    with pytest.raises(FileNotFoundError, match=r"absent\.pt"):
+        backbones.read_checkpoint_file(tmp_path / "absent.pt")
