@@ -20,6 +20,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from .._validation import check_positive_float
 from .base import ChannelOrder
 
 __all__ = ["CHECKPOINT_FORMATS", "InputFormat", "channel_order_for", "normalize_for"]
@@ -85,11 +86,10 @@ def normalize_for(
         )
     if not (images.dtype == torch.uint8 or torch.is_floating_point(images)):
         raise TypeError(f"expected uint8 or floating-point images, got dtype {images.dtype}")
-    if isinstance(max_value, bool) or not isinstance(max_value, (int, float)) or not max_value > 0:
-        raise ValueError(f"expected max_value to be a positive number, got {max_value!r}")
-    if not dtype.is_floating_point:
-        raise TypeError(f"expected a floating-point dtype, got {dtype}")
+    white = check_positive_float(max_value, "max_value")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"expected dtype to be a floating-point torch.dtype, got {dtype!r}")
     x = images.to(dtype)
     if order == "BGR":
         x = x.flip(-3)
-    return (x / float(max_value) - 0.5) / 0.5
+    return (x / white - 0.5) / 0.5

@@ -151,7 +151,17 @@ def test_normalize_for_rejects_bad_input() -> None:
         normalize_for("adaface", torch.zeros(4, 4, dtype=torch.uint8))
     with pytest.raises(TypeError, match="uint8 or floating-point"):
         normalize_for("adaface", torch.zeros(3, 4, 4, dtype=torch.int32))
-    with pytest.raises(ValueError, match="max_value"):
+    with pytest.raises(ValueError, match=r"expected max_value to be a finite float > 0, got 0"):
         normalize_for("adaface", torch.zeros(3, 4, 4), max_value=0)
+    with pytest.raises(ValueError, match=r"expected max_value to be a finite float > 0, got inf"):
+        normalize_for("adaface", torch.zeros(3, 4, 4), max_value=float("inf"))  # would give all -1
+    with pytest.raises(TypeError, match="expected max_value to be a float, got str"):
+        normalize_for("adaface", torch.zeros(3, 4, 4), max_value="255")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"expected dtype to be a floating-point torch\.dtype, got 'float32'"):
+        normalize_for("adaface", torch.zeros(3, 4, 4), dtype="float32")  # type: ignore[arg-type]
+    with pytest.raises(
+        TypeError, match=r"expected dtype to be a floating-point torch\.dtype, got torch\.int64"
+    ):
+        normalize_for("adaface", torch.zeros(3, 4, 4), dtype=torch.int64)
     with pytest.raises(ValueError, match="input_channel_order"):
         normalize_for(nn.Linear(2, 2), torch.zeros(3, 4, 4))
