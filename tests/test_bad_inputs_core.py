@@ -802,6 +802,18 @@ ROWS: list[Row] = [
         backbones.CheckpointError,
         r"checkpoint to hold a dict .*got str",
     ),
+    (
+        "read_checkpoint_file",
+        lambda: backbones.read_checkpoint_file(3),
+        TypeError,
+        r"expected path to be a str or os.PathLike .*got int",
+    ),
+    (
+        "is_frozen",
+        lambda: backbones.is_frozen("model"),
+        TypeError,
+        r"expected layer to be an nn.Module, got str",
+    ),
 ]
 
 
@@ -818,7 +830,7 @@ def test_bad_input_raises_a_clear_error(
 # Public names that take no input worth refusing, or are types the library builds (results, errors).
 _NOT_CALLED_WITH_USER_INPUT = {
     "available_backbones",  # takes no argument
-    "is_frozen",  # a query on any module; see the report
+    "available_pretrained",  # takes no argument
     "BackboneOutput",
     "CheckpointError",
     "LoadReport",
