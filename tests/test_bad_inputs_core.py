@@ -129,6 +129,36 @@ ROWS: list[Row] = [
         r"C >= 2 classes.*got shape \(4, 1\)",
     ),
     (
+        "adaface_logits",
+        lambda: functional.adaface_logits(
+            torch.rand(4, 3), torch.rand(4), _labels(), torch.tensor(20.0), torch.tensor(-1.0)
+        ),
+        ValueError,
+        r"expected a finite batch_std >= 0, got \[-1.0\]",
+    ),
+    (
+        "adaface_logits",
+        lambda: functional.adaface_logits(
+            torch.rand(4, 3), torch.rand(4), _labels(), torch.tensor(NAN), torch.tensor(1.0)
+        ),
+        ValueError,
+        r"expected a finite batch_mean, got \[nan\]",
+    ),
+    (
+        "adaface_logits",
+        lambda: functional.adaface_logits(
+            torch.rand(4, 3), -torch.rand(4) - 0.1, _labels(), torch.tensor(20.0), torch.tensor(1.0)
+        ),
+        ValueError,
+        r"expected norms >= 0 \(feature norms\), got 4 negative or NaN value",
+    ),
+    (
+        "curricularface_logits",
+        lambda: functional.curricularface_logits(torch.rand(4, 3), _labels(), torch.tensor([NAN])),
+        ValueError,
+        r"expected a finite t, got \[nan\]",
+    ),
+    (
         "recognizability_index_from_parts",
         lambda: functional.recognizability_index_from_parts(torch.rand(4), torch.rand(3), torch.rand(4)),
         ValueError,

@@ -34,6 +34,7 @@ from .._validation import (
     check_same_device,
     check_shape,
     check_tensor,
+    value_checks_enabled,
 )
 from ._autocast import at_least_float32
 
@@ -178,6 +179,10 @@ def adaface_norm_statistics(
         batch_std: running standard deviation ``sigma``, same shape as ``batch_mean``.
         momentum: ``alpha`` in ``(0, 1]``.
 
+    A batch whose statistic is not finite (NaN norms, e.g. from NaN embeddings) leaves that statistic as it
+    was: the update is ``torch.where(isfinite(new), new, old)``, tensor arithmetic on the device with no host
+    sync, so one bad batch cannot poison every later call.
+
     Returns:
         ``(new_batch_mean, new_batch_std)``, detached, in the dtype and shape of ``batch_mean``.
     """
@@ -196,7 +201,14 @@ def adaface_norm_statistics(
         safe = _safe_norms(norms)
         mean = safe.mean().to(batch_mean.dtype)
         std = safe.std().to(batch_std.dtype)
-        return mean * momentum + (1.0 - momentum) * batch_mean, std * momentum + (1.0 - momentum) * batch_std
+        new_mean = mean * momentum + (1.0 - momentum) * batch_mean
+        new_std = std * momentum + (1.0 - momentum) * batch_std
+        return _finite_or_old(new_mean, batch_mean), _finite_or_old(new_std, batch_std)
+
+
+def _finite_or_old(new: Tensor, old: Tensor) -> Tensor:
+    """``new`` where it is finite, else ``old``: a running statistic never takes a NaN or inf (no sync)."""
+    return torch.where(torch.isfinite(new), new, old)
 
 
 def adaface_logits(
@@ -223,12 +235,17 @@ def adaface_logits(
     through the target's ``acos``/``cos`` is exact (finite thanks to the clamp). Defaults ``m = 0.4``,
     ``h = 0.333``, ``s = 64`` are the paper's and its released training scripts'.
 
+    While value checks are on (:func:`~recognizability.set_value_checks`; one host sync), a NaN or negative
+    norm, a non-finite ``batch_mean`` and a non-finite or negative ``batch_std`` raise :class:`ValueError`.
+    ``batch_std = 0`` is valid (every norm clipped to the same value; the formula adds ``eps``), and so is an
+    infinite norm (an overflowed ``||z||``, clipped to 100 like any norm above it).
+
     Args:
         cosine: ``(B, C)`` pre-margin cosines, ``C >= 2``.
-        norms: ``(B,)`` feature norms ``||z_i||`` of the un-normalised embeddings.
+        norms: ``(B,)`` feature norms ``||z_i|| >= 0`` of the un-normalised embeddings.
         labels: ``(B,)`` integer labels in ``[0, C)``.
-        batch_mean, batch_std: running ``mu`` and ``sigma`` of the norms, scalars or ``(1,)`` (see
-            :func:`adaface_norm_statistics`).
+        batch_mean, batch_std: running ``mu`` (finite) and ``sigma`` (finite, ``>= 0``) of the norms, scalars
+            or ``(1,)`` (see :func:`adaface_norm_statistics`).
         scale: ``s > 0``.
         margin: ``m >= 0``.
         h: concentration ``h >= 0`` of the normalised norm.
@@ -248,6 +265,7 @@ def adaface_logits(
     scale = check_positive_float(scale, "scale")
     margin = check_positive_float(margin, "margin", allow_zero=True)
     h = check_positive_float(h, "h", allow_zero=True)
+    _check_adaface_values(norms, batch_mean, batch_std)
 
     eps = ADAFACE_EPS
     cos = at_least_float32(cosine)
@@ -266,6 +284,31 @@ def adaface_logits(
     return logits.scatter_(1, index, target)
 
 
+def _check_adaface_values(norms: Tensor, batch_mean: Tensor, batch_std: Tensor) -> None:
+    """While value checks are on: norms ``>= 0`` (not NaN), ``batch_mean`` finite, ``batch_std`` finite and
+    ``>= 0``; one host sync for the three."""
+    if not value_checks_enabled():
+        return
+    verdicts = torch.stack(
+        [
+            (norms >= 0).all(),
+            torch.isfinite(batch_mean).all(),
+            (torch.isfinite(batch_std) & (batch_std >= 0)).all(),
+        ]
+    )
+    if bool(verdicts.all()):
+        return
+    norms_ok, mean_ok, _ = verdicts.tolist()
+    if not norms_ok:
+        bad = int((~(norms >= 0)).sum())
+        raise ValueError(f"expected norms >= 0 (feature norms), got {bad} negative or NaN value(s)")
+    if not mean_ok:
+        raise ValueError(f"expected a finite batch_mean, got {batch_mean.detach().reshape(-1).tolist()}")
+    raise ValueError(
+        f"expected a finite batch_std >= 0, got {batch_std.detach().reshape(-1).tolist()}"
+    )
+
+
 # ----------------------------------------------------------------------------------------------------------
 # CurricularFace
 # ----------------------------------------------------------------------------------------------------------
@@ -274,6 +317,9 @@ def adaface_logits(
 def curricularface_t_update(positive_cosine: Tensor, t: Tensor, momentum: float = 0.01) -> Tensor:
     """CurricularFace's adaptive ``t`` after one batch (CurricularFace paper, ``alpha = 0.01``):
     ``t <- alpha * mean_i(cos theta_{y_i}) + (1 - alpha) t``, detached, in the dtype and shape of ``t``.
+
+    A batch whose mean cosine is not finite (a NaN or inf embedding row) leaves ``t`` as it was:
+    ``torch.where(isfinite(new), new, t)``, on the device with no host sync.
 
     Args:
         positive_cosine: ``(B,)`` pre-margin ``cos(theta_y)``.
@@ -288,7 +334,7 @@ def curricularface_t_update(positive_cosine: Tensor, t: Tensor, momentum: float 
     momentum = _check_momentum(momentum)
     with torch.no_grad():
         mean = positive_cosine.mean().to(t.dtype)
-        return mean * momentum + (1.0 - momentum) * t
+        return _finite_or_old(mean * momentum + (1.0 - momentum) * t, t)
 
 
 def curricularface_logits(
@@ -309,7 +355,8 @@ def curricularface_logits(
     Args:
         cosine: ``(B, C)`` pre-margin cosines, ``C >= 2``.
         labels: ``(B,)`` integer labels in ``[0, C)``.
-        t: the adaptive parameter (scalar or ``(1,)``; see :func:`curricularface_t_update`).
+        t: the adaptive parameter (scalar or ``(1,)``; see :func:`curricularface_t_update`); while value
+            checks are on, a non-finite ``t`` raises :class:`ValueError` (one host sync).
         scale: ``s > 0``.
         margin: ``m`` in radians, ``0 <= m < pi``.
 
@@ -323,6 +370,8 @@ def curricularface_logits(
     check_same_device(t, "t", cosine, "cosine")
     scale = check_positive_float(scale, "scale")
     margin = _check_margin(margin)
+    if value_checks_enabled() and not bool(torch.isfinite(t).all()):
+        raise ValueError(f"expected a finite t, got {t.detach().reshape(-1).tolist()}")
 
     cos = at_least_float32(cosine)
     cos_m, sin_m = math.cos(margin), math.sin(margin)

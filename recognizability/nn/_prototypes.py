@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -64,6 +67,29 @@ class MarginHead(nn.Module):
             positive_cosine=positive,
             nearest_negative_cosine=nearest_negative,
         )
+
+    def _load_checked_statistics(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        error_msgs: list[str],
+        checks: Mapping[str, tuple[Callable[[Tensor], Tensor], str]],
+    ) -> bool:
+        """Check the running statistics a state dict brings before any is copied; on a bad one append the
+        error to ``error_msgs`` (``load_state_dict`` then raises it) and return ``False``.
+
+        ``checks`` maps a buffer name to ``(predicate, words)``: the predicate gives a bool tensor that is
+        true where a value is valid, ``words`` says what is expected (e.g. ``"finite"``).
+        """
+        for name, (valid, words) in checks.items():
+            value = state_dict.get(prefix + name)
+            if isinstance(value, Tensor) and value.is_floating_point() and not bool(valid(value).all()):
+                error_msgs.append(
+                    f"expected {prefix + name} to be {words}, got {value.detach().reshape(-1).tolist()}: "
+                    f"nothing of {type(self).__name__} was loaded"
+                )
+                return False
+        return True
 
     def _head_repr(self) -> str:
         return f"embedding_dim={self.embedding_dim}, num_classes={self.num_classes}, scale={self.scale}"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor
 
-from .._validation import check_positive_float
+from .._validation import check_finite, check_positive_float
 from ..functional._autocast import at_least_float32, float32_region
 from ..functional.margin_heads import _check_momentum, adaface_logits, adaface_norm_statistics
 from ..functional.margins import cosine_logits
@@ -28,8 +31,12 @@ class AdaFace(MarginHead):
     clipped norms, starting at 20 and 100. In training mode each forward first folds the batch into them
     (momentum ``t_alpha``; needs ``B >= 2``) and then uses them, as the released code does; in eval mode they
     are only read. The update is tensor arithmetic on the device (no host sync) and happens only after every
-    argument has been checked. See :func:`~recognizability.functional.adaface_logits` for the formula and
-    where it follows the released code.
+    argument has been checked. Non-finite embeddings never reach the statistics: while value checks are on
+    (:func:`~recognizability.set_value_checks`) they raise :class:`ValueError` before anything changes; with
+    the checks off, a batch whose statistic is not finite leaves it unchanged (a ``torch.where`` on the
+    device, see :func:`~recognizability.functional.adaface_norm_statistics`). :meth:`load_state_dict` refuses
+    a non-finite ``batch_mean`` and a non-finite or negative ``batch_std``. See
+    :func:`~recognizability.functional.adaface_logits` for the formula and where it follows the released code.
 
     Args:
         embedding_dim: ``D``.
@@ -65,6 +72,7 @@ class AdaFace(MarginHead):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:
         cosine = cosine_logits(embeddings, self.weight)
+        check_finite(embeddings, "embeddings")  # value checks on: one sync, before any statistic changes
         with float32_region(embeddings.device):
             norms = torch.linalg.vector_norm(at_least_float32(embeddings), dim=1)
         batch_mean, batch_std = self.batch_mean, self.batch_std
@@ -78,6 +86,17 @@ class AdaFace(MarginHead):
                 self.batch_mean.copy_(batch_mean)
                 self.batch_std.copy_(batch_std)
         return self._output(cosine, logits, labels)
+
+    def _load_from_state_dict(
+        self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
+        error_msgs: list[str] = args[-1] if args else kwargs["error_msgs"]
+        checks = {
+            "batch_mean": (torch.isfinite, "finite"),
+            "batch_std": (lambda v: torch.isfinite(v) & (v >= 0), "finite and >= 0"),
+        }
+        if self._load_checked_statistics(state_dict, prefix, error_msgs, checks):
+            super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:
         return f"{self._head_repr()}, margin={self.margin}, h={self.h}, t_alpha={self.t_alpha}"

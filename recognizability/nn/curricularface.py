@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor
 
+from .._validation import check_finite
 from ..functional.margin_heads import (
     _check_margin,
     _check_momentum,
@@ -27,6 +31,11 @@ class CurricularFace(MarginHead):
     mode each forward first moves ``t`` towards the batch's mean pre-margin ``cos(theta_y)`` (momentum
     ``t_momentum``) and then uses it, as the released code does; in eval mode ``t`` is only read. The update
     is tensor arithmetic on the device (no host sync) and happens only after every argument has been checked.
+    Non-finite embeddings never reach ``t``: while value checks are on
+    (:func:`~recognizability.set_value_checks`) they raise :class:`ValueError` before anything changes; with
+    the checks off, a batch whose mean cosine is not finite leaves ``t`` unchanged (a ``torch.where`` on the
+    device, see :func:`~recognizability.functional.curricularface_t_update`). :meth:`load_state_dict`
+    refuses a non-finite ``t``.
     See :func:`~recognizability.functional.curricularface_logits`.
 
     Args:
@@ -58,6 +67,7 @@ class CurricularFace(MarginHead):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:
         cosine = cosine_logits(embeddings, self.weight)
+        check_finite(embeddings, "embeddings")  # value checks on: one sync, before t changes
         parts = positive_and_nearest_negative_cosine(cosine, labels)
         t = self.t
         if self.training:
@@ -67,6 +77,13 @@ class CurricularFace(MarginHead):
             with torch.no_grad():
                 self.t.copy_(t)
         return self._output(cosine, logits, labels, parts=parts)
+
+    def _load_from_state_dict(
+        self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
+        error_msgs: list[str] = args[-1] if args else kwargs["error_msgs"]
+        if self._load_checked_statistics(state_dict, prefix, error_msgs, {"t": (torch.isfinite, "finite")}):
+            super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:
         return f"{self._head_repr()}, margin={self.margin}, t_momentum={self.t_momentum}"

@@ -152,3 +152,65 @@ def test_compiled_training_step_equals_eager(name: str) -> None:
         torch.testing.assert_close(got.nearest_negative_cosine, want.nearest_negative_cosine)
     for (key, a), b in zip(eager.state_dict().items(), compiled_head.state_dict().values(), strict=True):
         torch.testing.assert_close(b, a, msg=key)
+
+
+def _non_finite_batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    e, y = _batch(5)
+    one_inf_row = e.clone()
+    one_inf_row[0] = torch.inf  # e.g. a float16 overflow in the backbone
+    return [(torch.full_like(e, torch.nan), y), (one_inf_row, y)]
+
+
+@pytest.mark.parametrize("name", sorted(STATEFUL))
+def test_non_finite_embeddings_are_refused_before_the_statistics_change(name: str) -> None:
+    head = build_margin_head(name, 8, 10)
+    head(*_batch(0))
+    before = _buffers(head)
+    for e, y in _non_finite_batches():
+        with pytest.raises(ValueError, match=r"expected embeddings with finite values, got \d+ non-finite"):
+            head(e, y)
+    assert all(torch.equal(before[k], v) for k, v in head.named_buffers())
+
+
+@pytest.mark.parametrize("name", sorted(STATEFUL))
+def test_without_value_checks_a_non_finite_batch_never_reaches_the_statistics(name: str) -> None:
+    """The checks off (no host sync): the update keeps the old value of a statistic that came out non-finite,
+    so later calls are as good as before."""
+    head = build_margin_head(name, 8, 10)
+    head(*_batch(0))
+    with value_checks(False):
+        for e, y in _non_finite_batches():
+            head(e, y)
+    assert all(bool(torch.isfinite(v).all()) for v in head.buffers())
+    out = head(*_batch(6))
+    assert bool(torch.isfinite(out.loss)) and bool(torch.isfinite(out.logits).all())
+
+
+def test_statistics_helpers_keep_the_old_value_of_a_non_finite_statistic() -> None:
+    mean, std = torch.tensor([20.0]), torch.tensor([100.0])
+    new_mean, new_std = adaface_norm_statistics(torch.tensor([torch.nan, 1.0]), mean, std)
+    assert torch.equal(new_mean, mean) and torch.equal(new_std, std)
+    t = torch.tensor([0.25])
+    assert torch.equal(curricularface_t_update(torch.tensor([0.5, torch.nan]), t), t)
+    finite = curricularface_t_update(torch.tensor([0.5, 0.7]), t, momentum=0.5)
+    torch.testing.assert_close(finite, torch.tensor([0.425]))
+
+
+@pytest.mark.parametrize(
+    ("name", "buffer", "bad", "words"),
+    [
+        ("adaface", "batch_mean", torch.nan, r"batch_mean to be finite, got \[nan\]"),
+        ("adaface", "batch_std", -1.0, r"batch_std to be finite and >= 0, got \[-1.0\]"),
+        ("adaface", "batch_std", torch.inf, r"batch_std to be finite and >= 0, got \[inf\]"),
+        ("curricularface", "t", torch.inf, r"t to be finite, got \[inf\]"),
+    ],
+)
+def test_load_state_dict_refuses_bad_statistics(name: str, buffer: str, bad: float, words: str) -> None:
+    head = build_margin_head(name, 8, 10)
+    trained = build_margin_head(name, 8, 10)
+    state = trained.state_dict()
+    state[buffer] = torch.tensor([bad])
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    with pytest.raises(RuntimeError, match=words):
+        head.load_state_dict(state)
+    assert all(torch.equal(before[k], v) for k, v in head.state_dict().items())  # the weight too
