@@ -507,6 +507,18 @@ ROWS: list[Row] = [
         r"labels of shape \(4,\), got shape \(3,\)",
     ),
     (
+        "identity_templates",
+        lambda: metrics.identity_templates(torch.cat([_x(1, 3), -_x(1, 3)]), torch.tensor([7, 7])),
+        ValueError,
+        r"each identity to have a mean direction, got 1 identity\(ies\) \(labels \[7\]\).*cancel out",
+    ),
+    (
+        "identity_templates",
+        lambda: metrics.identity_templates(torch.zeros(2, 3), torch.tensor([0, 1]), normalize=False),
+        ValueError,
+        r"got 2 identity\(ies\) \(labels \[0, 1\]\) whose features are zero",
+    ),
+    (
         "tpir_at_fpir",
         lambda: metrics.tpir_at_fpir(_x(4, 3), _labels(), _x(4, 3), _x(4, 3), _labels(), 0.1, rank=0),
         ValueError,
@@ -535,6 +547,18 @@ ROWS: list[Row] = [
         lambda: metrics.unmated_top_scores(_x(4, 3), _x(4, 3), max_elements=0),
         ValueError,
         r"max_elements to be a positive int, got 0",
+    ),
+    (
+        "unmated_top_scores",
+        lambda: metrics.unmated_top_scores(_x(4, 3) * 1e20, _x(4, 3) * 1e20, normalize=False),
+        ValueError,
+        r"finite scores, got NaN/inf: the raw dot products of probe_features and gallery_features overflow",
+    ),
+    (
+        "cmc",
+        lambda: metrics.cmc(_x(4, 3) * 1e20, _labels(), _x(4, 3) * 1e20, _labels(), normalize=False),
+        ValueError,
+        r"raw dot products of probe_features and gallery_features overflow torch.float32",
     ),
     (
         "evaluate_tinyface",
@@ -575,6 +599,12 @@ ROWS: list[Row] = [
         lambda: metrics.flip_fuse(_x(4, 3), _x(3, 3)),
         ValueError,
         r"flipped_features of shape \(4, 3\), got \(3, 3\)",
+    ),
+    (
+        "flip_fuse",
+        lambda: metrics.flip_fuse(_x(4, 3), -_x(4, 3)),
+        ValueError,
+        r"sum has a direction, got 4 row\(s\) \(e.g. rows \[0, 1, 2, 3\]\) that are zero or cancel out",
     ),
     (
         "error_versus_reject",
@@ -641,6 +671,18 @@ ROWS: list[Row] = [
         r"prototypes of shape \(C, D\) with C >= 2, got \(1, 3\)",
     ),
     (
+        "crfiqa_quality",
+        lambda: metrics.crfiqa_quality(_x(4, 3), _labels(), _x(3, 3), offset=1.0),
+        ValueError,
+        r"offset to be a float in \(1, inf\), got 1.0",
+    ),
+    (
+        "crfiqa_quality",
+        lambda: metrics.crfiqa_quality(_x(4, 3), _labels(), _x(3, 3), offset=0.0),
+        ValueError,
+        r"offset to be a float in \(1, inf\), got 0.0",
+    ),
+    (
         "serfiq_quality",
         lambda: metrics.serfiq_quality(torch.nn.Linear(3, 2), _x(4, 3)),
         ValueError,
@@ -669,6 +711,14 @@ ROWS: list[Row] = [
         lambda: metrics.spearman_correlation([1.0, NAN], [1.0, 2.0]),
         ValueError,
         r"finite x, got 1 NaN/inf value",
+    ),
+    (
+        "hard_share_in_lowest_quality",
+        lambda: metrics.hard_share_in_lowest_quality(
+            torch.rand(10), torch.ones(10, dtype=torch.bool), fraction=0.01
+        ),
+        ValueError,
+        r"selects at least one of the 10 images \(fraction \* N >= 1\), got fraction=0.01: 0.1 images",
     ),
     (
         "hard_share_in_lowest_quality",

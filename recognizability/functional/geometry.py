@@ -29,6 +29,31 @@ from ._autocast import float32_region
 __all__ = ["l2_normalize", "ui_cosine"]
 
 
+#: A mean (or sum) of vectors shorter than this many rounding errors of one of them (``sqrt(D)`` times the
+#: compute dtype's epsilon, relative to the longest vector) has no direction: it is what adding cancelling
+#: vectors (``x`` and ``-x``) leaves behind.
+DEGENERATE_ROUNDING_ERRORS = 16.0
+
+
+def degenerate_tolerance(dim: int, dtype: torch.dtype) -> float:
+    """Relative norm below which a mean of ``dim``-vectors computed in ``dtype`` has no direction (see
+    :data:`DEGENERATE_ROUNDING_ERRORS`)."""
+    return DEGENERATE_ROUNDING_ERRORS * dim**0.5 * torch.finfo(dtype).eps
+
+
+def vector_norm_at_any_scale(x: Tensor, dim: int = -1) -> Tensor:
+    """``|x|`` along ``dim`` for finite entries of any magnitude: each slice is divided by its largest
+    absolute entry before the squares are summed (the rescaling of :func:`l2_normalize`), so entries near 1e19
+    (float32) or 300 (float16) give their true norm instead of ``inf``, and entries near 1e-30 do not
+    underflow to 0. Computed in float32 (float64 for float64 input); a norm beyond the compute dtype's range
+    is ``inf``. Not differentiable at zero slices (evaluation code).
+    """
+    compute = x.to(_compute_dtype(x.dtype))
+    scale = compute.abs().amax(dim=dim, keepdim=True)
+    safe = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return (torch.linalg.vector_norm(compute / safe, dim=dim, keepdim=True) * scale).squeeze(dim)
+
+
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 

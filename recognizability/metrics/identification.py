@@ -29,7 +29,7 @@ from torch import Tensor
 
 from .._deprecation import deprecated_aliases
 from .._validation import check_bool
-from ..functional.geometry import l2_normalize
+from ..functional.geometry import degenerate_tolerance, l2_normalize, vector_norm_at_any_scale
 from ._checks import Report, check_choice, check_features, check_labels, check_positive_int, check_ranks
 
 __all__ = [
@@ -74,6 +74,10 @@ class CMCResult(Report):
 def identity_templates(features: Tensor, labels: Tensor, normalize: bool = True) -> tuple[Tensor, Tensor]:
     """Per-identity templates: mean of the (L2-normalised) features of each label, re-normalised.
 
+    An identity whose features are zero or cancel out (e.g. ``x`` and ``-x``: a mean shorter than the
+    rounding error of its longest feature, the rule of :meth:`~recognizability.nn.UICenter.fit`) has no
+    template direction and raises :class:`ValueError` naming the label.
+
     Args:
         features: (N, D) features. labels: (N,) int labels (negative labels are not allowed here).
 
@@ -87,11 +91,33 @@ def identity_templates(features: Tensor, labels: Tensor, normalize: bool = True)
         raise ValueError("expected labels >= 0 for identity templates, got negative (distractor) labels")
     unique, inverse = torch.unique(labels, return_inverse=True)
     x = l2_normalize(features, dim=1) if normalize else features
-    sums = torch.zeros(unique.numel(), x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, inverse, x)
-    if normalize:
-        return l2_normalize(sums, dim=1), unique
     counts = torch.bincount(inverse, minlength=unique.numel()).to(x.dtype)
-    return sums / counts[:, None], unique
+    # The mean, not the sum: 1/count per row keeps a sum of huge features from overflowing.
+    means = torch.zeros(unique.numel(), x.shape[1], dtype=x.dtype, device=x.device).index_add_(
+        0, inverse, x / counts[inverse, None]
+    )
+    longest = torch.zeros(unique.numel(), dtype=torch.float64, device=x.device).scatter_reduce_(
+        0, inverse, vector_norm_at_any_scale(x.double(), dim=1), "amax"
+    )
+    tolerance = degenerate_tolerance(x.shape[1], x.dtype)
+    degenerate = ~(vector_norm_at_any_scale(means.double(), dim=1) > tolerance * longest)
+    if bool(degenerate.any()):
+        bad = unique[degenerate][:5].tolist()
+        raise ValueError(
+            f"expected the features of each identity to have a mean direction, got {int(degenerate.sum())} "
+            f"identity(ies) (labels {bad}) whose features are zero or cancel out (e.g. x and -x)"
+        )
+    return (l2_normalize(means, dim=1) if normalize else means), unique
+
+
+def _check_finite_scores(scores: Tensor, normalize: bool) -> None:
+    """Raw dot products (``normalize=False``) of finite features can overflow: refuse them, naming both."""
+    if not normalize and not bool(torch.isfinite(scores).all()):
+        raise ValueError(
+            "expected finite scores, got NaN/inf: the raw dot products of probe_features and "
+            f"gallery_features overflow {scores.dtype} (pass normalize=True for cosine scores, or scale the "
+            "features down)"
+        )
 
 
 def _average_precision_from_positions(positions: Tensor, num_mates: Tensor) -> Tensor:
@@ -208,6 +234,7 @@ def _mate_statistics(
         probes = _normalized(probe_features[p0 : p0 + block], normalize, dtype, device)
         identity = probe_identity[p0 : p0 + block]
         scores = probes @ gallery.T  # (Pb, G) labelled block
+        _check_finite_scores(scores, normalize)
         if ranking == "identity":
             scores = torch.full(
                 (probes.shape[0], num_identities), -torch.inf, dtype=dtype, device=device
@@ -243,7 +270,9 @@ def _mate_statistics(
         for distractor_block in distractors:
             for c0 in range(0, distractor_block.shape[0], chunk):
                 columns_block = _normalized(distractor_block[c0 : c0 + chunk], normalize, dtype, device)
-                _count_at_least(probes @ columns_block.T, mates, counts, groups)
+                distractor_scores = probes @ columns_block.T
+                _check_finite_scores(distractor_scores, normalize)
+                _count_at_least(distractor_scores, mates, counts, groups)
         mates_out.append(mates)
         counts_out.append(counts)
     inverse = torch.argsort(permutation)

@@ -22,6 +22,7 @@ from .._validation import check_bool
 from ._checks import Report, check_choice, check_features, check_labels, check_positive_int, check_rates
 from .identification import (
     _DEFAULT_MAX_ELEMENTS,
+    _check_finite_scores,
     _mate_statistics,
     _normalized,
     _score_dtype,
@@ -72,7 +73,8 @@ def unmated_top_scores(
 
     Args:
         probe_features: (P, D); gallery_features: (G, D); normalize: cosine scores of L2-normalised
-            features (``False``: raw dot products); max_elements: scores held at once.
+            features (``False``: raw dot products; a product that overflows the score dtype raises
+            :class:`ValueError`); max_elements: scores held at once.
     """
     probe_features = check_features(probe_features, "probe_features")
     gallery_features = check_features(gallery_features, "gallery_features", dim=probe_features.shape[1])
@@ -85,7 +87,9 @@ def unmated_top_scores(
     tops = []
     for p0 in range(0, probe_features.shape[0], block):
         probes = _normalized(probe_features[p0 : p0 + block], normalize, dtype, device)
-        tops.append((probes @ gallery.T).amax(1))
+        scores = probes @ gallery.T
+        _check_finite_scores(scores, normalize)
+        tops.append(scores.amax(1))
     return torch.cat(tops)
 
 

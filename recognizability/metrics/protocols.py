@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_bool
-from ..functional.geometry import l2_normalize
+from ..functional.geometry import degenerate_tolerance, l2_normalize, vector_norm_at_any_scale
 from ._checks import Report, check_choice, check_features, check_labels
 from .identification import _CLOSED_SET_CONVENTION, _DEFAULT_MAX_ELEMENTS, cmc
 from .open_set import _OPEN_SET_CONVENTION, tpir_at_fpir
@@ -31,12 +31,32 @@ __all__ = [
 
 def flip_fuse(features: Tensor, flipped_features: Tensor) -> Tensor:
     """Flip fusion: L2-normalise the sum of an image's features and its horizontally flipped copy's, (N,
-    D)."""
+    D).
+
+    A row whose two features cancel out (``x`` and ``-x``: a sum shorter than the rounding error of the longer
+    of the two, the rule of :meth:`~recognizability.nn.UICenter.fit`) has no direction and raises
+    :class:`ValueError` naming the row. The half-sum is normalised, so features near the largest float do
+    not overflow.
+    """
     x = check_features(features, "features")
     f = check_features(flipped_features, "flipped_features", dim=x.shape[1])
     if f.shape != x.shape:
         raise ValueError(f"expected flipped_features of shape {tuple(x.shape)}, got {tuple(f.shape)}")
-    return l2_normalize(x + f.to(x.dtype), dim=1)
+    f = f.to(x.dtype)
+    half_sum = x * 0.5 + f * 0.5  # same direction as x + f; exact halving, no overflow
+    # float64 norms: those of features near the largest float32 stay finite
+    longest = torch.maximum(
+        vector_norm_at_any_scale(x.double(), dim=1), vector_norm_at_any_scale(f.double(), dim=1)
+    )
+    tolerance = degenerate_tolerance(x.shape[1], x.dtype)
+    degenerate = ~(vector_norm_at_any_scale(half_sum.double(), dim=1) > 0.5 * tolerance * longest)
+    if bool(degenerate.any()):
+        rows = torch.nonzero(degenerate).squeeze(1)[:5].tolist()
+        raise ValueError(
+            f"expected features and flipped_features whose sum has a direction, got {int(degenerate.sum())} "
+            f"row(s) (e.g. rows {rows}) that are zero or cancel out (e.g. x and -x)"
+        )
+    return l2_normalize(half_sum, dim=1)
 
 
 @dataclass(frozen=True)

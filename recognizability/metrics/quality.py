@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_bool, check_finite_float, check_float_in_range, check_positive_int
-from ..functional.geometry import l2_normalize, ui_cosine
+from .._validation import check_bool, check_float_in_range, check_positive_int
+from ..functional.geometry import l2_normalize, ui_cosine, vector_norm_at_any_scale
 from ._checks import (
     Report,
     as_tensor,
@@ -292,9 +292,13 @@ def ers_quality(embeddings: Tensor, ui_center: Tensor, clip_at_one: bool = False
 
 
 def magface_quality(embeddings: Tensor) -> Tensor:
-    """MagFace quality: L2 norm of the un-normalised embedding, (B, D) -> (B,)."""
-    norms: Tensor = torch.linalg.vector_norm(check_features(embeddings, "embeddings"), dim=1)
-    return norms
+    """MagFace quality: L2 norm of the un-normalised embedding, (B, D) -> (B,).
+
+    The norm is right for finite embeddings of any magnitude (each row is rescaled by its largest entry
+    before squaring, see :func:`~recognizability.functional.geometry.vector_norm_at_any_scale`); computed
+    and returned in float32 (float64 for float64 input), so a float16 norm above 65504 is not ``inf``.
+    """
+    return vector_norm_at_any_scale(check_features(embeddings, "embeddings"), dim=1)
 
 
 def crfiqa_quality(
@@ -303,16 +307,17 @@ def crfiqa_quality(
     """CR-FIQA certainty ratio ``CCS / (NNCCS + offset)`` (training-time target of CR-FIQA).
 
     CCS = cosine to the own class centre (prototype), NNCCS = highest cosine to another class centre.
-    ``offset = 1 + 1e-9`` keeps the denominator positive (NNCCS >= -1), as in the CR-FIQA paper as we read it;
-    ``offset=0`` gives the plain ratio of metrics.md.
+    ``offset = 1 + 1e-9`` (the CR-FIQA paper's ``1 + epsilon``) keeps the denominator positive: NNCCS can be
+    as low as -1, so ``offset`` must be a finite float ``> 1``. (A smaller offset makes the denominator 0 or
+    negative for some embeddings: an infinite ratio, or one whose sign flips the quality order.)
 
     Args:
-        embeddings: (B, D); labels: (B,) in [0, C); prototypes: (C, D), C >= 2.
+        embeddings: (B, D); labels: (B,) in [0, C); prototypes: (C, D), C >= 2; offset: finite, > 1.
     """
     x = check_features(embeddings, "embeddings")
     w = check_features(prototypes, "prototypes", dim=x.shape[1])
     y = check_labels(labels, "labels", x.shape[0]).to(x.device)
-    offset = check_finite_float(offset, "offset")
+    offset = check_float_in_range(offset, "offset", 1, math.inf, low_closed=False, high_closed=False)
     if w.shape[0] < 2:
         raise ValueError(f"expected prototypes of shape (C, D) with C >= 2, got {tuple(w.shape)}")
     if bool(((y < 0) | (y >= w.shape[0])).any()):
@@ -389,11 +394,18 @@ def spearman_correlation(x: Tensor | Sequence[float], y: Tensor | Sequence[float
 def hard_share_in_lowest_quality(quality: Tensor, hard: Tensor, fraction: float = 0.1) -> float:
     """Share of hard-to-recognise images among the lowest-quality ``fraction`` (default the lowest decile).
 
-    The lowest ``ceil(fraction * N)`` images by quality are taken (ties kept in input order).
+    The lowest ``ceil(fraction * N)`` images by quality are taken (ties kept in input order). A fraction that
+    holds no whole image (``fraction * N < 1``, e.g. the lowest 1% of 10 images) is an error: the share of
+    the one image rounding up would take is not the share of that fraction.
     """
     q = check_scores(quality, "quality").detach().cpu()
     h = check_mask(hard, "hard", q.numel()).cpu()
     fraction = check_float_in_range(fraction, "fraction", 0, 1, low_closed=False)
+    if fraction * q.numel() < 1:
+        raise ValueError(
+            f"expected a fraction that selects at least one of the {q.numel()} images "
+            f"(fraction * N >= 1), got fraction={fraction!r}: {fraction * q.numel():g} images"
+        )
     k = math.ceil(fraction * q.numel())
     lowest = torch.argsort(q, stable=True)[:k]
     return float(h[lowest].to(torch.float64).mean())

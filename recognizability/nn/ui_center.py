@@ -14,12 +14,8 @@ from .._validation import (
     check_shape,
     value_checks_enabled,
 )
-from ..functional.geometry import l2_normalize, ui_cosine
+from ..functional.geometry import degenerate_tolerance, l2_normalize, ui_cosine
 from ..functional.projection import project_away
-
-#: A mean of unit vectors shorter than this many rounding errors of one unit vector (``sqrt(D)`` times the
-#: compute dtype's epsilon) has no direction: it is what summing cancelling embeddings leaves behind.
-_DEGENERATE_ROUNDING_ERRORS = 16.0
 
 __all__ = ["UICenter"]
 
@@ -126,7 +122,7 @@ class UICenter(nn.Module):
     def _check_direction(self, mean: Tensor, dtype: torch.dtype) -> None:
         if not value_checks_enabled():
             return
-        tolerance = _DEGENERATE_ROUNDING_ERRORS * self.embedding_dim**0.5 * torch.finfo(dtype).eps
+        tolerance = degenerate_tolerance(self.embedding_dim, dtype)
         norm = float(torch.linalg.vector_norm(mean.double()))
         if not norm > tolerance:
             raise ValueError(

@@ -8,6 +8,7 @@ from recognizability.metrics import (
     cmc,
     evaluate_scface,
     evaluate_tinyface,
+    flip_fuse,
     identity_templates,
 )
 from tests.metrics import references as ref
@@ -100,6 +101,21 @@ def test_identity_templates_are_normalised_means():
     t, labels = identity_templates(x, torch.tensor([4, 4, 1]))
     assert labels.tolist() == [1, 4]
     torch.testing.assert_close(t[1], torch.tensor([1.0, 1.0]) / 2**0.5)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1.0, 1e38])
+def test_templates_and_flip_fusion_at_any_scale_and_refused_when_they_cancel(scale):
+    """Means of features near the largest float32 do not overflow; a mean or a flip sum that cancels out has
+    no direction and is refused (before: a zero vector, every later cosine 0)."""
+    x = torch.tensor([[3.0, 0.0], [0.0, 2.0], [1.0, 1.0]]) * scale
+    raw, _ = identity_templates(x, torch.tensor([4, 4, 1]), normalize=False)
+    torch.testing.assert_close(raw[1], torch.tensor([1.5, 1.0]) * scale)
+    fused = flip_fuse(x, x.flip(1))
+    torch.testing.assert_close(fused, torch.full((3, 2), 2**-0.5))
+    with pytest.raises(ValueError, match=r"labels \[4\]\) whose features are zero or cancel out"):
+        identity_templates(torch.cat([x[:1], -x[:1], x[2:]]), torch.tensor([4, 4, 1]))
+    with pytest.raises(ValueError, match=r"got 1 row\(s\) \(e.g. rows \[1\]\)"):
+        flip_fuse(x, torch.stack([x[0], -x[1], x[2]]))
 
 
 def test_float32_agrees_with_float64():

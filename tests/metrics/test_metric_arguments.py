@@ -124,9 +124,11 @@ def test_ers_refuses_degenerate_centres_and_is_right_at_every_scale() -> None:
     )
 
 
-def test_crfiqa_offset_checked() -> None:
-    with pytest.raises(ValueError, match=r"offset to be a finite float, got nan"):
-        crfiqa_quality(torch.randn(3, 4), torch.tensor([0, 1, 0]), torch.randn(2, 4), offset=math.nan)
+@pytest.mark.parametrize("offset", [math.nan, math.inf, 1.0, 0.0, -2.0])
+def test_crfiqa_offset_checked(offset: float) -> None:
+    """NNCCS reaches -1: an offset <= 1 makes the denominator 0 (inf at offset 1) or flips its sign."""
+    with pytest.raises(ValueError, match=r"offset to be a float in \(1, inf\), got"):
+        crfiqa_quality(torch.randn(3, 4), torch.tensor([0, 1, 0]), torch.randn(2, 4), offset=offset)
 
 
 def test_private_helpers_keep_their_old_names_for_one_release() -> None:

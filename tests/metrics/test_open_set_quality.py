@@ -170,8 +170,20 @@ def test_quality_baselines_against_definitions():
     cr = crfiqa_quality(x, torch.tensor([1, 0]), w)  # CCS / (NNCCS + 1 + 1e-9)
     torch.testing.assert_close(cr, torch.tensor([0.8 / (0.6 + 1 + 1e-9), 0.0]))
     torch.testing.assert_close(
-        crfiqa_quality(x[:1], torch.tensor([1]), w, offset=0.0), torch.tensor([0.8 / 0.6])
+        crfiqa_quality(x[:1], torch.tensor([1]), w, offset=2.0), torch.tensor([0.8 / (0.6 + 2.0)])
     )
+
+
+@pytest.mark.parametrize(
+    ("scale", "dtype"),
+    [(1e19, torch.float32), (1e-30, torch.float32), (300.0, torch.float16), (1.0, torch.float64)],
+)
+def test_magface_quality_is_the_norm_at_any_scale(scale: float, dtype: torch.dtype) -> None:
+    """The squares of 1e19 (float32) or 300 (float16) overflow: the norm is taken after a rescaling."""
+    x = torch.tensor([[3.0, 4.0], [0.0, -1.0], [0.0, 0.0]], dtype=torch.float64)
+    got = magface_quality((x * scale).to(dtype))
+    assert got.dtype == (torch.float64 if dtype == torch.float64 else torch.float32)
+    torch.testing.assert_close(got.double(), torch.tensor([5.0, 1.0, 0.0], dtype=torch.float64) * scale)
 
 
 def test_serfiq_restores_modes_and_matches_definition():
