@@ -38,7 +38,7 @@ DEGENERATE_ROUNDING_ERRORS = 16.0
 def degenerate_tolerance(dim: int, dtype: torch.dtype) -> float:
     """Relative norm below which a mean of ``dim``-vectors computed in ``dtype`` has no direction (see
     :data:`DEGENERATE_ROUNDING_ERRORS`)."""
-    return DEGENERATE_ROUNDING_ERRORS * dim**0.5 * torch.finfo(dtype).eps
+    return float(DEGENERATE_ROUNDING_ERRORS * dim**0.5 * torch.finfo(dtype).eps)
 
 
 def vector_norm_at_any_scale(x: Tensor, dim: int = -1) -> Tensor:
@@ -51,7 +51,8 @@ def vector_norm_at_any_scale(x: Tensor, dim: int = -1) -> Tensor:
     compute = x.to(_compute_dtype(x.dtype))
     scale = compute.abs().amax(dim=dim, keepdim=True)
     safe = torch.where(scale > 0, scale, torch.ones_like(scale))
-    return (torch.linalg.vector_norm(compute / safe, dim=dim, keepdim=True) * scale).squeeze(dim)
+    norm: Tensor = torch.linalg.vector_norm(compute / safe, dim=dim, keepdim=True) * scale
+    return norm.squeeze(dim)
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
