@@ -159,6 +159,26 @@ ROWS: list[Row] = [
         r"expected a finite t, got \[nan\]",
     ),
     (
+        "recognizability_index",
+        lambda: functional.recognizability_index(torch.rand(4, 3), _labels(), torch.full((4,), 1.5)),
+        ValueError,
+        r"ui_cosine to hold cosines in \[-1, 1\] \(pre-margin, unscaled\), got a value of magnitude 1.5",
+    ),
+    (
+        "recognizability_index",
+        lambda: functional.recognizability_index(torch.full((4, 3), NAN), _labels(), torch.rand(4)),
+        ValueError,
+        r"expected cosine with finite values, got 12 non-finite value",
+    ),
+    (
+        "recognizability_index_from_parts",
+        lambda: functional.recognizability_index_from_parts(
+            torch.rand(4), torch.full((4,), torch.inf), torch.rand(4)
+        ),
+        ValueError,
+        r"nearest_negative_cosine with finite values, got 4 non-finite value",
+    ),
+    (
         "recognizability_index_from_parts",
         lambda: functional.recognizability_index_from_parts(torch.rand(4), torch.rand(3), torch.rand(4)),
         ValueError,

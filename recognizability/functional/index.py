@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -13,10 +15,49 @@ from .._validation import (
     check_positive_float,
     check_same_device,
     check_shape,
+    value_checks_enabled,
 )
 from ._autocast import at_least_float32, common_float, float32_region
 
 __all__ = ["recognizability_index", "recognizability_index_from_parts", "ui_index_statistics"]
+
+#: How far beyond [-1, 1] a cosine may lie by rounding (the larger of this and 16 epsilons of its dtype).
+COSINE_ROUNDING_TOLERANCE = 1e-3
+
+
+def check_cosine_values(*named: tuple[Tensor, str], finite: Sequence[tuple[Tensor, str]] = ()) -> None:
+    """While value checks are on, raise :class:`ValueError` unless every tensor of ``named`` holds finite
+    cosines in ``[-1, 1]`` (up to rounding, :data:`COSINE_ROUNDING_TOLERANCE`) and every tensor of ``finite``
+    is finite. One host sync for all of them; nothing when value checks are off.
+
+    A post-margin logit or a scaled cosine passed as a cosine lies far outside ``[-1, 1]``: the distances of
+    Eq. 1-2 would be clamped and the index silently 0.
+    """
+    if not value_checks_enabled():
+        return
+    verdicts = [
+        (torch.isfinite(value) & (value.abs() <= 1.0 + _cosine_tolerance(value))).all() for value, _ in named
+    ]
+    verdicts += [torch.isfinite(value).all() for value, _ in finite]
+    if bool(torch.stack(verdicts).all()):
+        return
+    for position, ((value, name), ok) in enumerate(
+        zip([*named, *finite], torch.stack(verdicts).tolist(), strict=True)
+    ):
+        if ok:
+            continue
+        bad = int((~torch.isfinite(value)).sum())
+        if bad or position >= len(named):
+            raise ValueError(f"expected {name} with finite values, got {bad} non-finite value(s)")
+        largest = float(value.detach().abs().max())
+        raise ValueError(
+            f"expected {name} to hold cosines in [-1, 1] (pre-margin, unscaled), got a value of magnitude "
+            f"{largest:g}"
+        )
+
+
+def _cosine_tolerance(value: Tensor) -> float:
+    return max(COSINE_ROUNDING_TOLERANCE, 16 * torch.finfo(value.dtype).eps)
 
 
 def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps: float = 1e-7) -> Tensor:
@@ -29,8 +70,11 @@ def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps
     * ``d_UI = 1 - cos(v, u)``: to the UI (unrecognisable identities) centre ``u`` (Eq. 2).
 
     Distances are clamped at 0 to absorb cosines a rounding error above 1, so the index is ``>= 0`` and
-    finite: at ``cos_y = 1`` it is ``d_UI * d_N / eps``. Arithmetic is float32 under autocast. The function is
-    differentiable; callers using the index as a regression target (Eq. 4) detach it.
+    finite: at ``cos_y = 1`` it is ``d_UI * d_N / eps``. While value checks are on
+    (:func:`~recognizability.set_value_checks`; one host sync), NaN/inf cosines and cosines beyond
+    ``[-1, 1]`` by more than rounding (e.g. scaled logits) raise :class:`ValueError`. Arithmetic is float32
+    under autocast. The function is differentiable; callers using the index as a regression target (Eq. 4)
+    detach it.
 
     Args:
         cosine: ``(B, C)`` pre-margin cosines of the embeddings with the class prototypes, ``C >= 2``.
@@ -54,6 +98,7 @@ def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps
     check_same_device(ui_cosine, "ui_cosine", cosine, "cosine")
     eps = check_positive_float(eps, "eps")
     index = check_labels(labels, cosine.shape[1], cosine.shape[0], cosine, "cosine")
+    check_cosine_values((cosine, "cosine"), (ui_cosine, "ui_cosine"))
 
     with float32_region(cosine.device):
         cos = at_least_float32(cosine)
@@ -75,8 +120,9 @@ def recognizability_index_from_parts(
     * ``d_N = 1 - nearest_negative_cosine`` (Eq. 1);
     * ``d_UI = 1 - ui_cosine`` (Eq. 2).
 
-    Distances are clamped at 0 as in :func:`recognizability_index`, so the index is ``>= 0`` and finite.
-    Arithmetic is float32 under autocast (float64 stays float64). Differentiable.
+    Distances are clamped at 0 as in :func:`recognizability_index`, so the index is ``>= 0`` and finite;
+    the cosines are value-checked as there. Arithmetic is float32 under autocast (float64 stays float64).
+    Differentiable.
 
     Args:
         positive_cosine: ``(B,)`` cosine ``cos_y`` of each embedding with its own class prototype.
@@ -95,6 +141,11 @@ def recognizability_index_from_parts(
         check_floating(value, name)
         check_same_device(value, name, positive_cosine, "positive_cosine")
     eps = check_positive_float(eps, "eps")
+    check_cosine_values(
+        (positive_cosine, "positive_cosine"),
+        (nearest_negative_cosine, "nearest_negative_cosine"),
+        (ui_cosine, "ui_cosine"),
+    )
     return _index_from_parts(positive_cosine, nearest_negative_cosine, ui_cosine, eps)
 
 

@@ -23,7 +23,7 @@ from .._validation import (
     check_tensor,
 )
 from ..functional._autocast import at_least_float32
-from ..functional.index import recognizability_index_from_parts
+from ..functional.index import check_cosine_values, recognizability_index_from_parts
 from ..functional.losses import (
     DEFAULT_TAU,
     AttentionReduction,
@@ -350,7 +350,20 @@ class _HeadParts:
         return cls(classification_loss, cosine, cosine, prefix)
 
     def check(self, embeddings: Tensor, labels: Tensor) -> None:
-        """Every structural check; with value checks on, also the labels' range when a cosine gives ``C``."""
+        """Every structural check; with value checks on, also the labels' range when a cosine gives ``C``,
+        finite cosines in ``[-1, 1]`` and a finite loss (one more host sync)."""
+        self._check_structure(embeddings, labels)
+        loss_name = self.prefix + "loss" if self.prefix else "classification_loss"
+        if isinstance(self.index_source, tuple):
+            names = ("positive_cosine", "nearest_negative_cosine")
+            cosines = [(v, self.prefix + n) for v, n in zip(self.index_source, names, strict=True)]
+        else:
+            cosines = []
+        if self.cosine is not None:
+            cosines.append((self.cosine, self.prefix + "cosine"))
+        check_cosine_values(*cosines, finite=[(self.loss, loss_name)])
+
+    def _check_structure(self, embeddings: Tensor, labels: Tensor) -> None:
         batch_size = embeddings.shape[0]
         loss_name = self.prefix + "loss" if self.prefix else "classification_loss"
         check_shape(self.loss, loss_name, ())

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 import torch
 
+from recognizability._validation import value_checks
 from recognizability.functional import (
     attention_mse_loss,
     index_diversion_loss,
@@ -312,6 +313,60 @@ def test_a_failing_call_runs_no_module_and_draws_nothing() -> None:
     crit(fm, e, y, out, ui)  # the probe works: a good call runs the modules and draws dropout
     assert calls == ["regression", "diversion", "attention"]
     assert not torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (
+            {"classification_loss": torch.tensor(1.0), "cosine": torch.rand(B, C) * 3 + 1.5},
+            r"cosine to hold cosines in \[-1, 1\] \(pre-margin, unscaled\), got a value of magnitude",
+        ),
+        (
+            {"classification_loss": torch.tensor(1.0), "cosine": torch.full((B, C), torch.nan)},
+            r"expected cosine with finite values, got 66 non-finite value",
+        ),
+        (
+            {"classification_loss": torch.tensor(torch.nan), "cosine": torch.rand(B, C)},
+            r"expected classification_loss with finite values, got 1 non-finite value",
+        ),
+        (
+            {
+                "classification_loss": torch.tensor(1.0),
+                "positive_cosine": torch.full((B,), 1.5),
+                "nearest_negative_cosine": torch.rand(B),
+            },
+            r"positive_cosine to hold cosines in \[-1, 1\].*magnitude 1.5",
+        ),
+        (
+            {
+                "classification_loss": torch.tensor(1.0),
+                "positive_cosine": torch.rand(B),
+                "nearest_negative_cosine": torch.full((B,), -torch.inf),
+            },
+            r"nearest_negative_cosine with finite values, got 6 non-finite",
+        ),
+    ],
+)
+def test_non_finite_or_out_of_range_head_values_are_refused_before_any_module_runs(
+    kwargs: dict[str, torch.Tensor], match: str
+) -> None:
+    """Before: out-of-range cosines silently gave index 0, NaN inputs a NaN total."""
+    fm, e, y, _, ui = make_step(13)
+    crit = RecognizabilityLoss(CH, (H, W), D)
+    calls: list[str] = []
+    for name in ("regression", "attention", "diversion"):
+        getattr(crit, name).register_forward_hook(lambda *_, n=name: calls.append(n))
+    state = torch.get_rng_state()
+    with pytest.raises(ValueError, match=match):
+        crit(fm, e, y, ui_center=ui, **kwargs)
+    assert calls == [] and torch.equal(torch.get_rng_state(), state)
+    with value_checks(False):  # the checks are value checks: off, nothing is read on the host
+        out = crit(fm, e, y, ui_center=ui, **kwargs)
+    assert calls == ["regression", "diversion", "attention"] and out.total.shape == ()
+    cosine_slightly_above_one = torch.rand(B, C).clamp(max=0.5)
+    cosine_slightly_above_one[:, 0] = 1.0 + 1e-6  # rounding: accepted
+    crit(fm, e, y, ui_center=ui, classification_loss=torch.tensor(1.0), cosine=cosine_slightly_above_one)
 
 
 def test_feature_map_on_another_device_is_reported() -> None:
