@@ -39,6 +39,7 @@ from recognizability.training import (
     parse_args,
     planned_runs,
     prepare_batch,
+    replicated_modules,
     seed_everything,
     set_train_mode,
     validate,
@@ -53,7 +54,8 @@ def train(name: str, config: TrainingConfig, data: RunData, session: Session) ->
     seed_everything(config.run.seed)
     # The pieces of Fig. 2: feature extractor, recognition module, PRM + PAM + index, UI centre u.
     backbone = build_backbone(config.model)  # create_backbone, --pretrained, frozen BatchNorm (paper)
-    head = build_head(config.head, backbone.embedding_dim, data.num_classes)  # ArcFace: W (C, D), s, m
+    # margin head (--head; ArcFace, the paper's), dense, chunked or class-sharded (--head-parallel): W (C, D)
+    head = build_head(config.head, backbone.embedding_dim, data.num_classes)
     channels, height, width = backbone.feature_shape
     criterion = RecognizabilityLoss(channels, (height, width), backbone.embedding_dim, **config.loss.kwargs())
     ui_center = UICenter(backbone.embedding_dim)
@@ -98,7 +100,8 @@ def train(name: str, config: TrainingConfig, data: RunData, session: Session) ->
                 losses = criterion(F, v, labels, out, ui_center)  # xi, xi_hat, L_L1, L_ID, L_MSE (Eq. 1-10)
             optimizer.zero_grad(set_to_none=True)
             losses.total.backward()
-            session.average_gradients(model)  # mean over torchrun processes (none in one process)
+            # mean over torchrun processes (none in one process); a sharded head's shards are never averaged
+            session.average_gradients(*replicated_modules(model))
             optimizer.step()
             meter.update(losses, len(labels))
         scheduler.step()

@@ -24,7 +24,7 @@ from .._validation import (
     check_tensor,
     value_checks_enabled,
 )
-from ._autocast import float32_region
+from ._autocast import float32_region, saturate
 
 __all__ = ["l2_normalize", "ui_cosine"]
 
@@ -59,21 +59,15 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def _saturate(gradient: Tensor, dtype: torch.dtype) -> Tensor:
-    """Cast a gradient to ``dtype``, clamping magnitudes beyond its largest finite value (NaN stays NaN)."""
-    largest = torch.finfo(dtype).max
-    return gradient.clamp(-largest, largest).to(dtype)
-
-
 class _L2Normalize(torch.autograd.Function):
     """``v / |v|`` along ``dim`` with a rescaled norm, a zero gradient at ``v = 0`` and a saturated gradient.
 
     Forward: ``z = v / max|v_i|`` (the scale is a constant of the row), ``out = z / |z|``; zero rows give
     zero. Backward: ``dv = (g - out <out, g>) / (|z| max|v_i|)``, the exact Jacobian-vector product of
-    ``v / |v|``, computed in the compute dtype and then cast to the input's dtype with magnitudes beyond its
-    largest finite value clamped to it: near ``v = 0`` the true gradient grows like ``1 / |v|`` and exceeds
-    the float16 range for ``|v| < 2e-5``, where a plain cast would give ``inf``. At ``v = 0`` (no direction)
-    the gradient is 0.
+    ``v / |v|``, computed in the compute dtype and then cast to the input's dtype saturated
+    (:func:`~recognizability.functional._autocast.saturate`: magnitudes beyond half its largest finite value
+    clamped to that): near ``v = 0`` the true gradient grows like ``1 / |v|`` and exceeds the float16 range
+    for ``|v| < 2e-5``, where a plain cast would give ``inf``. At ``v = 0`` (no direction) the gradient is 0.
     """
 
     @staticmethod
@@ -98,7 +92,7 @@ class _L2Normalize(torch.autograd.Function):
         out, length = ctx.saved_tensors
         g = grad_out.to(out.dtype)
         tangent = torch.addcmul(g, out, (out * g).sum(dim=ctx.dim, keepdim=True), value=-1.0)
-        return _saturate(tangent / length, ctx.input_dtype), None
+        return saturate(tangent / length, ctx.input_dtype), None
 
 
 def l2_normalize(x: Tensor, dim: int = -1) -> Tensor:
@@ -108,7 +102,8 @@ def l2_normalize(x: Tensor, dim: int = -1) -> Tensor:
     1e-30 (float32), or the whole float16 range, still give unit vectors and exact cosines. A zero slice
     gives zero (never NaN) and a zero gradient. Computed in float32 (float64 for float64 input), also under
     autocast. The gradient is the exact one, cast back to the input's dtype with values beyond its finite
-    range saturated (see :class:`_L2Normalize`), so a finite input never gets a non-finite gradient.
+    range saturated at half that range (see :class:`_L2Normalize`), so a finite input never gets a
+    non-finite gradient.
 
     Args:
         x: floating tensor, e.g. ``(B, D)`` embeddings ``v``, ``(C, D)`` prototypes ``W`` or the ``(D,)``

@@ -155,9 +155,10 @@ def _index_from_parts(
     """Eq. 1-3 on checked ``(B,)`` cosines, in float32 (float64 if any input is float64)."""
     dtype = common_float(positive_cosine, nearest_negative_cosine, ui_cosine)
     with float32_region(positive_cosine.device):
-        d_positive = (1.0 - positive_cosine.to(dtype)).clamp(min=0.0)
-        d_negative = (1.0 - nearest_negative_cosine.to(dtype)).clamp(min=0.0)
-        d_ui = (1.0 - ui_cosine.to(dtype)).clamp(min=0.0)
+        # at_least_float32 first: a gradient reaching a half-precision input saturates, never overflows
+        d_positive = (1.0 - at_least_float32(positive_cosine).to(dtype)).clamp(min=0.0)
+        d_negative = (1.0 - at_least_float32(nearest_negative_cosine).to(dtype)).clamp(min=0.0)
+        d_ui = (1.0 - at_least_float32(ui_cosine).to(dtype)).clamp(min=0.0)
         return d_ui * d_negative / (d_positive + eps)
 
 

@@ -304,9 +304,7 @@ def _check_adaface_values(norms: Tensor, batch_mean: Tensor, batch_std: Tensor) 
         raise ValueError(f"expected norms >= 0 (feature norms), got {bad} negative or NaN value(s)")
     if not mean_ok:
         raise ValueError(f"expected a finite batch_mean, got {batch_mean.detach().reshape(-1).tolist()}")
-    raise ValueError(
-        f"expected a finite batch_std >= 0, got {batch_std.detach().reshape(-1).tolist()}"
-    )
+    raise ValueError(f"expected a finite batch_std >= 0, got {batch_std.detach().reshape(-1).tolist()}")
 
 
 # ----------------------------------------------------------------------------------------------------------

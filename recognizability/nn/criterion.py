@@ -230,9 +230,12 @@ class RecognizabilityLoss(nn.Module):
         )
         parts.check(embeddings, labels)
         classification = parts.loss.float()
-        # The UI centre's own checks (fitted, finite) run here, before any module of the criterion does.
-        ui_cosine = ui_center.cosine(embeddings) if self.use_regression else None
-        target = ui_center.project_away(embeddings) if self.use_attention else None
+        # The UI centre's own checks (fitted, finite) run here, before any module of the criterion does. One
+        # upcast feeds both: with a target gradient on, a half-precision input's gradient from the criterion
+        # is saturated once (see functional._autocast.saturate).
+        upcast = at_least_float32(embeddings)
+        ui_cosine = ui_center.cosine(upcast) if self.use_regression else None
+        target = ui_center.project_away(upcast) if self.use_attention else None
 
         zero = classification.new_zeros(())
         zeros_b = classification.new_zeros(batch_size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._validation import check_positive_float
+from .._validation import check_floating, check_positive_float, check_tensor
 from ..functional._autocast import at_least_float32, float32_region
 from ..functional.margin_heads import _check_magface_bounds, magface_logits, magface_regularizer
 from ..functional.margins import cosine_logits
@@ -56,9 +56,13 @@ class MagFace(MarginHead):
         self.lambda_g = check_positive_float(lambda_g, "lambda_g", allow_zero=True)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:
-        cosine = cosine_logits(embeddings, self.weight)
+        check_floating(check_tensor(embeddings, "embeddings"), "embeddings")
+        # One upcast feeds the cosines and the norms, so a half-precision input's gradient is saturated once
+        # (two saturated gradients could overflow in their half-precision sum).
+        upcast = at_least_float32(embeddings)
+        cosine = cosine_logits(upcast, self.weight)
         with float32_region(embeddings.device):
-            norms = torch.linalg.vector_norm(at_least_float32(embeddings), dim=1)
+            norms = torch.linalg.vector_norm(upcast, dim=1)
         logits = magface_logits(
             cosine,
             norms,

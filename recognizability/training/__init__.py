@@ -29,6 +29,8 @@ from .benchmarks import (
 from .checkpoint import epoch_seed, load_checkpoint, save_checkpoint, seed_everything
 from .cli import ExampleArguments, build_parser, parse_args, planned_runs
 from .config import (
+    HEAD_NAMES,
+    HEAD_PARALLEL,
     LOSS_TERMS,
     RUN_MODES,
     ConfigOption,
@@ -75,6 +77,7 @@ from .modules import (
     build_modules,
     parameter_groups,
     register_head,
+    replicated_modules,
     set_train_mode,
 )
 from .presets import demo_config, paper_config
@@ -95,6 +98,8 @@ from .session import TERM_NAMES, EpochMeter, RunOptions, Session, TrainingResult
 from .steps import autocast, embed_images, validate
 
 __all__ = [
+    "HEAD_NAMES",
+    "HEAD_PARALLEL",
     "LOSS_TERMS",
     "QUALITY_METHODS",
     "REPORT_FIELDS",
@@ -170,6 +175,7 @@ __all__ = [
     "prepare_batch",
     "register_benchmark",
     "register_head",
+    "replicated_modules",
     "resolve_benchmark",
     "save_checkpoint",
     "seed_everything",

@@ -73,9 +73,11 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("configuration (fields of TrainingConfig; default: the preset's)")
     for option in TrainingConfig.options():
         if option.kind is bool:
-            kind: dict[str, Any] = {"action": "store_const", "const": True}
+            kind: dict[str, Any] = {"action": argparse.BooleanOptionalAction}
         else:
             kind = {"type": option.kind}
+        if option.choices is not None:
+            kind["choices"] = option.choices
         group.add_argument(option.flag, dest=option.path, default=None, help=option.help, **kind)
 
 
@@ -170,11 +172,13 @@ def parse_args(dataset: str, argv: Sequence[str] | None = None, description: str
 
 def planned_runs(config: TrainingConfig, arguments: ExampleArguments) -> dict[str, TrainingConfig]:
     """The runs to make: ``--losses`` gives one; otherwise the full method, preceded in the demo mode by
-    ArcFace alone, the baseline it is compared with (unless ``--no-baseline``)."""
+    the margin head alone (``--head``, ArcFace by default), the baseline it is compared with (unless
+    ``--no-baseline``). Runs are named by the head and the terms (``arcface``, ``cosface+id+mse``,
+    ``full``)."""
     if arguments.losses is not None:
-        return {"+".join(("arcface", *arguments.losses)): config.with_losses(arguments.losses)}
+        return {"+".join((config.head.name, *arguments.losses)): config.with_losses(arguments.losses)}
     runs: dict[str, TrainingConfig] = {}
     if config.run.mode == "demo" and arguments.baseline:
-        runs["arcface"] = config.with_losses(())
+        runs[config.head.name] = config.with_losses(())
     runs["full"] = config.with_losses(LOSS_TERMS)
     return runs

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args, get_type_hints
+from typing import Any, Literal, TypedDict, get_args, get_type_hints
 
 from recognizability._validation import (
     check_bool,
@@ -34,13 +34,17 @@ from recognizability._validation import (
     check_positive_int,
 )
 from recognizability.functional import DEFAULT_TAU
+from recognizability.nn.head_registry import MARGIN_HEAD_NAMES
 
 __all__ = [
+    "HEAD_NAMES",
+    "HEAD_PARALLEL",
     "LOSS_TERMS",
     "RUN_MODES",
     "ConfigOption",
     "DataConfig",
     "HeadConfig",
+    "HeadOptions",
     "LearningRates",
     "LossConfig",
     "ModelConfig",
@@ -59,10 +63,15 @@ RunMode = Literal["paper", "demo"]
 #: ArcFace-only baseline it is compared with.
 RUN_MODES: tuple[str, ...] = get_args(RunMode)
 
+#: The margin heads of ``--head`` (:data:`recognizability.nn.MARGIN_HEAD_NAMES`); "arcface" is the paper's.
+HEAD_NAMES: tuple[str, ...] = MARGIN_HEAD_NAMES
+#: How the head holds its prototypes (``--head-parallel``): dense, chunked on one device, class-sharded.
+HEAD_PARALLEL: tuple[str, ...] = ("none", "chunked", "sharded")
 
-def _option(flag: str, help: str) -> Any:
-    """Field metadata that makes a field a command-line option ``flag`` with ``help``."""
-    return {"option": flag, "help": help}
+
+def _option(flag: str, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    """Field metadata that makes a field a command-line option ``flag`` with ``help`` (and ``choices``)."""
+    return {"option": flag, "help": help, "choices": choices}
 
 
 @dataclass(frozen=True)
@@ -144,23 +153,85 @@ class ModelConfig:
         check_bool(self.freeze_batchnorm, "freeze_batchnorm")
 
 
+class HeadOptions(TypedDict, total=False):
+    """The keyword arguments :meth:`HeadConfig.options` gives a margin head's constructor."""
+
+    scale: float
+    margin: float
+
+
 @dataclass(frozen=True)
 class HeadConfig:
     """The margin head of the recognition module (Fig. 2: ArcFace in the paper, Table 5: s = 64, m = 0.45).
 
+    ``scale`` and ``margin`` None mean the head's own paper's values (the defaults of its class in
+    :mod:`recognizability.nn`: s = 64 for all; m = 0.45 ArcFace (this paper's Table 5), 0.35 CosFace, 0.4
+    AdaFace, 0.5 CurricularFace). MagFace has no single margin (its margin grows with the feature norm from
+    ``lower_margin`` to ``upper_margin``), so a ``margin`` with it is an error. A head's other parameters
+    (AdaFace's ``h``, MagFace's ``lambda_g``, ...) keep their paper's values. Changing ``name`` with
+    :meth:`TrainingConfig.replace` resets ``scale`` and ``margin`` to the new head's own unless they are given
+    in the same call: a head's s and m belong to it.
+
     Attributes:
-        name: a head of :func:`~recognizability.training.build_head` ("arcface").
-        scale: ``s``.
-        margin: ``m`` in radians.
+        name: a head of :func:`~recognizability.training.build_head` (:data:`HEAD_NAMES`).
+        scale: ``s`` (None: the head's default).
+        margin: ``m`` (None: the head's default); radians for ArcFace and CurricularFace, a cosine offset for
+            CosFace, the base margin of AdaFace.
+        parallel: how the prototypes ``W`` (C, D) are held (:data:`HEAD_PARALLEL`): "none" (the dense head),
+            "chunked" (:class:`~recognizability.nn.ChunkedArcFace`: one device, never a (B, C) tensor) or
+            "sharded" (:class:`~recognizability.nn.ShardedArcFace`: classes split over the torchrun
+            processes). Both are ArcFace only (docs/scale.md).
     """
 
-    name: str = "arcface"
-    scale: float = 64.0
-    margin: float = 0.45
+    name: str = field(
+        default="arcface",
+        metadata=_option(
+            "--head", "margin head of the recognition module (default: arcface, the paper's)", HEAD_NAMES
+        ),
+    )
+    scale: float | None = field(
+        default=None, metadata=_option("--scale", "scale s of the margin head (default: the head's paper's)")
+    )
+    margin: float | None = field(
+        default=None,
+        metadata=_option("--margin", "margin m of the head (default: the head's paper's; not for magface)"),
+    )
+    parallel: str = field(
+        default="none",
+        metadata=_option(
+            "--head-parallel",
+            "prototypes: dense, chunked (one device) or sharded (torchrun); arcface only",
+            HEAD_PARALLEL,
+        ),
+    )
 
     def __post_init__(self) -> None:
-        check_positive_float(self.scale, "scale")
-        check_positive_float(self.margin, "margin", allow_zero=True)
+        if not isinstance(self.name, str):
+            raise TypeError(f"expected name to be a str, got {type(self.name).__name__}")
+        if self.scale is not None:
+            check_positive_float(self.scale, "scale")
+        if self.margin is not None:
+            check_positive_float(self.margin, "margin", allow_zero=True)
+            if self.name == "magface":
+                raise ValueError(
+                    f"expected margin None with the head 'magface' (its margin runs from lower_margin to "
+                    f"upper_margin with the feature norm), got margin={self.margin!r}"
+                )
+        check_choice(self.parallel, "parallel", HEAD_PARALLEL)
+        if self.parallel != "none" and self.name != "arcface":
+            raise ValueError(
+                f"expected the head 'arcface' with parallel={self.parallel!r} (the chunked and sharded heads "
+                f"are ArcFace), got {self.name!r}"
+            )
+
+    def options(self) -> HeadOptions:
+        """The head's keyword arguments set here (``scale``, ``margin``); the others keep its defaults."""
+        options = HeadOptions()
+        if self.scale is not None:
+            options["scale"] = self.scale
+        if self.margin is not None:
+            options["margin"] = self.margin
+        return options
 
 
 @dataclass(frozen=True)
@@ -300,6 +371,7 @@ class ConfigOption:
     flag: str
     help: str
     kind: type[Any]
+    choices: tuple[str, ...] | None = None
 
 
 #: The sections of a :class:`TrainingConfig`, in order, with their types.
@@ -353,6 +425,10 @@ class TrainingConfig:
         for key, value in changes.items():
             section, name = self.locate(key)
             grouped.setdefault(section, {})[name] = value
+        head = grouped.get("head", {})
+        if head.get("name", self.head.name) != self.head.name:  # s and m belong to the head (HeadConfig)
+            head.setdefault("scale", None)
+            head.setdefault("margin", None)
         return dataclasses.replace(
             self,
             **{s: dataclasses.replace(getattr(self, s), **values) for s, values in grouped.items()},
@@ -389,7 +465,11 @@ class TrainingConfig:
                     types = [t for t in get_args(hints[f.name]) if t is not type(None)] or [hints[f.name]]
                     out.append(
                         ConfigOption(
-                            f"{section}.{f.name}", f.metadata["option"], f.metadata["help"], types[0]
+                            f"{section}.{f.name}",
+                            f.metadata["option"],
+                            f.metadata["help"],
+                            types[0],
+                            f.metadata.get("choices"),
                         )
                     )
         return out

@@ -16,10 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 
 from recognizability.backbones import FaceBackbone, create_backbone, freeze_batchnorm, load_pretrained
-from recognizability.nn import ArcFace, RecognizabilityLoss, UICenter
+from recognizability.nn import ChunkedArcFace, RecognizabilityLoss, ShardedArcFace, UICenter
+from recognizability.nn.head_registry import MARGIN_HEAD_NAMES, build_margin_head
 
 from .config import HeadConfig, LearningRates, ModelConfig, OptimConfig, TrainingConfig
 
@@ -32,6 +34,7 @@ __all__ = [
     "build_modules",
     "parameter_groups",
     "register_head",
+    "replicated_modules",
     "set_train_mode",
 ]
 
@@ -55,9 +58,18 @@ def register_head(name: str) -> Callable[[HeadBuilder], HeadBuilder]:
     return register
 
 
-@register_head("arcface")
-def _arcface(config: HeadConfig, embedding_dim: int, num_classes: int) -> nn.Module:
-    return ArcFace(embedding_dim, num_classes, scale=config.scale, margin=config.margin)
+def _margin_head(name: str) -> HeadBuilder:
+    """Builder of the library's margin head ``name``: its own paper's defaults, with the ``scale`` and
+    ``margin`` set in the config (:meth:`HeadConfig.options`)."""
+
+    def build(config: HeadConfig, embedding_dim: int, num_classes: int) -> nn.Module:
+        return build_margin_head(name, embedding_dim, num_classes, **config.options())
+
+    return build
+
+
+for _name in MARGIN_HEAD_NAMES:
+    register_head(_name)(_margin_head(_name))
 
 
 def available_heads() -> tuple[str, ...]:
@@ -67,10 +79,35 @@ def available_heads() -> tuple[str, ...]:
 
 def build_head(config: HeadConfig, embedding_dim: int, num_classes: int) -> nn.Module:
     """The margin head named ``config.name`` (the recognition module of Fig. 2) over ``num_classes``
-    prototypes of dimension ``embedding_dim``."""
+    prototypes of dimension ``embedding_dim``.
+
+    ``config.parallel`` "chunked" gives :class:`~recognizability.nn.ChunkedArcFace` (the same outputs as
+    ArcFace without a (B, C) tensor) and "sharded" :class:`~recognizability.nn.ShardedArcFace`, whose
+    process holds only its shard of the classes: it needs the initialised process group of ``torchrun``
+    (:class:`~recognizability.training.Session` joins it), and its gradients must not be averaged over the
+    processes (:func:`replicated_modules`).
+    """
     if config.name not in _HEADS:
         raise ValueError(f"expected head to be one of {sorted(_HEADS)}, got {config.name!r}")
+    if config.parallel == "chunked":
+        return ChunkedArcFace(embedding_dim, num_classes, **config.options())
+    if config.parallel == "sharded":
+        if not (dist.is_available() and dist.is_initialized()):
+            raise ValueError(
+                "expected an initialised torch.distributed process group for head parallel 'sharded' "
+                "(launch with torchrun), got none"
+            )
+        return ShardedArcFace(embedding_dim, num_classes, **config.options())
     return _HEADS[config.name](config, embedding_dim, num_classes)
+
+
+def replicated_modules(model: MethodModules) -> tuple[nn.Module, ...]:
+    """The modules of ``model`` that every torchrun process holds whole, whose gradients are averaged over
+    the processes: all of them, except a class-sharded head, whose processes hold disjoint prototypes
+    (:class:`~recognizability.nn.ShardedArcFace` already gives each shard the gradient of the whole batch)."""
+    if isinstance(model.head, ShardedArcFace):
+        return (model.backbone, model.criterion, model.ui_center)
+    return (model,)
 
 
 def build_backbone(config: ModelConfig) -> FaceBackbone:

@@ -361,7 +361,8 @@ class Session:
         scheduler: torch.optim.lr_scheduler.LRScheduler,
     ) -> TrainingRun:
         """Begin (or, with ``--resume``, continue) the run ``name``: its checkpoints go to ``OUT/<name>``."""
-        self.say(f"--- training {name} (losses: {', '.join(config.losses) or 'ArcFace only'})")
+        head = f"{config.head.name}" + ("" if config.head.parallel == "none" else f", {config.head.parallel}")
+        self.say(f"--- training {name} (head: {head}; losses: {', '.join(config.losses) or 'head only'})")
         return TrainingRun(self, name, config, model, optimizer, scheduler)
 
     def average_gradients(self, *modules: nn.Module) -> None:

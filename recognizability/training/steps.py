@@ -12,14 +12,16 @@ from __future__ import annotations
 import contextlib
 
 import torch
-from torch import Tensor
+import torch.distributed as dist
+from torch import Tensor, nn
 
 from recognizability.functional import cosine_logits
+from recognizability.nn import ShardedArcFace
 
 from .images import ImageSet, prepare_batch
 from .modules import MethodModules
 
-__all__ = ["autocast", "embed_images", "validate"]
+__all__ = ["autocast", "embed_images", "nearest_class", "validate"]
 
 
 def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[None]:
@@ -71,15 +73,46 @@ def validate(
     back).
 
     Returns:
-        ``accuracy``: share whose nearest class prototype (cosine, no margin) is the label;
+        ``accuracy``: share whose nearest class prototype (cosine, no margin; :func:`nearest_class`, also for
+        chunked and class-sharded heads) is the label;
         ``mean_predicted_index``: mean xi_hat.
     """
     v, xi_hat = embed_images(model, data, input_size, device, amp, flip=True, degrade_to=degrade_to)
-    prototypes = model.head.weight
+    accuracy = (nearest_class(v, model.head) == data.labels.to(device)).float().mean()
+    return {"accuracy": float(accuracy), "mean_predicted_index": float(xi_hat.mean())}
+
+
+@torch.no_grad()
+def nearest_class(embeddings: Tensor, head: nn.Module, chunk_size: int = 16384) -> Tensor:
+    """The class of the nearest prototype (largest cosine, no margin) of each embedding, ``(N,)`` long.
+
+    The head's prototypes ``weight`` are walked ``chunk_size`` classes at a time, so no ``(N, C)`` tensor is
+    built. A class-sharded head (:class:`~recognizability.nn.ShardedArcFace`) holds only its classes
+    ``[class_start, class_end)``: each process finds its best class and the best over the processes wins (a
+    collective: every process of the head's group must call it with the same embeddings).
+    """
+    prototypes = getattr(head, "weight", None)
     if not isinstance(prototypes, Tensor):
         raise TypeError(
             f"expected the head to hold its prototypes as .weight, got {type(prototypes).__name__}"
         )
-    cosine = cosine_logits(v, prototypes.detach())
-    accuracy = (cosine.argmax(dim=1) == data.labels.to(device)).float().mean()
-    return {"accuracy": float(accuracy), "mean_predicted_index": float(xi_hat.mean())}
+    best = torch.full((embeddings.shape[0],), -torch.inf, device=embeddings.device)
+    best_class = torch.zeros(embeddings.shape[0], dtype=torch.long, device=embeddings.device)
+    for start in range(0, prototypes.shape[0], chunk_size):
+        cosine = cosine_logits(embeddings.float(), prototypes[start : start + chunk_size].detach().float())
+        value, index = cosine.max(dim=1)
+        better = value > best
+        best = torch.where(better, value, best)
+        best_class = torch.where(better, index + start, best_class)
+    if not isinstance(head, ShardedArcFace):
+        return best_class
+    best_class += head.class_start
+    group = head.process_group
+    if group is not None and head.world_size > 1:
+        values = [torch.empty_like(best) for _ in range(head.world_size)]
+        classes = [torch.empty_like(best_class) for _ in range(head.world_size)]
+        dist.all_gather(values, best, group=group)
+        dist.all_gather(classes, best_class, group=group)
+        winner = torch.stack(values).argmax(dim=0)  # the first process among equals
+        best_class = torch.stack(classes).gather(0, winner.unsqueeze(0)).squeeze(0)
+    return best_class

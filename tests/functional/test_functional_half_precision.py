@@ -5,11 +5,12 @@ Embeddings, prototypes, UI centre, predicted index and attention output are leav
 whole pipeline (cosines, ArcFace logits and cross-entropy, the index, the regression, diversion and
 attention losses, the projection of Eq. 8) runs forward and backward, and every gradient must be finite.
 
-Each function casts its gradient back to the input's dtype once, saturated at the dtype's largest finite
-value where the true gradient is larger (near-zero norms). The embeddings therefore enter each function as
-their own leaf: when one half-precision leaf feeds several functions, autograd adds their gradients in that
-half precision, and two saturated contributions would overflow in the sum (in the training criterion the
-index and projection targets are detached by default, so the embeddings have one such use).
+Each function casts its gradient back to the input's dtype once, saturated at half the dtype's largest
+finite value where the true gradient is larger (near-zero norms, the index near ``cos_y = 1``). Autograd adds
+the gradients of one half-precision tensor's uses in that half precision: two saturated contributions still
+sum to a finite value, more may not. The functional tests give each function its own leaf; the criterion
+test feeds one embeddings tensor to a margin head and to the criterion with both target gradients on (each
+module upcasts it once, so it gets two contributions).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from recognizability.functional import (
     recognizability_index_from_parts,
     ui_cosine,
 )
+from recognizability.nn import MARGIN_HEAD_NAMES, RecognizabilityLoss, UICenter, build_margin_head
 
 DTYPES = [torch.float16, torch.bfloat16, torch.float32]
 ROW_KINDS = ["random", "zero", "prototype", "minus_prototype", "huge", "tiny"]
@@ -46,14 +48,23 @@ def _exponent_range(dtype: torch.dtype) -> tuple[int, int]:
 
 
 @st.composite
-def pipeline_inputs(draw: st.DrawFn, dtypes: list[torch.dtype], max_exponent: int | None = None) -> dict:
+def pipeline_inputs(
+    draw: st.DrawFn,
+    dtypes: list[torch.dtype],
+    max_exponent: int | None = None,
+    classes: int | None = None,
+    dim: int | None = None,
+) -> dict:
     """Prototypes, embeddings (one row kind each), UI centre, predicted index and attention output, with
-    magnitudes ``2**e`` for exponents ``e`` over the dtype's range; few draws, so generation stays cheap."""
+    magnitudes ``2**e`` for exponents ``e`` over the dtype's range; few draws, so generation stays cheap.
+    ``classes`` and ``dim`` fix ``C`` and ``D`` (drawn otherwise)."""
     dtype = draw(st.sampled_from(dtypes))
     low, high = _exponent_range(dtype)
     if max_exponent is not None:
         high = min(high, max_exponent)
-    batch, classes, dim = draw(st.integers(1, 5)), draw(st.integers(2, 5)), draw(st.integers(2, 8))
+    batch = draw(st.integers(1, 5))
+    classes = draw(st.integers(2, 5)) if classes is None else classes
+    dim = draw(st.integers(2, 8)) if dim is None else dim
     g = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
     kinds = draw(st.lists(st.sampled_from(ROW_KINDS), min_size=batch, max_size=batch))
     count = classes + 2 * batch + 1  # prototypes, embeddings, attention outputs, centre
@@ -157,6 +168,66 @@ def test_pipeline_under_bfloat16_autocast_is_finite_and_float32(inputs: dict) ->
         attention = attention_mse_loss(x["attended"], target)
     assert cosine.dtype == torch.float32 and index.dtype == torch.float32
     _assert_finite_gradients(x, classification + 1e-8 * index.sum() + attention)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_index_of_half_precision_cosines_has_finite_gradients(
+    dtype: torch.dtype, data: st.DataObject
+) -> None:
+    """Cosines given in half precision, ``cos_y`` anywhere up to exactly 1: the index's gradient (up to
+    ``4 / eps**2`` near ``cos_y = 1``) reaches the half-precision cosines saturated, never ``inf``."""
+    batch, classes = data.draw(st.integers(1, 5)), data.draw(st.integers(2, 5))
+    near_one = st.sampled_from([1.0, 0.9999, 0.999, 0.997, 0.99, -1.0, 0.0])
+    g = torch.Generator().manual_seed(data.draw(st.integers(0, 2**31 - 1)))
+    cosine = torch.rand(batch, classes, generator=g) * 2 - 1
+    labels = torch.randint(0, classes, (batch,), generator=g)
+    positive = torch.tensor(data.draw(st.lists(near_one, min_size=batch, max_size=batch)))
+    cosine[torch.arange(batch), labels] = positive
+    ui = torch.tensor(data.draw(st.lists(near_one, min_size=batch, max_size=batch)))
+    leaves = {"cosine": cosine.to(dtype).requires_grad_(), "ui": ui.to(dtype).requires_grad_()}
+    index = recognizability_index(leaves["cosine"], labels, leaves["ui"])
+    assert bool(torch.isfinite(index).all())
+    _assert_finite_gradients(leaves, index.sum())
+    parts = {"p": positive.to(dtype).requires_grad_(), "n": cosine[:, 0].to(dtype).requires_grad_()}
+    from_parts = recognizability_index_from_parts(parts["p"], parts["n"], ui.to(dtype))
+    _assert_finite_gradients(parts, from_parts.sum())
+
+
+_CLASSES, _DIM, _CHANNELS = 5, 8, 4
+
+
+@pytest.mark.parametrize("head_name", MARGIN_HEAD_NAMES)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_criterion_with_target_gradients_gives_one_half_precision_leaf_finite_gradients(
+    head_name: str, data: st.DataObject
+) -> None:
+    """One float16 (or bfloat16) embeddings tensor feeds the margin head and the criterion with both target
+    gradients on (the index and v' not detached): its gradient, the sum of the head's and the criterion's,
+    stays finite for zero rows, ``cos_y = +-1`` and the whole float16 range (each of the two is saturated at
+    half the largest float16)."""
+    inputs = data.draw(
+        pipeline_inputs([torch.float16, torch.bfloat16], max_exponent=15, classes=_CLASSES, dim=_DIM)
+    )
+    dtype = inputs["embeddings"].dtype
+    torch.manual_seed(0)
+    head = build_margin_head(head_name, _DIM, _CLASSES).eval()  # eval: AdaFace takes one-row batches
+    with torch.no_grad():
+        head.weight.copy_(inputs["prototypes"].float())
+    criterion = RecognizabilityLoss(
+        _CHANNELS, (1, 1), _DIM, index_gradient=True, attention_target_gradient=True
+    ).eval()
+    ui_center = UICenter(_DIM)
+    ui_center.fit(inputs["center"].float()[None] + (inputs["center"].float() == 0).all().float())
+    embeddings = inputs["embeddings"].clone().requires_grad_()
+    feature_map = torch.randn(embeddings.shape[0], _CHANNELS, 1, 1).to(dtype).requires_grad_()
+    labels = inputs["labels"]
+    out = criterion(feature_map, embeddings, labels, head(embeddings, labels), ui_center)
+    _assert_finite_gradients({"embeddings": embeddings, "feature_map": feature_map}, out.total)
+    for name, parameter in [*head.named_parameters(), *criterion.named_parameters()]:
+        assert parameter.grad is None or bool(torch.isfinite(parameter.grad).all()), name
 
 
 def test_float16_cases_of_the_report() -> None:
