@@ -29,7 +29,7 @@ def class_images(n: int, classes: int = CLASSES, seed: int = 0) -> tuple[torch.T
 def train_tiny_checkpoint(path: Path, steps: int = 4) -> Path:
     from recognizability.training import build_model, demo_config, save_checkpoint
 
-    settings = demo_config("tinyface").replace(embedding_dim=32, batch_size=24, seed=3)
+    settings = demo_config("tinyface").replace(embedding_dim=32, batch_size=24, seed=3, pretrained=None)
     torch.manual_seed(3)
     model = build_model(settings, CLASSES)
     images, labels = class_images(48)
