@@ -25,6 +25,7 @@ from .._validation import (
     check_labels,
     check_nonempty,
     check_positive_float,
+    check_positive_int,
     check_same_device,
     check_shape,
 )
@@ -40,10 +41,8 @@ chunks save little memory next to the ``(C, D)`` gradient and cost time (more, s
 
 
 def check_chunk_size(chunk_size: object, name: str = "chunk_size") -> int:
-    """Check a chunk size is a positive ``int`` and return it."""
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"expected {name} to be a positive int, got {chunk_size!r}")
-    return chunk_size
+    """Check a chunk size is a positive ``int`` and return it (:func:`check_positive_int`)."""
+    return check_positive_int(chunk_size, name)
 
 
 def chunked_arcface(

@@ -18,6 +18,7 @@ from .._validation import (
     value_checks_enabled,
 )
 from ._autocast import at_least_float32, common_float, float32_region
+from .margin_heads import _parts
 
 __all__ = ["recognizability_index", "recognizability_index_from_parts", "ui_index_statistics"]
 
@@ -65,8 +66,8 @@ def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps
 
     * ``d_P = 1 - cos_y``: cosine distance to the sample's own class prototype (Eq. 1);
     * ``d_N = 1 - max_{j != y} cos_j``: to the nearest negative prototype (Eq. 1), taken from the top-2 of
-      each row (the first of the two whose class is not the label), so no second ``(B, C)`` tensor is
-      allocated;
+      each row as :func:`~recognizability.functional.positive_and_nearest_negative_cosine` does (no second
+      ``(B, C)`` tensor);
     * ``d_UI = 1 - cos(v, u)``: to the UI (unrecognisable identities) centre ``u`` (Eq. 2).
 
     Distances are clamped at 0 to absorb cosines a rounding error above 1, so the index is ``>= 0`` and
@@ -101,10 +102,7 @@ def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps
     check_cosine_values((cosine, "cosine"), (ui_cosine, "ui_cosine"))
 
     with float32_region(cosine.device):
-        cos = at_least_float32(cosine)
-        positive_cosine = cos.gather(1, index.unsqueeze(1)).squeeze(1)
-        top_values, top_classes = cos.topk(2, dim=1)
-        nearest_negative_cosine = torch.where(top_classes[:, 0] == index, top_values[:, 1], top_values[:, 0])
+        positive_cosine, nearest_negative_cosine = _parts(at_least_float32(cosine), index.unsqueeze(1))
     return _index_from_parts(positive_cosine, nearest_negative_cosine, ui_cosine, eps)
 
 

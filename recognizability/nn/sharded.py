@@ -23,6 +23,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from .._validation import (
+    check_float_in_range,
     check_floating,
     check_labels,
     check_nonempty,
@@ -37,6 +38,8 @@ from ..functional.chunked import (
     check_chunk_size,
     chunked_cosine_parts,
 )
+from ..functional.margin_heads import _check_margin
+from ._prototypes import check_head_sizes
 from .head_output import MarginHeadOutput
 
 __all__ = ["ShardedArcFace", "class_shard"]
@@ -184,18 +187,10 @@ class ShardedArcFace(nn.Module):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> None:
         super().__init__()
-        for name, value in (("embedding_dim", embedding_dim), ("num_classes", num_classes)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"expected {name} to be an int, got {type(value).__name__}")
-        if embedding_dim < 1:
-            raise ValueError(f"expected embedding_dim to be an int >= 1, got {embedding_dim!r}")
+        embedding_dim, num_classes = check_head_sizes(embedding_dim, num_classes)
         self.scale = check_positive_float(scale, "scale")
-        self.margin = check_positive_float(margin, "margin", allow_zero=True)
-        if self.margin >= math.pi:
-            raise ValueError(f"expected margin in radians in [0, pi), got {margin!r}")
-        self.sample_rate = check_positive_float(sample_rate, "sample_rate")
-        if self.sample_rate > 1.0:
-            raise ValueError(f"expected sample_rate in (0, 1], got {sample_rate!r}")
+        self.margin = _check_margin(margin)
+        self.sample_rate = check_float_in_range(sample_rate, "sample_rate", 0, 1, low_closed=False)
         self.chunk_size = check_chunk_size(chunk_size)
         if process_group is None and dist.is_available() and dist.is_initialized():
             process_group = dist.group.WORLD

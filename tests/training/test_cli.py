@@ -24,7 +24,8 @@ def test_options_keep_their_names() -> None:
     assert OPTIONS_0_1_0 | {"--overwrite"} <= flags
     derived = {o.flag for o in TrainingConfig.options()}
     assert derived == {"--backbone", "--pretrained", "--tau", "--ui-statistics", "--epochs", "--batch-size",
-                       "--lr-decay-epoch", "--max-steps", "--seed"}  # fmt: skip
+                       "--lr-decay-epoch", "--max-steps", "--seed", "--head", "--scale", "--margin",
+                       "--head-parallel"}  # fmt: skip
 
 
 def test_options_replace_the_fields_they_name(tmp_path: Path) -> None:
