@@ -4,10 +4,13 @@
 
 - ``protocol``: the report of the benchmark's protocol evaluator (its :class:`BenchmarkSpec`), and
   ``protocol_hard``: the same on the probes the synthetic generator marked hard;
-- ``quality``: for the learned index xi_hat, ERS (distance to the UI centre), the MagFace norm and the CR-FIQA
-  certainty ratio: Spearman correlation with the ground-truth severity (synthetic data; negative is good: a
-  quality score should fall as severity rises) and the error-versus-reject curve with its area (lower is
-  better) on probe-gallery pairs;
+- ``quality``: for the learned index xi_hat, ERS (distance to the UI centre), the MagFace norm, CR-FIQA's
+  quality branch fitted on the training faces (no test labels) and the CR-FIQA certainty ratio against
+  gallery templates (an oracle): Spearman correlation with the ground-truth severity (synthetic data;
+  negative is good: a quality score should fall as severity rises), the error-versus-reject curve with its
+  area (lower is better) on probe-gallery pairs and the EDC pAUC;
+- ``ui_cluster`` (synthetic data): the paper's Fig. 1 figures of the VLR training faces under the trained
+  backbone (and, when given, under the backbone the run started from);
 - the CMC curve, the index-versus-UI-distance scatter, the conventions, the configuration and the provenance.
 """
 
@@ -17,7 +20,10 @@ import torch
 from torch import Tensor
 
 from recognizability import metrics as M
-from recognizability.functional import l2_normalize
+from recognizability.functional import cosine_logits, l2_normalize
+from recognizability.functional.margin_heads import positive_and_nearest_negative_cosine
+from recognizability.metrics.ui_cluster import UIClusterStatistics, ui_cluster_statistics
+from recognizability.nn.certainty_ratio import CertaintyRatioRegression
 
 from .benchmarks import EmbeddedPairs, EmbeddedSet
 from .config import TrainingConfig
@@ -48,7 +54,17 @@ CONVENTIONS: dict[str, str] = {
     "quality_learned_index": "xi_hat of the perceptibility regression module (no UI centre at test time)",
     "quality_ers": "1 - cos(v, u), u = UI centre of the final weights",
     "quality_magface_norm": "L2 norm of the un-normalised v",
+    "quality_crfiqa_trained": (
+        "CR-FIQA's quality branch (Linear(D, 1) on v, smooth L1 0.5 to the certainty ratio "
+        "CCS / (NNCCS + 1)) fitted after training on the training faces with the head's prototypes as "
+        "class centres; no test labels"
+    ),
     "quality_crfiqa": "certainty ratio against per-identity gallery templates (oracle: uses test labels)",
+    "edc": "EDC pAUC: 'fixed' threshold at the FMR on all pairs, genuine pairs discarded up to 20 %",
+    "ui_cluster": (
+        "Fig. 1: d_UI = 1 - cos(v, u) of the training faces, u refit from the UI set; Spearman with "
+        "severity, hard share among the 10 % nearest u, Sarle's bimodality coefficient"
+    ),
     "spearman": "Spearman rho of quality with ground-truth severity (negative = quality falls as severity "
     "rises)",
     "erc": (
@@ -119,12 +135,14 @@ def _quality(
     fmrs: tuple[float, ...],
     max_impostors: int,
     learned: bool,
+    crfiqa_trained: Tensor | None = None,
 ) -> tuple[dict[str, QualityFigures], PairCounts]:
     """Spearman with severity and ERC of each quality score on the probe and gallery images.
 
     ``ui_distance``: 1 - cos(v, u) of the probes then the gallery images (ERS). ``learned``: whether the
     regression module was trained to predict the index (L_L1 on); when it was not (ArcFace alone, or +ID
-    alone) its output is no index estimate and is left out of the comparison.
+    alone) its output is no index estimate and is left out of the comparison. ``crfiqa_trained``: the fitted
+    CR-FIQA branch's scores of the probes then the gallery images (None: left out).
     """
     images = ImageSet.concatenate([probe.images, gallery.images])
     v = torch.cat([probe.embeddings, gallery.embeddings])
@@ -137,6 +155,8 @@ def _quality(
     }
     if not learned:
         del scores["learned_index"]
+    if crfiqa_trained is not None:
+        scores["crfiqa_trained"] = crfiqa_trained
     pi, gi, is_genuine = _probe_gallery_pairs(probe.images.labels, gallery.images.labels, max_impostors, seed)
     unit_probe, unit_gallery = l2_normalize(probe.embeddings, dim=1), l2_normalize(gallery.embeddings, dim=1)
     similarity = (unit_probe[pi] * unit_gallery[gi]).sum(dim=1)
@@ -152,11 +172,16 @@ def _quality(
             spearman = float(M.spearman_correlation(scores[name], images.severity))
         curves = {fmr: M.error_versus_reject(similarity, is_genuine, pair_qualities[name], fmr, fractions)
                   for fmr in fmrs}  # fmt: skip
+        pair_q = pair_qualities[name]
+        edc = {
+            fmr: M.error_versus_reject(similarity, is_genuine, pair_q, fmr, threshold="fixed") for fmr in fmrs
+        }
         out[name] = QualityFigures(
             spearman_with_severity=spearman,
             erc_auc={fmr: float(erc.auc) for fmr, erc in curves.items()},
             erc_fnmr={fmr: [float(x) for x in erc.fnmr] for fmr, erc in curves.items()},
             reject_fractions=[float(x) for x in next(iter(curves.values())).reject_fractions],
+            edc_pauc={fmr: float(result.edc_pauc) for fmr, result in edc.items()},
         )
     return out, PairCounts(int(is_genuine.sum()), int((~is_genuine).sum()))
 
@@ -187,6 +212,37 @@ def _scatter(probe: EmbeddedSet, ui_distance: Tensor, seed: int) -> IndexScatter
     )
 
 
+def _fit_crfiqa_branch(
+    train_embeddings: Tensor, labels: Tensor, prototypes: Tensor, seed: int, steps: int = 300
+) -> CertaintyRatioRegression:
+    """CR-FIQA's quality branch fitted on the training faces: Linear(D, 1) on v regressing the certainty ratio
+    of each face against the margin head's prototypes (its class centres), smooth L1 (beta 0.5), full-batch
+    Adam (lr 1e-2) for ``steps`` steps from a seeded initialisation."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    branch = CertaintyRatioRegression(train_embeddings.shape[1])
+    torch.random.set_rng_state(generator_state)
+    positive, nearest_negative = positive_and_nearest_negative_cosine(
+        cosine_logits(train_embeddings, prototypes.to(train_embeddings.dtype)), labels
+    )
+    optimizer = torch.optim.Adam(branch.parameters(), lr=1e-2)
+    with torch.enable_grad():
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            loss = branch.loss(train_embeddings, positive, nearest_negative)
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+    return branch.eval()
+
+
+def _full_prototypes(head: torch.nn.Module, num_classes: int) -> Tensor | None:
+    """The head's (C, D) prototypes when this process holds all of them (not a class-sharded head)."""
+    weight = getattr(head, "weight", None)
+    if isinstance(weight, Tensor) and weight.dim() == 2 and weight.shape[0] == num_classes:
+        return weight.detach().float().cpu()
+    return None
+
+
 def evaluate_run(
     model: MethodModules,
     config: TrainingConfig,
@@ -197,6 +253,7 @@ def evaluate_run(
     amp: bool = False,
     fmrs: tuple[float, ...] = (1e-2, 1e-3),
     max_impostors: int = 50_000,
+    ui_cluster_pretrained: UIClusterStatistics | None = None,
 ) -> RunReport:
     """Evaluate trained modules by the protocol of ``data``'s benchmark.
 
@@ -212,6 +269,7 @@ def evaluate_run(
         amp: bf16 autocast on CUDA.
         fmrs: FMRs of the error-versus-reject curves (the first is the headline one).
         max_impostors: non-mated probe-gallery pairs sampled for the ERC.
+        ui_cluster_pretrained: Fig. 1 figures of the backbone the run started from, copied into the report.
     """
     spec, size = data.spec, config.model.input_size
     ui_embeddings, _ = embed_images(model, data.ui, size, device, amp)
@@ -239,9 +297,24 @@ def evaluate_run(
     distances = [
         1.0 - model.ui_center.cosine(s.embeddings.to(device)).cpu() for s in (probe, gallery)
     ]  # ERS, Eq. 2's d_UI
+    train_v = embed_images(model, data.train, size, device, amp)[0].cpu()
+    ui_cluster = None
+    if (
+        data.train.severity is not None
+        and data.train.hard is not None
+        and 0 < int(data.train.hard.sum()) < len(data.train)
+    ):
+        train_distance = 1.0 - model.ui_center.cosine(train_v.to(device)).cpu()
+        ui_cluster = ui_cluster_statistics(train_distance, data.train.severity, data.train.hard)
+    crfiqa_trained = None
+    prototypes = _full_prototypes(model.head, data.num_classes)
+    if prototypes is not None:
+        branch = _fit_crfiqa_branch(train_v, data.train.labels, prototypes, config.run.seed)
+        with torch.no_grad():
+            crfiqa_trained = torch.cat([branch(probe.embeddings), branch(gallery.embeddings)])
     quality, pair_counts = _quality(
         probe, gallery, torch.cat(distances), config.run.seed, fmrs, max_impostors,
-        learned=config.loss.use_regression,
+        learned=config.loss.use_regression, crfiqa_trained=crfiqa_trained,
     )  # fmt: skip
     distractor = tests.get(spec.distractor_subset) if spec.distractor_subset else None
     return RunReport(
@@ -257,4 +330,6 @@ def evaluate_run(
         config=config,
         data=DataSummary(data.benchmark, {k: len(v) for k, v in data.tests.items()}, len(data.ui)),
         training=training,
+        ui_cluster=ui_cluster,
+        ui_cluster_pretrained=ui_cluster_pretrained,
     )

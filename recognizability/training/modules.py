@@ -20,6 +20,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from recognizability.backbones import FaceBackbone, create_backbone, freeze_batchnorm, load_pretrained
+from recognizability.backbones.registry import available_pretrained
 from recognizability.nn import ChunkedArcFace, RecognizabilityLoss, ShardedArcFace, UICenter
 from recognizability.nn.head_registry import MARGIN_HEAD_NAMES, build_margin_head
 
@@ -112,13 +113,25 @@ def replicated_modules(model: MethodModules) -> tuple[nn.Module, ...]:
 
 def build_backbone(config: ModelConfig) -> FaceBackbone:
     """Create ``config.backbone``, load ``config.pretrained`` when set, and freeze its BatchNorm layers when
-    ``config.freeze_batchnorm`` (the paper fine-tunes pretrained backbones with their statistics fixed)."""
-    options: dict[str, Any] = {"dropout": config.backbone_dropout, "embedding_dim": config.embedding_dim}
-    if config.backbone == "small_vlr_net":  # the only backbone that takes its input size as an argument
-        options["input_size"] = (config.input_size, config.input_size)
+    ``config.freeze_batchnorm`` (the paper fine-tunes pretrained backbones with their statistics fixed).
+
+    ``config.pretrained`` is a checkpoint file (arcface_torch or AdaFace format) or the tag of weights shipped
+    in the package (``available_pretrained()``, e.g. ``"synthetic-hr"`` for ``small_vlr_net``).
+    """
+    options: dict[str, Any] = {
+        "dropout": config.backbone_dropout,
+        "embedding_dim": config.embedding_dim,
+        "input_size": (config.input_size, config.input_size),
+    }
+    if config.pretrained in available_pretrained().get(config.backbone, []):
+        return _frozen_if(create_backbone(config.backbone, pretrained=config.pretrained, **options), config)
     backbone = create_backbone(config.backbone, **options)
     if config.pretrained is not None:
         load_pretrained(backbone, config.pretrained)
+    return _frozen_if(backbone, config)
+
+
+def _frozen_if(backbone: FaceBackbone, config: ModelConfig) -> FaceBackbone:
     if config.freeze_batchnorm:
         freeze_batchnorm(backbone)
     return backbone

@@ -15,6 +15,7 @@ non-interactive Agg backend, so plotting works on a headless machine.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -25,12 +26,13 @@ from typing import Any
 __all__ = ["PLOT_NAMES", "plot_report"]
 
 #: Files :func:`plot_report` writes (when the report holds the data each needs).
-PLOT_NAMES: tuple[str, ...] = ("index_vs_ui_distance.png", "erc.png", "cmc.png")
+PLOT_NAMES: tuple[str, ...] = ("index_vs_ui_distance.png", "erc.png", "cmc.png", "ui_cluster.png")
 
 _LABELS = {
     "learned_index": "learned index (xi_hat)",
     "ers": "ERS (1 - cos to UI centre)",
     "magface_norm": "MagFace norm",
+    "crfiqa_trained": "CR-FIQA (trained branch)",
     "crfiqa": "CR-FIQA (oracle)",
 }
 
@@ -125,7 +127,36 @@ def plot_report(report: dict[str, Any], out_dir: str | os.PathLike[str]) -> list
         ax.grid(alpha=0.3)
         ax.set_title(_title(report, "CMC"), fontsize=9)
         written.append(_save(fig, out / PLOT_NAMES[2], plt))
+
+    clusters = [(what, c) for what, c in (report.get("ui_cluster") or {}).items() if c]
+    if clusters:
+        written.append(_plot_ui_cluster(clusters, out / PLOT_NAMES[3], _title(report, "Fig. 1"), plt))
     return written
+
+
+def _plot_ui_cluster(clusters: list[tuple[str, dict[str, Any]]], path: Path, title: str, plt: Any) -> Path:
+    """The paper's Fig. 1: histograms of the distance to the UI centre of hard and not-hard training faces,
+    one panel per backbone (the one the run started from, the trained one)."""
+    names = {"pretrained": "start of fine-tuning", "trained": "after training"}
+    fig, axes = plt.subplots(1, len(clusters), figsize=(5.0 * len(clusters), 3.8), squeeze=False)
+    for ax, (what, stats) in zip(axes[0], clusters, strict=True):
+        edges = stats["bin_edges"]
+        widths = [b - a for a, b in itertools.pairwise(edges)]
+        for counts, label, colour in (
+            (stats["histogram_not_hard"], "not hard", "tab:blue"),
+            (stats["histogram_hard"], "hard", "tab:red"),
+        ):
+            ax.bar(edges[:-1], counts, width=widths, align="edge", alpha=0.55, label=label, color=colour)
+        ax.set_xlabel("distance to the UI centre, 1 - cos(v, u)")
+        ax.set_ylabel("training faces")
+        ax.set_title(
+            f"{names.get(what, what)}: Spearman {stats['spearman_with_severity']:.2f}, "
+            f"hard share near u {stats['hard_share_nearest']:.2f}",
+            fontsize=8,
+        )
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path, plt)
 
 
 def _save(fig: Any, path: Path, plt: Any) -> Path:

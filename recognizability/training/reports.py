@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from recognizability.metrics.ui_cluster import UIClusterStatistics
 
 from .benchmarks import ProtocolReport, get_benchmark
 from .config import TrainingConfig
@@ -28,17 +30,19 @@ __all__ = [
     "RunReport",
     "TrainingSummary",
     "comparison_table",
+    "ui_cluster_table",
     "write_report",
 ]
 
 #: Top-level fields of every ``report.json``.
 REPORT_FIELDS: tuple[str, ...] = (
-    "dataset", "protocol", "protocol_hard", "quality", "curves", "conventions", "settings", "data",
-    "training",
+    "dataset", "protocol", "protocol_hard", "quality", "ui_cluster", "curves", "conventions", "settings",
+    "data", "training",
 )  # fmt: skip
 
-#: The quality scores a report compares: the learned index xi_hat, ERS, the MagFace norm, CR-FIQA (oracle).
-QUALITY_METHODS: tuple[str, ...] = ("learned_index", "ers", "magface_norm", "crfiqa")
+#: The quality scores a report compares: the learned index xi_hat, ERS, the MagFace norm, CR-FIQA's trained
+#: quality branch (no test labels) and CR-FIQA's ratio against gallery templates (an oracle: test labels).
+QUALITY_METHODS: tuple[str, ...] = ("learned_index", "ers", "magface_norm", "crfiqa_trained", "crfiqa")
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,15 @@ class QualityFigures:
         erc_auc: FMR -> area under the error-versus-reject curve (lower = better).
         erc_fnmr: FMR -> FNMR at each rejected fraction.
         reject_fractions: the rejected fractions of the curves.
+        edc_pauc: FMR -> partial area under the EDC up to 20 % discarded (lower = better), as
+            :func:`~recognizability.metrics.error_versus_reject` computes it.
     """
 
     spearman_with_severity: float | None
     erc_auc: dict[float, float]
     erc_fnmr: dict[float, list[float]]
     reject_fractions: list[float]
+    edc_pauc: dict[float, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -65,6 +72,8 @@ class QualityFigures:
         for fmr, auc in self.erc_auc.items():
             out[f"erc_auc_fmr_{fmr:g}"] = auc
             out[f"erc_fnmr_fmr_{fmr:g}"] = self.erc_fnmr[fmr]
+        for fmr, pauc in self.edc_pauc.items():
+            out[f"edc_pauc_fmr_{fmr:g}"] = pauc
         out["reject_fractions"] = self.reject_fractions
         return out
 
@@ -153,6 +162,8 @@ class RunReport:
         config: the run's configuration.
         data: provenance and sizes of the data.
         training: history and timing.
+        ui_cluster: Fig. 1 figures of the VLR training faces under the trained backbone (synthetic data only).
+        ui_cluster_pretrained: the same under the backbone the run started from (before fine-tuning).
     """
 
     dataset: str
@@ -167,6 +178,8 @@ class RunReport:
     config: TrainingConfig
     data: DataSummary
     training: TrainingSummary
+    ui_cluster: UIClusterStatistics | None = None
+    ui_cluster_pretrained: UIClusterStatistics | None = None
 
     def headline_figures(self) -> dict[str, float]:
         """The figures a comparison prints: the benchmark's headline figure (all and hard probes) and, per
@@ -176,6 +189,9 @@ class RunReport:
             spearman = figures.spearman_with_severity
             out[f"{name}_spearman"] = math.nan if spearman is None else spearman
             out[f"{name}_erc_auc"] = next(iter(figures.erc_auc.values()), math.nan)
+        if self.ui_cluster is not None:
+            out["fig1_spearman"] = self.ui_cluster.spearman_with_severity
+            out["fig1_hard_share_nearest"] = self.ui_cluster.hard_share_nearest
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -190,6 +206,12 @@ class RunReport:
             "protocol": self.protocol.to_dict(),
             "protocol_hard": hard,
             "quality": quality,
+            "ui_cluster": {
+                "trained": None if self.ui_cluster is None else self.ui_cluster.to_dict(),
+                "pretrained": None
+                if self.ui_cluster_pretrained is None
+                else self.ui_cluster_pretrained.to_dict(),
+            },
             "curves": {
                 "cmc": {"ranks": self.cmc.ranks, "rates": self.cmc.rates},
                 "index_vs_ui_distance": self.index_vs_ui_distance.to_dict(),
@@ -211,6 +233,10 @@ class RunReport:
                 "threads": self.training.threads,
             },
         }
+
+
+def _or_none(statistics: UIClusterStatistics | None) -> dict[str, Any] | None:
+    return None if statistics is None else statistics.to_dict()
 
 
 def write_report(report: RunReport, path: str | os.PathLike[str]) -> Path:
@@ -235,4 +261,27 @@ def comparison_table(reports: dict[str, RunReport]) -> str:
     for k in keys:
         cells = "".join(f"{summaries[n].get(k, math.nan):>16.4f}" for n in summaries)
         lines.append(f"{k:<{width}}{cells}")
+    return "\n".join(lines)
+
+
+def ui_cluster_table(reports: dict[str, RunReport]) -> str | None:
+    """Plain-text table of the Fig. 1 figures: the backbone the runs started from, then each run's trained
+    backbone (None when no report has them: real data)."""
+    rows: list[tuple[str, UIClusterStatistics]] = []
+    start = next((r.ui_cluster_pretrained for r in reports.values() if r.ui_cluster_pretrained), None)
+    if start is not None:
+        rows.append(("start of fine-tuning", start))
+    rows += [(name, r.ui_cluster) for name, r in reports.items() if r.ui_cluster is not None]
+    if not rows:
+        return None
+    width = max(len(name) for name, _ in rows) + 2
+    lines = [
+        f"{'backbone':<{width}}{'Spearman(d_UI, severity)':>26}{'hard share, 10% nearest u':>28}"
+        f"{'bimodality':>12}"
+    ]
+    for name, stats in rows:
+        share = f"{stats.hard_share_nearest:.3f} (all {stats.hard_share_overall:.3f})"
+        lines.append(
+            f"{name:<{width}}{stats.spearman_with_severity:>26.3f}{share:>28}{stats.bimodality:>12.3f}"
+        )
     return "\n".join(lines)

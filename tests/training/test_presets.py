@@ -48,4 +48,6 @@ def test_lr_decay_counts_epochs_from_one() -> None:
 def test_demo_is_declared_as_such() -> None:
     c = demo_config("tinyface")
     assert c.run.mode == "demo" and "NOT the paper's" in c.run.description
-    assert (c.model.backbone, c.model.input_size, c.model.freeze_batchnorm) == ("small_vlr_net", 32, False)
+    assert (c.model.backbone, c.model.input_size, c.model.freeze_batchnorm) == ("small_vlr_net", 32, True)
+    # the paper's protocol: fine-tune a backbone pretrained on clean faces
+    assert c.model.pretrained == "synthetic-hr"

@@ -3,11 +3,14 @@ comparison table, and the figures drawn from the JSON alone."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import pytest
+import torch
 
+from recognizability.metrics.ui_cluster import ui_cluster_statistics
 from recognizability.training import Benchmark, demo_config, get_benchmark
 from recognizability.training.benchmarks import HardProbesRank1
 from recognizability.training.plots import PLOT_NAMES, plot_report
@@ -20,6 +23,7 @@ from recognizability.training.reports import (
     RunReport,
     TrainingSummary,
     comparison_table,
+    ui_cluster_table,
 )
 
 
@@ -47,7 +51,14 @@ def _report() -> RunReport:
         training=TrainingSummary(
             [{"images_per_second": 10.0}, {"images_per_second": 30.0}], 1.0, 0, "cpu", 1, 1
         ),
+        ui_cluster=_cluster(0.0),
+        ui_cluster_pretrained=_cluster(0.3),
     )
+
+
+def _cluster(shift: float):  # type: ignore[no-untyped-def]
+    severity = torch.linspace(0, 1, 20)
+    return ui_cluster_statistics(1.0 - severity + shift * torch.rand(20), severity, severity >= 0.5, bins=4)
 
 
 def test_report_headline_figures_and_json_layout() -> None:
@@ -55,12 +66,20 @@ def test_report_headline_figures_and_json_layout() -> None:
     figures = report.headline_figures()  # tinyface's headline: rank_1 of the protocol report
     assert figures == {
         "rank_1": 0.5, "rank_1_hard": 0.25, "learned_index_spearman": -0.3, "learned_index_erc_auc": 0.04,
-        "ers_spearman": -0.3, "ers_erc_auc": 0.04,
+        "ers_spearman": -0.3, "ers_erc_auc": 0.04, "fig1_spearman": -1.0, "fig1_hard_share_nearest": 1.0,
     }  # fmt: skip
     data = report.to_dict()
     assert data["protocol_hard"]["probes"] == 2 and data["quality"]["pairs"] == {"genuine": 3, "impostor": 30}
     assert data["quality"]["ers"]["erc_auc_fmr_0.001"] == 0.06 and data["settings"]["losses"] == ["id"]
     assert report.training.images_per_second() == 20.0
+    assert data["ui_cluster"]["trained"]["spearman_with_severity"] == -1.0
+    assert data["ui_cluster"]["pretrained"]["count"] == 20
+    rows = ui_cluster_table({"a": report}).splitlines()  # type: ignore[union-attr]
+    assert [r.split()[0] for r in rows[1:]] == ["start", "a"] and rows[2].split()[1] == "-1.000"
+    assert (
+        ui_cluster_table({"a": dataclasses.replace(report, ui_cluster=None, ui_cluster_pretrained=None)})
+        is None
+    )
     table = comparison_table({"a": report, "b": report}).splitlines()
     assert table[0].split() == ["a", "b"] and table[1].split()[0] == "rank_1"
     assert math.isnan(TrainingSummary([], 0.0, 0, "cpu", 1, 1).images_per_second())
