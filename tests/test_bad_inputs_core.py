@@ -67,6 +67,12 @@ ROWS: list[Row] = [
         r"dim to be an int in \[-2, 2\), got 5",
     ),
     (
+        "l2_normalize",
+        lambda: functional.l2_normalize(_x(2, 2), dim=1.0),
+        TypeError,
+        r"dim to be an int in \[-2, 2\), got 1.0",
+    ),
+    (
         "ui_cosine",
         lambda: functional.ui_cosine(_x(2, 3), torch.tensor([NAN, 0.0, 0.0])),
         ValueError,
@@ -443,6 +449,24 @@ ROWS: list[Row] = [
         r"far as a number or a sequence of numbers, got True",
     ),
     (
+        "tar_at_far",
+        lambda: metrics.tar_at_far(torch.rand(3), torch.rand(3), [0.1, 0.1]),
+        ValueError,
+        r"far without duplicates, got \[0.1, 0.1\]",
+    ),
+    (
+        "tar_at_far",
+        lambda: metrics.tar_at_far(torch.rand(3), torch.rand(3), torch.tensor([[0.1]])),
+        ValueError,
+        r"far as a number or a 1-D sequence, got shape \(1, 1\)",
+    ),
+    (
+        "survface_grid_verification",
+        lambda: metrics.survface_grid_verification(torch.rand(30), torch.rand(30), far=[0.1, 0.1]),
+        ValueError,
+        r"far without duplicates, got \[0.1, 0.1\]",
+    ),
+    (
         "survface_grid_verification",
         lambda: metrics.survface_grid_verification(torch.rand(30), torch.rand(30), folds=2.5),
         TypeError,
@@ -671,6 +695,13 @@ ROWS: list[Row] = [
         lambda: metrics.ers_quality(_x(4, 3), torch.tensor([NAN, 1.0, 0.0])),
         ValueError,
         r"finite ui_center, got 1 NaN/inf value",
+    ),
+    (
+        "ers_quality",
+        lambda: metrics.ers_quality(torch.cat([_x(2, 3), torch.zeros(1, 3)]), torch.ones(3)),
+        ValueError,
+        r"embeddings without zero rows \(a zero embedding has no direction\), got 1 zero row\(s\) "
+        r"\(e.g. rows \[2\]\)",
     ),
     (
         "magface_quality",

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from .._validation import (
+    ArgumentTypeError,
     check_floating,
     check_nonempty,
     check_same_device,
@@ -115,8 +116,11 @@ def l2_normalize(x: Tensor, dim: int = -1) -> Tensor:
     """
     check_tensor(x, "x")
     check_floating(x, "x")
-    if isinstance(dim, bool) or not isinstance(dim, int) or not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
-        raise ValueError(f"expected dim to be an int in [{-max(x.ndim, 1)}, {max(x.ndim, 1)}), got {dim!r}")
+    rank = max(x.ndim, 1)
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise ArgumentTypeError(f"expected dim to be an int in [{-rank}, {rank}), got {dim!r}")
+    if not -rank <= dim < rank:
+        raise ValueError(f"expected dim to be an int in [{-rank}, {rank}), got {dim!r}")
     with float32_region(x.device):
         out: Tensor = _L2Normalize.apply(x, dim)  # type: ignore[no-untyped-call]  # torch stub
     return out

@@ -118,6 +118,8 @@ def _float_values(x: Any, name: str) -> tuple[Tensor, bool]:
     t = as_tensor([x] if scalar and not isinstance(x, Tensor | np.ndarray) else x, name)
     if t.dtype == torch.bool or t.is_complex():
         raise ArgumentTypeError(f"expected {name} as real numbers, got dtype {t.dtype}")
+    if t.dim() > 1:
+        raise ValueError(f"expected {name} as a number or a 1-D sequence, got shape {tuple(t.shape)}")
     t = t.detach().to(torch.float64).reshape(-1).cpu()
     if t.numel() == 0:
         raise ValueError(f"expected at least one {name} value, got an empty sequence")
@@ -125,10 +127,13 @@ def _float_values(x: Any, name: str) -> tuple[Tensor, bool]:
 
 
 def check_rates(x: float | Sequence[float] | Tensor, name: str) -> tuple[Tensor, bool]:
-    """Target rates in [0, 1] (any order) as a 1-D float64 tensor, plus whether the input was a scalar."""
+    """Target rates in [0, 1] (any order, no duplicates) as a 1-D float64 tensor, plus whether the input was a
+    scalar."""
     t, scalar = _float_values(x, name)
     if not bool(((t >= 0) & (t <= 1)).all()):  # NaN fails too
         raise ValueError(f"expected {name} in [0, 1], got {t.tolist()}")
+    if torch.unique(t).numel() != t.numel():
+        raise ValueError(f"expected {name} without duplicates, got {t.tolist()}")
     return t, scalar
 
 

@@ -268,8 +268,9 @@ def ers_quality(embeddings: Tensor, ui_center: Tensor, clip_at_one: bool = False
     The cosine is :func:`~recognizability.functional.ui_cosine` (right at any scale of either input).
 
     Args:
-        embeddings: (B, D) finite; ui_center: (D,) finite and non-zero. clip_at_one: return
-            ``min(1 - cos, 1)`` (the form in datasets.md).
+        embeddings: (B, D) finite, no zero row (a zero embedding has no direction: its ERS would be 1 whatever
+            the image); ui_center: (D,) finite and non-zero. clip_at_one: return ``min(1 - cos, 1)`` (the form
+            in datasets.md).
 
     Returns:
         (B,) quality (float32, float64 for float64 input), higher = farther from the unrecognisable cluster.
@@ -287,6 +288,13 @@ def ers_quality(embeddings: Tensor, ui_center: Tensor, clip_at_one: bool = False
     if not bool((u != 0).any()):
         raise ValueError("expected a non-zero ui_center (a direction), got the zero vector")
     check_bool(clip_at_one, "clip_at_one")
+    zero_rows = ~(x != 0).any(dim=1)
+    if bool(zero_rows.any()):
+        rows = torch.nonzero(zero_rows).squeeze(1)[:5].tolist()
+        raise ValueError(
+            f"expected embeddings without zero rows (a zero embedding has no direction), got "
+            f"{int(zero_rows.sum())} zero row(s) (e.g. rows {rows})"
+        )
     ers = 1 - ui_cosine(x, u.to(x.device))
     return ers.clamp(max=1.0) if clip_at_one else ers
 

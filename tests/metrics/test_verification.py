@@ -33,7 +33,7 @@ def test_tar_at_far_matches_loop_reference(genuine, impostor, far):
     assert float(result.realised_far) <= far
 
 
-@given(tied, tied, st.lists(st.floats(0, 1), min_size=2, max_size=6))
+@given(tied, tied, st.lists(st.floats(0, 1), min_size=2, max_size=6, unique=True))
 @settings(max_examples=50, deadline=None)
 def test_tar_monotone_in_far(genuine, impostor, fars):
     fars = sorted(fars)
