@@ -38,7 +38,7 @@ CHANGED = {
 
 def test_every_loss_field_reaches_the_criterion() -> None:
     assert set(CHANGED) == {f.name for f in dataclasses.fields(LossConfig)}
-    config = demo_config("tinyface").replace(embedding_dim=16, **CHANGED)
+    config = demo_config("tinyface").replace(embedding_dim=16, pretrained=None, **CHANGED)
     for criterion in (
         build_criterion(config, build_modules(config, 4).backbone),
         build_modules(config, 4).criterion,
@@ -55,7 +55,7 @@ def test_every_loss_field_reaches_the_criterion() -> None:
 
 
 def test_head_fields_reach_the_head() -> None:
-    config = demo_config("scface").replace(embedding_dim=16, scale=30.0, margin=0.2)
+    config = demo_config("scface").replace(embedding_dim=16, pretrained=None, scale=30.0, margin=0.2)
     head = build_modules(config, 5).head
     assert (head.scale, head.margin, tuple(head.weight.shape)) == (30.0, 0.2, (5, 16))
 
@@ -76,7 +76,8 @@ def test_release_0_1_0_settings_are_read_field_for_field() -> None:
     assert config.run.mode == "demo" and config.head.name == "arcface"
     written = config.to_dict()
     assert {k: written[k] for k in flat} == flat  # every 0.1.0 field kept its name and value
-    assert set(written) - set(flat) == {"mode", "name"}
+    assert set(written) - set(flat) == {"mode", "name", "parallel"}
+    assert written["parallel"] == "none"  # 0.1.0 had the dense head only
     paper = {**flat, "description": "paper configuration (Table 5, tinyface, iresnet50 at 112x112)"}
     assert TrainingConfig.from_dict(paper).run.mode == "paper"
 

@@ -9,6 +9,7 @@ import pytest
 
 from recognizability.nn import ArcFace
 from recognizability.training import (
+    HEAD_NAMES,
     HeadConfig,
     TrainingConfig,
     available_heads,
@@ -23,7 +24,7 @@ LEGACY = json.loads((Path(__file__).parents[1] / "data" / "checkpoints" / "legac
 
 
 def _config() -> TrainingConfig:
-    return demo_config("tinyface").replace(embedding_dim=32)
+    return demo_config("tinyface").replace(embedding_dim=32, pretrained=None)
 
 
 def test_parameter_groups_partition_the_modules_with_table5_rates() -> None:
@@ -35,7 +36,7 @@ def test_parameter_groups_partition_the_modules_with_table5_rates() -> None:
         regression=c.regression,
     )  # fmt: skip
     assert [g["name"] for g in groups] == ["backbone", "recognition", "attention", "regression"]
-    assert [g["lr"] for g in groups] == [2e-3, 2e-3, 2e-3, 2e-4]
+    assert [g["lr"] for g in groups] == [2e-4, 2e-3, 2e-3, 2e-4]
     grouped = [id(p) for g in groups for p in g["params"]]
     trainable = [id(p) for p in model.parameters() if p.requires_grad]
     assert sorted(grouped) == sorted(trainable) and len(set(grouped)) == len(grouped)
@@ -53,7 +54,8 @@ def test_parameter_groups_partition_the_modules_with_table5_rates() -> None:
 def test_heads_are_built_by_name() -> None:
     config = _config()
     head = build_head(config.head, 32, 5)
-    assert isinstance(head, ArcFace) and available_heads() == ("arcface",)
+    assert isinstance(head, ArcFace) and available_heads() == HEAD_NAMES
+    assert HEAD_NAMES == ("arcface", "cosface", "adaface", "curricularface", "magface")
     with pytest.raises(ValueError, match="expected head to be one of"):
         build_head(HeadConfig(name="softmax"), 32, 5)
 
