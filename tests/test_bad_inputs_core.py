@@ -2,8 +2,8 @@
 and ``.backbones``: one table, each row the call, the exception type and a pattern of its message (the
 argument named, the expected and the received value); then calls that fail and must change nothing.
 
-The readers, the training code and the margin heads other than ArcFace have tables of their own
-(``tests/data``, ``tests/training``, ``tests/nn/test_nn_heads*``).
+The readers and the training code have tables of their own (``tests/data``, ``tests/training``); the
+margin heads have more rows in ``tests/nn/test_nn_heads*``.
 """
 
 from __future__ import annotations
@@ -404,6 +404,99 @@ ROWS: list[Row] = [
         lambda: rnn.RecognizabilityLoss(8, (3, 3), 4, regression_weight=-1.0),
         ValueError,
         r"regression_weight to be a finite float >= 0, got -1.0",
+    ),
+    # ---- the margin heads (recognizability.functional.margin_heads, recognizability.nn) -----------------
+    (
+        "cosface_logits",
+        lambda: functional.cosface_logits(torch.rand(4, 3), _labels(), margin=-0.1),
+        ValueError,
+        r"margin to be a finite float >= 0, got -0.1",
+    ),
+    (
+        "adaface_norm_statistics",
+        lambda: functional.adaface_norm_statistics(torch.rand(1), torch.ones(1), torch.ones(1)),
+        ValueError,
+        r"norms of shape \(B,\) with B >= 2 .*got shape \(1,\)",
+    ),
+    (
+        "curricularface_t_update",
+        lambda: functional.curricularface_t_update(torch.rand(4), torch.zeros(1), momentum=0.0),
+        ValueError,
+        r"momentum to be a float in \(0, 1\], got 0.0",
+    ),
+    (
+        "magface_logits",
+        lambda: functional.magface_logits(torch.rand(4, 3), torch.rand(4, 1), _labels()),
+        ValueError,
+        r"norms of shape \(4,\), got shape \(4, 1\)",
+    ),
+    (
+        "magface_margin",
+        lambda: functional.magface_margin(torch.rand(4), lower_norm=10.0, upper_norm=10.0),
+        ValueError,
+        r"lower_norm < upper_norm, got 10.0 and 10.0",
+    ),
+    (
+        "magface_regularizer",
+        lambda: functional.magface_regularizer(torch.rand(4), lower_norm=0.0),
+        ValueError,
+        r"lower_norm to be a finite float > 0, got 0.0",
+    ),
+    (
+        "positive_and_nearest_negative_cosine",
+        lambda: functional.positive_and_nearest_negative_cosine(torch.rand(4, 3), torch.tensor([0, 1, 2, 3])),
+        ValueError,
+        r"labels with values in \[0, 3\), got values in \[0, 3\]",
+    ),
+    ("MarginHead", lambda: rnn.MarginHead(3, 1, 64.0), ValueError, r"num_classes to be an int >= 2, got 1"),
+    ("AdaFace", lambda: rnn.AdaFace(3, 1), ValueError, r"num_classes to be an int >= 2, got 1"),
+    (
+        "AdaFace",
+        lambda: rnn.AdaFace(3, 4)(torch.full((4, 3), NAN), _labels()),
+        ValueError,
+        r"embeddings with finite values, got 12 non-finite value",
+    ),
+    (
+        "CurricularFace",
+        lambda: rnn.CurricularFace(3, 4, t_momentum=0.0),
+        ValueError,
+        r"t_momentum to be a float in \(0, 1\], got 0.0",
+    ),
+    (
+        "CurricularFace",
+        lambda: rnn.CurricularFace(3, 4)(torch.full((4, 3), torch.inf), _labels()),
+        ValueError,
+        r"embeddings with finite values, got 12 non-finite value",
+    ),
+    (
+        "CosFace",
+        lambda: rnn.CosFace(3, 4, margin=-0.1),
+        ValueError,
+        r"margin to be a finite float >= 0, got -0.1",
+    ),
+    (
+        "MagFace",
+        lambda: rnn.MagFace(3, 4, lower_norm=110.0, upper_norm=10.0),
+        ValueError,
+        r"lower_norm < upper_norm, got 110.0 and 10.0",
+    ),
+    (
+        "ChunkedArcFace",
+        lambda: rnn.ChunkedArcFace(3, 4, chunk_size=0),
+        ValueError,
+        r"chunk_size to be a positive int, got 0",
+    ),
+    (
+        "ShardedArcFace",
+        lambda: rnn.ShardedArcFace(3, 4, sample_rate=0.0),
+        ValueError,
+        r"sample_rate to be a float in \(0, 1\], got 0.0",
+    ),
+    (
+        "build_margin_head",
+        lambda: rnn.build_margin_head("bogus", 3, 4),
+        ValueError,
+        r"name to be one of 'arcface', 'cosface', 'adaface', 'curricularface', 'magface', got 'bogus'",
     ),
     # ---- recognizability.metrics -------------------------------------------------------------------------
     (
@@ -966,20 +1059,13 @@ _NOT_CALLED_WITH_USER_INPUT = {
     "CheckpointError",
     "LoadReport",
     "RecognizabilityLossOutput",
+    "MarginHeadOutput",  # the heads' output type
+    "HeadOutputWithCosine",  # typing protocols
+    "HeadOutputWithIndexParts",
 }
 _OWN_MODULES = (
-    "recognizability.functional.geometry",
-    "recognizability.functional.index",
-    "recognizability.functional.losses",
-    "recognizability.functional.margins",
-    "recognizability.functional.projection",
-    "recognizability.nn.ui_center",
-    "recognizability.nn.index",
-    "recognizability.nn.diversion",
-    "recognizability.nn.attention",
-    "recognizability.nn.regression",
-    "recognizability.nn.arcface",
-    "recognizability.nn.criterion",
+    "recognizability.functional.",
+    "recognizability.nn.",
     "recognizability.metrics.",
     "recognizability.backbones.",
 )
