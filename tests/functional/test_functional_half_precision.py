@@ -244,3 +244,22 @@ def test_float16_cases_of_the_report() -> None:
         grads[dtype] = e.grad.float()
     assert torch.equal(grads[torch.float16][0], torch.zeros(8))  # no direction: zero gradient
     torch.testing.assert_close(grads[torch.float16], grads[torch.float32], atol=2e-2, rtol=2e-2)
+
+
+def test_float16_index_cases_of_the_audit() -> None:
+    """``cos_y = 0.999`` in float16 gave an ``inf`` gradient (``d_P + eps`` in the denominator); the
+    criterion with ``index_gradient=True`` gave non-finite embedding gradients near ``cos_y = 1``."""
+    cosine = (torch.eye(4, 5) * 0.999).half().requires_grad_()
+    recognizability_index(cosine, torch.arange(4), torch.zeros(4).half()).sum().backward()
+    assert cosine.grad is not None and bool(torch.isfinite(cosine.grad).all())
+    assert float(cosine.grad[0, 0]) == torch.finfo(torch.float16).max / 2  # saturated: true value ~1e7
+    torch.manual_seed(0)
+    head, ui_center = build_margin_head("arcface", 8, 5), UICenter(8)
+    ui_center.fit(torch.randn(6, 8) + 2)
+    criterion = RecognizabilityLoss(16, (7, 7), 8, index_gradient=True)
+    unit = head.weight.detach()[:4] / head.weight.detach()[:4].norm(dim=1, keepdim=True)
+    embeddings = (unit * 10 + 0.01 * torch.randn(4, 8)).half().requires_grad_()
+    labels = torch.arange(4)
+    feature_map = torch.randn(4, 16, 7, 7).half()
+    out = criterion(feature_map, embeddings, labels, head(embeddings, labels), ui_center)
+    _assert_finite_gradients({"embeddings": embeddings}, out.total)
