@@ -1,223 +1,316 @@
-"""Ablation on the synthetic TinyFace-layout benchmark: Table 4 rows and a sweep of tau, several seeds each.
+"""Ablation in the paper's setting on the synthetic benchmark: fine-tune a pretrained backbone, paired by seed
 
-    python benchmarks/ablation.py --estimate             # time a few steps, print the full ablation's runtime
-    python benchmarks/ablation.py --quick                # tiny tree, 1 seed, 2 steps: checks the script works
-    python benchmarks/ablation.py [--seeds 0 1 2] [--epochs 6] [--taus 0.5 1 1.645 1.96 2.576] [--out t.md]
+    python benchmarks/ablation.py --quick --out /tmp/ablation_quick        # a minute: checks the whole script
+    python benchmarks/ablation.py --jobs 2 --out benchmarks/results        # the ablation of docs/ablation.md
+    python benchmarks/ablation.py --tables benchmarks/results/ablation.json  # the markdown tables only
 
-Prints (and with ``--out`` writes) markdown tables to paste into docs/ablation.md: for each row, mean and
-standard deviation over seeds of rank-1 (all probes and hard probes) and of the quality figures (Spearman
-correlation with the ground-truth severity, ERC area at FMR 1e-2) of the learned index, ERS, MagFace norm and
-CR-FIQA. CPU demo configuration (small_vlr_net at 32x32, ``cpu_demo_settings``) unless ``--epochs`` etc. are
-given; the figures are synthetic and never comparable with the paper's.
+Protocol (docs/ablation.md, written before the runs): every row fine-tunes the shipped small_vlr_net
+pretrained on the synthetic hr set (pretrained="synthetic-hr") on the synthetic TinyFace tree of the evidence
+size, with the training step of examples/train_tinyface.py itself (its train function is imported and called,
+so the ablation trains exactly what the example shows). Within a seed, every row starts from the same backbone
+and heads and sees the same batches and augmentation draws; rows differ only in their loss terms (and tau, or
+the margin head). Each row is compared with its head alone by the mean paired difference over seeds and its 95
+% Student-t confidence interval.
+
+Per-seed records go to ``OUT/ablation.json`` (one per row and seed, written as runs finish, so an interrupted
+ablation keeps what it measured); the tables to ``OUT/ablation.md``. The figures are synthetic.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import importlib.util
+import json
+import math
 import multiprocessing
 import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from scipy import stats
 
-from recognizability.training import (
-    TrainingSettings,
-    build_model,
-    cpu_demo_settings,
-    evaluate_run,
-    fit,
-    load_test_sets,
-    load_train_set,
-    load_ui_set,
-    resolve_benchmark,
+from recognizability.data.synthetic import sizes_for
+from recognizability.functional import DEFAULT_TAU
+from recognizability.training import RunOptions, Session, TrainingConfig
+from recognizability.training.config import LOSS_TERMS
+from recognizability.training.presets import demo_config
+
+REPO = Path(__file__).resolve().parents[1]
+DATASET = "tinyface"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row: the margin head, the loss terms on top of it, tau (None: the default), and the row it is
+    compared with (the same head alone)."""
+
+    name: str
+    terms: tuple[str, ...]
+    tau: float | None = None
+    head: str = "arcface"
+    baseline: str = "ArcFace"
+
+
+ROWS: tuple[Row, ...] = (
+    Row("ArcFace", ()),
+    Row("+ID", ("id",)),
+    Row("+MSE", ("mse",)),
+    Row("+L1", ("l1",)),
+    Row("all", LOSS_TERMS),
+    *(Row(f"all, tau={tau:g}", LOSS_TERMS, tau) for tau in (0.5, 1.0, 1.645, 2.576) if tau != DEFAULT_TAU),
+    Row("AdaFace", (), head="adaface", baseline="AdaFace"),
+    Row("AdaFace + all", LOSS_TERMS, head="adaface", baseline="AdaFace"),
 )
-from recognizability.training.cli import headline_figures
-from recognizability.training.loop import prepare_batch
-from recognizability.training.recipe import build_augmentation
-
-ROWS: dict[str, tuple[str, ...]] = {
-    "ArcFace": (),
-    "+ID": ("id",),
-    "+MSE": ("mse",),
-    "+L1": ("l1",),
-    "all": ("id", "mse", "l1"),
-}
-TAUS = (0.5, 1.0, 1.645, 1.96, 2.576)
+ROW_NAMES = tuple(r.name for r in ROWS)
+BASELINES = {r.name: r.baseline for r in ROWS}
+SEEDS = (0, 1, 2, 3, 4)
+#: The recognition figures compared row against baseline, paired by seed.
+RECOGNITION = ("rank_1", "rank_1_hard")
+QUALITY_SCORES = ("learned_index", "ers", "magface_norm", "crfiqa_trained", "crfiqa")
+#: A tree small enough for a smoke run of the whole script.
 QUICK_SIZES = {
     "train_identities": 12, "train_images": 72, "test_identities": 10, "probe_identities": 8,
     "probe_images": 16, "gallery_images": 20, "distractor_images": 16,
 }  # fmt: skip
-QUICK_UI = {"face_images": 20, "nonface_images": 4}
-RECOGNITION = ("rank_1", "rank_1_hard")
-QUALITY = ("learned_index", "ers", "magface_norm", "crfiqa")
 
 
-def configurations(base: TrainingSettings, taus: list[float]) -> dict[str, TrainingSettings]:
-    """Table 4 rows, then the tau sweep of the full method; a sweep value equal to the default tau is the
-    "all" row itself and is not trained twice."""
-    configs = {name: base.with_losses(losses) for name, losses in ROWS.items()}
-    for tau in taus:
-        if tau != base.tau:
-            configs[f"all, tau={tau:g}"] = base.with_losses(ROWS["all"]).replace(tau=tau)
-    return configs
+def load_example_train() -> Callable[..., Any]:
+    """The ``train`` function of ``examples/train_tinyface.py`` (the example's own training step)."""
+    path = REPO / "examples" / "train_tinyface.py"
+    spec = importlib.util.spec_from_file_location("train_tinyface_example", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"expected the example script at {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    train: Callable[..., Any] = module.train
+    return train
 
 
-def _steps_per_second(settings: TrainingSettings, num_classes: int, steps: int = 4) -> float:
-    """Optimiser steps per second of one configuration on random images (after one warm-up step)."""
-    model = build_model(settings, num_classes)
-    optimizer = torch.optim.Adam(model.parameter_groups(settings))
-    augmentation = build_augmentation(settings)
-    size = settings.input_size
-    images = torch.randint(0, 256, (settings.batch_size, 3, size, size), dtype=torch.uint8)
-    labels = torch.randint(0, num_classes, (settings.batch_size,))
-    model.ui_center.fit(torch.randn(64, settings.embedding_dim))
-    began = 0.0
-    for step in range(steps + 1):
-        if step == 1:
-            began = time.perf_counter()
-        out = model(prepare_batch(images, settings, model.backbone, augmentation), labels)
-        optimizer.zero_grad(set_to_none=True)
-        out.total.backward()
-        optimizer.step()
-    return steps / (time.perf_counter() - began)
+def base_config(quick: bool) -> TrainingConfig:
+    """The CPU demo configuration (fine-tuning the pretrained backbone), shortened for ``--quick``."""
+    config = demo_config(DATASET)
+    if quick:
+        config = config.replace(epochs=1, batch_size=16, max_steps_per_epoch=2, validation_max=16)
+    return config
 
 
-def estimate(configs: dict[str, TrainingSettings], seeds: int, train_images: int, num_classes: int) -> str:
-    """Runtime of the whole ablation from a few timed steps of each distinct set of loss terms."""
-    rates: dict[tuple[str, ...], float] = {}
-    total = 0.0
-    lines = []
-    for name, s in configs.items():
-        if s.losses not in rates:
-            rates[s.losses] = _steps_per_second(s, num_classes)
-        steps = train_images // s.batch_size
-        seconds = s.epochs * steps / rates[s.losses]
-        total += seconds * seeds
-        lines.append(f"| {name} | {rates[s.losses] * s.batch_size:.0f} | {seconds:.0f} |")
-    header = ["| row | training images/s | training seconds per seed |", "|---|---|---|"]
-    return "\n".join(
-        [*header, *lines, "", f"estimated training time of the ablation: {total / 60:.1f} min "
-         f"({len(configs)} rows x {seeds} seeds; evaluation, UI refresh and validation add a few %)"]
-    )  # fmt: skip
+def row_config(base: TrainingConfig, row: Row, seed: int) -> TrainingConfig:
+    config = base.with_losses(row.terms).replace(seed=seed, name=row.head)
+    return config if row.tau is None else config.replace(tau=row.tau)
 
 
-def _cell(values: list[float]) -> str:
+_STATE: dict[str, Any] = {}
+
+
+def _worker_setup(options: RunOptions, quick: bool) -> None:
+    """Per process: one torch thread, the session, the decoded data and the example's train function."""
+    torch.set_num_threads(1)
+    session = Session(options)
+    _STATE["session"] = session
+    _STATE["data"] = session.load_data(DATASET, base_config(quick).model.input_size)
+    _STATE["train"] = load_example_train()
+
+
+def run_one(row: Row, seed: int, quick: bool) -> dict[str, Any]:
+    """Train one row with one seed, evaluate it; the per-seed record of ``ablation.json``."""
+    session, data, train = _STATE["session"], _STATE["data"], _STATE["train"]
+    config = row_config(base_config(quick), row, seed)
+    began = time.perf_counter()
+    result = train(f"{row.name.replace(' ', '').replace(',', '_')}_seed{seed}", config, data, session)
+    report = session.evaluate(result, data)
+    figures: dict[str, Any] = dict(report.headline_figures())
+    for name, quality in report.quality.items():
+        for fmr, area in quality.erc_auc.items():
+            figures[f"{name}_erc_auc_fmr{fmr:g}"] = area
+        for fmr, pauc in quality.edc_pauc.items():
+            figures[f"{name}_edc_pauc_fmr{fmr:g}"] = pauc
+    for prefix, cluster in (("fig1", report.ui_cluster), ("fig1_start", report.ui_cluster_pretrained)):
+        if cluster is not None:
+            scalars = {k: v for k, v in cluster.to_dict().items() if not isinstance(v, (tuple, list))}
+            figures.update({f"{prefix}_{k}": v for k, v in scalars.items()})
+    return {
+        "row": row.name,
+        "seed": seed,
+        "terms": list(row.terms),
+        "head": row.head,
+        "tau": config.loss.tau,
+        "seconds": time.perf_counter() - began,
+        **figures,
+    }
+
+
+def t_interval(differences: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of paired differences and its two-sided Student-t confidence interval."""
+    n = len(differences)
+    mean = statistics.fmean(differences)
+    if n < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * statistics.stdev(differences) / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def paired(records: list[dict[str, Any]], row: str, key: str) -> list[float]:
+    """Per-seed differences ``row - its baseline`` of ``key`` over the seeds both have."""
+    baseline = BASELINES[row]
+    by_seed = {r["seed"]: r for r in records if r["row"] == baseline and _finite(r.get(key))}
+    return [r[key] - by_seed[r["seed"]][key] for r in records
+            if r["row"] == row and r["seed"] in by_seed and _finite(r.get(key))]  # fmt: skip
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _mean_sd(values: list[float]) -> str:
     if not values:
         return "n/a"
-    mean = statistics.fmean(values)
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{mean:.3f} ± {spread:.3f}"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
 
 
-def tables(results: dict[str, list[dict[str, float]]]) -> str:
-    """Two markdown tables: recognition (rank-1) and quality (Spearman, ERC area per score)."""
-    out = ["| row | rank-1 | rank-1 (hard probes) |", "|---|---|---|"]
-    for name, rows in results.items():
-        cells = [_cell([r[k] for r in rows if k in r]) for k in RECOGNITION]
-        out.append(f"| {name} | " + " | ".join(cells) + " |")
-    out += ["", "| row | " + " | ".join(f"{q} Spearman | {q} ERC area" for q in QUALITY) + " |"]
-    out.append("|---" * (1 + 2 * len(QUALITY)) + "|")
-    for name, rows in results.items():
+def _difference(values: list[float]) -> str:
+    if len(values) < 2:
+        return "n/a"
+    mean, low, high = t_interval(values)
+    verdict = "effect" if low > 0 or high < 0 else "no effect resolved"
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}] ({verdict})"
+
+
+def _values(records: list[dict[str, Any]], row: str, key: str) -> list[float]:
+    return [r[key] for r in records if r["row"] == row and _finite(r.get(key))]
+
+
+def tables(records: list[dict[str, Any]]) -> str:
+    """The markdown tables of docs/ablation.md from the per-seed records."""
+    rows = [r.name for r in ROWS if any(rec["row"] == r.name for rec in records)]
+    seeds = sorted({r["seed"] for r in records})
+    out = [
+        f"Seeds {seeds}; mean ± sd over seeds; paired difference against the same head alone (ArcFace, or "
+        "AdaFace for the AdaFace rows) with its 95 % t interval.",
+        "",
+        "| row | rank-1 | paired difference | rank-1 (hard probes) | paired difference |",
+        "|---|---|---|---|---|",
+    ]
+    for name in rows:
         cells = []
-        for q in QUALITY:
-            cells.append(_cell([r[f"{q}_spearman"] for r in rows if f"{q}_spearman" in r]))
-            cells.append(_cell([r[f"{q}_erc_auc"] for r in rows if f"{q}_erc_auc" in r]))
+        for key in RECOGNITION:
+            difference = "—" if name == BASELINES[name] else _difference(paired(records, name, key))
+            cells += [_mean_sd(_values(records, name, key)), difference]
         out.append(f"| {name} | " + " | ".join(cells) + " |")
+
+    keys = {"spearman": "Spearman", "erc_auc_fmr0.001": "ERC area @1e-3", "erc_auc_fmr0.01": "ERC area @1e-2",
+            "edc_pauc_fmr0.001": "EDC pAUC @1e-3"}  # fmt: skip
+    out += ["", "| row | score | " + " | ".join(keys.values()) + " |", "|---|---|" + "---|" * len(keys)]
+    for name in rows:
+        for score in QUALITY_SCORES:
+            cells = [_mean_sd(_values(records, name, f"{score}_{k}")) for k in keys]
+            if any(c != "n/a" for c in cells):
+                out.append(f"| {name} | {score} | " + " | ".join(cells) + " |")
+
+    fig1 = {"spearman_with_severity": "Spearman(d_UI, severity)", "hard_share_nearest": "hard share, 10 % "
+            "nearest u", "bimodality": "bimodality"}  # fmt: skip
+    out += ["", "| backbone | " + " | ".join(fig1.values()) + " |", "|---|" + "---|" * len(fig1)]
+    start = [_mean_sd(_values(records, rows[0], f"fig1_start_{k}")) for k in fig1]
+    out.append("| pretrained (start of fine-tuning) | " + " | ".join(start) + " |")
+    for name in rows:
+        out.append(
+            f"| {name} | " + " | ".join(_mean_sd(_values(records, name, f"fig1_{k}")) for k in fig1) + " |"
+        )
     return "\n".join(out)
 
 
-def _train_and_evaluate(
-    settings: TrainingSettings, bench: Any, train: Any, ui: Any, tests: dict[str, Any]
-) -> dict[str, float]:
-    """Train one configuration with one seed and return its headline figures."""
-    model = fit(settings, train, ui, progress=False, log=None).model
-    report: dict[str, Any] = evaluate_run(model, settings, bench, tests, ui, torch.device("cpu"))
-    return headline_figures(report)
+def summary(results: dict[str, Any]) -> dict[str, Any]:
+    """What the CPU demo prints of the ablation: for the compared rows, the mean paired difference against the
+    head alone and its 95 % interval, for rank-1 on all and on hard probes."""
+    records = results["records"]
+    rows = []
+    for row in ("all", "AdaFace + all"):
+        entry: dict[str, Any] = {"row": row}
+        for key in RECOGNITION:
+            differences = paired(records, row, key)
+            if len(differences) >= 2:
+                entry[key] = [round(x, 4) for x in t_interval(differences)]
+        if len(entry) > 1:
+            rows.append(entry)
+    seeds = sorted({r["seed"] for r in records})
+    tree = results.get("tree", "evidence")
+    return {
+        "data": f"{len(seeds)} seeds on the synthetic TinyFace '{tree}' tree",
+        "seeds": seeds,
+        "rows": rows,
+    }
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--epochs", type=int, help="epochs per run (default: cpu_demo_settings)")
-    p.add_argument("--lr-decay-epoch", type=int, help="1-based epoch of the x0.1 decay (default: demo's)")
-    p.add_argument("--taus", type=float, nargs="+", default=list(TAUS))
-    p.add_argument("--threads", type=int, help="torch CPU threads (1 is much faster on a busy machine)")
-    p.add_argument("--quick", action="store_true", help="tiny tree, 1 seed, 2 steps per run: a smoke test")
-    p.add_argument("--estimate", action="store_true", help="time a few steps and print the runtime only")
-    p.add_argument("--out", help="also write the markdown tables to this file")
+    p.add_argument("--out", type=Path, help="folder for ablation.json and ablation.md")
+    p.add_argument("--tables", type=Path, help="print the tables of an existing ablation.json and stop")
     p.add_argument(
-        "--jobs", type=int, default=1, help="runs trained side by side, one torch thread each (<= CPU count)"
+        "--summary",
+        type=Path,
+        help="with --tables: also write the summary the CPU demo prints (package data)",
     )
+    p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    p.add_argument("--rows", nargs="+", help="row names (default: all)")
+    p.add_argument("--jobs", type=int, default=1, help="runs trained side by side, one torch thread each")
+    p.add_argument("--quick", action="store_true", help="tiny tree, 1 seed, 2 steps: checks the script")
+    p.add_argument("--work", type=Path, help="folder for the runs' checkpoints (default: OUT/runs)")
     args = p.parse_args(argv)
-    if args.jobs < 1:
-        raise SystemExit(f"--jobs: expected an int >= 1, got {args.jobs}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    base = cpu_demo_settings("tinyface")
-    if args.epochs:
-        base = base.replace(epochs=args.epochs, lr_decay_epoch=args.lr_decay_epoch or args.epochs)
-    elif args.lr_decay_epoch:
-        base = base.replace(lr_decay_epoch=args.lr_decay_epoch)
-    sizes: dict[str, int] = {}
-    ui_sizes: dict[str, int] = {}
-    seeds = list(args.seeds)
-    if args.quick:
-        sizes, ui_sizes, seeds = QUICK_SIZES, QUICK_UI, seeds[:1]
-        base = base.replace(epochs=1, batch_size=16, max_steps_per_epoch=2, validation_max=16)
-    configs = configurations(base, args.taus)
-    bench = resolve_benchmark("tinyface", None, None, sizes=sizes, ui_sizes=ui_sizes)
-    train = load_train_set(bench, base.input_size)
-    num_classes = int(train.labels.max()) + 1
-    machine = (
-        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}"
-    )
-    if args.estimate:
-        print(f"machine: {machine}; train {len(train)} images; epochs {base.epochs}, batch {base.batch_size}")
-        print(estimate(configs, len(seeds), len(train), num_classes))
+    if args.tables is not None:
+        results = json.loads(args.tables.read_text())
+        print(tables(results["records"]))
+        if args.summary is not None:
+            args.summary.write_text(json.dumps(summary(results), indent=1) + "\n")
         return 0
-    ui = load_ui_set(bench, base.input_size)
-    tests = load_test_sets(bench, base.input_size)
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
+    if args.out is None:
+        p.error("--out is required unless --tables is given")
+    if args.jobs < 1:
+        p.error(f"--jobs: expected an int >= 1, got {args.jobs}")
+    rows = [r for r in ROWS if args.rows is None or r.name in args.rows]
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    sizes = QUICK_SIZES if args.quick else {k: v for k, v in vars(sizes_for(DATASET, "evidence")).items()}
+    options = RunOptions(out=args.work or args.out / "runs", synthetic_sizes=sizes, threads=1, plots=False,
+                         progress=False, overwrite=True)  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = args.out / "ablation.json"
+    machine = f"{platform.machine()}, {args.jobs} job(s) of 1 torch thread, torch {torch.__version__}"
+    header = {
+        "command": " ".join(["python benchmarks/ablation.py", *(sys.argv[1:] if argv is None else argv)]),
+        "machine": machine, "synthetic": True, "dataset": f"synthetic {DATASET} layout, sizes {sizes}",
+        "tree": "quick" if args.quick else "evidence",
+        "config": base_config(args.quick).to_dict(), "seeds": seeds, "rows": [r.name for r in rows],
+    }  # fmt: skip
+    records: list[dict[str, Any]] = []
     began = time.time()
-    work = [(name, settings.replace(seed=seed)) for name, settings in configs.items() for seed in seeds]
-    if args.jobs == 1:
-        summaries = (_train_and_evaluate(s, bench, train, ui, tests) for _, s in work)
-        for (name, s), summary in zip(work, summaries, strict=True):
-            results[name].append(summary)
-            print(f"[{time.time() - began:6.0f}s] {name} seed {s.seed}: {summary}", file=sys.stderr)
-    else:
-        # Independent runs in worker processes (one torch thread each): on a 2-core machine two single-thread
-        # runs side by side beat one run on two threads. Results are gathered in the fixed order of ``work``.
-        with concurrent.futures.ProcessPoolExecutor(
-            args.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=torch.set_num_threads,
-            initargs=(1,),
-        ) as pool:  # fmt: skip
-            futures = [pool.submit(_train_and_evaluate, s, bench, train, ui, tests) for _, s in work]
-            for (name, s), future in zip(work, futures, strict=True):
-                results[name].append(future.result())
-                print(
-                    f"[{time.time() - began:6.0f}s] {name} seed {s.seed}: {results[name][-1]}",
-                    file=sys.stderr,
-                )
-    command = "python benchmarks/ablation.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = "\n".join([
-        f"command: `{command.strip()}`",
-        f"machine: {machine}; {time.time() - began:.0f} s",
-        f"data: synthetic tinyface layout (seed 0{', tiny --quick sizes' if args.quick else ', small'}): "
-        f"train {len(train)} images / {num_classes} identities, probes {len(tests['probe'])}; "
-        f"seeds {seeds}; epochs {base.epochs}; default tau {base.tau:g}",
-        "",
-        tables(results),
-    ])  # fmt: skip
+
+    def save() -> None:
+        payload = {**header, "seconds": time.time() - began, "records": records}
+        results.write_text(json.dumps(payload, indent=1) + "\n")
+
+    work = [(row, seed) for seed in seeds for row in rows]
+    with concurrent.futures.ProcessPoolExecutor(
+        args.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_setup,
+        initargs=(options, args.quick),
+    ) as pool:  # fmt: skip
+        futures = {pool.submit(run_one, row, seed, args.quick): (row, seed) for row, seed in work}
+        for future in concurrent.futures.as_completed(futures):
+            record = future.result()
+            records.append(record)
+            records.sort(key=lambda r: (r["seed"], ROW_NAMES.index(r["row"])))
+            save()
+            print(f"[{time.time() - began:6.0f}s] {record['row']} seed {record['seed']}: rank-1 "
+                  f"{record.get('rank_1', math.nan):.3f}", file=sys.stderr, flush=True)  # fmt: skip
+    text = tables(records)
+    (args.out / "ablation.md").write_text(f"command: `{header['command']}`\n\nmachine: {machine}; "
+                                          f"{time.time() - began:.0f} s\n\n{text}\n")  # fmt: skip
     print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
     return 0
 
 
