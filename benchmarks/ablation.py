@@ -262,6 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="runs trained side by side, one torch thread each")
     p.add_argument("--quick", action="store_true", help="tiny tree, 1 seed, 2 steps: checks the script")
     p.add_argument("--work", type=Path, help="folder for the runs' checkpoints (default: OUT/runs)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the records already in OUT/ablation.json; run only the rest",
+    )
     args = p.parse_args(argv)
     if args.tables is not None:
         results = json.loads(args.tables.read_text())
@@ -288,13 +293,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": base_config(args.quick).to_dict(), "seeds": seeds, "rows": [r.name for r in rows],
     }  # fmt: skip
     records: list[dict[str, Any]] = []
+    if results.exists() and not args.resume:
+        p.error(f"--out {args.out} already holds ablation.json: pass --resume to add to it, or another --out")
+    if args.resume and results.exists():
+        earlier = json.loads(results.read_text())
+        if earlier.get("tree") != header["tree"]:
+            p.error(
+                f"--resume: {results} holds the {earlier.get('tree')!r} tree, this run the {header['tree']!r}"
+            )
+        records = earlier["records"]
+        header["seeds"] = sorted({*earlier.get("seeds", []), *seeds})
+        header["rows"] = [r for r in ROW_NAMES if r in {*earlier.get("rows", []), *header["rows"]}]
+    done = {(r["row"], r["seed"]) for r in records}
     began = time.time()
 
     def save() -> None:
         payload = {**header, "seconds": time.time() - began, "records": records}
         results.write_text(json.dumps(payload, indent=1) + "\n")
 
-    work = [(row, seed) for seed in seeds for row in rows]
+    work = [(row, seed) for seed in seeds for row in rows if (row.name, seed) not in done]
     with concurrent.futures.ProcessPoolExecutor(
         args.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_setup,
         initargs=(options, args.quick),
