@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from recognizability.backbones.registry import available_pretrained
 from recognizability.nn import RecognizabilityLossOutput
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -29,7 +31,8 @@ from .config import TrainingConfig
 from .data import RunData, load_run_data, resolve_benchmark
 from .distributed import DistributedContext, init_distributed
 from .evaluation import evaluate_run
-from .modules import MethodModules
+from .guards import check_batch_size_for_training
+from .modules import MethodModules, build_backbone, build_criterion
 from .reports import RunReport, TrainingSummary, comparison_table, write_report
 from .run_dir import RunDir, prepare_run_dir
 
@@ -40,6 +43,7 @@ __all__ = [
     "Session",
     "TrainingResult",
     "TrainingRun",
+    "check_config_can_train",
 ]
 
 #: The loss terms logged each step (fields of ``RecognizabilityLossOutput``).
@@ -112,6 +116,41 @@ def _cpu_is_busy() -> bool:
     except (AttributeError, OSError):  # pragma: no cover - not available on every platform
         return False
     return load >= (os.cpu_count() or 1)
+
+
+def _plot_names() -> tuple[str, ...]:
+    """The figures a run writes beside its report (imported late: ``plots`` also runs with ``python -m``)."""
+    from .plots import PLOT_NAMES
+
+    return PLOT_NAMES
+
+
+def check_config_can_train(config: TrainingConfig) -> None:
+    """What can be checked of a run before any data is loaded or any weights are read, changing nothing.
+
+    - ``pretrained`` is a file, or weights shipped in the package for the backbone;
+    - the batch size fits the model's batch-norm layers
+      (:func:`~recognizability.training.guards.check_batch_size_for_training`), checked on the backbone and
+      the criterion built on the ``meta`` device (no memory, no weights read).
+
+    Raises:
+        ValueError, FileNotFoundError: naming the configuration field (its command-line option), the
+            expected and the received value.
+    """
+    model = config.model
+    shipped = available_pretrained().get(model.backbone, [])
+    if model.pretrained is not None and model.pretrained not in shipped:
+        path = Path(model.pretrained).expanduser()
+        if not path.is_file():
+            what = "a folder" if path.is_dir() else "no such file"
+            raise FileNotFoundError(
+                f"expected --pretrained to be a checkpoint file or weights shipped for {model.backbone} "
+                f"({shipped or 'none'}), got {model.pretrained!r} ({what})"
+            )
+    with torch.device("meta"):
+        backbone = build_backbone(dataclasses.replace(model, pretrained=None))
+        criterion = build_criterion(config, backbone)
+    check_batch_size_for_training(nn.ModuleList([backbone, criterion]), config.data.batch_size)
 
 
 class EpochMeter:
@@ -194,6 +233,7 @@ class TrainingRun:
         self.start_epoch = 0
         self.checkpoint: Path | None = None
         run_dir = session.prepare_run(name, config)
+        self.run_dir = run_dir
         if run_dir is not None:
             self.checkpoint = run_dir.checkpoint
             if run_dir.resume_checkpoint is not None:  # read and checked against config by prepare_run_dir
@@ -234,11 +274,13 @@ class TrainingRun:
             f"{terms['attention']:.3f}) val acc (flipped, {self.config.data.validation_degrade_size}px) "
             f"{validation['accuracy']:.3f} [{terms['images_per_second']:.0f} img/s]"
         )
-        if self.checkpoint is not None and self.session.context.is_main:
-            save_checkpoint(
-                self.checkpoint, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
-                epoch=epoch + 1, settings=self.config, extra={"history": self.history},
-            )  # fmt: skip
+        if self.checkpoint is not None and self.run_dir is not None and self.session.context.is_main:
+            # --overwrite: the earlier run's files make way only now, for the new run's first checkpoint
+            with self.run_dir.replacing_earlier_run():
+                save_checkpoint(
+                    self.checkpoint, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
+                    epoch=epoch + 1, settings=self.config, extra={"history": self.history},
+                )  # fmt: skip
         self.session.context.barrier()
 
     def finish(self) -> TrainingResult:
@@ -302,13 +344,14 @@ class Session:
         folder holding a run is refused unless ``--resume`` (its checkpoint is read and checked against
         ``config`` now) or ``--overwrite``. Each name is prepared once; None when the session writes nothing.
         """
+        check_config_can_train(config)
         if self.out is None:
             return None
         if name not in self._run_dirs:
             o = self.options
             self._run_dirs[name] = prepare_run_dir(
                 self.out / name, resume=o.resume, overwrite=o.overwrite, settings=config,
-                writer=self.context.is_main,
+                writer=self.context.is_main, outputs=_plot_names(),
             )  # fmt: skip
         return self._run_dirs[name]
 
@@ -363,6 +406,7 @@ class Session:
         """Begin (or, with ``--resume``, continue) the run ``name``: its checkpoints go to ``OUT/<name>``."""
         head = f"{config.head.name}" + ("" if config.head.parallel == "none" else f", {config.head.parallel}")
         self.say(f"--- training {name} (head: {head}; losses: {', '.join(config.losses) or 'head only'})")
+        check_batch_size_for_training(model, config.data.batch_size)  # before the first step changes anything
         return TrainingRun(self, name, config, model, optimizer, scheduler)
 
     def average_gradients(self, *modules: nn.Module) -> None:
