@@ -20,16 +20,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recognizability.data.synthetic import UISizes
+from recognizability.data.synthetic import UISizes, sizes_for
 
+from .benchmarks import get_benchmark
 from .config import LOSS_TERMS, TrainingConfig
+from .distributed import resolve_device
+from .guards import check_frozen_batchnorm_has_weights
 from .presets import demo_config, paper_config
-from .session import RunOptions
+from .run_dir import prepare_run_dir
+from .session import RunOptions, check_config_can_train
 
 __all__ = ["ExampleArguments", "build_parser", "parse_args", "planned_runs"]
 
@@ -135,7 +140,7 @@ def _parse_losses(text: str | None) -> tuple[str, ...] | None:
         return LOSS_TERMS
     unknown = [t for t in terms if t not in LOSS_TERMS]
     if unknown:
-        raise SystemExit(f"--losses: expected terms from {LOSS_TERMS} (or 'none'/'all'), got {unknown}")
+        raise ValueError(f"--losses: expected terms from {LOSS_TERMS} (or 'none'/'all'), got {unknown}")
     return terms
 
 
@@ -147,17 +152,90 @@ def _synthetic_sizes(items: Sequence[str]) -> tuple[dict[str, int], dict[str, in
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not value.strip().isdigit():
-            raise SystemExit(f"--synthetic-size: expected KEY=N with N a non-negative int, got {item!r}")
+            raise ValueError(f"--synthetic-size: expected KEY=N with N a non-negative int, got {item!r}")
         (ui_sizes if key in ui_names else sizes)[key.strip()] = int(value)
     return sizes, ui_sizes
 
 
+def _check_out(out: Path) -> None:
+    """``--out``: not a file, and (when it does not exist yet) under a folder this process can write."""
+    for candidate in (out, *out.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise NotADirectoryError(
+                    f"expected --out {str(out)!r} to be a folder, but {str(candidate)!r} is a file"
+                )
+            if not os.access(candidate, os.W_OK | os.X_OK):
+                raise PermissionError(
+                    f"expected --out {str(out)!r} to be a folder this process can write, got no write "
+                    f"permission in {str(candidate)!r}"
+                )
+            return
+
+
+def _check_arguments(parser: argparse.ArgumentParser, arguments: ExampleArguments) -> None:
+    """Every check of the command line that needs no data and no weights, as usage errors (exit status 2):
+    the configuration each option builds, the device, the data folders, the runs' output folders, frozen batch
+    norm without weights, the batch size against the model's batch-norm layers."""
+    o = arguments.options
+    try:
+        device = resolve_device(o.device)
+    except (TypeError, ValueError) as err:
+        parser.error(str(err))
+    base = demo_config(arguments.dataset)
+    for path, value in arguments.overrides.items():
+        flag = next(option.flag for option in TrainingConfig.options() if option.path == path)
+        try:
+            base.replace(**{path: value})
+        except (TypeError, ValueError) as err:
+            parser.error(f"argument {flag}: {err}")
+    for flag, folder in (("--data-root", o.data_root), ("--ui-root", o.ui_root)):
+        if folder is not None and not Path(folder).is_dir():
+            what = "a file" if Path(folder).exists() else "no such folder"
+            parser.error(f"argument {flag}: expected a folder, got {folder!r} ({what})")
+    spec = get_benchmark(arguments.dataset)
+    for name, sizes, root, layout in (("dataset", o.synthetic_sizes, o.data_root, spec.synthetic_layout),
+                                      ("UI set", o.synthetic_ui_sizes, o.ui_root, "ui")):  # fmt: skip
+        if sizes and root is not None:
+            parser.error(
+                f"argument --synthetic-size: {sorted(sizes)} size the generated {name}, which "
+                f"{'--data-root' if name == 'dataset' else '--ui-root'} {root!r} replaces"
+            )
+        try:
+            sizes_for(layout, "small", **sizes)
+        except (TypeError, ValueError) as err:
+            parser.error(f"argument --synthetic-size: {err}")
+    config = arguments.config(gpu=device.type == "cuda")
+    try:
+        _check_out(o.out)
+        for name, run_config in planned_runs(config, arguments).items():
+            check_frozen_batchnorm_has_weights(run_config.model)
+            check_config_can_train(run_config)
+            prepare_run_dir(o.out / name, resume=o.resume, overwrite=o.overwrite, writer=False)
+    except (OSError, ValueError, TypeError) as err:
+        parser.error(str(err))
+
+
 def parse_args(dataset: str, argv: Sequence[str] | None = None, description: str = "") -> ExampleArguments:
-    """Parse an example script's command line (``argv`` None: ``sys.argv[1:]``)."""
-    args = build_parser(dataset, description).parse_args(argv)
+    """Parse an example script's command line (``argv`` None: ``sys.argv[1:]``).
+
+    A bad option value is a usage error (``error: ...`` naming the option, what it expects and what it got;
+    exit status 2), found before anything is loaded or written: the configuration fields, the device, the
+    data folders, the synthetic sizes, ``--out`` (a file, unwritable, or holding a run without ``--resume`` or
+    ``--overwrite``), ``--pretrained`` (missing; required by frozen batch norm) and ``--batch-size`` (1 with
+    batch-norm layers that train).
+    """
+    parser = build_parser(dataset, description)
+    args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
-        raise SystemExit(f"--threads: expected an int >= 1, got {args.threads}")
-    sizes, ui_sizes = _synthetic_sizes(args.synthetic_size)
+        parser.error(f"argument --threads: expected an int >= 1, got {args.threads}")
+    if args.resume and args.overwrite:
+        parser.error("argument --overwrite: not allowed with --resume (continue the run, or replace it)")
+    try:
+        sizes, ui_sizes = _synthetic_sizes(args.synthetic_size)
+        losses = _parse_losses(args.losses)
+    except ValueError as err:
+        parser.error(str(err))
     options = RunOptions(
         out=Path(args.out), data_root=args.data_root, ui_root=args.ui_root,
         synthetic_seed=args.synthetic_seed, synthetic_sizes=sizes, synthetic_ui_sizes=ui_sizes,
@@ -165,9 +243,9 @@ def parse_args(dataset: str, argv: Sequence[str] | None = None, description: str
         overwrite=args.overwrite, plots=not args.no_plots, progress=not args.quiet,
     )  # fmt: skip
     overrides = {dest: value for dest, value in vars(args).items() if "." in dest and value is not None}
-    return ExampleArguments(
-        dataset, options, args.config, overrides, _parse_losses(args.losses), not args.no_baseline
-    )
+    arguments = ExampleArguments(dataset, options, args.config, overrides, losses, not args.no_baseline)
+    _check_arguments(parser, arguments)
+    return arguments
 
 
 def planned_runs(config: TrainingConfig, arguments: ExampleArguments) -> dict[str, TrainingConfig]:

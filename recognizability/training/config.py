@@ -141,7 +141,12 @@ class ModelConfig:
     input_size: int
     embedding_dim: int = 512
     backbone_dropout: float = 0.2
-    freeze_batchnorm: bool = True
+    freeze_batchnorm: bool = field(
+        default=True,
+        metadata=_option(
+            "--freeze-batchnorm", "keep the backbone's BatchNorm statistics fixed (needs --pretrained weights)"
+        ),
+    )
     pretrained: str | None = field(
         default=None, metadata=_option("--pretrained", "checkpoint for the backbone (arcface_torch, AdaFace)")
     )

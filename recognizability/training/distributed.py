@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistributedContext", "init_distributed"]
+__all__ = ["DistributedContext", "init_distributed", "resolve_device"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,39 @@ class DistributedContext:
                 offset += g.numel()
 
 
+def resolve_device(device: str | torch.device | None, name: str = "--device") -> torch.device:
+    """``device`` as a ``torch.device`` this process can use; None: CUDA when available, else the CPU.
+
+    Raises:
+        TypeError: not a str, torch.device or None.
+        ValueError: not a device name (``cpu``, ``cuda``, ``cuda:N``), CUDA asked for but not available, or
+            a CUDA index beyond the visible devices; the message names ``name`` and the value.
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"expected {name} to be a device name such as 'cpu' or 'cuda:0', got {device!r}")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"expected {name} to be cpu, cuda or cuda:N, got {str(device)!r}") from None
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"expected {name} to be cpu, cuda or cuda:N, got {str(device)!r}")
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"expected an available device for {name}, got {str(device)!r} but CUDA is not available "
+                f"(this torch {'has no CUDA support' if torch.version.cuda is None else 'sees no GPU'}); "
+                f"use {name} cpu"
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"expected {name} to name one of the {torch.cuda.device_count()} visible CUDA devices, got "
+                f"{str(device)!r}"
+            )
+    return resolved
+
+
 def init_distributed(device: str | torch.device | None = None) -> DistributedContext:
     """Join the ``torchrun`` process group when launched by it; otherwise a single-process context.
 
@@ -98,14 +131,7 @@ def init_distributed(device: str | torch.device | None = None) -> DistributedCon
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device is None:
-        resolved = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"expected an available device, got device={str(device)!r} but CUDA is not available"
-        )
+    resolved = resolve_device(device)
     if launched or world_size > 1:
         launched = True
         if resolved.type == "cuda":

@@ -4,6 +4,10 @@
   backbone runs, so a bad batch raises with the batch-norm running statistics untouched;
 - :func:`check_batch_size_for_training`: the same batch-size rule, for the run's settings before any data is
   loaded (batch normalisation cannot train on one sample);
+- :func:`check_frozen_batchnorm_has_weights`: frozen batch norm (the paper's fine-tuning) only with loaded
+  weights: a randomly initialised backbone whose statistics are frozen at their initial values (mean 0,
+  variance 1) lets the activations grow layer by layer (about 1e25 after iresnet50) and every loss is
+  non-finite from the first step;
 - :func:`evaluation_mode`: ``with evaluation_mode(model): ...`` puts the model in eval mode and restores the
   exact train/eval flag of every sub-module on every exit path, exceptions included.
 """
@@ -14,13 +18,17 @@ import contextlib
 from collections.abc import Iterator
 from typing import TypeVar
 
+import torch
 from torch import Tensor, nn
 
-from recognizability._validation import check_labels, check_tensor
+from recognizability._validation import check_labels, check_tensor, value_checks_enabled
 from recognizability.backbones import is_frozen
+
+from .config import ModelConfig
 
 __all__ = [
     "check_batch_size_for_training",
+    "check_frozen_batchnorm_has_weights",
     "check_training_batch",
     "evaluation_mode",
     "training_batchnorm_layers",
@@ -73,13 +81,47 @@ def check_batch_size_for_training(model: nn.Module, batch_size: object) -> int:
     return batch_size
 
 
+def check_frozen_batchnorm_has_weights(config: ModelConfig) -> None:
+    """Refuse frozen batch norm on a backbone that loads no weights (``freeze_batchnorm`` without
+    ``pretrained``).
+
+    The paper fine-tunes pretrained backbones with their batch-norm statistics fixed. Frozen at a random
+    initialisation's values (mean 0, variance 1), the statistics normalise nothing: the activations grow
+    through the residual blocks (measured: about 1e25 at iresnet50's embedding) and the loss is non-finite
+    from the first epoch.
+
+    Raises:
+        TypeError: ``config`` is not a ModelConfig.
+        ValueError: ``freeze_batchnorm`` without ``pretrained``; the message says what to pass.
+    """
+    if not isinstance(config, ModelConfig):
+        raise TypeError(f"expected a ModelConfig, got {type(config).__name__}")
+    if config.freeze_batchnorm and config.pretrained is None:
+        raise ValueError(
+            f"expected --pretrained with frozen batch normalisation: the configuration freezes the batch-norm "
+            f"statistics of {config.backbone} (the paper fine-tunes pretrained backbones), but no weights are "
+            f"loaded, so they would stay at their random initial values and the loss would be non-finite; got "
+            f"pretrained None. Pass --pretrained FILE (arcface_torch or AdaFace weights of {config.backbone}), "
+            f"or --no-freeze-batchnorm to train the statistics from a random start"
+        )
+
+
+def _dtype_of(model: nn.Module) -> torch.dtype | None:
+    for parameter in model.parameters():
+        if parameter.is_floating_point():
+            return parameter.dtype
+    return None
+
+
 def check_training_batch(model: nn.Module, images: object, labels: object, num_classes: int) -> Tensor:
     """Check one training step's batch before any module runs; change nothing.
 
     Args:
         model: the model about to run (its batch-norm layers' modes decide whether batch size 1 is allowed).
-        images: (B, 3, H, W) floating images (their shape is checked in full by the backbone, also before it
-            computes anything).
+        images: (B, 3, H, W) floating images of the model's dtype (any floating dtype under autocast),
+            finite while value checks are on (``recognizability._validation.value_checks_enabled()``: one
+            NaN pixel would make every batch-norm running statistic NaN for good); their shape is checked in
+            full by the backbone, also before it computes anything.
         labels: (B,) integer identity labels in ``[0, num_classes)`` (the range is checked while value checks
             are on: ``recognizability._validation.value_checks_enabled()``).
         num_classes: C.
@@ -88,12 +130,33 @@ def check_training_batch(model: nn.Module, images: object, labels: object, num_c
         ``labels`` as int64.
 
     Raises:
-        TypeError: a non-tensor, or non-integer labels.
-        ValueError: labels of the wrong shape, device or range; one sample while batch norm trains.
+        TypeError: a non-tensor, non-integer labels, or images that are not floating or not of the model's
+            dtype outside autocast.
+        ValueError: labels of the wrong shape, device or range; one sample while batch norm trains;
+            non-finite images (value checks on).
     """
     tensor = check_tensor(images, "images")
     if tensor.dim() != 4:
         raise ValueError(f"expected images of shape (B, 3, H, W), got shape {tuple(tensor.shape)}")
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"expected images to be normalised floating images (prepare_batch turns uint8 images into them), "
+            f"got dtype {tensor.dtype}"
+        )
+    model_dtype = _dtype_of(model)
+    autocasting = torch.is_autocast_enabled(tensor.device.type)
+    if model_dtype is not None and tensor.dtype != model_dtype and not autocasting:
+        raise TypeError(
+            f"expected images of the model's dtype {model_dtype} (or any floating dtype under torch.autocast), "
+            f"got dtype {tensor.dtype}"
+        )
+    if value_checks_enabled() and not bool(torch.isfinite(tensor).all()):
+        bad = int((~torch.isfinite(tensor)).sum())
+        raise ValueError(
+            f"expected finite images, got {bad} NaN or infinite values in images of shape "
+            f"{tuple(tensor.shape)} (checked before the backbone runs: batch norm would store them in its "
+            f"running statistics)"
+        )
     checked = check_labels(labels, num_classes, int(tensor.shape[0]), tensor, "images")
     if tensor.shape[0] == 1 and model.training:
         layers = training_batchnorm_layers(model)

@@ -54,6 +54,35 @@ class ImageSet:
     paths: list[str]
     distance: Tensor | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.images, Tensor):
+            raise TypeError(f"expected images to be a torch.Tensor, got {type(self.images).__name__}")
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4 or self.images.shape[1] != 3:
+            raise TypeError(
+                f"expected images to be uint8 (N, 3, S, S) in 0..255 (load_image_set decodes them so), got "
+                f"dtype {self.images.dtype} and shape {tuple(self.images.shape)}"
+            )
+        n = int(self.images.shape[0])
+        if not isinstance(self.labels, Tensor) or self.labels.dtype != torch.int64 or self.labels.dim() != 1:
+            got = (
+                f"dtype {self.labels.dtype} and shape {tuple(self.labels.shape)}"
+                if isinstance(self.labels, Tensor)
+                else type(self.labels).__name__
+            )
+            raise TypeError(f"expected labels to be an int64 (N,) tensor, got {got}")
+        if not isinstance(self.paths, list):
+            raise TypeError(f"expected paths to be a list of str, got {type(self.paths).__name__}")
+        lengths = {"labels": len(self.labels), "paths": len(self.paths)}
+        for name in ("severity", "hard", "distance"):
+            value = getattr(self, name)
+            if value is not None:
+                if not isinstance(value, Tensor) or value.dim() != 1:
+                    raise TypeError(f"expected {name} to be a 1-D tensor or None, got {value!r:.80}")
+                lengths[name] = len(value)
+        wrong = {name: length for name, length in lengths.items() if length != n}
+        if wrong:
+            raise ValueError(f"expected one entry per image (N = {n}) in every field, got lengths {wrong}")
+
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
@@ -165,6 +194,9 @@ def prepare_batch(
 ) -> Tensor:
     """uint8 (B, 3, S, S) on any device -> normalised float (B, 3, input_size, input_size) on that device.
 
+    Raises TypeError for images that are not uint8: float images in [0, 1] would be read as 0..255 values,
+    that is as near-black images.
+
     Args:
         backbone: decides the colour order and normalisation
             (:func:`~recognizability.backbones.normalize_for`).
@@ -172,6 +204,10 @@ def prepare_batch(
         degrade_to: degrade to this side and back (validation: 16 x 16, supplement Sec. B).
         flip: mirror horizontally (validation).
     """
+    if not isinstance(images_uint8, Tensor) or images_uint8.dtype != torch.uint8:
+        got = images_uint8.dtype if isinstance(images_uint8, Tensor) else type(images_uint8).__name__
+        raise TypeError(f"expected images to be uint8 in 0..255 (B, 3, S, S), got {got}")
+    check_positive_int(input_size, "input_size")
     x = images_uint8.float()
     if flip:
         x = x.flip(-1)

@@ -66,11 +66,19 @@ class RecognizabilityModel(MethodModules):
             predicted_index), every field present whatever terms are switched off.
 
         Raises:
-            TypeError, ValueError: bad labels (type, shape, device, range) or a single image while batch norm
-                trains, raised before the backbone runs: a failed call changes no statistic
-                (:func:`~recognizability.training.guards.check_training_batch`).
+            TypeError, ValueError: bad labels (type, shape, device, range), images of another dtype than the
+                model's (outside autocast), non-finite images (value checks on) or a single image while batch
+                norm trains (:func:`~recognizability.training.guards.check_training_batch`);
+            RuntimeError: the UI centre is not fitted yet.
+            All raised before the backbone runs: a failed call changes no statistic.
         """
         labels = check_training_batch(self, images, labels, self.num_classes)
+        if not self.ui_center.is_initialized:
+            raise RuntimeError(
+                "expected a fitted UI centre before a training step (the index of Eq. 1-3 needs it): call "
+                "model.ui_center.fit(embeddings of the UI images) first; UICenter holds no centre yet "
+                "(checked before the backbone runs: nothing changed)"
+            )
         feature_map = self.backbone.forward_features(images)
         embeddings = self.backbone.forward_head(feature_map)
         arcface = self.head(embeddings, labels)

@@ -37,12 +37,13 @@ from torch import Tensor
 
 from recognizability._validation import check_positive_int
 from recognizability.backbones import normalize_for
-from recognizability.data import ImageDecodeError, ImageFolder, decode_image
+from recognizability.data import IMAGE_EXTENSIONS, ImageDecodeError, ImageFolder, decode_image
 from recognizability.data import transforms as T
 from recognizability.functional import ui_cosine
 
 from .checkpoint import TRAINING_CHECKPOINT, CheckpointError, load_checkpoint, read_training_checkpoint
 from .config import TrainingConfig
+from .distributed import resolve_device
 from .guards import evaluation_mode
 from .model import RecognizabilityModel, build_model
 
@@ -104,6 +105,15 @@ def load_trained_model(
     try:
         settings = TrainingConfig.from_dict(loaded.settings).replace(pretrained=None)
     except (KeyError, TypeError, ValueError) as err:
+        if _is_pretraining_settings(loaded.settings):
+            raise CheckpointError(
+                f"checkpoint {str(checkpoint)!r} is a pretraining (stage 1) checkpoint of "
+                f"recognizability.training.pretrain (a backbone and its ArcFace head, no recognizability "
+                f"modules); expected --checkpoint to be {TRAINING_CHECKPOINT} of a fine-tuning (stage 2) "
+                f"run. Fine-tune from it first: pass the backbone.pt next to it as --pretrained of an "
+                f"example script",
+                path=str(checkpoint),
+            ) from None
         raise CheckpointError(
             f"checkpoint {str(checkpoint)!r}: its settings cannot be read by this version "
             f"({type(err).__name__}: {err})",
@@ -119,6 +129,16 @@ def load_trained_model(
     load_checkpoint(loaded, model=model, restore_rng=False)
     model.eval()
     return model.to(device), settings
+
+
+def _is_pretraining_settings(settings: dict[str, Any]) -> bool:
+    from .pretrain import PretrainConfig  # the stage-1 command; imported only to name its checkpoints
+
+    try:
+        PretrainConfig.from_dict(settings)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return True
 
 
 def _decode_readable(
@@ -181,7 +201,8 @@ def predict_quality(
 
     Raises:
         FileNotFoundError: ``images`` is not a folder or holds no image; ``checkpoint`` does not exist.
-        ValueError: ``batch_size`` < 1, or no image in the folder could be read (the reasons are listed).
+        ValueError: ``batch_size`` < 1, ``device`` not available (CUDA on a machine without it), or no image
+            in the folder could be read (the reasons are listed).
         CheckpointError: ``checkpoint`` is not a training checkpoint that can be read safely, or holds no
             fitted UI centre (checked before any image is scored).
     """
@@ -191,7 +212,7 @@ def predict_quality(
     folder = Path(images).expanduser().absolute()
     if not folder.is_dir():
         raise FileNotFoundError(f"expected --images to be a folder of images, got {str(images)!r}")
-    resolved = torch.device(device)
+    resolved = resolve_device(device)
     model, _ = load_trained_model(checkpoint, resolved)
     if not model.ui_center.is_initialized:
         raise CheckpointError(
@@ -227,12 +248,30 @@ def predict_quality(
     return QualityPrediction(names, xi_hat.cpu(), ui_distance.cpu(), tuple(skipped))
 
 
-def _check_csv_destination(out: str | os.PathLike[str], overwrite: bool) -> Path:
+def _check_csv_destination(
+    out: str | os.PathLike[str],
+    overwrite: bool,
+    checkpoint: str | os.PathLike[str] | None = None,
+    images: str | os.PathLike[str] | None = None,
+) -> Path:
     if not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"expected --out to be a file path, got {type(out).__name__}")
     path = Path(out)
     if path.is_dir():
         raise IsADirectoryError(f"expected --out to be a CSV file path, got the folder {str(out)!r}")
+    target = path.expanduser().resolve()
+    if checkpoint is not None and target == Path(checkpoint).expanduser().resolve():
+        raise ValueError(
+            f"expected --out to be a new CSV file, got the --checkpoint itself {str(out)!r} (it would be "
+            f"replaced, even with --overwrite)"
+        )
+    if images is not None:
+        folder = Path(images).expanduser().resolve()
+        if folder in target.parents and target.suffix.lower() in IMAGE_EXTENSIONS:
+            raise ValueError(
+                f"expected --out to be a CSV file outside the images being scored, got {str(out)!r}, an "
+                f"image under --images {str(images)!r}"
+            )
     if path.exists() and not overwrite:
         raise FileExistsError(
             f"expected --out {str(out)!r} not to exist (it would be replaced); pass --overwrite to replace it"
@@ -307,10 +346,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    out = _check_csv_destination(args.out, args.overwrite)  # before any scoring
-    prediction = predict_quality(args.checkpoint, args.images, device=args.device, batch_size=args.batch_size)
-    write_quality_csv(prediction, out, overwrite=args.overwrite)
+    """Run the command; returns the exit status. A bad option value, or a file that cannot be used
+    (checkpoint, images, output), is a usage error naming it: ``error: ...`` on stderr, exit status 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        out = _check_csv_destination(args.out, args.overwrite, args.checkpoint, args.images)  # before scoring
+        check_positive_int(args.batch_size, "--batch-size")
+        resolve_device(args.device)
+        prediction = predict_quality(
+            args.checkpoint, args.images, device=args.device, batch_size=args.batch_size
+        )
+        write_quality_csv(prediction, out, overwrite=args.overwrite)
+    except (OSError, ValueError, TypeError) as err:  # CheckpointError is a ValueError
+        parser.error(str(err))
     for name, reason in prediction.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     skipped = f" ({len(prediction.skipped)} unreadable files skipped)" if prediction.skipped else ""

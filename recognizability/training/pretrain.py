@@ -39,10 +39,15 @@ from recognizability.data import ImageFolder
 from recognizability.data import transforms as T
 from recognizability.nn import ArcFace
 
-from .checkpoint import epoch_seed, load_checkpoint, save_checkpoint, seed_everything
+from .checkpoint import CheckpointError, epoch_seed, load_checkpoint, save_checkpoint, seed_everything
 from .data import _generate_cached, cache_dir
+from .distributed import resolve_device
+from .guards import check_batch_size_for_training
 from .images import ImageSet, load_image_set
-from .run_dir import prepare_run_dir
+from .run_dir import CHECKPOINT_NAME, prepare_run_dir
+
+#: The files of a pretraining run: a folder holding any of them holds a run (``--overwrite`` replaces all).
+PRETRAIN_FILES: tuple[str, ...] = (CHECKPOINT_NAME, "backbone.pt", "pretrain.json")
 
 __all__ = ["PretrainConfig", "PretrainResult", "load_identity_folder", "main", "pretrain"]
 
@@ -104,9 +109,16 @@ class PretrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PretrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        """Inverse of :meth:`to_dict`; unknown keys are an error (settings of a fine-tuning run are named
+        as such)."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
+        if unknown and {"tau", "use_regression", "freeze_batchnorm"} <= set(values):
+            raise ValueError(
+                "expected the settings of a pretraining (stage 1) run, got those of a fine-tuning (stage 2) "
+                "run (a TrainingConfig of an example script's OUT/<run>/last.pt): such a run is continued "
+                "with the example's --resume"
+            )
         if unknown:
             raise ValueError(f"expected PretrainConfig fields, got unknown keys {unknown}")
         return cls(**values)
@@ -176,6 +188,8 @@ def pretrain(
     """
     device = torch.device(device)
     num_classes = int(data.labels.max()) + 1
+    if num_classes < 2:
+        raise ValueError(f"expected at least 2 identities to train a classifier, got {num_classes}")
     if start is None:
         seed_everything(config.seed)
         backbone = create_backbone(
@@ -190,6 +204,7 @@ def pretrain(
         finished = 0
     else:
         backbone, head, optimizer, finished = start
+    check_batch_size_for_training(backbone, config.batch_size)  # before the first step changes anything
     history: list[dict[str, float]] = []
     steps = len(data) // config.batch_size
     if steps == 0:
@@ -280,27 +295,77 @@ def _synthetic_sizes(items: Sequence[str]) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not value.strip().lstrip("-").isdigit():
-            raise SystemExit(f"--synthetic-size: expected KEY=N, got {item!r}")
+        if not sep or not value.strip().isdigit():
+            raise ValueError(f"--synthetic-size: expected KEY=N with N a non-negative int, got {item!r}")
         sizes[key.strip()] = int(value)
     return sizes
 
 
+def _checked_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> PretrainConfig:
+    """The run's configuration; a bad value is a usage error naming its option. The backbone and the ArcFace
+    head are built on the ``meta`` device (no memory) to check the architecture options and the batch size
+    against the batch-norm layers."""
+    defaults = PretrainConfig()
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig)}
+    for name, value in values.items():
+        if value != getattr(defaults, name):
+            try:
+                PretrainConfig(**{name: value})
+            except (TypeError, ValueError) as err:
+                parser.error(f"argument --{name.replace('_', '-')}: {err}")
+    config = PretrainConfig(**values)
+    try:
+        with torch.device("meta"):
+            backbone = create_backbone(
+                config.backbone, input_size=(config.input_size,) * 2, embedding_dim=config.embedding_dim
+            )
+            ArcFace(config.embedding_dim, 2, scale=config.scale, margin=config.margin)
+    except (TypeError, ValueError, KeyError) as err:
+        parser.error(f"arguments --backbone/--input-size/--embedding-dim/--scale/--margin: {err}")
+    try:
+        check_batch_size_for_training(backbone, config.batch_size)
+    except ValueError as err:
+        parser.error(f"argument --batch-size: {err}")
+    return config
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (2, with a usage error naming the option, for a bad
+    option value or input found before training: nothing is written then)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"argument --threads: expected an int >= 1, got {args.threads}")
+    if args.resume and args.overwrite:
+        parser.error("argument --overwrite: not allowed with --resume (continue the run, or replace it)")
+    config = _checked_config(parser, args)
+    try:
+        device = resolve_device(args.device)
+        sizes = _synthetic_sizes(args.synthetic_size)
+    except (TypeError, ValueError) as err:
+        parser.error(str(err))
+    if args.hr_root is not None and not Path(args.hr_root).is_dir():
+        parser.error(
+            f"argument --hr-root: expected a folder of <identity>/<image> faces, got {args.hr_root!r}"
+        )
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = PretrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig)})
-    run = prepare_run_dir(args.out, resume=args.resume, overwrite=args.overwrite, settings=config)
-    if args.hr_root is None:
-        root = _generate_cached("hr", args.synthetic_seed, _synthetic_sizes(args.synthetic_size), cache_dir())
-        provenance = "synthetic"
-    else:
-        root, provenance = Path(args.hr_root), "user folder"
+    try:
+        run = prepare_run_dir(
+            args.out, resume=args.resume, overwrite=args.overwrite, settings=config, run_files=PRETRAIN_FILES
+        )
+    except (OSError, ValueError, TypeError, CheckpointError) as err:
+        parser.error(str(err))
+    try:
+        if args.hr_root is None:
+            root = _generate_cached("hr", args.synthetic_seed, sizes, cache_dir())
+            provenance = "synthetic"
+        else:
+            root, provenance = Path(args.hr_root), "user folder"
+        data = load_identity_folder(root, config.input_size)
+    except (OSError, ValueError, TypeError) as err:
+        parser.error(f"argument {'--hr-root' if args.hr_root else '--synthetic-size'}: {err}")
     print(f"pretraining {config.backbone} on {root} ({provenance}) -> {run.path}", file=sys.stderr)
-    data = load_identity_folder(root, config.input_size)
-    device = torch.device(args.device)
     start = None
     if run.resume_checkpoint is not None:
         seed_everything(config.seed)
@@ -320,10 +385,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     def checkpoint(
         backbone: FaceBackbone, head: ArcFace, optimizer: torch.optim.Optimizer, epochs: int, history: Any
     ) -> None:
-        save_checkpoint(
-            run.checkpoint, model=_pair(backbone, head), optimizer=optimizer, scheduler=None, epoch=epochs,
-            settings=config, extra={"history": history},
-        )  # fmt: skip
+        with run.replacing_earlier_run():  # --overwrite: the earlier run makes way for the first checkpoint
+            save_checkpoint(
+                run.checkpoint, model=_pair(backbone, head), optimizer=optimizer, scheduler=None,
+                epoch=epochs, settings=config, extra={"history": history},
+            )  # fmt: skip
 
     began = time.time()
     result = pretrain(config, data, device=device, start=start, on_epoch_end=checkpoint,

@@ -15,9 +15,11 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from recognizability._validation import check_bool, check_positive_int
 from recognizability.functional import cosine_logits
 from recognizability.nn import ShardedArcFace
 
+from .guards import evaluation_mode
 from .images import ImageSet, prepare_batch
 from .modules import MethodModules
 
@@ -42,21 +44,34 @@ def embed_images(
     flip: bool = False,
     degrade_to: int | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Embeddings v (N, D) float32 and learned index xi_hat (N,) of every image, in eval mode on ``device``
-    (the modules' training mode is restored afterwards)."""
+    """Embeddings v (N, D) float32 and learned index xi_hat (N,) of every image, in eval mode on ``device``.
+
+    Every module's train/eval flag is restored afterwards, also when a call raises
+    (:func:`~recognizability.training.guards.evaluation_mode`); the arguments are checked before the first
+    batch.
+
+    Raises:
+        TypeError: ``data`` is not an ImageSet, or a bad argument type.
+        ValueError: an empty set, ``input_size``/``batch_size``/``degrade_to`` < 1.
+    """
+    if not isinstance(data, ImageSet):
+        raise TypeError(f"expected data to be an ImageSet, got {type(data).__name__}")
     if len(data) == 0:
         raise ValueError("expected a non-empty image set to embed, got 0 images")
-    was_training = model.training
-    model.eval()
+    check_positive_int(input_size, "input_size")
+    check_positive_int(batch_size, "batch_size")
+    check_bool(flip, "flip")
+    if degrade_to is not None:
+        check_positive_int(degrade_to, "degrade_to")
     embeddings, scores = [], []
-    for start in range(0, len(data), batch_size):
-        x = data.images[start : start + batch_size].to(device, non_blocking=True)
-        x = prepare_batch(x, input_size, model.backbone, flip=flip, degrade_to=degrade_to)
-        with autocast(device, amp):
-            v, xi_hat = model.embed_and_score(x)
-        embeddings.append(v.float())
-        scores.append(xi_hat.float())
-    model.train(was_training)
+    with evaluation_mode(model):
+        for start in range(0, len(data), batch_size):
+            x = data.images[start : start + batch_size].to(device, non_blocking=True)
+            x = prepare_batch(x, input_size, model.backbone, flip=flip, degrade_to=degrade_to)
+            with autocast(device, amp):
+                v, xi_hat = model.embed_and_score(x)
+            embeddings.append(v.float())
+            scores.append(xi_hat.float())
     return torch.cat(embeddings), torch.cat(scores)
 
 
@@ -76,7 +91,10 @@ def validate(
         ``accuracy``: share whose nearest class prototype (cosine, no margin; :func:`nearest_class`, also for
         chunked and class-sharded heads) is the label;
         ``mean_predicted_index``: mean xi_hat.
+
+    The model's train/eval flags are what they were afterwards, on every exit path.
     """
+    check_positive_int(degrade_to, "degrade_to")
     v, xi_hat = embed_images(model, data, input_size, device, amp, flip=True, degrade_to=degrade_to)
     accuracy = (nearest_class(v, model.head) == data.labels.to(device)).float().mean()
     return {"accuracy": float(accuracy), "mean_predicted_index": float(xi_hat.mean())}

@@ -31,6 +31,7 @@ from recognizability.training.predict import load_trained_model, main, predict_q
 from recognizability.training.presets import demo_config
 from recognizability.training.run_dir import prepare_run_dir
 
+from ._usage import UsageError, run_command
 from .test_checkpoint import StandInSettings
 
 NUM_CLASSES = 5
@@ -39,14 +40,16 @@ EMBEDDING_DIM = 16
 
 def _model(freeze: bool = False) -> RecognizabilityModel:
     torch.manual_seed(0)
-    config = demo_config("tinyface").replace(embedding_dim=EMBEDDING_DIM, freeze_batchnorm=freeze)
+    config = demo_config("tinyface").replace(
+        embedding_dim=EMBEDDING_DIM, freeze_batchnorm=freeze, pretrained=None
+    )
     model = build_model(config, NUM_CLASSES)
     model.ui_center.fit(torch.randn(8, EMBEDDING_DIM, generator=torch.Generator().manual_seed(1)))
     return model
 
 
 def _adam(model: RecognizabilityModel) -> torch.optim.Adam:
-    config = demo_config("tinyface").replace(embedding_dim=EMBEDDING_DIM)
+    config = demo_config("tinyface").replace(embedding_dim=EMBEDDING_DIM, pretrained=None)
     return torch.optim.Adam(model.parameter_groups(config))
 
 
@@ -55,7 +58,7 @@ def _trained_checkpoint(
 ) -> Path:
     """A checkpoint of a RecognizabilityModel after one Adam step (so the optimizer has moments)."""
     torch.manual_seed(0)
-    config = demo_config("tinyface").replace(embedding_dim=embedding_dim)
+    config = demo_config("tinyface").replace(embedding_dim=embedding_dim, pretrained=None)
     model = build_model(config, num_classes)
     model.ui_center.fit(torch.randn(8, embedding_dim))
     optimizer = torch.optim.Adam(model.parameter_groups(config))
@@ -152,8 +155,10 @@ def test_every_reader_names_a_bad_file(
 
 def test_the_predict_command_names_a_bad_checkpoint(tmp_path: Path) -> None:
     path = _file(tmp_path, "text")
-    with pytest.raises(CheckpointError, match=r"--checkpoint.*a text file"):
-        main(["--checkpoint", str(path), "--images", str(tmp_path), "--out", str(tmp_path / "q.csv")])
+    with pytest.raises(UsageError, match=r"error: .*--checkpoint.*a text file"):
+        run_command(
+            main, ["--checkpoint", str(path), "--images", str(tmp_path), "--out", str(tmp_path / "q.csv")]
+        )
     assert not (tmp_path / "q.csv").exists()
 
 
@@ -353,12 +358,53 @@ ARGUMENT_FAULTS: list[tuple[str, Callable[[Path], Any], type[BaseException], str
     ("predict_quality(images missing)", lambda t: predict_quality(t / _CKPT, t / "absent"),
         FileNotFoundError, "--images"),
     ("predict_quality(images 3)", lambda t: predict_quality(t / _CKPT, _THREE), TypeError, "--images"),
-    ("predict --out a folder", lambda t: main(["--checkpoint", _CKPT, "--images", str(t), "--out", str(t)]),
-        IsADirectoryError, "--out"),
-    ("predict --out exists", lambda t: main(["--checkpoint", _CKPT, "--images", str(t), "--out", _exists(t)]),
-        FileExistsError, "pass --overwrite"),
+    ("predict --out a folder", lambda t: _predict(t, "--out", str(t)), UsageError,
+        "--out to be a CSV file path"),
+    ("predict --out exists", lambda t: _predict(t, "--out", _exists(t)), UsageError, "pass --overwrite"),
+    ("predict --out the checkpoint", lambda t: _out_is_the_checkpoint(t), UsageError,
+        "the --checkpoint itself"),
+    ("predict --out an image", lambda t: _predict(t, "--out", str(_write_images(t, 1)[0]), "--overwrite"),
+        UsageError, "outside the images being scored"),
+    ("predict --device cuda (none)", lambda t: _predict(t, "--device", _NO_CUDA), UsageError,
+        "CUDA is not available|visible CUDA devices"),
+    ("predict --device tpu7", lambda t: _predict(t, "--device", "tpu7"), UsageError, "cpu, cuda or cuda:N"),
+    ("predict --batch-size 0", lambda t: _predict(t, "--batch-size", "0"), UsageError, "--batch-size"),
+    ("predict a pretraining checkpoint",
+        lambda t: _predict(t, "--checkpoint", str(_pretraining_checkpoint(t))), UsageError,
+        r"pretraining \(stage 1\) checkpoint.*--pretrained"),
     ("predict without --images", lambda t: main(["--checkpoint", _CKPT, "--out", "q.csv"]), SystemExit, "2"),
 ]  # fmt: skip
+
+
+_NO_CUDA = "cuda:99"  # no such device: CUDA missing, or fewer than 100 GPUs
+
+
+def _predict(tmp: Path, *options: str) -> Any:
+    """The predict command on ``tmp``; later options replace the defaults."""
+    argv = ["--checkpoint", str(tmp / _CKPT), "--images", str(tmp), "--out", str(tmp / "q.csv"), *options]
+    return run_command(main, argv)
+
+
+def _out_is_the_checkpoint(tmp: Path) -> Any:
+    checkpoint = str(_trained_checkpoint(tmp))
+    before = Path(checkpoint).read_bytes()
+    try:
+        return _predict(tmp, "--checkpoint", checkpoint, "--out", checkpoint, "--overwrite")
+    finally:
+        assert Path(checkpoint).read_bytes() == before
+
+
+def _pretraining_checkpoint(tmp: Path) -> Path:
+    """A stage-1 checkpoint, as ``python -m recognizability.training.pretrain`` writes it."""
+    from recognizability.nn import ArcFace
+    from recognizability.training.pretrain import PretrainConfig
+
+    backbone = create_backbone("small_vlr_net", input_size=(32, 32), embedding_dim=16)
+    model = nn.ModuleDict({"backbone": backbone, "head": ArcFace(16, 3)})
+    return save_checkpoint(
+        tmp / "stage1.pt", model=model, optimizer=torch.optim.Adam(model.parameters()), scheduler=None,
+        epoch=1, settings=PretrainConfig(embedding_dim=16),
+    )  # fmt: skip
 
 
 def _iresnet18_weights(tmp: Path) -> Path:
@@ -556,16 +602,16 @@ def test_an_existing_csv_is_replaced_only_when_asked(tmp_path: Path, monkeypatch
     out = tmp_path / "q.csv"
     out.write_text("earlier results\n")
     argv = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "faces"), "--out", str(out)]
-    with pytest.raises(FileExistsError, match="--overwrite"):
-        main(argv)
+    with pytest.raises(UsageError, match="--overwrite"):
+        run_command(main, argv)
     assert out.read_text() == "earlier results\n"
 
     def broken_writer(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr("csv.writer", broken_writer)
-    with pytest.raises(OSError, match="disk full"):
-        main([*argv, "--overwrite"])
+    with pytest.raises(UsageError, match="disk full"):
+        run_command(main, [*argv, "--overwrite"])
     assert out.read_text() == "earlier results\n"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left
     monkeypatch.undo()

@@ -31,6 +31,7 @@ from recognizability.training.model import build_model
 from recognizability.training.predict import load_trained_model, main, predict_quality
 from recognizability.training.run_dir import prepare_run_dir
 
+from ._usage import UsageError, run_command
 from .test_checkpoint import StandInSettings
 
 
@@ -118,8 +119,10 @@ def test_no_loader_runs_a_pickled_payload(kind: str, tmp_path: Path) -> None:
 def test_predict_command_refuses_a_payload(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     path = _hostile_files(tmp_path / "files", marker)["zip_open"]
-    with pytest.raises(CheckpointError, match=r"(io|builtins)\.open"):
-        main(["--checkpoint", str(path), "--images", str(tmp_path), "--out", str(tmp_path / "q.csv")])
+    with pytest.raises(UsageError, match=r"(io|builtins)\.open"):
+        run_command(
+            main, ["--checkpoint", str(path), "--images", str(tmp_path), "--out", str(tmp_path / "q.csv")]
+        )
     assert not marker.exists() and not (tmp_path / "q.csv").exists()
 
 
@@ -253,9 +256,10 @@ def test_the_pretraining_command_refuses_a_payload_on_resume_before_any_data(tmp
 
     marker = tmp_path / "ran"
     out = _hostile_files(tmp_path / "files", marker)["zip_open"].parent
-    missing_data = tmp_path / "no-such-identity-folder"  # reached only if the checkpoint were accepted
-    with pytest.raises(CheckpointError, match=r"refused to load .*last\.pt"):
-        pretrain.main(["--out", str(out), "--resume", "--hr-root", str(missing_data)])
+    no_faces = tmp_path / "no-faces"  # an error of its own, reached only if the checkpoint were accepted
+    no_faces.mkdir()
+    with pytest.raises(UsageError, match=r"refused to load .*last\.pt"):
+        run_command(pretrain.main, ["--out", str(out), "--resume", "--hr-root", str(no_faces)])
     assert not marker.exists()
 
 
@@ -272,7 +276,9 @@ def test_an_example_script_refuses_a_payload_on_resume_before_any_data(tmp_path:
     for run in ("arcface", "full"):
         (out / run).mkdir(parents=True)
         torch.save(_library_like_payload(_CreatesFile(marker)), out / run / "last.pt")
-    argv = ["--out", str(out), "--resume", "--data-root", str(tmp_path / "no-such-tree"), "--quiet"]
+    no_tree = tmp_path / "no-tree"  # an error of its own, reached only if the checkpoint were accepted
+    no_tree.mkdir()
+    argv = ["--out", str(out), "--resume", "--config", "demo", "--data-root", str(no_tree), "--quiet"]
     with pytest.raises(CheckpointError, match=r"refused to load .*last\.pt"):
         example.main(argv)
     assert not marker.exists()

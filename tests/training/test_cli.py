@@ -10,6 +10,8 @@ import pytest
 from recognizability.training import TrainingConfig, parse_args, planned_runs
 from recognizability.training.cli import _synthetic_sizes, build_parser
 
+from ._usage import UsageError, run_command
+
 # Every option of release 0.1.0's parser (recognizability/training/cli.py at 0.1.0), plus --overwrite.
 OPTIONS_0_1_0 = {
     "--data-root", "--ui-root", "--config", "--backbone", "--pretrained", "--device", "--amp", "--no-amp",
@@ -19,28 +21,40 @@ OPTIONS_0_1_0 = {
 }  # fmt: skip
 
 
+def _weights(tmp: Path) -> Path:
+    """A file for --pretrained (only its existence is checked while parsing)."""
+    (tmp / "weights.pth").write_bytes(b"")
+    return tmp / "weights.pth"
+
+
 def test_options_keep_their_names() -> None:
     flags = {s for action in build_parser("tinyface")._actions for s in action.option_strings}
     assert OPTIONS_0_1_0 | {"--overwrite"} <= flags
     derived = {o.flag for o in TrainingConfig.options()}
-    assert derived == {"--backbone", "--pretrained", "--tau", "--ui-statistics", "--epochs", "--batch-size",
-                       "--lr-decay-epoch", "--max-steps", "--seed", "--head", "--scale", "--margin",
+    assert derived == {"--backbone", "--pretrained", "--freeze-batchnorm", "--tau", "--ui-statistics",
+                       "--epochs", "--batch-size", "--lr-decay-epoch", "--max-steps", "--seed", "--head",
+                       "--scale", "--margin",
                        "--head-parallel"}  # fmt: skip
 
 
 def test_options_replace_the_fields_they_name(tmp_path: Path) -> None:
     argv = ["--epochs", "3", "--tau", "0.5", "--ui-statistics", "--max-steps", "2", "--batch-size", "8",
-            "--seed", "4", "--backbone", "mobilefacenet", "--out", str(tmp_path)]  # fmt: skip
+            "--seed", "4", "--out", str(tmp_path)]  # fmt: skip
     arguments = parse_args("scface", argv)
     config = arguments.config(gpu=False)
     assert config.run.mode == "demo"
     assert (config.optim.epochs, config.loss.tau, config.ui.ui_statistics) == (3, 0.5, True)
     assert (config.run.max_steps_per_epoch, config.data.batch_size, config.run.seed) == (2, 8, 4)
-    assert config.model.backbone == "mobilefacenet"
-    paper = parse_args("scface", ["--config", "paper", "--backbone", "mobilefacenet"]).config(gpu=False)
+    weights = ["--pretrained", str(_weights(tmp_path))]
+    paper = parse_args("scface", ["--config", "paper", "--backbone", "mobilefacenet", *weights]).config(
+        gpu=False
+    )
     assert paper.run.mode == "paper" and paper.optim.lr.attention == 1e-2  # MobileFaceNet's Table 5 rates
-    assert parse_args("tinyface", ["--data-root", str(tmp_path)]).config(gpu=False).run.mode == "paper"
-    assert parse_args("tinyface", []).config(gpu=True).run.mode == "paper"
+    assert paper.model.backbone == "mobilefacenet" and paper.model.pretrained == weights[1]
+    assert (
+        parse_args("tinyface", ["--data-root", str(tmp_path), *weights]).config(gpu=False).run.mode == "paper"
+    )
+    assert parse_args("tinyface", weights).config(gpu=True).run.mode == "paper"
     untouched = parse_args("tinyface", []).config(gpu=False)
     assert untouched == parse_args("tinyface", []).config(gpu=False).replace(seed=0)
 
@@ -55,14 +69,14 @@ def test_planned_runs() -> None:
     assert list(planned_runs(config, parse_args("tinyface", ["--no-baseline"]))) == ["full"]
     one = parse_args("tinyface", ["--losses", "id,l1"])
     assert {k: v.losses for k, v in planned_runs(config, one).items()} == {"arcface+id+l1": ("id", "l1")}
-    paper = parse_args("tinyface", ["--config", "paper"])
+    paper = parse_args("tinyface", ["--config", "paper", "--no-freeze-batchnorm"])
     assert list(planned_runs(paper.config(gpu=False), paper)) == ["full"]
-    with pytest.raises(SystemExit, match="--losses"):
-        parse_args("tinyface", ["--losses", "ce"])
+    with pytest.raises(UsageError, match="--losses: expected terms"):
+        run_command(lambda argv: parse_args("tinyface", argv), ["--losses", "ce"])
 
 
 def test_synthetic_size_options_route_ui_keys() -> None:
     sizes, ui = _synthetic_sizes(["train_images=64", "face_images=20", "nonface_images=2"])
     assert sizes == {"train_images": 64} and ui == {"face_images": 20, "nonface_images": 2}
-    with pytest.raises(SystemExit, match="KEY=N"):
+    with pytest.raises(ValueError, match="KEY=N"):
         _synthetic_sizes(["train_images"])

@@ -17,7 +17,7 @@ from recognizability.training.predict import load_trained_model, predict_quality
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkpoint as a run writes it: the demo configuration's modules (D = 32, 8 classes), UI centre."""
-    config = demo_config("tinyface").replace(embedding_dim=32)
+    config = demo_config("tinyface").replace(embedding_dim=32, pretrained=None)
     torch.manual_seed(0)
     model = build_modules(config, 8)
     model.eval()

@@ -35,11 +35,16 @@ def _listing(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-def test_a_new_folder_is_created_and_is_a_new_run(tmp_path: Path) -> None:
+def test_a_new_folder_is_tested_but_made_only_by_the_first_checkpoint(tmp_path: Path) -> None:
     run = prepare_run_dir(tmp_path / "a" / "b")
-    assert run.path.is_dir() and run.checkpoint == tmp_path / "a" / "b" / "last.pt"
+    assert run.checkpoint == tmp_path / "a" / "b" / "last.pt"
     assert run.resume_from is None and run.replaced_files == () and run.removed_temporary_files == ()
-    assert list(run.path.iterdir()) == []  # the write probe is gone
+    # writing was tested, and the folders made for the test are gone: a run that fails before its first
+    # checkpoint leaves nothing behind
+    assert list(tmp_path.iterdir()) == []
+    with run.replacing_earlier_run():
+        _write_run(run.path)
+    assert sorted(os.listdir(run.path)) == ["last.pt"]
 
 
 def test_an_earlier_run_is_refused_without_resume_or_overwrite(tmp_path: Path) -> None:
@@ -61,13 +66,45 @@ def test_a_finished_report_alone_also_counts_as_a_run(tmp_path: Path) -> None:
     assert (tmp_path / "report.json").read_text() == "{}"
 
 
-def test_overwrite_removes_the_earlier_run(tmp_path: Path) -> None:
-    _write_run(tmp_path)
+def test_overwrite_replaces_the_earlier_run_only_at_the_first_checkpoint(tmp_path: Path) -> None:
+    _write_run(tmp_path, epoch=2)
     (tmp_path / "report.json").write_text("{}")
+    (tmp_path / "cmc.png").write_bytes(b"earlier plot")
     (tmp_path / "notes.txt").write_text("mine")
+    before = _listing(tmp_path)
+    run = prepare_run_dir(tmp_path, overwrite=True, outputs=("cmc.png",))
+    assert _listing(tmp_path) == before  # nothing replaced yet: the new run may still fail
+    assert sorted(p.name for p in run.earlier_run) == ["cmc.png", "last.pt", "report.json"]
+    with run.replacing_earlier_run():
+        hidden = [n for n in os.listdir(tmp_path) if n.startswith(".earlier-run.")]
+        assert len(hidden) == 1 and sorted(set(os.listdir(tmp_path)) - set(hidden)) == ["notes.txt"]
+        _write_run(tmp_path, epoch=1)
+    assert sorted(os.listdir(tmp_path)) == ["last.pt", "notes.txt"]  # the user's own file untouched
+    assert read_training_checkpoint(tmp_path / "last.pt").epoch == 1
+    assert sorted(p.name for p in run.replaced_files) == ["cmc.png", "last.pt", "report.json"]
+    with run.replacing_earlier_run():  # later checkpoints replace nothing
+        _write_run(tmp_path, epoch=2)
+    assert sorted(os.listdir(tmp_path)) == ["last.pt", "notes.txt"]
+
+
+def test_overwrite_keeps_the_earlier_run_when_the_first_checkpoint_fails(tmp_path: Path) -> None:
+    _write_run(tmp_path, epoch=2)
+    (tmp_path / "report.json").write_text("{}")
+    before = _listing(tmp_path)
     run = prepare_run_dir(tmp_path, overwrite=True)
-    assert sorted(p.name for p in run.replaced_files) == ["last.pt", "report.json"]
-    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]  # nothing but the run's own files is touched
+    with pytest.raises(OSError, match="disk full"), run.replacing_earlier_run():
+        raise OSError("disk full")
+    assert _listing(tmp_path) == before and sorted(os.listdir(tmp_path)) == ["last.pt", "report.json"]
+
+
+def test_a_replacement_killed_before_the_new_checkpoint_is_undone(tmp_path: Path) -> None:
+    _write_run(tmp_path, epoch=2)
+    before = _listing(tmp_path)
+    backup = tmp_path / ".earlier-run.x1y2"
+    backup.mkdir()
+    (tmp_path / "last.pt").rename(backup / "last.pt")  # as a kill between the move and the write leaves it
+    prepare_run_dir(tmp_path, resume=True)
+    assert _listing(tmp_path) == before and not backup.exists()
 
 
 def test_resume_finds_the_checkpoint_and_checks_it_before_any_loading(tmp_path: Path) -> None:
