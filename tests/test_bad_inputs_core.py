@@ -493,6 +493,36 @@ ROWS: list[Row] = [
         r"sample_rate to be a float in \(0, 1\], got 0.0",
     ),
     (
+        "ArcFace",
+        lambda: rnn.ArcFace(3, 4)(torch.full((4, 3), NAN), _labels()),
+        ValueError,
+        r"embeddings with finite values, got 12 non-finite value",
+    ),
+    (
+        "CosFace",
+        lambda: rnn.CosFace(3, 4)(torch.full((4, 3), NAN), _labels()),
+        ValueError,
+        r"embeddings with finite values, got 12 non-finite value",
+    ),
+    (
+        "MagFace",
+        lambda: rnn.MagFace(3, 4)(torch.full((4, 3), NAN), _labels()),
+        ValueError,
+        r"embeddings with finite values, got 12 non-finite value",
+    ),
+    (
+        "ChunkedArcFace",
+        lambda: rnn.ChunkedArcFace(3, 4)(torch.full((4, 3), NAN), _labels()),
+        ValueError,
+        r"embeddings with finite values, got 12 non-finite value",
+    ),
+    (
+        "ShardedArcFace",
+        lambda: rnn.ShardedArcFace(3, 4)(torch.full((4, 3), NAN), _labels()),
+        ValueError,
+        r"embeddings with finite values, got 12 non-finite value",
+    ),
+    (
         "build_margin_head",
         lambda: rnn.build_margin_head("bogus", 3, 4),
         ValueError,

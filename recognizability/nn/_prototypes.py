@@ -30,6 +30,9 @@ class MarginHead(nn.Module):
     from ``N(0, 0.01^2)`` (as the ArcFace authors' ``arcface_torch`` partial-FC head and the CurricularFace
     authors' head do; AdaFace's and MagFace's code draw uniform columns and renormalise them); only their
     direction matters.
+
+    While value checks are on (:func:`~recognizability.set_value_checks`), every head refuses non-finite
+    embeddings with :class:`ValueError` (one host sync) before anything is computed or updated.
     """
 
     weight: nn.Parameter

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from .._validation import check_finite, check_tensor
 from ..functional.margin_heads import _check_margin
 from ..functional.margins import arcface_logits, cosine_logits
 from ._prototypes import MarginHead
@@ -38,6 +39,7 @@ class ArcFace(MarginHead):
         self.margin = _check_margin(margin)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:
+        check_finite(check_tensor(embeddings, "embeddings"), "embeddings")
         cosine = cosine_logits(embeddings, self.weight)
         logits = arcface_logits(cosine, labels, scale=self.scale, margin=self.margin)
         return self._output(cosine, logits, labels)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from .._validation import check_finite, check_tensor
 from ..functional.chunked import DEFAULT_CHUNK_SIZE, check_chunk_size, chunked_arcface
 from .arcface import ArcFace
 from .head_output import MarginHeadOutput
@@ -46,6 +47,7 @@ class ChunkedArcFace(ArcFace):
         self.chunk_size = chunk_size
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:
+        check_finite(check_tensor(embeddings, "embeddings"), "embeddings")
         loss, positive, nearest_negative = chunked_arcface(
             embeddings, self.weight, labels, self.scale, self.margin, self.chunk_size
         )

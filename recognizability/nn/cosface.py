@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .._validation import check_positive_float
+from .._validation import check_finite, check_positive_float, check_tensor
 from ..functional.margin_heads import cosface_logits
 from ..functional.margins import cosine_logits
 from ._prototypes import MarginHead
@@ -38,6 +38,7 @@ class CosFace(MarginHead):
         self.margin = check_positive_float(margin, "margin", allow_zero=True)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:
+        check_finite(check_tensor(embeddings, "embeddings"), "embeddings")
         cosine = cosine_logits(embeddings, self.weight)
         logits = cosface_logits(cosine, labels, scale=self.scale, margin=self.margin)
         return self._output(cosine, logits, labels)

@@ -196,7 +196,9 @@ class RecognizabilityLoss(nn.Module):
         over ``(B, C)``). All cosines must be the **pre-margin** ones (Eq. 1).
 
         Every argument is checked before any module runs, so a failing call changes nothing (no dropout draw,
-        no gradient graph).
+        no gradient graph). While value checks are on (:func:`~recognizability.set_value_checks`), that
+        includes the values: finite embeddings, feature map and classification loss, and finite cosines
+        within rounding of ``[-1, 1]`` (a post-margin or scaled logit is not a cosine).
 
         Args:
             feature_map: ``(B, C_F, H, W)`` backbone feature map ``F``.
@@ -228,7 +230,7 @@ class RecognizabilityLoss(nn.Module):
         parts = _HeadParts.resolve(
             head_output, classification_loss, cosine, positive_cosine, nearest_negative_cosine
         )
-        parts.check(embeddings, labels)
+        parts.check(embeddings, labels, feature_map)
         classification = parts.loss.float()
         # The UI centre's own checks (fitted, finite) run here, before any module of the criterion does. One
         # upcast feeds both: with a target gradient on, a half-precision input's gradient from the criterion
@@ -352,9 +354,9 @@ class _HeadParts:
             )
         return cls(classification_loss, cosine, cosine, prefix)
 
-    def check(self, embeddings: Tensor, labels: Tensor) -> None:
+    def check(self, embeddings: Tensor, labels: Tensor, feature_map: Tensor) -> None:
         """Every structural check; with value checks on, also the labels' range when a cosine gives ``C``,
-        finite cosines in ``[-1, 1]`` and a finite loss (one more host sync)."""
+        finite cosines in ``[-1, 1]``, and a finite loss, embeddings and feature map (one more host sync)."""
         self._check_structure(embeddings, labels)
         loss_name = self.prefix + "loss" if self.prefix else "classification_loss"
         if isinstance(self.index_source, tuple):
@@ -364,7 +366,8 @@ class _HeadParts:
             cosines = []
         if self.cosine is not None:
             cosines.append((self.cosine, self.prefix + "cosine"))
-        check_cosine_values(*cosines, finite=[(self.loss, loss_name)])
+        finite = [(self.loss, loss_name), (embeddings, "embeddings"), (feature_map, "feature_map")]
+        check_cosine_values(*cosines, finite=finite)
 
     def _check_structure(self, embeddings: Tensor, labels: Tensor) -> None:
         batch_size = embeddings.shape[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._validation import check_floating, check_positive_float, check_tensor
+from .._validation import check_finite, check_floating, check_positive_float, check_tensor
 from ..functional._autocast import at_least_float32, float32_region
 from ..functional.margin_heads import _check_magface_bounds, magface_logits, magface_regularizer
 from ..functional.margins import cosine_logits
@@ -57,6 +57,7 @@ class MagFace(MarginHead):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:
         check_floating(check_tensor(embeddings, "embeddings"), "embeddings")
+        check_finite(embeddings, "embeddings")
         # One upcast feeds the cosines and the norms, so a half-precision input's gradient is saturated once
         # (two saturated gradients could overflow in their half-precision sum).
         upcast = at_least_float32(embeddings)

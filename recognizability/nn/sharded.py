@@ -23,6 +23,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from .._validation import (
+    check_finite,
     check_float_in_range,
     check_floating,
     check_labels,
@@ -225,6 +226,7 @@ class ShardedArcFace(nn.Module):
         check_same_device(embeddings, "embeddings", self.weight, "the head's weight")
         check_nonempty(embeddings, "embeddings")
         index = check_labels(labels, self.num_classes, embeddings.shape[0], embeddings, "embeddings")
+        check_finite(embeddings, "embeddings")
         group = self.process_group
         batch = embeddings.shape[0]
         if group is not None and self.world_size > 1:

@@ -346,6 +346,22 @@ def test_a_failing_call_runs_no_module_and_draws_nothing() -> None:
             },
             r"nearest_negative_cosine with finite values, got 6 non-finite",
         ),
+        (
+            {
+                "classification_loss": torch.tensor(1.0),
+                "cosine": torch.rand(B, C),
+                "embeddings": torch.tensor(torch.nan),
+            },
+            r"expected embeddings with finite values, got 48 non-finite",
+        ),
+        (
+            {
+                "classification_loss": torch.tensor(1.0),
+                "cosine": torch.rand(B, C),
+                "feature_map": torch.tensor(torch.inf),
+            },
+            r"expected feature_map with finite values, got 864 non-finite",
+        ),
     ],
 )
 def test_non_finite_or_out_of_range_head_values_are_refused_before_any_module_runs(
@@ -353,6 +369,11 @@ def test_non_finite_or_out_of_range_head_values_are_refused_before_any_module_ru
 ) -> None:
     """Before: out-of-range cosines silently gave index 0, NaN inputs a NaN total."""
     fm, e, y, _, ui = make_step(13)
+    kwargs = dict(kwargs)
+    if "embeddings" in kwargs:  # one NaN/inf value filled into the whole tensor
+        e = torch.full_like(e, kwargs.pop("embeddings").item())
+    if "feature_map" in kwargs:
+        fm = torch.full_like(fm, kwargs.pop("feature_map").item())
     crit = RecognizabilityLoss(CH, (H, W), D)
     calls: list[str] = []
     for name in ("regression", "attention", "diversion"):
@@ -366,7 +387,15 @@ def test_non_finite_or_out_of_range_head_values_are_refused_before_any_module_ru
     assert calls == ["regression", "diversion", "attention"] and out.total.shape == ()
     cosine_slightly_above_one = torch.rand(B, C).clamp(max=0.5)
     cosine_slightly_above_one[:, 0] = 1.0 + 1e-6  # rounding: accepted
-    crit(fm, e, y, ui_center=ui, classification_loss=torch.tensor(1.0), cosine=cosine_slightly_above_one)
+    good_fm, good_e, *_ = make_step(13)
+    crit(
+        good_fm,
+        good_e,
+        y,
+        ui_center=ui,
+        classification_loss=torch.tensor(1.0),
+        cosine=cosine_slightly_above_one,
+    )
 
 
 def test_feature_map_on_another_device_is_reported() -> None:
