@@ -30,6 +30,7 @@ from recognizability.data.synthetic import UISizes, sizes_for
 
 from .benchmarks import get_benchmark
 from .config import LOSS_TERMS, TrainingConfig
+from .data import SYNTHETIC_SCALE
 from .distributed import resolve_device
 from .guards import check_frozen_batchnorm_has_weights
 from .presets import demo_config, paper_config
@@ -202,7 +203,7 @@ def _check_arguments(parser: argparse.ArgumentParser, arguments: ExampleArgument
                 f"{'--data-root' if name == 'dataset' else '--ui-root'} {root!r} replaces"
             )
         try:
-            sizes_for(layout, "small", **sizes)
+            sizes_for(layout, SYNTHETIC_SCALE, **sizes)
         except (TypeError, ValueError) as err:
             parser.error(f"argument --synthetic-size: {err}")
     config = arguments.config(gpu=device.type == "cuda")

@@ -75,13 +75,20 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "recognizability"
 
 
-def _generate_cached(layout: str, seed: int, sizes: dict[str, int], cache: Path) -> Path:
-    """Generate the synthetic ``layout`` once into the cache (atomically: temp folder + rename); reuse it.
+#: The generator's size preset of the runs' synthetic benchmarks (``--synthetic-size`` changes its fields).
+SYNTHETIC_SCALE = "small"
+
+
+def _generate_cached(
+    layout: str, seed: int, sizes: dict[str, int], cache: Path, scale: str = SYNTHETIC_SCALE
+) -> Path:
+    """Generate the synthetic ``layout`` at the size preset ``scale`` (with ``sizes`` changed) once into the
+    cache (atomically: temp folder + rename); reuse it.
 
     The folder name carries the library version and a digest of every resolved size, so a tree written by
     another release or with other (default) sizes is never mistaken for this one.
     """
-    resolved = dataclasses.asdict(S.sizes_for(layout, "small", **sizes))
+    resolved = dataclasses.asdict(S.sizes_for(layout, scale, **sizes))
     digest = hashlib.sha256(repr(sorted(resolved.items())).encode()).hexdigest()[:10]
     target = cache / "synthetic" / f"{layout}-seed{seed}-v{recognizability.__version__}-{digest}"
     if is_synthetic_tree(target):
@@ -89,7 +96,7 @@ def _generate_cached(layout: str, seed: int, sizes: dict[str, int], cache: Path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        S.generate(layout, tmp, seed=seed, scale="small", with_ui=False, overwrite=False, **sizes)
+        S.generate(layout, tmp, seed=seed, scale=scale, with_ui=False, overwrite=False, **sizes)
         if target.exists():  # another process finished first
             shutil.rmtree(tmp)
         else:

@@ -150,7 +150,10 @@ def check_config_can_train(config: TrainingConfig) -> None:
     with torch.device("meta"):
         backbone = build_backbone(dataclasses.replace(model, pretrained=None))
         criterion = build_criterion(config, backbone)
-    check_batch_size_for_training(nn.ModuleList([backbone, criterion]), config.data.batch_size)
+    try:
+        check_batch_size_for_training(nn.ModuleList([backbone, criterion]), config.data.batch_size)
+    except ValueError as err:
+        raise ValueError(f"--batch-size: {err}") from None
 
 
 class EpochMeter:
@@ -170,6 +173,7 @@ class EpochMeter:
         log_every: int = 10,
     ) -> None:
         self.context, self.steps, self.log_every, self.done = context, steps, log_every, 0
+        self.epoch = epoch
         self.sums = torch.zeros(len(TERM_NAMES), device=context.device)
         self.bar: Any = None
         if progress and context.is_main:
@@ -195,7 +199,10 @@ class EpochMeter:
     def finish(self) -> dict[str, float]:
         """Mean of every term over the epoch (and over the processes), ``images_per_second`` and ``steps``.
 
-        Raises FloatingPointError when a mean is not finite."""
+        Raises:
+            FloatingPointError: a mean is not finite (named, with the usual causes); the checkpoint of the
+                previous epoch is left as it was.
+        """
         if self.context.device.type == "cuda":
             torch.cuda.synchronize(self.context.device)
         elapsed = time.perf_counter() - self.began
@@ -206,7 +213,14 @@ class EpochMeter:
         result["images_per_second"] = self.images * self.context.world_size / max(elapsed, 1e-9)
         result["steps"] = float(self.done)
         if not all(math.isfinite(v) for v in means):
-            raise FloatingPointError(f"non-finite loss in an epoch: {result}")
+            bad = [name for name, value in zip(TERM_NAMES, means, strict=True) if not math.isfinite(value)]
+            raise FloatingPointError(
+                f"expected finite losses, got non-finite {bad} in epoch {self.epoch + 1} (means {result}). "
+                f"Usual causes: a learning rate too high for the model; frozen batch norm on a backbone "
+                f"without pretrained weights (--pretrained); non-finite input images (value checks, "
+                f"recognizability._validation.set_value_checks(True), find them before the backbone runs). "
+                f"The last checkpoint holds the previous epoch: --resume continues from it"
+            )
         return result
 
 
@@ -303,6 +317,7 @@ class Session:
         context: this process's :class:`DistributedContext` (rank, world size, device).
         out: the output folder (None: nothing written).
         timings: phase -> seconds, printed by :meth:`finish`.
+        data: what :meth:`load_data` loaded last (None before).
     """
 
     def __init__(self, options: RunOptions, *, write: bool = True) -> None:
@@ -312,6 +327,7 @@ class Session:
         self.timings: dict[str, float] = {}
         self.began = time.perf_counter()
         self._run_dirs: dict[str, RunDir] = {}
+        self.data: RunData | None = None
         if options.threads is not None:
             torch.set_num_threads(options.threads)
         elif self.device.type == "cpu" and _cpu_is_busy():
@@ -377,6 +393,7 @@ class Session:
         data = load_run_data(benchmark, input_size)
         self.timed("decode images", began)
         self.say(data.summary())
+        self.data = data
         return data
 
     def place(self, model: MethodModules) -> MethodModules:
@@ -407,6 +424,12 @@ class Session:
         head = f"{config.head.name}" + ("" if config.head.parallel == "none" else f", {config.head.parallel}")
         self.say(f"--- training {name} (head: {head}; losses: {', '.join(config.losses) or 'head only'})")
         check_batch_size_for_training(model, config.data.batch_size)  # before the first step changes anything
+        ui_images = None if self.data is None else len(self.data.ui)
+        if config.ui.ui_statistics and config.loss.use_diversion and ui_images is not None and ui_images < 2:
+            raise ValueError(
+                f"expected >= 2 UI images with --ui-statistics (mu_UI and sigma_UI of Eq. 6 are a mean and "
+                f"an unbiased standard deviation), got {ui_images} in --ui-root {str(self.options.ui_root)!r}"
+            )
         return TrainingRun(self, name, config, model, optimizer, scheduler)
 
     def average_gradients(self, *modules: nn.Module) -> None:

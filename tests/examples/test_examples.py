@@ -118,3 +118,30 @@ def test_demo_trains_baseline_and_full_and_predicts_quality(
     assert main(_argv("tinyface", out, "--no-plots", "--resume")) == 0
     assert "resumed from" in capsys.readouterr().out
     assert json.loads((out / "comparison.json").read_text())["runs"] == before
+
+
+@pytest.mark.slow
+def test_overwrite_keeps_the_earlier_run_until_the_new_one_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECOGNIZABILITY_CACHE", str(tmp_path / "cache"))
+    from recognizability.training.checkpoint import CheckpointError
+
+    out = tmp_path / "out"
+    (out / "full").mkdir(parents=True)
+    for name in ("last.pt", "report.json", "cmc.png"):
+        (out / "full" / name).write_bytes(f"earlier {name}".encode())
+    before = {p.name: p.read_bytes() for p in (out / "full").iterdir()}
+    typo = tmp_path / "weights.txt"  # passes the up-front checks (a file), fails when read
+    typo.write_text("not weights\n")
+    main = load_example("train_tinyface").main
+    with pytest.raises(CheckpointError, match=r"weights\.txt"):
+        main(_argv("tinyface", out, "--no-baseline", "--overwrite", "--pretrained", str(typo)))
+    assert {p.name: p.read_bytes() for p in (out / "full").iterdir()} == before  # no backup left either
+    with pytest.raises(CheckpointError, match=r"weights\.txt"):
+        main(_argv("tinyface", tmp_path / "new", "--no-baseline", "--pretrained", str(typo)))
+    assert not (tmp_path / "new").exists()  # a failed new run leaves no empty folder
+
+    assert main(_argv("tinyface", out, "--no-baseline", "--no-plots", "--overwrite")) == 0
+    assert sorted(p.name for p in (out / "full").iterdir()) == ["last.pt", "report.json"]  # the old plot too
+    assert (out / "full" / "last.pt").read_bytes() != before["last.pt"]

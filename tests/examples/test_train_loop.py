@@ -90,6 +90,27 @@ def test_empty_ui_set_is_refused(tmp_path: Path) -> None:
         RunData(data.benchmark, data.train, data.ui.subset(torch.arange(0)), {}, None)
 
 
+def test_ui_statistics_from_one_ui_image_are_refused_before_training(tmp_path: Path) -> None:
+    data = tiny_data(tmp_path)
+    one = RunData(data.benchmark, data.train, data.ui.subset(torch.arange(1)), {}, None)
+    session = tiny_session()
+    session.data = one  # what load_data would have loaded
+    with pytest.raises(ValueError, match=r">= 2 UI images with --ui-statistics.*got 1"):
+        train("run", tiny_config(ui_statistics=True), one, session)
+
+
+def test_a_non_finite_epoch_is_named_with_its_causes() -> None:
+    from recognizability.training.distributed import init_distributed
+    from recognizability.training.session import EpochMeter
+
+    meter = EpochMeter(2, 5, 1, init_distributed("cpu"), progress=False)
+    meter.sums[0], meter.done = float("nan"), 1
+    with pytest.raises(
+        FloatingPointError, match=r"non-finite \['total'\] in epoch 3.*--pretrained.*--resume"
+    ):
+        meter.finish()
+
+
 def _function_source(path: Path, name: str) -> str:
     tree = ast.parse(path.read_text())
     (node,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]

@@ -26,10 +26,12 @@ from recognizability.training.guards import (
     check_training_batch,
     evaluation_mode,
 )
+from recognizability.training.images import ImageSet, prepare_batch
 from recognizability.training.model import RecognizabilityModel, build_model
 from recognizability.training.predict import load_trained_model, main, predict_quality
 from recognizability.training.presets import demo_config
 from recognizability.training.run_dir import prepare_run_dir
+from recognizability.training.steps import embed_images, validate
 
 from ._usage import UsageError, run_command
 from .test_checkpoint import StandInSettings
@@ -427,6 +429,8 @@ def test_bad_arguments_are_named(
 # ----------------------------------------------------------------------------------------------------------
 
 _IMAGES = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+_ONE_NAN = _IMAGES.clone()
+_ONE_NAN[1, 0, 5, 7] = float("nan")
 
 BATCH_FAULTS: list[tuple[str, torch.Tensor, Any, type[BaseException], str]] = [
     ("label_out_of_range", _IMAGES, torch.tensor([0, 1, 2, NUM_CLASSES]), ValueError, r"values in \[0, 5\)"),
@@ -440,6 +444,12 @@ BATCH_FAULTS: list[tuple[str, torch.Tensor, Any, type[BaseException], str]] = [
     ("images_3d", _IMAGES[0], torch.tensor([0, 1, 2]), ValueError, r"\(B, 3, H, W\)"),
     ("images_of_another_size", torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3]), ValueError,
      r"\(B, 3, 32, 32\)"),
+    ("one_nan_pixel", _ONE_NAN, torch.arange(4), ValueError, "expected finite images, got 1 NaN"),
+    ("inf_images", torch.full((4, 3, 32, 32), float("inf")), torch.arange(4), ValueError, "finite images"),
+    ("float16_images", _IMAGES.half(), torch.arange(4), TypeError, r"model's dtype torch.float32.*float16"),
+    ("float64_images", _IMAGES.double(), torch.arange(4), TypeError, "float64"),
+    ("uint8_images", torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.arange(4), TypeError,
+     "normalised floating images"),
 ]  # fmt: skip
 
 
@@ -458,6 +468,25 @@ def test_a_bad_training_batch_changes_no_statistic(
     if name != "images_of_another_size":  # the backbone checks the image size itself, also before running
         with pytest.raises(error, match=words):
             check_training_batch(model, images, labels, NUM_CLASSES)
+
+
+def test_a_training_step_before_the_ui_centre_is_fitted_changes_nothing() -> None:
+    torch.manual_seed(0)
+    config = demo_config("tinyface").replace(embedding_dim=EMBEDDING_DIM, pretrained=None)
+    model = build_model(config, NUM_CLASSES)
+    model.train()
+    before = _state(model)
+    with pytest.raises(RuntimeError, match=r"fitted UI centre.*ui_center\.fit"):
+        model(_IMAGES, torch.arange(4))
+    assert _same_state(before, _state(model))
+
+
+def test_float_images_are_accepted_under_autocast() -> None:
+    model = _model()
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(_IMAGES.bfloat16(), torch.arange(4))
+    assert torch.isfinite(out.total)
 
 
 def test_one_image_is_fine_when_no_batch_norm_trains() -> None:
@@ -617,3 +646,68 @@ def test_an_existing_csv_is_replaced_only_when_asked(tmp_path: Path, monkeypatch
     monkeypatch.undo()
     assert main([*argv, "--overwrite"]) == 0
     assert out.read_text().startswith("path,recognizability_index,ui_distance")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Embedding a set and validation: arguments checked, modes restored on every exit path
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _image_set(n: int = 6) -> ImageSet:
+    g = torch.Generator().manual_seed(5)
+    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    return ImageSet(images, torch.arange(n) % NUM_CLASSES, None, None, [f"i{k}" for k in range(n)])
+
+
+_CPU = torch.device("cpu")
+EMBED_FAULTS: list[tuple[str, Callable[[RecognizabilityModel], Any], type[BaseException], str]] = [
+    ("input_size 0", lambda m: embed_images(m, _image_set(), 0, _CPU), ValueError, "input_size"),
+    ("batch_size 0", lambda m: embed_images(m, _image_set(), 32, _CPU, batch_size=0), ValueError,
+        "batch_size"),
+    ("degrade_to 0", lambda m: embed_images(m, _image_set(), 32, _CPU, degrade_to=0), ValueError,
+        "degrade_to"),
+    ("not an ImageSet", lambda m: embed_images(m, _THREE, 32, _CPU), TypeError, "ImageSet"),
+    ("a size the backbone refuses", lambda m: embed_images(m, _image_set(), 16, _CPU), ValueError,
+        r"\(B, 3, 32, 32\)"),
+    ("validate degrade_to 0", lambda m: validate(m, _image_set(), 32, 0, _CPU), ValueError, "degrade_to"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "call", "error", "words"), EMBED_FAULTS, ids=[r[0] for r in EMBED_FAULTS])
+def test_a_failed_embedding_leaves_every_mode_and_statistic_as_it_was(
+    name: str, call: Callable[[RecognizabilityModel], Any], error: type[BaseException], words: str
+) -> None:
+    model = _model(freeze=True)
+    model.train()
+    modes = [m.training for m in model.modules()]
+    before = _state(model)
+    with pytest.raises(error, match=words):
+        call(model)
+    assert [m.training for m in model.modules()] == modes and model.training
+    assert _same_state(before, _state(model))
+
+
+IMAGE_SET_FAULTS: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
+    ("float images in [0, 1]", lambda: ImageSet(torch.rand(4, 3, 32, 32), torch.arange(4), None, None,
+        list("abcd")), TypeError, r"images to be uint8.*got dtype torch.float32"),
+    ("4 images, 1 path", lambda: ImageSet(_image_set(4).images, torch.arange(4), None, None, ["a"]),
+        ValueError, r"N = 4.*'paths': 1"),
+    ("3 labels", lambda: ImageSet(_image_set(4).images, torch.arange(3), None, None, list("abcd")),
+        ValueError, r"'labels': 3"),
+    ("severity of 2", lambda: ImageSet(_image_set(4).images, torch.arange(4), torch.rand(2), None,
+        list("abcd")), ValueError, r"'severity': 2"),
+    ("int32 labels", lambda: ImageSet(_image_set(4).images, torch.arange(4).int(), None, None, list("abcd")),
+        TypeError, "int64"),
+    ("prepare_batch(float)", lambda: prepare_batch(torch.rand(2, 3, 32, 32), 32, create_backbone(
+        "small_vlr_net")), TypeError, r"uint8.*got torch.float32"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "call", "error", "words"), IMAGE_SET_FAULTS, ids=[r[0] for r in IMAGE_SET_FAULTS]
+)
+def test_image_sets_refuse_what_would_be_read_wrong(
+    name: str, call: Callable[[], Any], error: type[BaseException], words: str
+) -> None:
+    with pytest.raises(error, match=words):
+        call()
