@@ -144,7 +144,8 @@ class ModelConfig:
     freeze_batchnorm: bool = field(
         default=True,
         metadata=_option(
-            "--freeze-batchnorm", "keep the backbone's BatchNorm statistics fixed (needs --pretrained weights)"
+            "--freeze-batchnorm",
+            "keep the backbone's BatchNorm statistics fixed (needs --pretrained weights)",
         ),
     )
     pretrained: str | None = field(
