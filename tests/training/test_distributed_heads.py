@@ -16,6 +16,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from recognizability.nn import ArcFace, ShardedArcFace
+from recognizability.training.steps import nearest_class
 
 from ._examples import load_example, tiny_config, tiny_data, tiny_session
 
@@ -57,6 +58,10 @@ def _worker(rank: int, port: int, folder: str) -> None:
                 "head": type(head).__name__,
                 "classes": (getattr(head, "class_start", 0), getattr(head, "class_end", data.num_classes)),
                 "full_weight": head.full_weight() if isinstance(head, ShardedArcFace) else None,
+                # the validation's nearest prototype over both shards (a collective), on the same embeddings
+                "nearest": nearest_class(
+                    torch.randn(50, 32, generator=torch.Generator().manual_seed(3)), head
+                ),
             }
         torch.save(results, Path(folder) / f"rank{rank}.pt")
     finally:
@@ -120,3 +125,14 @@ def test_a_sharded_head_keeps_disjoint_shards_covering_every_class(
     torch.testing.assert_close(full, torch.cat(shards), rtol=0, atol=0)  # the union is the (C, D) matrix
     torch.testing.assert_close(runs[1]["full_weight"], full, rtol=0, atol=0)
     assert all(math.isfinite(run["history"][0]["classification"]) for run in runs)
+
+
+@pytest.mark.slow
+def test_validation_finds_the_nearest_prototype_over_all_shards(two_processes: list[dict[str, Any]]) -> None:
+    runs = [r["sharded"] for r in two_processes]
+    embeddings = torch.randn(50, 32, generator=torch.Generator().manual_seed(3))
+    normalize = torch.nn.functional.normalize
+    dense = (normalize(embeddings, dim=1) @ normalize(runs[0]["full_weight"], dim=1).T).argmax(dim=1)
+    assert bool((dense >= 4).any()) and bool((dense < 4).any())  # both shards hold winners
+    for run in runs:
+        assert torch.equal(run["nearest"], dense)
