@@ -125,7 +125,11 @@ def build_parser(dataset: str, description: str = "") -> argparse.ArgumentParser
     )
     p.add_argument("--out", default=f"runs/{dataset}", help="output folder: checkpoints, report.json, plots")
     p.add_argument("--resume", action="store_true", help="continue from OUT/<run>/last.pt")
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier run in OUT/<run>")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run in OUT/<run> (kept until the new run writes its first checkpoint)",
+    )
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p

@@ -220,6 +220,12 @@ class RunData:
             if len(getattr(self, name)) == 0:
                 what = "training set" if name == "train" else "UI set"
                 raise ValueError(f"expected a non-empty {what}, got 0 images")
+        if self.train.num_classes < 2:
+            raise ValueError(
+                f"expected at least 2 training identities to train a classifier, got "
+                f"{self.train.num_classes} in the training set of {str(self.benchmark.root)!r} (--data-root, "
+                f"or --synthetic-size)"
+            )
 
     @property
     def spec(self) -> BenchmarkSpec:

@@ -285,7 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
     p.add_argument("--out", required=True, help="output folder: last.pt, backbone.pt, pretrain.json")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run in --out (kept until the new run writes its first checkpoint)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     return p

@@ -111,8 +111,10 @@ def test_demo_trains_baseline_and_full_and_predicts_quality(
     # the same --out again: refused before anything is loaded; --resume finds both runs finished and
     # re-evaluates them with the same figures
     main = load_example("train_tinyface").main
-    with pytest.raises(FileExistsError, match="--resume"):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
         main(_argv("tinyface", out, "--no-plots"))
+    assert stop.value.code == 2 and "--resume" in capsys.readouterr().err  # a usage error
     before = json.loads((out / "comparison.json").read_text())["runs"]
     capsys.readouterr()
     assert main(_argv("tinyface", out, "--no-plots", "--resume")) == 0

@@ -90,6 +90,11 @@ def test_empty_ui_set_is_refused(tmp_path: Path) -> None:
         RunData(data.benchmark, data.train, data.ui.subset(torch.arange(0)), {}, None)
 
 
+def test_a_training_set_of_one_identity_is_refused_naming_its_root(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"2 training identities.*got 1 in the training set of '/"):
+        tiny_data(tmp_path, classes=1)
+
+
 def test_ui_statistics_from_one_ui_image_are_refused_before_training(tmp_path: Path) -> None:
     data = tiny_data(tmp_path)
     one = RunData(data.benchmark, data.train, data.ui.subset(torch.arange(1)), {}, None)

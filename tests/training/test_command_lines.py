@@ -135,3 +135,13 @@ def test_pretrain_overwrite_keeps_the_earlier_run_when_the_new_one_fails(
     with pytest.raises(RuntimeError, match="first epoch"):
         pretrain_module.main([*argv, "--out", str(tmp_path / "new")])
     assert not (tmp_path / "new").exists()  # a failed new run leaves no folder behind
+
+
+def test_pretrain_resume_of_a_fine_tuning_run_says_what_it_holds(tmp_path: Path) -> None:
+    from .test_bad_inputs_training import _trained_checkpoint
+
+    folder = tmp_path / "full"
+    folder.mkdir()
+    _trained_checkpoint(folder)
+    with pytest.raises(UsageError, match=r"those of a fine-tuning \(stage 2\) run.*example's --resume"):
+        run_command(pretrain_module.main, ["--out", str(folder), "--resume", "--hr-root", str(tmp_path)])

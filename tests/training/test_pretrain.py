@@ -12,6 +12,8 @@ from recognizability.backbones import create_backbone, load_pretrained
 from recognizability.data.synthetic import generate
 from recognizability.training.pretrain import PretrainConfig, load_identity_folder, main
 
+from ._usage import UsageError, run_command
+
 TINY = [
     "--epochs",
     "2",
@@ -86,6 +88,6 @@ def test_command_trains_resumes_exactly_and_never_overwrites(tmp_path: Path, hr_
     assert load_pretrained(backbone, straight / "backbone.pt").is_exact
 
     before = (straight / "last.pt").read_bytes()
-    with pytest.raises(FileExistsError, match="--resume to continue"):
-        main(["--hr-root", str(hr_root), "--out", str(straight), *TINY])
+    with pytest.raises(UsageError, match=r"error: .*--resume to continue"):
+        run_command(main, ["--hr-root", str(hr_root), "--out", str(straight), *TINY])
     assert (straight / "last.pt").read_bytes() == before
