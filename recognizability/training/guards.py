@@ -76,7 +76,7 @@ def check_batch_size_for_training(model: nn.Module, batch_size: object) -> int:
             raise ValueError(
                 f"expected batch_size >= 2 to train: batch normalisation cannot train on one sample, and the "
                 f"model has {len(layers)} batch-norm layers that train (e.g. {layers[:3]}); got batch_size 1 "
-                f"(freeze the backbone's batch norm, or use a larger batch)"
+                f"(use a larger batch)"
             )
     return batch_size
 
@@ -98,11 +98,11 @@ def check_frozen_batchnorm_has_weights(config: ModelConfig) -> None:
         raise TypeError(f"expected a ModelConfig, got {type(config).__name__}")
     if config.freeze_batchnorm and config.pretrained is None:
         raise ValueError(
-            f"expected --pretrained with frozen batch normalisation: the configuration freezes the batch-norm "
-            f"statistics of {config.backbone} (the paper fine-tunes pretrained backbones), but no weights are "
-            f"loaded, so they would stay at their random initial values and the loss would be non-finite; got "
-            f"pretrained None. Pass --pretrained FILE (arcface_torch or AdaFace weights of {config.backbone}), "
-            f"or --no-freeze-batchnorm to train the statistics from a random start"
+            f"expected --pretrained with frozen batch normalisation: the configuration freezes the "
+            f"batch-norm statistics of {config.backbone} (the paper fine-tunes pretrained backbones), but no "
+            f"weights are loaded, so they would stay at their random initial values and the loss would be "
+            f"non-finite; got pretrained None. Pass --pretrained FILE (arcface_torch or AdaFace weights of "
+            f"{config.backbone}), or --no-freeze-batchnorm to train the statistics from a random start"
         )
 
 
@@ -147,8 +147,8 @@ def check_training_batch(model: nn.Module, images: object, labels: object, num_c
     autocasting = torch.is_autocast_enabled(tensor.device.type)
     if model_dtype is not None and tensor.dtype != model_dtype and not autocasting:
         raise TypeError(
-            f"expected images of the model's dtype {model_dtype} (or any floating dtype under torch.autocast), "
-            f"got dtype {tensor.dtype}"
+            f"expected images of the model's dtype {model_dtype} (or any floating dtype under "
+            f"torch.autocast), got dtype {tensor.dtype}"
         )
     if value_checks_enabled() and not bool(torch.isfinite(tensor).all()):
         bad = int((~torch.isfinite(tensor)).sum())

@@ -129,9 +129,10 @@ def check_config_can_train(config: TrainingConfig) -> None:
     """What can be checked of a run before any data is loaded or any weights are read, changing nothing.
 
     - ``pretrained`` is a file, or weights shipped in the package for the backbone;
-    - the batch size fits the model's batch-norm layers
+    - a batch size of 1 fits the model's batch-norm layers
       (:func:`~recognizability.training.guards.check_batch_size_for_training`), checked on the backbone and
-      the criterion built on the ``meta`` device (no memory, no weights read).
+      the criterion built on the ``meta`` device (no memory, no weights read; only then, as the meta device's
+      first use costs seconds of imports).
 
     Raises:
         ValueError, FileNotFoundError: naming the configuration field (its command-line option), the
@@ -147,11 +148,13 @@ def check_config_can_train(config: TrainingConfig) -> None:
                 f"expected --pretrained to be a checkpoint file or weights shipped for {model.backbone} "
                 f"({shipped or 'none'}), got {model.pretrained!r} ({what})"
             )
+    if config.data.batch_size != 1:  # >= 1 checked by DataConfig; batch norm trains on 2 or more
+        return
     with torch.device("meta"):
         backbone = build_backbone(dataclasses.replace(model, pretrained=None))
         criterion = build_criterion(config, backbone)
     try:
-        check_batch_size_for_training(nn.ModuleList([backbone, criterion]), config.data.batch_size)
+        check_batch_size_for_training(nn.ModuleDict({"backbone": backbone, "criterion": criterion}), 1)
     except ValueError as err:
         raise ValueError(f"--batch-size: {err}") from None
 
