@@ -65,7 +65,7 @@ CHECKPOINT_KIND = "recognizability training checkpoint"
 RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "max_steps_per_epoch")
 
 #: What a training checkpoint is, in the words of the error messages.
-TRAINING_CHECKPOINT = "a training checkpoint (last.pt written by recognizability.training.fit)"
+TRAINING_CHECKPOINT = "a training checkpoint (OUT/<run>/last.pt written by an example script's training run)"
 
 
 class RunSettings(Protocol):

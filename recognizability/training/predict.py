@@ -72,7 +72,7 @@ class QualityPrediction:
 def load_trained_model(
     checkpoint: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> tuple[RecognizabilityModel, TrainingConfig]:
-    """Rebuild the :class:`RecognizabilityModel` of a checkpoint written by ``fit`` and load its weights.
+    """Rebuild the :class:`RecognizabilityModel` of a training run's checkpoint and load its weights.
 
     The file is read with ``torch.load(weights_only=True)`` and checked whole
     (:func:`~recognizability.training.checkpoint.read_training_checkpoint`): no pickled code is ever run,
