@@ -61,6 +61,10 @@ __all__ = [
 CHECKPOINT_FORMAT = 2
 #: The marker every checkpoint of this library carries under ``"kind"`` (format 2 on).
 CHECKPOINT_KIND = "recognizability training checkpoint"
+#: The marker of a pretraining (stage 1) checkpoint of ``recognizability.training.pretrain``: a backbone and
+#: its ArcFace head, which prediction cannot use (pretraining checkpoints written before carried
+#: :data:`CHECKPOINT_KIND` and are told apart by their settings).
+PRETRAINING_CHECKPOINT_KIND = "recognizability pretraining checkpoint"
 #: Settings that may differ between a checkpoint and the run resuming it.
 RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "max_steps_per_epoch")
 
@@ -76,6 +80,7 @@ class RunSettings(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+_KINDS = (CHECKPOINT_KIND, PRETRAINING_CHECKPOINT_KIND)
 _KEYS = ("format", "model", "optimizer", "scheduler", "rng", "epoch", "settings", "extra")
 _MT19937_WORDS = 624  # numpy's and python's Mersenne Twister state: 624 32-bit words (+ position)
 
@@ -224,6 +229,7 @@ def save_checkpoint(
     epoch: int,
     settings: RunSettings,
     extra: dict[str, Any] | None = None,
+    kind: str = CHECKPOINT_KIND,
 ) -> Path:
     """Write a complete checkpoint to ``path`` atomically (temporary file + ``os.replace``).
 
@@ -235,15 +241,18 @@ def save_checkpoint(
         epoch: the number of finished epochs (the resumed run starts at this 0-based epoch).
         settings: the run's settings (saved as a dict; checked on resume).
         extra: any JSON-able history (per-epoch loss terms, validation figures).
+        kind: :data:`CHECKPOINT_KIND` (fine-tuning) or :data:`PRETRAINING_CHECKPOINT_KIND` (stage 1).
 
     Returns:
         The path written.
     """
+    if kind not in _KINDS:
+        raise ValueError(f"expected kind to be one of {list(_KINDS)}, got {kind!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": CHECKPOINT_FORMAT,
-        "kind": CHECKPOINT_KIND,
+        "kind": kind,
         "model": _unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
@@ -338,6 +347,7 @@ def read_training_checkpoint(
     *,
     map_location: str | torch.device = "cpu",
     expected: str = TRAINING_CHECKPOINT,
+    kinds: tuple[str, ...] = (CHECKPOINT_KIND,),
 ) -> TrainingCheckpoint:
     """Read and check a checkpoint written by :func:`save_checkpoint`, without running any pickled code.
 
@@ -351,6 +361,8 @@ def read_training_checkpoint(
         path: the checkpoint file (``OUT/<run>/last.pt``).
         map_location: where its tensors are placed.
         expected: what the caller asked for, in words, for the messages (e.g. naming a command-line option).
+        kinds: the ``kind`` markers accepted (default: fine-tuning checkpoints only; a pretraining checkpoint
+            is then refused and named as such).
 
     Raises:
         TypeError, FileNotFoundError, IsADirectoryError, PermissionError: as
@@ -389,8 +401,15 @@ def read_training_checkpoint(
     fmt = raw["format"]
     if fmt not in (1, CHECKPOINT_FORMAT) or (fmt_read == "format 1" and fmt != 1):
         raise refuse(f"its format is {fmt!r}; this version reads formats 1 and {CHECKPOINT_FORMAT}")
-    if fmt == CHECKPOINT_FORMAT and raw.get("kind") != CHECKPOINT_KIND:
-        raise refuse(f"its 'kind' marker is {raw.get('kind')!r}, not {CHECKPOINT_KIND!r}")
+    kind = raw.get("kind", CHECKPOINT_KIND) if fmt == 1 else raw.get("kind")
+    if kind == PRETRAINING_CHECKPOINT_KIND and kind not in kinds:
+        raise refuse(
+            "it is a pretraining (stage 1) checkpoint of recognizability.training.pretrain (a backbone and "
+            "its ArcFace head); fine-tune from it first: pass the backbone.pt next to it as --pretrained of "
+            "an example script"
+        )
+    if kind not in kinds:
+        raise refuse(f"its 'kind' marker is {kind!r}, not {' or '.join(map(repr, kinds))}")
     missing = [k for k in _KEYS if k not in raw]
     if missing:
         raise refuse(f"it lacks the entries {missing}")
@@ -420,7 +439,7 @@ def read_training_checkpoint(
     if payload["scheduler"] is not None and not isinstance(payload["scheduler"], dict):
         raise refuse(f"its 'scheduler' entry is a {type(payload['scheduler']).__name__}, not a dict or None")
     payload["format"] = CHECKPOINT_FORMAT
-    payload["kind"] = CHECKPOINT_KIND
+    payload["kind"] = kind
     return TrainingCheckpoint(Path(source), int(fmt), int(epoch), settings, num_classes, payload)
 
 

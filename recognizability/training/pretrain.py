@@ -39,7 +39,15 @@ from recognizability.data import ImageFolder
 from recognizability.data import transforms as T
 from recognizability.nn import ArcFace
 
-from .checkpoint import CheckpointError, epoch_seed, load_checkpoint, save_checkpoint, seed_everything
+from .checkpoint import (
+    CHECKPOINT_KIND,
+    PRETRAINING_CHECKPOINT_KIND,
+    CheckpointError,
+    epoch_seed,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+)
 from .data import _generate_cached, cache_dir
 from .distributed import resolve_device
 from .guards import check_batch_size_for_training
@@ -356,8 +364,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         run = prepare_run_dir(
-            args.out, resume=args.resume, overwrite=args.overwrite, settings=config, run_files=PRETRAIN_FILES
-        )
+            args.out, resume=args.resume, overwrite=args.overwrite, settings=config, run_files=PRETRAIN_FILES,
+            kinds=(PRETRAINING_CHECKPOINT_KIND, CHECKPOINT_KIND),  # the second: files of earlier releases
+        )  # fmt: skip
     except (OSError, ValueError, TypeError, CheckpointError) as err:
         parser.error(str(err))
     try:
@@ -392,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with run.replacing_earlier_run():  # --overwrite: the earlier run makes way for the first checkpoint
             save_checkpoint(
                 run.checkpoint, model=_pair(backbone, head), optimizer=optimizer, scheduler=None,
-                epoch=epochs, settings=config, extra={"history": history},
+                epoch=epochs, settings=config, extra={"history": history}, kind=PRETRAINING_CHECKPOINT_KIND,
             )  # fmt: skip
 
     began = time.time()

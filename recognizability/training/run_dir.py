@@ -35,7 +35,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import RunSettings, TrainingCheckpoint, check_resume_settings, read_training_checkpoint
+from .checkpoint import (
+    CHECKPOINT_KIND,
+    RunSettings,
+    TrainingCheckpoint,
+    check_resume_settings,
+    read_training_checkpoint,
+)
 
 __all__ = ["CHECKPOINT_NAME", "RUN_FILES", "RunDir", "find_temporary_files", "prepare_run_dir"]
 
@@ -176,6 +182,7 @@ def prepare_run_dir(
     writer: bool = True,
     run_files: Sequence[str] = RUN_FILES,
     outputs: Sequence[str] = (),
+    kinds: tuple[str, ...] = (CHECKPOINT_KIND,),
 ) -> RunDir:
     """Make ``out_dir`` ready for a run, refusing anything that would lose an earlier run's work.
 
@@ -191,6 +198,7 @@ def prepare_run_dir(
         run_files: the files whose presence means the folder holds a run (``last.pt`` first); all are
             replaced by ``overwrite``.
         outputs: other files the run writes (plots): not a sign of a run, but replaced with it.
+        kinds: the checkpoint ``kind`` markers the run may continue (``read_training_checkpoint``).
 
     Returns:
         :class:`RunDir`.
@@ -250,7 +258,7 @@ def prepare_run_dir(
     resume_from = checkpoint if resume and present(CHECKPOINT_NAME) else None
     resume_checkpoint = None
     if resume_from is not None and settings is not None:
-        resume_checkpoint = read_training_checkpoint(resume_from)
+        resume_checkpoint = read_training_checkpoint(resume_from, kinds=kinds)
         check_resume_settings(resume_checkpoint, settings)
     earlier = tuple(existing + [path / n for n in outputs if present(n)]) if overwrite else ()
     if not writer:

@@ -16,6 +16,8 @@ from torch import nn
 from recognizability.backbones import create_backbone, freeze_batchnorm, load_pretrained
 from recognizability.backbones.loading import CheckpointError, read_checkpoint_file
 from recognizability.training.checkpoint import (
+    CHECKPOINT_KIND,
+    PRETRAINING_CHECKPOINT_KIND,
     check_resume_settings,
     load_checkpoint,
     read_training_checkpoint,
@@ -374,6 +376,9 @@ ARGUMENT_FAULTS: list[tuple[str, Callable[[Path], Any], type[BaseException], str
     ("predict a pretraining checkpoint",
         lambda t: _predict(t, "--checkpoint", str(_pretraining_checkpoint(t))), UsageError,
         r"pretraining \(stage 1\) checkpoint.*--pretrained"),
+    ("predict a pretraining checkpoint of an earlier release",
+        lambda t: _predict(t, "--checkpoint", str(_pretraining_checkpoint(t, CHECKPOINT_KIND))), UsageError,
+        r"pretraining \(stage 1\) checkpoint.*--pretrained"),
     ("predict without --images", lambda t: main(["--checkpoint", _CKPT, "--out", "q.csv"]), SystemExit, "2"),
 ]  # fmt: skip
 
@@ -396,8 +401,9 @@ def _out_is_the_checkpoint(tmp: Path) -> Any:
         assert Path(checkpoint).read_bytes() == before
 
 
-def _pretraining_checkpoint(tmp: Path) -> Path:
-    """A stage-1 checkpoint, as ``python -m recognizability.training.pretrain`` writes it."""
+def _pretraining_checkpoint(tmp: Path, kind: str = PRETRAINING_CHECKPOINT_KIND) -> Path:
+    """A stage-1 checkpoint, as ``python -m recognizability.training.pretrain`` writes it (earlier releases
+    marked it as a training checkpoint: ``kind=CHECKPOINT_KIND``)."""
     from recognizability.nn import ArcFace
     from recognizability.training.pretrain import PretrainConfig
 
@@ -405,7 +411,7 @@ def _pretraining_checkpoint(tmp: Path) -> Path:
     model = nn.ModuleDict({"backbone": backbone, "head": ArcFace(16, 3)})
     return save_checkpoint(
         tmp / "stage1.pt", model=model, optimizer=torch.optim.Adam(model.parameters()), scheduler=None,
-        epoch=1, settings=PretrainConfig(embedding_dim=16),
+        epoch=1, settings=PretrainConfig(embedding_dim=16), kind=kind,
     )  # fmt: skip
 
 
