@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from recognizability.backbones.registry import available_pretrained
+from recognizability.metrics.ui_cluster import UIClusterStatistics
 from recognizability.nn import RecognizabilityLossOutput
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -31,10 +32,12 @@ from .config import TrainingConfig
 from .data import RunData, load_run_data, resolve_benchmark
 from .distributed import DistributedContext, init_distributed
 from .evaluation import evaluate_run
+from .evidence import evidence_lines
 from .guards import check_batch_size_for_training
 from .modules import MethodModules, build_backbone, build_criterion
-from .reports import RunReport, TrainingSummary, comparison_table, write_report
+from .reports import RunReport, TrainingSummary, comparison_table, ui_cluster_table, write_report
 from .run_dir import RunDir, prepare_run_dir
+from .ui_cluster import backbone_ui_cluster
 
 __all__ = [
     "TERM_NAMES",
@@ -331,6 +334,7 @@ class Session:
         self.began = time.perf_counter()
         self._run_dirs: dict[str, RunDir] = {}
         self.data: RunData | None = None
+        self._initial_ui_clusters: dict[str, UIClusterStatistics] = {}
         if options.threads is not None:
             torch.set_num_threads(options.threads)
         elif self.device.type == "cpu" and _cpu_is_busy():
@@ -449,7 +453,10 @@ class Session:
             result.history, result.seconds, result.resumed_from, str(self.device), self.context.world_size,
             torch.get_num_threads(),
         )  # fmt: skip
-        report = evaluate_run(result.model, result.config, data, self.device, training, amp=self.amp)
+        report = evaluate_run(
+            result.model, result.config, data, self.device, training, amp=self.amp,
+            ui_cluster_pretrained=self.initial_ui_cluster(result.config, data),
+        )  # fmt: skip
         self.timed(f"evaluate {result.name}", began)
         if self.out is not None:
             folder = self.out / result.name
@@ -463,6 +470,21 @@ class Session:
                     self.say(f"plots skipped: {error}")
         return report
 
+    def initial_ui_cluster(self, config: TrainingConfig, data: RunData) -> UIClusterStatistics | None:
+        """Fig. 1 figures of the backbone a run starts from (``config.model``: pretrained weights, or a random
+        initialisation) on the training faces; computed once per backbone configuration. None on data without
+        severity and hard flags (real datasets)."""
+        hard = data.train.hard
+        if data.train.severity is None or hard is None or not 0 < int(hard.sum()) < len(hard):
+            return None
+        key = repr(config.model)
+        if key not in self._initial_ui_clusters:
+            backbone = build_backbone(config.model).to(self.device)
+            self._initial_ui_clusters[key] = backbone_ui_cluster(
+                backbone, data.train, data.ui, config.model.input_size, self.device
+            )
+        return self._initial_ui_clusters[key]
+
     def finish(self, reports: dict[str, RunReport | None], description: str, provenance: str) -> None:
         """Print the comparison of the runs and the time of each phase, write ``OUT/comparison.json``, and
         leave the process group."""
@@ -475,6 +497,16 @@ class Session:
                 "rank_1: protocol rank-1 (hard: probes marked hard); *_spearman: with severity (more "
                 "negative = better); *_erc_auc: error-versus-reject area (lower = better)"
             )
+            figure1 = ui_cluster_table(done)
+            if figure1 is not None:
+                self.say(
+                    "\nthe paper's Fig. 1 on the training faces (d_UI = 1 - cos(v, u); the method assumes "
+                    f"hard faces lie near the UI centre u):\n{figure1}"
+                )
+            if any(r.config.run.mode == "demo" for r in done.values()):
+                evidence = evidence_lines()
+                if evidence:
+                    self.say("\nthe comparison above is one seed on a small test set; " + "\n".join(evidence))
             lines = [f"timing ({os.cpu_count()} CPUs visible, {torch.get_num_threads()} torch threads):"]
             lines += [f"  {phase:<28}{seconds:8.1f} s" for phase, seconds in self.timings.items()]
             for name, report in done.items():
