@@ -216,7 +216,10 @@ def _check_arguments(parser: argparse.ArgumentParser, arguments: ExampleArgument
         for name, run_config in planned_runs(config, arguments).items():
             check_frozen_batchnorm_has_weights(run_config.model)
             check_config_can_train(run_config)
-            prepare_run_dir(o.out / name, resume=o.resume, overwrite=o.overwrite, writer=False)
+            prepare_run_dir(
+                o.out / name, resume=o.resume, overwrite=o.overwrite, settings=run_config, writer=False,
+                remember=True,
+            )  # fmt: skip
     except (OSError, ValueError, TypeError) as err:
         parser.error(str(err))
 

@@ -54,6 +54,27 @@ ATOMIC_FILES: tuple[str, ...] = (*RUN_FILES, "comparison.json", "backbone.pt", "
 _PROBE_PREFIX = ".write-test."
 #: Hidden folder holding an earlier run's files while a replacing run writes its first checkpoint.
 _BACKUP_PREFIX = ".earlier-run."
+#: Checkpoints read by a call with ``remember=True`` (the command line's check), by resolved path, with the
+#: file's (size, mtime) then: the next call for the same unchanged file (the session's) takes it instead of
+#: reading the file again.
+_REMEMBERED: dict[Path, tuple[tuple[int, int], TrainingCheckpoint]] = {}
+
+
+def _file_key(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _read_for_resume(path: Path, kinds: tuple[str, ...], remember: bool) -> TrainingCheckpoint:
+    resolved = path.resolve()
+    remembered = _REMEMBERED.pop(resolved, None)
+    if remembered is not None and remembered[0] == _file_key(resolved):
+        checkpoint = remembered[1]
+    else:
+        checkpoint = read_training_checkpoint(path, kinds=kinds)
+    if remember:
+        _REMEMBERED[resolved] = (_file_key(resolved), checkpoint)
+    return checkpoint
 
 
 def _temporary_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
@@ -183,6 +204,7 @@ def prepare_run_dir(
     run_files: Sequence[str] = RUN_FILES,
     outputs: Sequence[str] = (),
     kinds: tuple[str, ...] = (CHECKPOINT_KIND,),
+    remember: bool = False,
 ) -> RunDir:
     """Make ``out_dir`` ready for a run, refusing anything that would lose an earlier run's work.
 
@@ -199,6 +221,8 @@ def prepare_run_dir(
             replaced by ``overwrite``.
         outputs: other files the run writes (plots): not a sign of a run, but replaced with it.
         kinds: the checkpoint ``kind`` markers the run may continue (``read_training_checkpoint``).
+        remember: keep the checkpoint read for ``resume`` for the next call with the same unchanged file
+            (a check-only call before the real one: the file is read once).
 
     Returns:
         :class:`RunDir`.
@@ -258,7 +282,7 @@ def prepare_run_dir(
     resume_from = checkpoint if resume and present(CHECKPOINT_NAME) else None
     resume_checkpoint = None
     if resume_from is not None and settings is not None:
-        resume_checkpoint = read_training_checkpoint(resume_from, kinds=kinds)
+        resume_checkpoint = _read_for_resume(resume_from, kinds, remember)
         check_resume_settings(resume_checkpoint, settings)
     earlier = tuple(existing + [path / n for n in outputs if present(n)]) if overwrite else ()
     if not writer:

@@ -279,6 +279,6 @@ def test_an_example_script_refuses_a_payload_on_resume_before_any_data(tmp_path:
     no_tree = tmp_path / "no-tree"  # an error of its own, reached only if the checkpoint were accepted
     no_tree.mkdir()
     argv = ["--out", str(out), "--resume", "--config", "demo", "--data-root", str(no_tree), "--quiet"]
-    with pytest.raises(CheckpointError, match=r"refused to load .*last\.pt"):
-        example.main(argv)
+    with pytest.raises(UsageError, match=r"refused to load .*last\.pt"):
+        run_command(example.main, argv)
     assert not marker.exists()

@@ -36,6 +36,14 @@ def _text_file(tmp: Path) -> str:
     return str(tmp / "notes.txt")
 
 
+def _a_trained_run_in(tmp: Path) -> Path:
+    from .test_bad_inputs_training import _trained_checkpoint  # embedding_dim 16, not the demo's
+
+    (tmp / "out" / "full").mkdir(parents=True)
+    _trained_checkpoint(tmp / "out" / "full")
+    return tmp / "out"
+
+
 def _a_run_in(tmp: Path) -> Path:
     _earlier_run(tmp / "out" / "full")
     return tmp / "out"
@@ -65,6 +73,9 @@ EXAMPLE_FAULTS: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("--synthetic-size with --data-root", lambda t: ["--data-root", str(t), "--config", "demo",
         "--synthetic-size", "train_images=40"], r"--synthetic-size: \['train_images'\] size the generated"),
     ("--losses ce", lambda t: ["--losses", "ce"], r"--losses: expected terms"),
+    ("--resume with other settings",
+        lambda t: ["--out", str(_a_trained_run_in(t)), "--resume", "--no-baseline"],
+        r"settings of .*last\.pt' to match this run's.*embedding_dim"),
 ]  # fmt: skip
 
 

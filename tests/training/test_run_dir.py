@@ -117,6 +117,28 @@ def test_resume_finds_the_checkpoint_and_checks_it_before_any_loading(tmp_path: 
     assert payload["epoch"] == 2
 
 
+def test_a_checked_checkpoint_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_run(tmp_path, epoch=2)
+    reads: list[Path] = []
+    original = run_dir_module.read_training_checkpoint
+
+    def counted(path: Path, **kwargs: Any) -> Any:
+        reads.append(path)
+        return original(path, **kwargs)
+
+    monkeypatch.setattr(run_dir_module, "read_training_checkpoint", counted)
+    settings = StandInSettings(epochs=5)
+    checked = prepare_run_dir(tmp_path, resume=True, settings=settings, writer=False, remember=True)
+    run = prepare_run_dir(tmp_path, resume=True, settings=settings)
+    assert len(reads) == 1 and run.resume_checkpoint is checked.resume_checkpoint
+    _write_run(tmp_path, epoch=3)  # a changed file is read again
+    os.utime(tmp_path / "last.pt", ns=(1, 1))
+    prepare_run_dir(tmp_path, resume=True, settings=settings, writer=False, remember=True)
+    _write_run(tmp_path, epoch=4)
+    assert prepare_run_dir(tmp_path, resume=True, settings=settings).resume_checkpoint.epoch == 4
+    assert len(reads) == 3
+
+
 def test_resume_in_an_empty_folder_starts_a_new_run(tmp_path: Path) -> None:
     run = prepare_run_dir(tmp_path / "new", resume=True, settings=StandInSettings())
     assert run.resume_from is None and run.resume_checkpoint is None
