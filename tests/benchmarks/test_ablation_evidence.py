@@ -1,0 +1,59 @@
+"""The ablation's evidence agrees everywhere it is shown: the per-seed records, the tables of docs/ablation.md
+and the summary the CPU demo prints (shipped in the package)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from recognizability.training.evidence import ablation_summary, evidence_lines
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "benchmarks" / "results" / "ablation.json"
+DOC = REPO / "docs" / "ablation.md"
+BEGIN, END = "<!-- tables of benchmarks/results/ablation.json -->", "<!-- end of tables -->"
+
+
+def _ablation_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("ablation_script", REPO / "benchmarks" / "ablation.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses of the script resolve their module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, object]:
+    if not RESULTS.is_file():
+        pytest.fail(f"expected the per-seed records at {RESULTS}")
+    data: dict[str, object] = json.loads(RESULTS.read_text())
+    return data
+
+
+def test_records_are_paired_synthetic_and_five_seeds(results: dict[str, object]) -> None:
+    records = results["records"]
+    assert results["synthetic"] is True and results["tree"] == "evidence"
+    assert isinstance(records, list)
+    seeds_by_row: dict[str, set[int]] = {}
+    for record in records:
+        seeds_by_row.setdefault(record["row"], set()).add(record["seed"])
+    assert seeds_by_row["ArcFace"] == seeds_by_row["all"] and len(seeds_by_row["all"]) >= 5
+
+
+def test_doc_tables_are_the_records_tables(results: dict[str, object]) -> None:
+    text = DOC.read_text()
+    assert BEGIN in text and END in text
+    shown = text[text.index(BEGIN) + len(BEGIN) : text.index(END)].strip()
+    assert shown == _ablation_script().tables(results["records"]).strip()
+
+
+def test_shipped_summary_is_the_records_summary(results: dict[str, object]) -> None:
+    assert ablation_summary() == _ablation_script().summary(results)
+    lines = evidence_lines()
+    assert lines and "synthetic" in lines[0] and any(line.strip().startswith("all") for line in lines)
