@@ -34,10 +34,10 @@ __all__ = [
 ]
 
 DEFAULT_TAU: float = 1.0
-"""Default confidence ``tau`` of the index diversion loss (Eq. 7). The paper gives no value. The five-seed paired
-ablation in ``docs/ablation.md`` (synthetic benchmark, a pretrained backbone fine-tuned as in the paper) resolves
-no difference between 0.5, 1, 1.645 and 2.576 on rank-1 (every 95 % interval of the paired difference against
-1.0 includes zero), so 1.0 stays."""
+"""Default confidence ``tau`` of the index diversion loss (Eq. 7). The paper gives no value. The five-seed
+paired ablation in ``docs/ablation.md`` (synthetic benchmark, a pretrained backbone fine-tuned as in the
+paper) resolves no difference between 0.5, 1, 1.645 and 2.576 on rank-1 (every 95 % interval of the paired
+difference against 1.0 includes zero), so 1.0 stays."""
 
 Reduction = Literal["mean", "sum", "none"]
 AttentionReduction = Literal["mean", "sum_over_dim_mean_over_batch", "none"]
