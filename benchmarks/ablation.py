@@ -38,6 +38,7 @@ from scipy import stats
 
 from recognizability.data.synthetic import sizes_for
 from recognizability.functional import DEFAULT_TAU
+from recognizability.nn.head_registry import MARGIN_HEAD_NAMES
 from recognizability.training import RunOptions, Session, TrainingConfig
 from recognizability.training.config import LOSS_TERMS
 from recognizability.training.presets import demo_config
@@ -69,6 +70,10 @@ ROWS: tuple[Row, ...] = (
     Row("AdaFace + all", LOSS_TERMS, head="adaface", baseline="AdaFace"),
 )
 ROW_NAMES = tuple(r.name for r in ROWS)
+HEAD_TITLES = {
+    "arcface": "ArcFace", "cosface": "CosFace", "adaface": "AdaFace", "curricularface": "CurricularFace",
+    "magface": "MagFace",
+}  # fmt: skip
 BASELINES = {r.name: r.baseline for r in ROWS}
 SEEDS = (0, 1, 2, 3, 4)
 #: The recognition figures compared row against baseline, paired by seed.
@@ -140,6 +145,7 @@ def run_one(row: Row, seed: int, quick: bool) -> dict[str, Any]:
         "seed": seed,
         "terms": list(row.terms),
         "head": row.head,
+        "baseline": row.baseline,
         "tau": config.loss.tau,
         "seconds": time.perf_counter() - began,
         **figures,
@@ -158,10 +164,38 @@ def t_interval(differences: Sequence[float], confidence: float = 0.95) -> tuple[
 
 def paired(records: list[dict[str, Any]], row: str, key: str) -> list[float]:
     """Per-seed differences ``row - its baseline`` of ``key`` over the seeds both have."""
-    baseline = BASELINES[row]
+    baseline = _baseline_of(records, row)
     by_seed = {r["seed"]: r for r in records if r["row"] == baseline and _finite(r.get(key))}
     return [r[key] - by_seed[r["seed"]][key] for r in records
             if r["row"] == row and r["seed"] in by_seed and _finite(r.get(key))]  # fmt: skip
+
+
+def _baseline_of(records: list[dict[str, Any]], row: str) -> str:
+    """The row ``row`` is compared with: the named rows' own, else what its records say (``--head`` rows)."""
+    if row in BASELINES:
+        return BASELINES[row]
+    return str(next(r["baseline"] for r in records if r["row"] == row))
+
+
+def _row_order(records: list[dict[str, Any]]) -> list[str]:
+    """The named rows in their order, then any other rows (``--head``) in the order they were measured."""
+    present = {r["row"] for r in records}
+    extra = [name for name in dict.fromkeys(r["row"] for r in records) if name not in ROW_NAMES]
+    return [name for name in ROW_NAMES if name in present] + extra
+
+
+def with_head(head: str) -> tuple[Row, ...]:
+    """The ArcFace rows again with another margin head (``--head``), each compared with that head alone."""
+    alone = HEAD_TITLES[head]
+    if head == "arcface":
+        return tuple(r for r in ROWS if r.head == "arcface")
+
+    def name(row: Row) -> str:
+        if row.name == "ArcFace":
+            return alone
+        return f"{alone} {row.name}" if row.name.startswith("+") else f"{alone} + {row.name}"
+
+    return tuple(Row(name(r), r.terms, r.tau, head=head, baseline=alone) for r in ROWS if r.head == "arcface")
 
 
 def _finite(value: object) -> bool:
@@ -189,7 +223,7 @@ def _values(records: list[dict[str, Any]], row: str, key: str) -> list[float]:
 
 def tables(records: list[dict[str, Any]]) -> str:
     """The markdown tables of docs/ablation.md from the per-seed records."""
-    rows = [r.name for r in ROWS if any(rec["row"] == r.name for rec in records)]
+    rows = _row_order(records)
     seeds = sorted({r["seed"] for r in records})
     out = [
         f"Seeds {seeds}; mean ± sd over seeds; paired difference against the same head alone (ArcFace, or "
@@ -201,7 +235,9 @@ def tables(records: list[dict[str, Any]]) -> str:
     for name in rows:
         cells = []
         for key in RECOGNITION:
-            difference = "—" if name == BASELINES[name] else _difference(paired(records, name, key))
+            difference = (
+                "—" if name == _baseline_of(records, name) else _difference(paired(records, name, key))
+            )
             cells += [_mean_sd(_values(records, name, key)), difference]
         out.append(f"| {name} | " + " | ".join(cells) + " |")
 
@@ -259,6 +295,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     p.add_argument("--rows", nargs="+", help="row names (default: all)")
+    p.add_argument(
+        "--head",
+        choices=MARGIN_HEAD_NAMES,
+        help="run the ArcFace rows with this margin head instead (Table 4)",
+    )
     p.add_argument("--jobs", type=int, default=1, help="runs trained side by side, one torch thread each")
     p.add_argument("--quick", action="store_true", help="tiny tree, 1 seed, 2 steps: checks the script")
     p.add_argument("--work", type=Path, help="folder for the runs' checkpoints (default: OUT/runs)")
@@ -278,7 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--out is required unless --tables is given")
     if args.jobs < 1:
         p.error(f"--jobs: expected an int >= 1, got {args.jobs}")
-    rows = [r for r in ROWS if args.rows is None or r.name in args.rows]
+    candidates = ROWS if args.head is None else with_head(args.head)
+    rows = [r for r in candidates if args.rows is None or r.name in args.rows]
     seeds = args.seeds[:1] if args.quick else args.seeds
     sizes = QUICK_SIZES if args.quick else {k: v for k, v in vars(sizes_for(DATASET, "evidence")).items()}
     options = RunOptions(out=args.work or args.out / "runs", synthetic_sizes=sizes, threads=1, plots=False,
@@ -303,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         records = earlier["records"]
         header["seeds"] = sorted({*earlier.get("seeds", []), *seeds})
-        header["rows"] = [r for r in ROW_NAMES if r in {*earlier.get("rows", []), *header["rows"]}]
+        header["rows"] = list(dict.fromkeys([*earlier.get("rows", []), *header["rows"]]))
     done = {(r["row"], r["seed"]) for r in records}
     began = time.time()
 
@@ -320,7 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for future in concurrent.futures.as_completed(futures):
             record = future.result()
             records.append(record)
-            records.sort(key=lambda r: (r["seed"], ROW_NAMES.index(r["row"])))
+            order = [*ROW_NAMES, *(r.name for r in rows)]
+            records.sort(key=lambda r: (r["seed"], order.index(r["row"])))
             save()
             print(f"[{time.time() - began:6.0f}s] {record['row']} seed {record['seed']}: rank-1 "
                   f"{record.get('rank_1', math.nan):.3f}", file=sys.stderr, flush=True)  # fmt: skip
