@@ -10,15 +10,13 @@ from torch import Tensor
 from .._validation import (
     check_finite,
     check_floating,
-    check_labels,
-    check_nonempty,
     check_positive_float,
     check_same_device,
     check_shape,
     value_checks_enabled,
 )
 from ._autocast import at_least_float32, common_float, float32_region
-from .margin_heads import _parts
+from .margin_heads import _check_cosine_and_labels, _parts
 
 __all__ = ["recognizability_index", "recognizability_index_from_parts", "ui_index_statistics"]
 
@@ -86,23 +84,15 @@ def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps
     Returns:
         ``(B,)`` float32 index (float64 for float64 inputs).
     """
-    check_shape(cosine, "cosine", ("B", "C"))
-    check_floating(cosine, "cosine")
-    check_nonempty(cosine, "cosine")
-    if cosine.shape[1] < 2:
-        raise ValueError(
-            f"expected cosine of shape (B, C) with C >= 2 classes (a nearest negative must exist), "
-            f"got shape ({cosine.shape[0]}, {cosine.shape[1]})"
-        )
+    index = _check_cosine_and_labels(cosine, labels)
     check_shape(ui_cosine, "ui_cosine", (cosine.shape[0],))
     check_floating(ui_cosine, "ui_cosine")
     check_same_device(ui_cosine, "ui_cosine", cosine, "cosine")
     eps = check_positive_float(eps, "eps")
-    index = check_labels(labels, cosine.shape[1], cosine.shape[0], cosine, "cosine")
     check_cosine_values((cosine, "cosine"), (ui_cosine, "ui_cosine"))
 
     with float32_region(cosine.device):
-        positive_cosine, nearest_negative_cosine = _parts(at_least_float32(cosine), index.unsqueeze(1))
+        positive_cosine, nearest_negative_cosine = _parts(at_least_float32(cosine), index)
     return _index_from_parts(positive_cosine, nearest_negative_cosine, ui_cosine, eps)
 
 
