@@ -3,6 +3,7 @@ loss, index parts, gradients of the embeddings and of every prototype; class sam
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import math
@@ -194,7 +195,9 @@ def _sampling_and_checkpoints(group: dist.ProcessGroup) -> dict[str, float]:
 def _worker(rank: int, store: str, out_dir: str) -> None:
     """Three processes: the checks run on all three, then on a group of the first two."""
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=3)
+    # a bounded timeout: a rank that fails must not leave the others waiting in a collective for 30 minutes
+    timeout = datetime.timedelta(seconds=120)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=3, timeout=timeout)
     try:
         pair = dist.new_group([0, 1])  # every process takes part in creating it
         figures = {}
@@ -208,6 +211,10 @@ def _worker(rank: int, store: str, out_dir: str) -> None:
         with pytest.raises(ValueError, match=r"same batch size on every process"):
             ShardedArcFace(DIM, CLASSES)(torch.randn(1 + rank, DIM), torch.zeros(1 + rank, dtype=torch.long))
         Path(out_dir, f"rank{rank}.json").write_text(json.dumps(figures))
+        # Rank 2 is not in the pair: without this it could tear the process group down while ranks 0 and 1
+        # still talk in the pair, and gloo then aborts the process ("terminate called without an active
+        # exception", seen once in a CI run).
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
