@@ -29,9 +29,7 @@ import argparse
 import dataclasses
 import importlib.util
 import json
-import platform
 import statistics
-import subprocess
 import sys
 import time
 import types
@@ -272,19 +270,9 @@ def main_heads(repeats: int, configs: list[tuple[int, int]]) -> None:
 
 
 def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in lscpu.splitlines():
-            if line.startswith("Model name:"):
-                cpu = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    text = f"{cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
-    text += f", Python {platform.python_version()}"
-    if torch.cuda.is_available():
-        text += f"; CUDA: {torch.cuda.get_device_name()}"
-    return text
+    """The CPU (or GPU), torch threads and versions, as bench_margin_heads.py writes them (one definition)."""
+    description: str = _sibling_script("bench_margin_heads").machine_description()
+    return description
 
 
 def _sibling_script(name: str) -> types.ModuleType:
