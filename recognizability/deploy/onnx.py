@@ -18,7 +18,6 @@ import importlib
 import json
 import logging
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import torch
 from torch import Tensor
 
 import recognizability
+from recognizability._files import write_atomically
 
 from .calibration import QualityCalibration
 from .model import Preprocessing, QualityModel
@@ -120,18 +120,8 @@ def export_onnx(
     proto.producer_version = recognizability.__version__
     onnx.checker.check_model(proto)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(proto.SerializeToString())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    payload = proto.SerializeToString()
+    write_atomically(path, lambda handle: handle.write(payload), shared=True)
     return path
 
 

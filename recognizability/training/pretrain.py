@@ -21,9 +21,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from recognizability._files import write_atomically
 from recognizability.backbones import create_backbone, normalize_for
 from recognizability.backbones.base import FaceBackbone
 from recognizability.data import ImageFolder
@@ -260,17 +259,6 @@ def _pair(backbone: FaceBackbone, head: ArcFace) -> nn.ModuleDict:
     return nn.ModuleDict({"backbone": backbone, "head": head})
 
 
-def _write_atomically(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one option per :class:`PretrainConfig` field, plus the data and the output."""
     p = argparse.ArgumentParser(
@@ -409,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       log=lambda line: print(line, file=sys.stderr))  # fmt: skip
     weights = run.path / "backbone.pt"
     state = {k: v.detach().cpu().contiguous() for k, v in result.backbone.state_dict().items()}
-    _write_atomically(weights, lambda handle: torch.save(state, handle))
+    write_atomically(weights, lambda handle: torch.save(state, handle))
     words = sys.argv[1:] if argv is None else list(argv)
     report = {
         "config": config.to_dict(),
@@ -420,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "backbone_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
         "command": " ".join(["python -m recognizability.training.pretrain", *words]),
     }  # fmt: skip
-    _write_atomically(run.path / "pretrain.json", lambda h: h.write(json.dumps(report, indent=2)), mode="w")
+    write_atomically(run.path / "pretrain.json", lambda h: h.write(json.dumps(report, indent=2)), text=True)
     print(f"wrote {weights} (sha256 {report['backbone_sha256']})", file=sys.stderr)
     return 0
 
