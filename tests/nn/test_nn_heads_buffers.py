@@ -4,14 +4,14 @@ captured whole by ``torch.compile``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
 from recognizability._validation import value_checks
 from recognizability.functional import adaface_norm_statistics, curricularface_t_update
 from recognizability.nn import MARGIN_HEAD_NAMES, AdaFace, CurricularFace, MarginHead, build_margin_head
+
+from .host_reads import HostRead
 
 STATEFUL = {"adaface": ("batch_mean", "batch_std"), "curricularface": ("t",)}
 
@@ -99,20 +99,6 @@ def test_a_failing_call_leaves_the_statistics_unchanged(name: str) -> None:
         with pytest.raises(ValueError, match=r"B >= 2"):
             head(e[:1], y[:1])
     assert all(torch.equal(before[k], v) for k, v in head.named_buffers())
-
-
-class HostRead(Exception):
-    pass
-
-
-@pytest.fixture
-def forbid_host_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def refuse(*_: object, **__: object) -> None:
-        raise HostRead("a tensor value was read on the host")
-
-    for attribute in ("__bool__", "__int__", "__float__", "__index__", "item", "tolist"):
-        monkeypatch.setattr(torch.Tensor, attribute, refuse)
-    yield
 
 
 def _training_step(head: MarginHead, e: torch.Tensor, y: torch.Tensor) -> None:

@@ -8,28 +8,13 @@ is used.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
 from recognizability._validation import value_checks
 from recognizability.nn import ArcFace, RecognizabilityLoss, UICenter
 
-
-class HostRead(Exception):
-    pass
-
-
-@pytest.fixture
-def forbid_host_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def refuse(*_: object, **__: object) -> None:
-        raise HostRead("a tensor value was read on the host")
-
-    for name in ("__bool__", "__int__", "__float__", "__index__", "item", "tolist"):
-        monkeypatch.setattr(torch.Tensor, name, refuse)
-    yield
-
+from .host_reads import HostRead
 
 Step = tuple[ArcFace, RecognizabilityLoss, UICenter, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
