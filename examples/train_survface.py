@@ -100,8 +100,9 @@ def train(name: str, config: TrainingConfig, data: RunData, session: Session) ->
                 losses = criterion(F, v, labels, out, ui_center)  # xi, xi_hat, L_L1, L_ID, L_MSE (Eq. 1-10)
             optimizer.zero_grad(set_to_none=True)
             losses.total.backward()
-            # mean over torchrun processes (none in one process); a sharded head's shards are never averaged
-            session.average_gradients(*replicated_modules(model))
+            # torchrun: mean of the gradients and batch-norm statistics over the processes (nothing in one
+            # process); a sharded head's shards are never averaged
+            session.average_replicas(*replicated_modules(model))
             optimizer.step()
             meter.update(losses, len(labels))
         scheduler.step()

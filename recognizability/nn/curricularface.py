@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -51,6 +51,9 @@ class CurricularFace(MarginHead):
     """
 
     t: Tensor
+    #: Buffers each training call updates from its batch (averaged over processes in data-parallel training:
+    #: :meth:`recognizability.training.DistributedContext.average_replicas`).
+    running_statistics: ClassVar[tuple[str, ...]] = ("t",)
 
     def __init__(
         self,

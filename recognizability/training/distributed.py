@@ -4,11 +4,13 @@
 ``WORLD_SIZE``; :func:`init_distributed` then joins the process group (NCCL on CUDA, gloo on CPU) and pins the
 process to its GPU. Each process trains on its own shard of every epoch
 (:class:`~recognizability.training.images.EpochBatches`) and, after ``backward``, the training loop
-averages the gradients over the processes (:meth:`DistributedContext.average_gradients`): the update
+averages the gradients over the processes (:meth:`DistributedContext.average_replicas`): the update
 DistributedDataParallel would make, written where the loop can see it, so the loop may call the backbone's
 ``forward_features`` and ``forward_head`` itself and a class-sharded head can keep its prototypes out of the
-average. Run with plain ``python`` (no ``RANK``/``WORLD_SIZE`` in the environment), the same code runs one
-process and never touches ``torch.distributed``.
+average. The same all-reduce averages the running statistics that training batches update (batch norm's
+running mean and variance, AdaFace's and CurricularFace's), so every process keeps the same model. Run with
+plain ``python`` (no ``RANK``/``WORLD_SIZE`` in the environment), the same code runs one process and never
+touches ``torch.distributed``.
 
 Only rank 0 writes checkpoints, reports and plots (:attr:`DistributedContext.is_main`).
 """
@@ -22,7 +24,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistributedContext", "init_distributed", "resolve_device"]
+__all__ = ["DistributedContext", "init_distributed", "resolve_device", "running_statistics"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,6 @@ class DistributedContext:
         dist.all_reduce(value, op=dist.ReduceOp.SUM)
         return value / self.world_size
 
-    @torch.no_grad()
     def average_gradients(self, *modules: nn.Module) -> None:
         """Replace each gradient of ``modules`` by its mean over the processes (nothing in one process).
 
@@ -67,24 +68,72 @@ class DistributedContext:
         on every process. Gradients are flattened into one buffer per dtype and device, so a step costs one
         all-reduce per buffer.
         """
+        self._average(_gradients(modules))
+
+    def average_replicas(self, *modules: nn.Module) -> None:
+        """:meth:`average_gradients`, and the mean over the processes of the running statistics that the
+        training batches updated (:func:`running_statistics`), in the same all-reduce.
+
+        Every process then holds the same weights and the same statistics, as if one process had run the
+        whole step: a running mean (batch norm's ``running_mean``, AdaFace's ``batch_mean``, CurricularFace's
+        ``t``) is an average of per-batch means, so with equal batch sizes its mean over the processes is the
+        running mean of the whole batch, exactly; batch norm's ``running_var`` becomes the mean of the
+        processes' variances, which leaves out the spread of their batch means (as DDP without SyncBatchNorm,
+        which keeps rank 0's). Call after ``backward`` and before the optimiser step.
+        """
+        self._average(_gradients(modules) + running_statistics(*modules))
+
+    @torch.no_grad()
+    def _average(self, tensors: list[torch.Tensor]) -> None:
+        """Replace each tensor by its mean over the processes: one all-reduce per dtype and device."""
         if not self.is_distributed:
             return
         buckets: dict[tuple[torch.dtype, torch.device], list[torch.Tensor]] = {}
-        seen: set[int] = set()
-        for module in modules:
-            for parameter in module.parameters():
-                if parameter.grad is not None and id(parameter) not in seen:
-                    seen.add(id(parameter))
-                    grad = parameter.grad
-                    buckets.setdefault((grad.dtype, grad.device), []).append(grad)
-        for grads in buckets.values():
-            flat = torch.cat([g.reshape(-1) for g in grads])
+        for tensor in tensors:
+            buckets.setdefault((tensor.dtype, tensor.device), []).append(tensor)
+        for group in buckets.values():
+            flat = torch.cat([t.reshape(-1) for t in group])
             dist.all_reduce(flat, op=dist.ReduceOp.SUM)
             flat /= self.world_size
             offset = 0
-            for g in grads:
-                g.copy_(flat[offset : offset + g.numel()].view_as(g))
-                offset += g.numel()
+            for t in group:
+                t.copy_(flat[offset : offset + t.numel()].view_as(t))
+                offset += t.numel()
+
+
+def _gradients(modules: tuple[nn.Module, ...]) -> list[torch.Tensor]:
+    """The gradients of the parameters of ``modules``, each parameter once (shared ones too)."""
+    seen: set[int] = set()
+    grads: list[torch.Tensor] = []
+    for module in modules:
+        for parameter in module.parameters():
+            if parameter.grad is not None and id(parameter) not in seen:
+                seen.add(id(parameter))
+                grads.append(parameter.grad)
+    return grads
+
+
+def running_statistics(*modules: nn.Module) -> list[torch.Tensor]:
+    """The buffers that a training-mode forward pass updates from its batch, in the submodules of ``modules``
+    that are in training mode: batch norm's ``running_mean`` and ``running_var`` (layers that track them),
+    and the buffers a module names in its ``running_statistics`` class attribute (AdaFace's ``batch_mean``
+    and ``batch_std``, CurricularFace's ``t``). Frozen batch norm (eval mode) and fitted buffers (the UI
+    centre) are left out: they are the same on every process. Each buffer once, in module order."""
+    seen: set[int] = set()
+    found: list[torch.Tensor] = []
+    for module in modules:
+        for submodule in module.modules():
+            if not submodule.training:
+                continue
+            names: tuple[str, ...] = getattr(type(submodule), "running_statistics", ())
+            if isinstance(submodule, nn.modules.batchnorm._NormBase) and submodule.track_running_stats:
+                names = ("running_mean", "running_var")
+            for name in names:
+                buffer = getattr(submodule, name, None)
+                if isinstance(buffer, torch.Tensor) and buffer.is_floating_point() and id(buffer) not in seen:
+                    seen.add(id(buffer))
+                    found.append(buffer)
+    return found
 
 
 def resolve_device(device: str | torch.device | None, name: str = "--device") -> torch.device:

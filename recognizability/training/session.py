@@ -443,6 +443,12 @@ class Session:
         """Mean of the gradients over the torchrun processes (nothing in a single process)."""
         self.context.average_gradients(*modules)
 
+    def average_replicas(self, *modules: nn.Module) -> None:
+        """Mean of the gradients and of the running statistics (batch norm's, AdaFace's, CurricularFace's)
+        over the torchrun processes, in one all-reduce (nothing in a single process):
+        :meth:`DistributedContext.average_replicas`."""
+        self.context.average_replicas(*modules)
+
     def evaluate(self, result: TrainingResult, data: RunData) -> RunReport | None:
         """The benchmark's protocol and the quality comparison (:func:`evaluate_run`); writes
         ``OUT/<name>/report.json`` and the plots. Returns the report (None on processes but the main one)."""
