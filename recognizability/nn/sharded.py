@@ -355,12 +355,45 @@ class ShardedArcFace(nn.Module):
         )
 
     @torch.no_grad()
+    def gather_rows(self, rows: Tensor, dst: int = 0) -> Tensor | None:
+        """All ``C`` rows of a tensor shaped like the prototypes, whose ``C_r`` rows each process holds,
+        ``(C, D)`` on the CPU of process ``dst`` (rank in the head's group); ``None`` on the other processes.
+
+        ``rows`` is this process's ``(C_r, D)`` part: ``weight`` itself or a tensor shaped like it, such as
+        Adam's moments of ``weight``. The shards travel to ``dst`` one at a time (point-to-point), so
+        ``dst``'s device holds one shard beside its own and its CPU the whole result; the other processes keep
+        nothing. A collective: every process of the group must call it, with rows of the same dtype.
+        """
+        check_shape(rows, "rows", (self.class_end - self.class_start, self.embedding_dim))
+        group = self.process_group
+        if group is None or self.world_size == 1:
+            return rows.detach().cpu().clone()
+        if self.rank != dst:
+            dist.send(rows.detach().contiguous(), dst=dist.get_global_rank(group, dst), group=group)
+            return None
+        parts: list[Tensor] = []
+        for source, (start, end) in enumerate(self._all_shards()):
+            if source == dst:
+                parts.append(rows.detach().cpu().clone())
+                continue
+            received = rows.new_empty(end - start, self.embedding_dim)
+            dist.recv(received, src=dist.get_global_rank(group, source), group=group)
+            parts.append(received.cpu())
+        return torch.cat(parts)
+
+    def local_rows(self, rows: Tensor, name: str = "rows") -> Tensor:
+        """This process's rows ``rows[class_start:class_end]`` (a view) of a ``(C, D)`` tensor shaped like all
+        the prototypes (the weight, or Adam's moments of it, e.g. from :meth:`gather_rows`)."""
+        check_shape(rows, name, (self.num_classes, self.embedding_dim))
+        return rows[self.class_start : self.class_end]
+
+    @torch.no_grad()
     def load_full_weight(self, weight: Tensor) -> None:
         """Copy this process's rows ``weight[class_start:class_end]`` of a full ``(C, D)`` prototype matrix
         (e.g. ``ArcFace.state_dict()["weight"]`` or :meth:`full_weight`)."""
         check_shape(weight, "weight", (self.num_classes, self.embedding_dim))
         check_floating(weight, "weight")
-        self.weight.copy_(weight[self.class_start : self.class_end])
+        self.weight.copy_(self.local_rows(weight, "weight"))
 
     @torch.no_grad()
     def load_shards(self, shards: Sequence[Mapping[str, Any]], prefix: str = "") -> None:

@@ -181,7 +181,18 @@ def _sampling_and_checkpoints(group: dist.ProcessGroup) -> dict[str, float]:
         head.load_state_dict(foreign)
     torch.testing.assert_close(head.full_weight(), full)  # unchanged by the failed call
     head.load_state_dict(resharded.state_dict())
+    # gather_rows: every shard onto one process's CPU (the group's last rank too: ranks are the group's)
+    gathered = {dst: head.gather_rows(head.weight * 3, dst=dst) for dst in (0, world - 1)}
+    for dst, whole in gathered.items():
+        assert (whole is None) == (head.rank != dst)
+    whole = head.full_weight()  # a collective: every process calls it
+    mine = gathered.get(head.rank)
+    gather_difference = 0.0 if mine is None else _max_difference(mine, whole * 3)
+    torch.testing.assert_close(head.local_rows(whole), head.weight.detach())
+    with pytest.raises(ValueError, match=r"expected rows of shape"):
+        head.gather_rows(head.weight[:-1])  # raises before any message is sent
     return {
+        "gather_rows": gather_difference,
         "sampled_loss": _max_difference(out.loss.detach(), loss),
         "sampled_positive_cosine": _max_difference(out.positive_cosine, positive[rows]),
         "sampled_nearest_negative_cosine": _max_difference(out.nearest_negative_cosine, nearest[rows]),
