@@ -95,6 +95,7 @@ from .reports import (
     write_report,
 )
 from .session import TERM_NAMES, EpochMeter, RunOptions, Session, TrainingResult, TrainingRun
+from .sharded_heads import checkpoint_states, shard_checkpoint
 from .steps import autocast, embed_images, validate
 
 __all__ = [
@@ -154,6 +155,7 @@ __all__ = [
     "build_modules",
     "build_parser",
     "cache_dir",
+    "checkpoint_states",
     "comparison_table",
     "demo_config",
     "embed_images",
@@ -180,6 +182,7 @@ __all__ = [
     "save_checkpoint",
     "seed_everything",
     "set_train_mode",
+    "shard_checkpoint",
     "validate",
     "validation_subset",
     "write_report",

@@ -54,6 +54,7 @@ __all__ = [
     "restore_rng_state",
     "save_checkpoint",
     "seed_everything",
+    "unwrap_model",
 ]
 
 #: Version of the checkpoint layout written by :func:`save_checkpoint` (1: earlier releases, numpy RNG state
@@ -209,7 +210,7 @@ def _check_rng_state(state: object, where: str) -> None:
         fail("the CUDA RNG states as a list of 1-D uint8 tensors")
 
 
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
     """The module inside DistributedDataParallel / torch.compile wrappers (their state-dict keys differ)."""
     inner = getattr(model, "module", None)
     if isinstance(inner, torch.nn.Module):
@@ -230,6 +231,8 @@ def save_checkpoint(
     settings: RunSettings,
     extra: dict[str, Any] | None = None,
     kind: str = CHECKPOINT_KIND,
+    model_state: Mapping[str, Any] | None = None,
+    optimizer_state: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a complete checkpoint to ``path`` atomically (temporary file + ``os.replace``).
 
@@ -242,6 +245,9 @@ def save_checkpoint(
         settings: the run's settings (saved as a dict; checked on resume).
         extra: any JSON-able history (per-epoch loss terms, validation figures).
         kind: :data:`CHECKPOINT_KIND` (fine-tuning) or :data:`PRETRAINING_CHECKPOINT_KIND` (stage 1).
+        model_state, optimizer_state: the state dicts to store instead of ``model.state_dict()`` and
+            ``optimizer.state_dict()`` (a class-sharded head's whole prototypes:
+            :func:`~recognizability.training.sharded_heads.checkpoint_states`).
 
     Returns:
         The path written.
@@ -253,8 +259,8 @@ def save_checkpoint(
     payload = {
         "format": CHECKPOINT_FORMAT,
         "kind": kind,
-        "model": _unwrap(model).state_dict(),
-        "optimizer": optimizer.state_dict(),
+        "model": unwrap_model(model).state_dict() if model_state is None else dict(model_state),
+        "optimizer": optimizer.state_dict() if optimizer_state is None else dict(optimizer_state),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
         "rng": capture_rng_state(),
         "epoch": int(epoch),
@@ -417,9 +423,10 @@ def read_training_checkpoint(
         raise refuse(f"its settings are a {type(settings).__name__}, not a dict with str keys")
     model_state = payload["model"]
     if not isinstance(model_state, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model_state.items()
+        isinstance(k, str) and (isinstance(v, torch.Tensor) or _is_extra_state(k, v))
+        for k, v in model_state.items()
     ):
-        raise refuse("its 'model' entry is not a state dict (names -> tensors)")
+        raise refuse("its 'model' entry is not a state dict (names -> tensors, or plain module extra states)")
     prototypes = model_state.get("head.weight")
     num_classes = int(prototypes.shape[0]) if prototypes is not None and prototypes.dim() == 2 else None
     for name in ("optimizer", "extra"):
@@ -430,6 +437,24 @@ def read_training_checkpoint(
     payload["format"] = CHECKPOINT_FORMAT
     payload["kind"] = kind
     return TrainingCheckpoint(Path(source), int(fmt), int(epoch), settings, num_classes, payload)
+
+
+def _is_extra_state(key: str, value: object) -> bool:
+    """A module's ``get_extra_state()`` entry (e.g. a class-sharded head's class range) holding plain
+    values only: ints, floats, str, bool, None, and lists, tuples and str-keyed dicts of them."""
+    if not key.rsplit(".", 1)[-1] == "_extra_state":
+        return False
+
+    def plain(item: object) -> bool:
+        if item is None or isinstance(item, (bool, int, float, str)):
+            return True
+        if isinstance(item, (list, tuple)):
+            return all(plain(x) for x in item)
+        if isinstance(item, Mapping):
+            return all(isinstance(k, str) and plain(v) for k, v in item.items())
+        return False
+
+    return plain(value)
 
 
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -506,6 +531,12 @@ def _shape_list(items: list[str]) -> str:
     return f"[{shown}{', ...' if len(items) > 8 else ''}]"
 
 
+def _described(entry: object) -> object:
+    """What of a state-dict entry must match between a checkpoint and a model: a tensor's shape, or a
+    module's extra state itself (a class-sharded head's class range)."""
+    return tuple(entry.shape) if isinstance(entry, torch.Tensor) else entry
+
+
 def check_checkpoint_fits(
     checkpoint: TrainingCheckpoint,
     model: torch.nn.Module,
@@ -524,13 +555,13 @@ def check_checkpoint_fits(
     """
     source = str(checkpoint.path)
     stored = checkpoint.payload["model"]
-    own = _unwrap(model).state_dict()
+    own = unwrap_model(model).state_dict()
     missing = [k for k in own if k not in stored]
     unexpected = [k for k in stored if k not in own]
     mismatched = [
-        f"{k}: checkpoint {tuple(stored[k].shape)} vs model {tuple(own[k].shape)}"
+        f"{k}: checkpoint {_described(stored[k])} vs model {_described(own[k])}"
         for k in own
-        if k in stored and stored[k].shape != own[k].shape
+        if k in stored and _described(stored[k]) != _described(own[k])
     ]
     if missing or unexpected or mismatched:
         lines = [
@@ -630,7 +661,7 @@ def load_checkpoint(
         check_resume_settings(checkpoint, settings)
     check_checkpoint_fits(checkpoint, model, optimizer, scheduler)
     payload = checkpoint.payload
-    _unwrap(model).load_state_dict(payload["model"])
+    unwrap_model(model).load_state_dict(payload["model"])
     if optimizer is not None:
         optimizer.load_state_dict(payload["optimizer"])
     if scheduler is not None and payload["scheduler"] is not None:

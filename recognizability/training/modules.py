@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
 
 from recognizability.backbones import FaceBackbone, create_backbone, freeze_batchnorm, load_pretrained
@@ -84,20 +83,17 @@ def build_head(config: HeadConfig, embedding_dim: int, num_classes: int) -> nn.M
 
     ``config.parallel`` "chunked" gives :class:`~recognizability.nn.ChunkedArcFace` (the same outputs as
     ArcFace without a (B, C) tensor) and "sharded" :class:`~recognizability.nn.ShardedArcFace`, whose
-    process holds only its shard of the classes: it needs the initialised process group of ``torchrun``
-    (:class:`~recognizability.training.Session` joins it), and its gradients must not be averaged over the
-    processes (:func:`replicated_modules`).
+    process holds only its shard of the classes of the initialised process group of ``torchrun``
+    (:class:`~recognizability.training.Session` joins it, and refuses "sharded" without torchrun); its
+    gradients must not be averaged over the processes (:func:`replicated_modules`). Without a process
+    group (e.g. :func:`~recognizability.training.predict.load_trained_model` reading a sharded run's
+    checkpoint, which holds the whole head) it holds every class.
     """
     if config.name not in _HEADS:
         raise ValueError(f"expected head to be one of {sorted(_HEADS)}, got {config.name!r}")
     if config.parallel == "chunked":
         return ChunkedArcFace(embedding_dim, num_classes, **config.options())
     if config.parallel == "sharded":
-        if not (dist.is_available() and dist.is_initialized()):
-            raise ValueError(
-                "expected an initialised torch.distributed process group for head parallel 'sharded' "
-                "(launch with torchrun), got none"
-            )
         return ShardedArcFace(embedding_dim, num_classes, **config.options())
     return _HEADS[config.name](config, embedding_dim, num_classes)
 

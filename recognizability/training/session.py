@@ -37,6 +37,7 @@ from .guards import check_batch_size_for_training
 from .modules import MethodModules, build_backbone, build_criterion
 from .reports import RunReport, TrainingSummary, comparison_table, ui_cluster_table, write_report
 from .run_dir import RunDir, prepare_run_dir
+from .sharded_heads import checkpoint_states, shard_checkpoint
 from .ui_cluster import backbone_ui_cluster
 
 __all__ = [
@@ -257,10 +258,15 @@ class TrainingRun:
         if run_dir is not None:
             self.checkpoint = run_dir.checkpoint
             if run_dir.resume_checkpoint is not None:  # read and checked against config by prepare_run_dir
+                # a class-sharded head is stored whole: this process takes its rows (any number of processes)
+                checkpoint = shard_checkpoint(run_dir.resume_checkpoint, model, optimizer)
                 payload = load_checkpoint(
-                    run_dir.resume_checkpoint, model=model, optimizer=optimizer, scheduler=scheduler,
+                    checkpoint,
+                    model=model,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
                     map_location=session.device,
-                )  # fmt: skip
+                )
                 self.start_epoch = int(payload["epoch"])
                 self.history = [dict(row) for row in payload["extra"].get("history", [])]
                 session.say(f"resumed from {self.checkpoint} after epoch {self.start_epoch}")
@@ -294,13 +300,17 @@ class TrainingRun:
             f"{terms['attention']:.3f}) val acc (flipped, {self.config.data.validation_degrade_size}px) "
             f"{validation['accuracy']:.3f} [{terms['images_per_second']:.0f} img/s]"
         )
-        if self.checkpoint is not None and self.run_dir is not None and self.session.context.is_main:
-            # --overwrite: the earlier run's files make way only now, for the new run's first checkpoint
-            with self.run_dir.replacing_earlier_run():
-                save_checkpoint(
-                    self.checkpoint, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
-                    epoch=epoch + 1, settings=self.config, extra={"history": self.history},
-                )  # fmt: skip
+        if self.checkpoint is not None and self.run_dir is not None:
+            # a class-sharded head's shards are gathered whole onto the main process (a collective)
+            model_state, optimizer_state = checkpoint_states(self.model, self.optimizer)
+            if self.session.context.is_main:
+                # --overwrite: the earlier run's files make way only now, for the new run's first checkpoint
+                with self.run_dir.replacing_earlier_run():
+                    save_checkpoint(
+                        self.checkpoint, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
+                        epoch=epoch + 1, settings=self.config, extra={"history": self.history},
+                        model_state=model_state, optimizer_state=optimizer_state,
+                    )  # fmt: skip
         self.session.context.barrier()
 
     def finish(self) -> TrainingResult:
@@ -368,6 +378,12 @@ class Session:
         ``config`` now) or ``--overwrite``. Each name is prepared once; None when the session writes nothing.
         """
         check_config_can_train(config)
+        if config.head.parallel == "sharded" and not self.context.is_distributed:
+            raise ValueError(
+                "expected --head-parallel sharded under torchrun (the classes are split over its processes), "
+                "got a single process started without torchrun; use --head-parallel chunked on one device, "
+                "or torchrun --nproc_per_node=N"
+            )
         if self.out is None:
             return None
         if name not in self._run_dirs:

@@ -1,6 +1,8 @@
 """The example's training loop in two gloo processes (as ``torchrun --nproc_per_node=2`` runs it, on CPU):
-the replicated modules end with the same weights on both processes, and with ``--head-parallel sharded`` each
-process trains its own shard of the prototypes, never averaged with the other's."""
+the replicated modules end with the same weights and batch-norm statistics on both processes, with
+``--head-parallel sharded`` each process trains its own shard of the prototypes, never averaged with the
+other's, and a sharded run's checkpoint holds the whole head: ``--resume`` continues it exactly and prediction
+reads it in one process."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from recognizability.nn import ArcFace, ShardedArcFace
+from recognizability.training.checkpoint import read_training_checkpoint
+from recognizability.training.predict import load_trained_model
 from recognizability.training.steps import nearest_class
 
 from ._examples import load_example, tiny_config, tiny_data, tiny_session
@@ -63,22 +67,36 @@ def _worker(rank: int, port: int, folder: str) -> None:
                     torch.randn(50, 32, generator=torch.Generator().manual_seed(3)), head
                 ),
             }
+        # A sharded run stopped after one epoch and resumed for a second equals a run of two epochs.
+        runs = Path(folder) / "runs"
+        two_epochs = tiny_config(epochs=2, max_steps_per_epoch=2, batch_size=16, parallel="sharded")
+        train("stopped", two_epochs.replace(epochs=1), data, tiny_session(runs))
+        resumed = train("stopped", two_epochs, data, tiny_session(runs, resume=True))
+        straight = train("straight", two_epochs, data, session)
+        for name, result in (("resumed", resumed), ("straight", straight)):
+            results[name] = {
+                "state": {k: v for k, v in result.model.state_dict().items() if k != "head._extra_state"},
+                "history": result.history,
+                "resumed_from": result.resumed_from,
+                "full_weight": result.model.head.full_weight(),
+            }
         torch.save(results, Path(folder) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
 
 
 @pytest.fixture(scope="module")
-def two_processes(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not dist.is_available() or not dist.is_gloo_available():
         pytest.skip("gloo backend missing")
     folder = tmp_path_factory.mktemp("ddp")
     mp.spawn(_worker, args=(_free_port(), str(folder)), nprocs=WORLD_SIZE, join=True)
-    return [torch.load(folder / f"rank{r}.pt", weights_only=True) for r in range(WORLD_SIZE)]
+    return folder
 
 
-#: Buffers that the loop does not synchronise: each process updates them from its own images.
-_BATCHNORM_STATISTICS = (".running_mean", ".running_var", ".num_batches_tracked")
+@pytest.fixture(scope="module")
+def two_processes(run_folder: Path) -> list[dict[str, Any]]:
+    return [torch.load(run_folder / f"rank{r}.pt", weights_only=True) for r in range(WORLD_SIZE)]
 
 
 def _not_head(key: str) -> bool:
@@ -92,15 +110,16 @@ def test_replicated_modules_end_equal_on_both_processes(
 ) -> None:
     first, second = (r[parallel] for r in two_processes)
     assert first["state"].keys() == second["state"].keys()
-    for key in filter(_not_head, first["state"]):  # backbone, criterion, UI centre
-        if key.endswith(_BATCHNORM_STATISTICS):
-            continue  # each process's own running statistics (the embedding's BatchNorm1d is not frozen)
+    trained_statistics = [k for k in first["state"] if k.endswith(".running_mean") and _not_head(k)]
+    assert trained_statistics, "the tiny configuration trains batch norm: its statistics must be compared"
+    for key in filter(
+        _not_head, first["state"]
+    ):  # backbone (batch-norm statistics too), criterion, UI centre
         torch.testing.assert_close(first["state"][key], second["state"][key], rtol=0, atol=0, msg=key)
     for a, b in zip(first["history"], second["history"], strict=True):
         for name in ("total", "classification", "regression", "diversion", "attention"):
             assert math.isfinite(a[name]) and a[name] == b[name], name  # means over both processes
-        # validation runs in eval mode on each process's own BatchNorm statistics
-        assert 0.0 <= a["val_accuracy"] <= 1.0 and 0.0 <= b["val_accuracy"] <= 1.0
+        assert 0.0 <= a["val_accuracy"] <= 1.0 and a["val_accuracy"] == b["val_accuracy"]
 
 
 @pytest.mark.slow
@@ -136,3 +155,52 @@ def test_validation_finds_the_nearest_prototype_over_all_shards(two_processes: l
     assert bool((dense >= 4).any()) and bool((dense < 4).any())  # both shards hold winners
     for run in runs:
         assert torch.equal(run["nearest"], dense)
+
+
+@pytest.mark.slow
+def test_a_resumed_sharded_run_equals_an_uninterrupted_one(two_processes: list[dict[str, Any]]) -> None:
+    for rank, results in enumerate(two_processes):
+        resumed, straight = results["resumed"], results["straight"]
+        assert resumed["resumed_from"] == 1 and straight["resumed_from"] == 0
+        assert resumed["state"].keys() == straight["state"].keys()
+        for key in resumed["state"]:  # this process's shard and moments were restored from the whole head
+            torch.testing.assert_close(resumed["state"][key], straight["state"][key], rtol=0, atol=0,
+                                       msg=f"rank {rank}: {key}")  # fmt: skip
+        for a, b in zip(resumed["history"], straight["history"], strict=True):
+            assert {k: v for k, v in a.items() if k != "images_per_second"} == {
+                k: v for k, v in b.items() if k != "images_per_second"
+            }
+        torch.testing.assert_close(resumed["full_weight"], straight["full_weight"], rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_a_sharded_runs_checkpoint_holds_the_whole_head_and_predicts(
+    two_processes: list[dict[str, Any]], run_folder: Path
+) -> None:
+    checkpoint = run_folder / "runs" / "stopped" / "last.pt"
+    stored = read_training_checkpoint(checkpoint)
+    classes = 8  # tiny_data
+    assert stored.num_classes == classes and stored.epoch == 2
+    assert stored.payload["model"]["head._extra_state"] == {
+        "num_classes": 8,
+        "class_start": 0,
+        "class_end": 8,
+    }
+    whole = two_processes[0]["resumed"]["full_weight"]
+    torch.testing.assert_close(stored.payload["model"]["head.weight"], whole, rtol=0, atol=0)
+    model, settings = load_trained_model(checkpoint)  # one process: a head over every class
+    assert settings.head.parallel == "sharded" and isinstance(model.head, ShardedArcFace)
+    assert (model.head.class_start, model.head.class_end) == (0, classes)
+    torch.testing.assert_close(model.head.weight.detach(), whole, rtol=0, atol=0)
+    for key, value in two_processes[0]["resumed"]["state"].items():
+        if _not_head(key):
+            torch.testing.assert_close(model.state_dict()[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_sharded_heads_need_torchrun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    session = tiny_session(tmp_path)
+    with pytest.raises(ValueError, match=r"--head-parallel sharded under torchrun.*chunked"):
+        session.prepare({"sharded": tiny_config(parallel="sharded")})
+    assert not any(tmp_path.iterdir())  # nothing was created
