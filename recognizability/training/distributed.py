@@ -68,7 +68,8 @@ class DistributedContext:
         on every process. Gradients are flattened into one buffer per dtype and device, so a step costs one
         all-reduce per buffer.
         """
-        self._average(_gradients(modules))
+        if self.is_distributed:
+            self._average(_gradients(modules))
 
     def average_replicas(self, *modules: nn.Module) -> None:
         """:meth:`average_gradients`, and the mean over the processes of the running statistics that the
@@ -78,16 +79,16 @@ class DistributedContext:
         whole step: a running mean (batch norm's ``running_mean``, AdaFace's ``batch_mean``, CurricularFace's
         ``t``) is an average of per-batch means, so with equal batch sizes its mean over the processes is the
         running mean of the whole batch, exactly; batch norm's ``running_var`` becomes the mean of the
-        processes' variances, which leaves out the spread of their batch means (as DDP without SyncBatchNorm,
-        which keeps rank 0's). Call after ``backward`` and before the optimiser step.
+        processes' variances, which leaves out the spread of their batch means (DDP without SyncBatchNorm
+        instead copies rank 0's statistics to every process before each forward pass). Call after
+        ``backward`` and before the optimiser step.
         """
-        self._average(_gradients(modules) + running_statistics(*modules))
+        if self.is_distributed:  # nothing to collect in one process
+            self._average(_gradients(modules) + running_statistics(*modules))
 
     @torch.no_grad()
     def _average(self, tensors: list[torch.Tensor]) -> None:
         """Replace each tensor by its mean over the processes: one all-reduce per dtype and device."""
-        if not self.is_distributed:
-            return
         buckets: dict[tuple[torch.dtype, torch.device], list[torch.Tensor]] = {}
         for tensor in tensors:
             buckets.setdefault((tensor.dtype, tensor.device), []).append(tensor)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import socket
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,34 @@ def test_a_sharded_runs_checkpoint_holds_the_whole_head_and_predicts(
     for key, value in two_processes[0]["resumed"]["state"].items():
         if _not_head(key):
             torch.testing.assert_close(model.state_dict()[key], value, rtol=0, atol=0, msg=key)
+
+
+@pytest.mark.slow
+def test_a_sharded_run_of_two_processes_resumes_in_one(
+    run_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = tmp_path / "runs"
+    shutil.copytree(run_folder / "runs" / "stopped", runs / "stopped")
+    stored = read_training_checkpoint(runs / "stopped" / "last.pt")
+    for name, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1"),
+                        ("MASTER_PORT", str(_free_port()))):  # fmt: skip
+        monkeypatch.setenv(name, value)  # torchrun --nproc_per_node=1
+    train = load_example("train_tinyface").train
+    config = tiny_config(epochs=3, max_steps_per_epoch=2, batch_size=16, parallel="sharded")
+    session = tiny_session(runs, resume=True)
+    try:
+        result = train("stopped", config, tiny_data(tmp_path, n=128), session)
+    finally:
+        dist.destroy_process_group()
+    assert result.resumed_from == 2 and len(result.history) == 3
+    assert result.history[:2] == [dict(row) for row in stored.payload["extra"]["history"]]
+    assert math.isfinite(result.history[2]["classification"])
+    head = result.model.head
+    assert isinstance(head, ShardedArcFace)
+    assert (head.world_size, head.class_start, head.class_end) == (1, 0, 8)  # every class: the whole head
+    again = read_training_checkpoint(runs / "stopped" / "last.pt")
+    assert again.epoch == 3 and again.num_classes == 8
+    assert not torch.equal(again.payload["model"]["head.weight"], stored.payload["model"]["head.weight"])
 
 
 def test_sharded_heads_need_torchrun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
