@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +24,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from recognizability.backbones.loading import CheckpointError, load_pretrained
 from recognizability.backbones.registry import available_pretrained
 from recognizability.metrics.ui_cluster import UIClusterStatistics
 from recognizability.nn import RecognizabilityLossOutput
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import TrainingConfig
+from .config import ModelConfig, TrainingConfig
 from .data import RunData, load_run_data, resolve_benchmark
 from .distributed import DistributedContext, init_distributed
 from .evaluation import evaluate_run
@@ -130,9 +132,12 @@ def _plot_names() -> tuple[str, ...]:
 
 
 def check_config_can_train(config: TrainingConfig) -> None:
-    """What can be checked of a run before any data is loaded or any weights are read, changing nothing.
+    """What can be checked of a run before any data is loaded, changing nothing.
 
-    - ``pretrained`` is a file, or weights shipped in the package for the backbone;
+    - ``pretrained`` is weights shipped in the package for the backbone, or a file of weights that fit it:
+      the file is read and checked against the backbone built on the ``meta`` device (no memory for the
+      backbone, nothing copied; :func:`~recognizability.backbones.load_pretrained`'s checks), once per file
+      and backbone;
     - a batch size of 1 fits the model's batch-norm layers
       (:func:`~recognizability.training.guards.check_batch_size_for_training`), checked on the backbone and
       the criterion built on the ``meta`` device (no memory, no weights read; only then, as the meta device's
@@ -152,6 +157,7 @@ def check_config_can_train(config: TrainingConfig) -> None:
                 f"expected --pretrained to be a checkpoint file or weights shipped for {model.backbone} "
                 f"({shipped or 'none'}), got {model.pretrained!r} ({what})"
             )
+        _check_pretrained_fits(model, path)
     if config.data.batch_size != 1:  # >= 1 checked by DataConfig; batch norm trains on 2 or more
         return
     with torch.device("meta"):
@@ -161,6 +167,38 @@ def check_config_can_train(config: TrainingConfig) -> None:
         check_batch_size_for_training(nn.ModuleDict({"backbone": backbone, "criterion": criterion}), 1)
     except ValueError as err:
         raise ValueError(f"--batch-size: {err}") from None
+
+
+#: (file, size, modification time, backbone configuration) of the ``--pretrained`` files found to fit.
+_PRETRAINED_FITS: set[tuple[str, int, int, str]] = set()
+
+
+def _check_pretrained_fits(model: ModelConfig, path: Path) -> None:
+    """Read the ``pretrained`` file and check it fits the backbone of ``model``, without loading it anywhere.
+
+    Raises:
+        ValueError: ``--pretrained: `` and :func:`~recognizability.backbones.load_pretrained`'s message (not a
+            torch file, truncated, pickled objects, no backbone state dict, missing or mismatched keys).
+    """
+    stat = path.stat()
+    key = (
+        str(path.resolve()),
+        stat.st_size,
+        stat.st_mtime_ns,
+        repr(dataclasses.replace(model, pretrained=None)),
+    )
+    if key in _PRETRAINED_FITS:
+        return
+    with torch.device("meta"):
+        backbone = build_backbone(dataclasses.replace(model, pretrained=None))
+    with warnings.catch_warnings():
+        # torch warns that copying into a meta parameter is a no-op: nothing is meant to be copied
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            load_pretrained(backbone, path)
+        except CheckpointError as err:
+            raise ValueError(f"--pretrained: {err}") from None
+    _PRETRAINED_FITS.add(key)
 
 
 class EpochMeter:

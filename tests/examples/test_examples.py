@@ -127,22 +127,32 @@ def test_overwrite_keeps_the_earlier_run_until_the_new_one_checkpoints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RECOGNIZABILITY_CACHE", str(tmp_path / "cache"))
-    from recognizability.training.checkpoint import CheckpointError
+    from recognizability.training import session
 
     out = tmp_path / "out"
     (out / "full").mkdir(parents=True)
     for name in ("last.pt", "report.json", "cmc.png"):
         (out / "full" / name).write_bytes(f"earlier {name}".encode())
     before = {p.name: p.read_bytes() for p in (out / "full").iterdir()}
-    typo = tmp_path / "weights.txt"  # passes the up-front checks (a file), fails when read
+    typo = tmp_path / "weights.txt"  # not weights: refused while parsing, before anything is loaded
     typo.write_text("not weights\n")
     main = load_example("train_tinyface").main
-    with pytest.raises(CheckpointError, match=r"weights\.txt"):
+    with pytest.raises(SystemExit) as stop:
         main(_argv("tinyface", out, "--no-baseline", "--overwrite", "--pretrained", str(typo)))
-    assert {p.name: p.read_bytes() for p in (out / "full").iterdir()} == before  # no backup left either
-    with pytest.raises(CheckpointError, match=r"weights\.txt"):
-        main(_argv("tinyface", tmp_path / "new", "--no-baseline", "--pretrained", str(typo)))
-    assert not (tmp_path / "new").exists()  # a failed new run leaves no empty folder
+    assert stop.value.code == 2
+    assert {p.name: p.read_bytes() for p in (out / "full").iterdir()} == before
+
+    def fails(self: object, *args: object) -> None:
+        raise RuntimeError("the new run failed in its first step")
+
+    with monkeypatch.context() as patch:  # a failure during training, before the first checkpoint
+        patch.setattr(session.EpochMeter, "update", fails)
+        with pytest.raises(RuntimeError, match="first step"):
+            main(_argv("tinyface", out, "--no-baseline", "--overwrite"))
+        assert {p.name: p.read_bytes() for p in (out / "full").iterdir()} == before  # no backup left either
+        with pytest.raises(RuntimeError, match="first step"):
+            main(_argv("tinyface", tmp_path / "new", "--no-baseline"))
+        assert not (tmp_path / "new").exists()  # a failed new run leaves no empty folder
 
     assert main(_argv("tinyface", out, "--no-baseline", "--no-plots", "--overwrite")) == 0
     assert sorted(p.name for p in (out / "full").iterdir()) == ["last.pt", "report.json"]  # the old plot too

@@ -3,11 +3,14 @@ options derived from the configuration's fields, the runs it plans, the syntheti
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
+import torch
 
-from recognizability.training import TrainingConfig, parse_args, planned_runs
+from recognizability.backbones import create_backbone
+from recognizability.training import TrainingConfig, build_backbone, demo_config, parse_args, planned_runs
 from recognizability.training.cli import _synthetic_sizes, build_parser
 
 from ._usage import UsageError, run_command
@@ -21,10 +24,16 @@ OPTIONS_0_1_0 = {
 }  # fmt: skip
 
 
-def _weights(tmp: Path) -> Path:
-    """A file for --pretrained (only its existence is checked while parsing)."""
-    (tmp / "weights.pth").write_bytes(b"")
-    return tmp / "weights.pth"
+def _weights(tmp: Path, backbone: str = "mobilefacenet") -> Path:
+    """A file of ``backbone``'s weights for --pretrained (read and checked against the backbone while
+    parsing); ``"demo"``: the CPU demo's backbone."""
+    path = tmp / f"{backbone}.pth"
+    if backbone == "demo":
+        model = build_backbone(dataclasses.replace(demo_config("tinyface").model, pretrained=None))
+    else:
+        model = create_backbone(backbone)
+    torch.save(model.state_dict(), path)
+    return path
 
 
 def test_options_keep_their_names() -> None:
@@ -45,16 +54,16 @@ def test_options_replace_the_fields_they_name(tmp_path: Path) -> None:
     assert config.run.mode == "demo"
     assert (config.optim.epochs, config.loss.tau, config.ui.ui_statistics) == (3, 0.5, True)
     assert (config.run.max_steps_per_epoch, config.data.batch_size, config.run.seed) == (2, 8, 4)
-    weights = ["--pretrained", str(_weights(tmp_path))]
-    paper = parse_args("scface", ["--config", "paper", "--backbone", "mobilefacenet", *weights]).config(
-        gpu=False
-    )
+    weights = ["--backbone", "mobilefacenet", "--pretrained", str(_weights(tmp_path))]
+    paper = parse_args("scface", ["--config", "paper", *weights]).config(gpu=False)
     assert paper.run.mode == "paper" and paper.optim.lr.attention == 1e-2  # MobileFaceNet's Table 5 rates
-    assert paper.model.backbone == "mobilefacenet" and paper.model.pretrained == weights[1]
+    assert paper.model.backbone == "mobilefacenet" and paper.model.pretrained == weights[3]
     assert (
         parse_args("tinyface", ["--data-root", str(tmp_path), *weights]).config(gpu=False).run.mode == "paper"
     )
-    assert parse_args("tinyface", weights).config(gpu=True).run.mode == "paper"
+    # parsed for the CPU: the weights are checked against the demo's backbone
+    demo_weights = ["--device", "cpu", "--pretrained", str(_weights(tmp_path, "demo"))]
+    assert parse_args("tinyface", demo_weights).config(gpu=True).run.mode == "paper"
     untouched = parse_args("tinyface", []).config(gpu=False)
     assert untouched == parse_args("tinyface", []).config(gpu=False).replace(seed=0)
 

@@ -36,6 +36,16 @@ def _text_file(tmp: Path) -> str:
     return str(tmp / "notes.txt")
 
 
+def _other_weights(tmp: Path) -> str:
+    """An arcface_torch-style state dict of iresnet18: weights, but not the demo backbone's."""
+    import torch
+
+    from recognizability.backbones import create_backbone
+
+    torch.save(create_backbone("iresnet18", embedding_dim=8).state_dict(), tmp / "r18.pth")
+    return str(tmp / "r18.pth")
+
+
 def _a_trained_run_in(tmp: Path) -> Path:
     from .test_bad_inputs_training import _trained_checkpoint  # embedding_dim 16, not the demo's
 
@@ -65,6 +75,10 @@ EXAMPLE_FAULTS: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("--out holds a run", lambda t: ["--out", str(_a_run_in(t)), "--no-baseline"], r"--resume to continue"),
     ("--pretrained missing", lambda t: ["--pretrained", str(t / "absent.pth")],
         r"--pretrained .*no such file"),
+    ("--pretrained a text file", lambda t: ["--pretrained", _text_file(t)],
+        r"--pretrained: expected a backbone checkpoint .*notes\.txt', got a text file"),
+    ("--pretrained another backbone's weights", lambda t: ["--pretrained", _other_weights(t)],
+        r"--pretrained: checkpoint .*r18\.pth' .*does not fit SmallVLRNet"),
     ("--config paper without --pretrained", lambda t: ["--config", "paper"],
         r"expected --pretrained with frozen batch normalisation.*--no-freeze-batchnorm"),
     ("--data-root missing", lambda t: ["--data-root", str(t / "absent")], r"argument --data-root: .*absent"),
