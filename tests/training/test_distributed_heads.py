@@ -198,6 +198,49 @@ def test_a_sharded_runs_checkpoint_holds_the_whole_head_and_predicts(
             torch.testing.assert_close(model.state_dict()[key], value, rtol=0, atol=0, msg=key)
 
 
+def _resume_worker(rank: int, port: int, world_size: int, folder: str) -> None:
+    """One of ``world_size`` torchrun-like processes resuming the two-process run in ``folder/runs``."""
+    os.environ.update(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )  # fmt: skip
+    torch.set_num_threads(1)
+    train = load_example("train_tinyface").train
+    config = tiny_config(epochs=3, max_steps_per_epoch=2, batch_size=16, parallel="sharded")
+    session = tiny_session(Path(folder) / "runs", resume=True)
+    try:
+        result = train("stopped", config, tiny_data(Path(folder), n=128), session)
+        head = result.model.head
+        summary = {
+            "resumed_from": result.resumed_from,
+            "history": result.history,
+            "classes": (head.class_start, head.class_end),
+            "state": {k: v for k, v in result.model.state_dict().items() if _not_head(k)},
+        }
+        torch.save(summary, Path(folder) / f"resumed{rank}.pt")
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_a_sharded_run_of_two_processes_resumes_in_three(run_folder: Path, tmp_path: Path) -> None:
+    shutil.copytree(run_folder / "runs" / "stopped", tmp_path / "runs" / "stopped")
+    stored = read_training_checkpoint(tmp_path / "runs" / "stopped" / "last.pt")
+    mp.spawn(_resume_worker, args=(_free_port(), 3, str(tmp_path)), nprocs=3, join=True)
+    runs = [torch.load(tmp_path / f"resumed{r}.pt", weights_only=True) for r in range(3)]
+    assert [run["classes"] for run in runs] == [(0, 2), (2, 5), (5, 8)]  # class_shard(8, r, 3)
+    for run in runs:
+        assert run["resumed_from"] == 2 and len(run["history"]) == 3
+        assert run["history"][:2] == [dict(row) for row in stored.payload["extra"]["history"]]
+        assert math.isfinite(run["history"][2]["classification"])
+        for key, value in run["state"].items():  # replicated modules stay equal on the three processes
+            torch.testing.assert_close(value, runs[0]["state"][key], rtol=0, atol=0, msg=key)
+    again = read_training_checkpoint(tmp_path / "runs" / "stopped" / "last.pt")
+    assert again.epoch == 3 and again.num_classes == 8  # written whole again by three processes
+    assert again.payload["model"]["head._extra_state"] == stored.payload["model"]["head._extra_state"]
+
+
 @pytest.mark.slow
 def test_a_sharded_run_of_two_processes_resumes_in_one(
     run_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
