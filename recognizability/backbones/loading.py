@@ -88,6 +88,7 @@ def read_checkpoint_file(
     expected: str = "a checkpoint written by torch.save",
     map_location: str | torch.device = "cpu",
     allowed_globals: Iterable[Any] = (),
+    mmap: bool = False,
 ) -> Any:
     """Read a ``torch.save`` file with ``torch.load(weights_only=True)``: no pickled code is ever run.
 
@@ -101,6 +102,9 @@ def read_checkpoint_file(
         map_location: where tensors are placed (``torch.load``'s ``map_location``).
         allowed_globals: extra classes/functions the weights-only unpickler may build, in the forms
             ``torch.serialization.safe_globals`` takes (for reading a known older format; default none).
+        mmap: map the file's tensors into memory instead of reading them (``torch.load(mmap=True)``, files
+            in torch's zip format; others are read): pages are read when a tensor is used, and processes
+            that map one file share them. Tensors are copy-on-write views of the file.
 
     Returns:
         What the file holds (tensors, dicts, lists, tuples, numbers, strings, None).
@@ -148,7 +152,7 @@ def read_checkpoint_file(
         )
     try:
         with torch.serialization.safe_globals(list(allowed_globals)):
-            return torch.load(source, map_location=map_location, weights_only=True)
+            return torch.load(source, map_location=map_location, weights_only=True, mmap=mmap and is_zip)
     except MemoryError:
         raise
     except pickle.UnpicklingError as err:

@@ -343,6 +343,7 @@ def read_training_checkpoint(
     map_location: str | torch.device = "cpu",
     expected: str = TRAINING_CHECKPOINT,
     kinds: tuple[str, ...] = (CHECKPOINT_KIND,),
+    mmap: bool = False,
 ) -> TrainingCheckpoint:
     """Read and check a checkpoint written by :func:`save_checkpoint`, without running any pickled code.
 
@@ -358,6 +359,9 @@ def read_training_checkpoint(
         expected: what the caller asked for, in words, for the messages (e.g. naming a command-line option).
         kinds: the ``kind`` markers accepted (default: fine-tuning checkpoints only; a pretraining checkpoint
             is then refused and named as such).
+        mmap: map the tensors instead of reading them
+            (:func:`~recognizability.backbones.loading.read_checkpoint_file`): a process that keeps a part of
+            a large tensor (its rows of a class-sharded head) reads only that part.
 
     Raises:
         TypeError, FileNotFoundError, IsADirectoryError, PermissionError: as
@@ -368,7 +372,7 @@ def read_training_checkpoint(
     """
     source = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
     try:
-        raw = read_checkpoint_file(path, expected=expected, map_location=map_location)
+        raw = read_checkpoint_file(path, expected=expected, map_location=map_location, mmap=mmap)
         fmt_read = "current"
     except CheckpointError as err:
         legacy_names = {"numpy._core.multiarray._reconstruct", "numpy.core.multiarray._reconstruct",
@@ -376,8 +380,9 @@ def read_training_checkpoint(
         if not err.forbidden_globals or not set(err.forbidden_globals) <= legacy_names:
             raise
         raw = read_checkpoint_file(
-            path, expected=expected, map_location=map_location, allowed_globals=_legacy_numpy_globals()
-        )
+            path, expected=expected, map_location=map_location, allowed_globals=_legacy_numpy_globals(),
+            mmap=mmap,
+        )  # fmt: skip
         fmt_read = "format 1"
     assert isinstance(source, str)
 

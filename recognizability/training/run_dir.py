@@ -71,7 +71,10 @@ def _read_for_resume(path: Path, kinds: tuple[str, ...], remember: bool) -> Trai
     if remembered is not None and remembered[0] == _file_key(resolved):
         checkpoint = remembered[1]
     else:
-        checkpoint = read_training_checkpoint(path, kinds=kinds)
+        # mapped, not read: each process of a class-sharded run keeps only its rows of the whole head, and
+        # processes on one machine share the pages (POSIX only: elsewhere a mapped file cannot be replaced
+        # by the run's next checkpoint)
+        checkpoint = read_training_checkpoint(path, kinds=kinds, mmap=os.name == "posix")
     if remember:
         _REMEMBERED[resolved] = (_file_key(resolved), checkpoint)
     return checkpoint

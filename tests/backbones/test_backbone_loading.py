@@ -228,3 +228,22 @@ def test_read_checkpoint_file_is_public_and_names_the_file(tmp_path: Path) -> No
     assert any("_NotATensor" in name for name in refused.value.forbidden_globals)
     with pytest.raises(FileNotFoundError, match=r"absent\.pt"):
         backbones.read_checkpoint_file(tmp_path / "absent.pt")
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the process's memory map (Linux)")
+def test_a_mapped_read_maps_the_file_and_never_writes_it(tmp_path: Path) -> None:
+    from recognizability.backbones import read_checkpoint_file
+
+    path = tmp_path / "mapped.pt"
+    torch.save({"w": torch.arange(6.0)}, path)
+
+    def mapped() -> bool:
+        return str(path) in Path("/proc/self/maps").read_text()
+
+    read = read_checkpoint_file(path)
+    assert not mapped()
+    tensor = read_checkpoint_file(path, mmap=True)["w"]
+    assert mapped() and torch.equal(tensor, torch.arange(6.0))
+    tensor += 1  # copy-on-write: the file keeps what was saved
+    assert torch.equal(read_checkpoint_file(path)["w"], torch.arange(6.0))
+    assert torch.equal(read["w"], tensor - 1)
