@@ -34,12 +34,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _torchrun_environment(rank: int, world_size: int, port: int) -> dict[str, str]:
+    """The variables ``torchrun`` sets for process ``rank`` of ``world_size`` on one machine."""
+    return {
+        "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world_size), "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+    }  # fmt: skip
+
+
 def _worker(rank: int, port: int, folder: str) -> None:
     """One torchrun-like process: both head modes trained in turn; its weights and history saved."""
-    os.environ.update(
-        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE), MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )  # fmt: skip
+    os.environ.update(_torchrun_environment(rank, WORLD_SIZE, port))
     torch.set_num_threads(1)
     train = load_example("train_tinyface").train
     data = tiny_data(Path(folder), n=128)
@@ -200,10 +205,7 @@ def test_a_sharded_runs_checkpoint_holds_the_whole_head_and_predicts(
 
 def _resume_worker(rank: int, port: int, world_size: int, folder: str) -> None:
     """One of ``world_size`` torchrun-like processes resuming the two-process run in ``folder/runs``."""
-    os.environ.update(
-        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )  # fmt: skip
+    os.environ.update(_torchrun_environment(rank, world_size, port))
     torch.set_num_threads(1)
     train = load_example("train_tinyface").train
     config = tiny_config(epochs=3, max_steps_per_epoch=2, batch_size=16, parallel="sharded")
@@ -248,9 +250,8 @@ def test_a_sharded_run_of_two_processes_resumes_in_one(
     runs = tmp_path / "runs"
     shutil.copytree(run_folder / "runs" / "stopped", runs / "stopped")
     stored = read_training_checkpoint(runs / "stopped" / "last.pt")
-    for name, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1"),
-                        ("MASTER_PORT", str(_free_port()))):  # fmt: skip
-        monkeypatch.setenv(name, value)  # torchrun --nproc_per_node=1
+    for name, value in _torchrun_environment(0, 1, _free_port()).items():  # torchrun --nproc_per_node=1
+        monkeypatch.setenv(name, value)
     train = load_example("train_tinyface").train
     config = tiny_config(epochs=3, max_steps_per_epoch=2, batch_size=16, parallel="sharded")
     session = tiny_session(runs, resume=True)
