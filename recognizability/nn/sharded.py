@@ -43,7 +43,7 @@ from ..functional.margin_heads import _check_margin
 from ._prototypes import check_head_sizes
 from .head_output import MarginHeadOutput
 
-__all__ = ["ShardedArcFace", "class_shard"]
+__all__ = ["ShardedArcFace", "class_shard", "shard_state"]
 
 _EXTRA_STATE = "_extra_state"
 
@@ -54,6 +54,12 @@ def class_shard(num_classes: int, rank: int, world_size: int) -> tuple[int, int]
     ``start = rank * C // W`` and ``end = (rank + 1) * C // W``: shard sizes differ by at most one.
     """
     return rank * num_classes // world_size, (rank + 1) * num_classes // world_size
+
+
+def shard_state(num_classes: int, class_start: int, class_end: int) -> dict[str, int]:
+    """What a :class:`ShardedArcFace` saves of its class range (its ``_extra_state``): the classes
+    ``[class_start, class_end)`` of ``num_classes``; ``[0, num_classes)`` is a whole head."""
+    return {"num_classes": num_classes, "class_start": class_start, "class_end": class_end}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -298,13 +304,9 @@ class ShardedArcFace(nn.Module):
     # ------------------------------------------------------------------------------------------------------
 
     def get_extra_state(self) -> dict[str, int]:
-        """The class range of the shard, saved beside ``weight`` so that a shard cannot load into the wrong
-        range."""
-        return {
-            "num_classes": self.num_classes,
-            "class_start": self.class_start,
-            "class_end": self.class_end,
-        }
+        """The class range of the shard (:func:`shard_state`), saved beside ``weight`` so that a shard cannot
+        load into the wrong range."""
+        return shard_state(self.num_classes, self.class_start, self.class_end)
 
     def set_extra_state(self, state: Any) -> None:
         self._check_shard_state(state, "state_dict")

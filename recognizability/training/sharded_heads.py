@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from recognizability.nn import ShardedArcFace
+from recognizability.nn.sharded import shard_state
 
 from .checkpoint import TrainingCheckpoint, unwrap_model
 
@@ -57,7 +58,7 @@ def _optimizer_index(optimizer: torch.optim.Optimizer, parameter: Tensor) -> int
 
 def _whole_head_state(head: ShardedArcFace) -> dict[str, int]:
     """The class range that a one-process head over every class saves, as a whole head in a checkpoint."""
-    return {"num_classes": head.num_classes, "class_start": 0, "class_end": head.num_classes}
+    return shard_state(head.num_classes, 0, head.num_classes)
 
 
 def checkpoint_states(
