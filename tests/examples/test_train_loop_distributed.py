@@ -6,22 +6,15 @@ Multi-process and NCCL runs need several processes or GPUs and are not exercised
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
 
-from .tiny import load_example, tiny_config, tiny_data, tiny_session
+from .tiny import free_port, load_example, tiny_config, tiny_data, tiny_session
 
 train = load_example("train_tinyface").train
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="gloo backend missing")

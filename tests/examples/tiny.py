@@ -4,6 +4,7 @@ scripts themselves (they are files, not modules of the package)."""
 from __future__ import annotations
 
 import importlib.util
+import socket
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,6 +22,13 @@ from recognizability.training import (
 )
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now, for the ``MASTER_PORT`` of a test's process group."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def load_example(name: str) -> ModuleType:

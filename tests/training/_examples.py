@@ -13,9 +13,10 @@ assert _spec is not None and _spec.loader is not None
 _tiny = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_tiny)
 
+free_port = _tiny.free_port
 load_example = _tiny.load_example
 tiny_config = _tiny.tiny_config
 tiny_data = _tiny.tiny_data
 tiny_session = _tiny.tiny_session
 
-__all__ = ["load_example", "tiny_config", "tiny_data", "tiny_session"]
+__all__ = ["free_port", "load_example", "tiny_config", "tiny_data", "tiny_session"]

@@ -3,19 +3,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 import torch
 import torch.distributed as dist
 
 from recognizability.training.distributed import init_distributed
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from ._examples import free_port
 
 
 def test_plain_python_is_a_single_process_without_a_group(monkeypatch: pytest.MonkeyPatch) -> None:

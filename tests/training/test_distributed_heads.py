@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,9 @@ from recognizability.training.checkpoint import read_training_checkpoint
 from recognizability.training.predict import load_trained_model
 from recognizability.training.steps import nearest_class
 
-from ._examples import load_example, tiny_config, tiny_data, tiny_session
+from ._examples import free_port, load_example, tiny_config, tiny_data, tiny_session
 
 WORLD_SIZE = 2
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _torchrun_environment(rank: int, world_size: int, port: int) -> dict[str, str]:
@@ -96,7 +89,7 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not dist.is_available() or not dist.is_gloo_available():
         pytest.skip("gloo backend missing")
     folder = tmp_path_factory.mktemp("ddp")
-    mp.spawn(_worker, args=(_free_port(), str(folder)), nprocs=WORLD_SIZE, join=True)
+    mp.spawn(_worker, args=(free_port(), str(folder)), nprocs=WORLD_SIZE, join=True)
     return folder
 
 
@@ -229,7 +222,7 @@ def _resume_worker(rank: int, port: int, world_size: int, folder: str) -> None:
 def test_a_sharded_run_of_two_processes_resumes_in_three(run_folder: Path, tmp_path: Path) -> None:
     shutil.copytree(run_folder / "runs" / "stopped", tmp_path / "runs" / "stopped")
     stored = read_training_checkpoint(tmp_path / "runs" / "stopped" / "last.pt")
-    mp.spawn(_resume_worker, args=(_free_port(), 3, str(tmp_path)), nprocs=3, join=True)
+    mp.spawn(_resume_worker, args=(free_port(), 3, str(tmp_path)), nprocs=3, join=True)
     runs = [torch.load(tmp_path / f"resumed{r}.pt", weights_only=True) for r in range(3)]
     assert [run["classes"] for run in runs] == [(0, 2), (2, 5), (5, 8)]  # class_shard(8, r, 3)
     for run in runs:
@@ -250,7 +243,7 @@ def test_a_sharded_run_of_two_processes_resumes_in_one(
     runs = tmp_path / "runs"
     shutil.copytree(run_folder / "runs" / "stopped", runs / "stopped")
     stored = read_training_checkpoint(runs / "stopped" / "last.pt")
-    for name, value in _torchrun_environment(0, 1, _free_port()).items():  # torchrun --nproc_per_node=1
+    for name, value in _torchrun_environment(0, 1, free_port()).items():  # torchrun --nproc_per_node=1
         monkeypatch.setenv(name, value)
     train = load_example("train_tinyface").train
     config = tiny_config(epochs=3, max_steps_per_epoch=2, batch_size=16, parallel="sharded")
