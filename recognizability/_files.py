@@ -1,14 +1,21 @@
-"""Writing a file so that an interruption never leaves a truncated one: the package's one atomic write."""
+"""Writing the user's files: the package's one atomic write, and its one rule for what a command may replace.
+
+- :func:`write_atomically`: an interruption never leaves a truncated file;
+- :func:`check_new_output`: a command never replaces a file unasked (``--overwrite``), and never one of its
+  own inputs, asked or not;
+- :func:`write_json`: indented JSON through :func:`write_atomically`.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["write_atomically"]
+__all__ = ["check_new_output", "write_atomically", "write_json"]
 
 
 def write_atomically(
@@ -23,7 +30,7 @@ def write_atomically(
     The data is flushed and fsynced before the move, so ``path`` holds either its old content or the whole
     new one. On any error (or interruption) the temporary file is removed and ``path`` is untouched; a
     temporary file left by a killed process is removed by
-    :func:`~recognizability.training.run_dir.prepare_run_dir`.
+    :func:`~recognizability.training.run.run_dir.prepare_run_dir`.
 
     Args:
         path: the destination; its folder must exist.
@@ -49,3 +56,76 @@ def write_atomically(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:  # pragma: no cover - unreadable metadata
+        return False
+
+
+def check_new_output(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool,
+    flag: str = "--out",
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    reads: Callable[[Path], bool] | None = None,
+) -> Path:
+    """The one rule for a file a command writes: checked before any work, changing nothing.
+
+    - a folder is never replaced by a file;
+    - an existing file is replaced only with ``overwrite`` (``--overwrite``: "replace my earlier output");
+    - an input of the same command is never replaced, with or without ``overwrite``: a file given as an input
+      (the same file, through any path or link), or a file inside an input folder that the command reads
+      (``reads(path)``, e.g. an image file under a folder being scored).
+
+    Args:
+        path: the output file.
+        overwrite: whether an existing file may be replaced.
+        flag: the option that named ``path``, for the messages.
+        inputs: the command's input files and folders.
+        reads: whether the command would read a file at ``path`` if it lay inside an input folder (None: it
+            reads every file there).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        TypeError: ``path`` is not a path.
+        IsADirectoryError: ``path`` is a folder.
+        ValueError: ``path`` is one of the inputs, or a file the command reads from an input folder.
+        FileExistsError: ``path`` exists and ``overwrite`` is False.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"expected {flag} to be a file path, got {type(path).__name__}")
+    out = Path(path).expanduser()
+    if out.is_dir():
+        raise IsADirectoryError(f"expected {flag} to be a file path, got the folder {str(path)!r}")
+    target = out.resolve()
+    for item in inputs:
+        given = Path(item).expanduser()
+        if target == given.resolve() or _same_file(out, given):
+            raise ValueError(
+                f"expected {flag} to be a new file, got {str(path)!r}, an input of this command "
+                f"({str(item)!r}); it would be replaced, even with --overwrite"
+            )
+        if given.is_dir() and given.resolve() in target.parents and (reads is None or reads(target)):
+            raise ValueError(
+                f"expected {flag} to be a file outside the inputs, got {str(path)!r}, a file this command "
+                f"reads under {str(item)!r}; it would be replaced, even with --overwrite"
+            )
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise FileExistsError(
+            f"expected {flag} {str(path)!r} not to exist (it would be replaced); pass --overwrite to "
+            f"replace it"
+        )
+    return out
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> Path:
+    """``data`` as indented JSON (with a final newline) in ``path``, atomically (:func:`write_atomically`);
+    the file gets the mode of a normally created file."""
+    text = json.dumps(data, indent=2) + "\n"
+    return write_atomically(path, lambda handle: handle.write(text), text=True, shared=True)

@@ -931,6 +931,12 @@ ROWS: list[Row] = [
     ),
     ("create_backbone", lambda: backbones.create_backbone(5), TypeError, r"name to be a str, got int"),
     (
+        "canonical_backbone_name",
+        lambda: backbones.canonical_backbone_name("resnet", "--backbone"),
+        ValueError,
+        r"expected --backbone to be one of \[.*'iresnet50'.*\] \(or alias .*\), got 'resnet'",
+    ),
+    (
         "iresnet18",
         lambda: backbones.iresnet18(dropout=1.0),
         ValueError,

@@ -21,7 +21,7 @@ from .iresnet import IResNet, iresnet18, iresnet34, iresnet50, iresnet100
 from .loading import CheckpointError, LoadReport, extract_state_dict, load_pretrained, read_checkpoint_file
 from .mobilefacenet import MobileFaceNet, mobilefacenet
 from .preprocessing import channel_order_for, normalize_for
-from .registry import available_backbones, available_pretrained, create_backbone
+from .registry import available_backbones, available_pretrained, canonical_backbone_name, create_backbone
 from .small import SmallVLRNet, small_vlr_net
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "adaface_ir101",
     "available_backbones",
     "available_pretrained",
+    "canonical_backbone_name",
     "channel_order_for",
     "create_backbone",
     "extract_state_dict",

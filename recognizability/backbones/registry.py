@@ -28,7 +28,13 @@ from .loading import CheckpointError, load_pretrained
 from .mobilefacenet import mobilefacenet
 from .small import small_vlr_net
 
-__all__ = ["PretrainedWeights", "available_backbones", "available_pretrained", "create_backbone"]
+__all__ = [
+    "PretrainedWeights",
+    "available_backbones",
+    "available_pretrained",
+    "canonical_backbone_name",
+    "create_backbone",
+]
 
 _FACTORIES: dict[str, Callable[..., FaceBackbone]] = {
     "iresnet18": iresnet18,
@@ -127,6 +133,24 @@ def available_backbones() -> list[str]:
     return sorted(_FACTORIES)
 
 
+def canonical_backbone_name(name: object, argument: str = "name") -> str:
+    """The canonical name of the backbone ``name`` (an alias or any case accepted), checked.
+
+    Raises:
+        TypeError: ``name`` is not a str.
+        ValueError: no backbone has that name; the message lists every name and alias.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"expected {argument} to be a str, got {type(name).__name__}")
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key not in _FACTORIES:
+        raise ValueError(
+            f"expected {argument} to be one of {available_backbones()} (or alias {sorted(_ALIASES)}), "
+            f"got {name!r}"
+        )
+    return key
+
+
 def create_backbone(name: str, *, pretrained: str | None = None, **kwargs: Any) -> FaceBackbone:
     """Build the backbone called ``name`` (or an alias), passing ``kwargs`` to its factory.
 
@@ -137,13 +161,7 @@ def create_backbone(name: str, *, pretrained: str | None = None, **kwargs: Any) 
             For a checkpoint file of your own use :func:`~recognizability.backbones.load_pretrained`.
         **kwargs: factory arguments; ``input_size=(H, W)`` is accepted by every backbone.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"expected name to be a str, got {type(name).__name__}")
-    key = _ALIASES.get(name.lower(), name.lower())
-    if key not in _FACTORIES:
-        raise ValueError(
-            f"expected name to be one of {available_backbones()} (or alias {sorted(_ALIASES)}), got {name!r}"
-        )
+    key = canonical_backbone_name(name)
     weights = None
     if pretrained is not None:
         if not isinstance(pretrained, str):

@@ -19,7 +19,7 @@ Batched transforms live in :mod:`recognizability.data.transforms`. The synthetic
 
 from . import records, transforms
 from ._base import FaceDataset
-from ._images import IMAGE_EXTENSIONS, ImageDecodeError, decode_image
+from ._images import IMAGE_EXTENSIONS, ImageDecodeError, decode_image, is_image_file, list_image_files
 from ._mat import MatFormatError
 from .folder import ImageFolder
 from .metadata import METADATA_FILENAME, SYNTHETIC_MARKER, is_synthetic_tree
@@ -47,7 +47,9 @@ __all__ = [
     "TrainAugmentation",
     "collate_variable_size",
     "decode_image",
+    "is_image_file",
     "is_synthetic_tree",
+    "list_image_files",
     "records",
     "survface_verification_pairs",
     "transforms",
