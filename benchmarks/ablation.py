@@ -41,7 +41,7 @@ from recognizability.functional import DEFAULT_TAU
 from recognizability.nn.head_registry import MARGIN_HEAD_NAMES
 from recognizability.training import RunOptions, Session, TrainingConfig
 from recognizability.training.config import LOSS_TERMS
-from recognizability.training.presets import demo_config
+from recognizability.training.config.presets import demo_config
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = "tinyface"

@@ -1,7 +1,8 @@
 """Cost of a whole training step of the paper's method against ArcFace alone: images/s, ratio, peak memory.
 
 Compares, side by side in one process, two copies of the training model of Fig. 2
-(``recognizability.training.build_model`` with Table 5's TinyFace settings, the named backbone at 112 x 112):
+(``recognizability.training.build_modules`` with Table 5's TinyFace settings, the named backbone at
+112 x 112):
 
 * (a) ArcFace alone: backbone -> ArcFace -> L_cls;
 * (b) the full method: the same plus the Recognizability Index, the perceptibility regression and attention
@@ -51,7 +52,8 @@ import torch
 
 from recognizability._validation import set_value_checks
 from recognizability.backbones import create_backbone, freeze_batchnorm
-from recognizability.training import LOSS_TERMS, build_model, paper_config
+from recognizability.training import MethodModules, build_modules, paper_config, parameter_groups
+from recognizability.training.config import LOSS_TERMS
 
 TINYFACE_TRAINING_IDENTITIES = 2570  # datasets.md: TinyFace Training_Set, 2,570 identities / 7,804 images
 INPUT_SIZE = 112
@@ -94,6 +96,21 @@ def calibrate_batchnorm(
         layer.momentum = momentum
 
 
+class Fig2Step(torch.nn.Module):
+    """The forward pass of one training step of the examples (Fig. 2), as one module to time and compile:
+    ``F = forward_features(x)``, ``v = forward_head(F)``, the margin head, the criterion."""
+
+    def __init__(self, model: MethodModules) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> Any:
+        m = self.model
+        feature_map = m.backbone.forward_features(images)
+        embeddings = m.backbone.forward_head(feature_map)
+        return m.criterion(feature_map, embeddings, labels, m.head(embeddings, labels), m.ui_center)
+
+
 class Variant:
     """One training model (ArcFace alone or the full method), its optimiser, and one batch to train on."""
 
@@ -111,18 +128,24 @@ class Variant:
         self.device = device
         settings = paper_config("tinyface", backbone).with_losses(losses)
         torch.manual_seed(0)  # both variants start from the same backbone and prototypes
-        model = build_model(settings.replace(freeze_batchnorm=False), classes, device)
+        model = build_modules(settings.replace(freeze_batchnorm=False), classes).to(device)
         calibrate_batchnorm(model.backbone, device, batch=batch, batches=2)
         freeze_batchnorm(model.backbone)  # as Table 5's configuration does (freeze_batchnorm=True)
         generator = torch.Generator(device="cpu").manual_seed(1)
         images = torch.randn(batch, 3, INPUT_SIZE, INPUT_SIZE, generator=generator)
         self.labels = torch.randint(0, classes, (batch,), generator=generator).to(device)
         self.images = images.to(device)
-        if device.type == "cuda":  # as recognizability.training.fit and prepare_batch do on CUDA
+        if device.type == "cuda":  # as Session.place and prepare_batch do on CUDA
             model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             self.images = self.images.contiguous(memory_format=torch.channels_last)
         self.model = model
-        self.optimizer = torch.optim.Adam(model.parameter_groups(settings))
+        c = model.criterion
+        self.optimizer = torch.optim.Adam(
+            parameter_groups(
+                settings.optim, backbone=model.backbone, recognition=model.head, attention=c.attention,
+                regression=c.regression,
+            )
+        )  # fmt: skip
         model.eval()  # the UI centre u from the backbone's embeddings, as refresh_ui_center does each epoch
         with torch.no_grad(), self._autocast():
             ui_images = torch.randn(batch, 3, INPUT_SIZE, INPUT_SIZE, generator=generator).to(device)
@@ -130,8 +153,9 @@ class Variant:
                 ui_images = ui_images.contiguous(memory_format=torch.channels_last)
             embeddings = model.backbone.forward_head(model.backbone.forward_features(ui_images))
         model.ui_center.fit(embeddings.float())
-        model.train()  # frozen batch-norm layers (Table 5) stay frozen: build_model froze them
-        self.forward: Callable[..., Any] = model
+        model.train()  # frozen batch-norm layers (Table 5) stay frozen: build_modules froze them
+        self.step_module = Fig2Step(model)
+        self.forward: Callable[..., Any] = self.step_module
         self.compile_backend = compile_backend
 
     def _autocast(self) -> Any:
@@ -149,7 +173,7 @@ class Variant:
         set_value_checks(True)
         try:
             with self._autocast():
-                out = self.model(self.images, self.labels)
+                out = self.step_module(self.images, self.labels)
             self.optimizer.zero_grad(set_to_none=True)
             out.total.backward()
             self.optimizer.step()
@@ -163,7 +187,7 @@ class Variant:
     def first_step_seconds(self) -> float:
         """Compile (when asked) and run one step; returns its wall time (compilation included)."""
         if self.compile_backend is not None:
-            self.forward = torch.compile(self.model, backend=self.compile_backend)
+            self.forward = torch.compile(self.step_module, backend=self.compile_backend)
         _sync(self.device)
         start = time.perf_counter()
         self.step()

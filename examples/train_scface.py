@@ -33,11 +33,11 @@ from recognizability.training import (
     build_augmentation,
     build_backbone,
     build_head,
+    check_training_batch,
     embed_images,
     epoch_seed,
     parameter_groups,
     parse_args,
-    planned_runs,
     prepare_batch,
     replicated_modules,
     seed_everything,
@@ -93,6 +93,7 @@ def train(name: str, config: TrainingConfig, data: RunData, session: Session) ->
         meter = run.meter(epoch, len(batches))
         for images, labels in batches:
             x = prepare_batch(images, size, backbone, augmentation)  # augment, resize, normalise
+            labels = check_training_batch(model, x, labels, data.num_classes)  # a bad batch changes nothing
             with autocast(session.device, session.amp):
                 F = forward_features(x)  # feature map (B, C, H, W)
                 v = backbone.forward_head(F)  # embedding (B, D)
@@ -113,19 +114,25 @@ def train(name: str, config: TrainingConfig, data: RunData, session: Session) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = parse_args(DATASET, argv, description=(__doc__ or "").splitlines()[0])
+    arguments = parse_args(
+        DATASET, argv, description=(__doc__ or "").splitlines()[0]
+    )  # every check, up front
     session = Session(arguments.options)  # device, torchrun process group, CPU threads
-    config = arguments.config(gpu=session.device.type == "cuda")  # Table 5, or the declared CPU demo
-    session.say(f"configuration: {config.run.description}")
-    # The demo compares ArcFace alone with the full method: the same function, run twice.
-    runs = planned_runs(config, arguments)
-    session.prepare(runs)  # an --out holding a run needs --resume or --overwrite
-    data = session.load_data(DATASET, config.model.input_size)  # real trees, or the synthetic stand-in
+    session.say(f"configuration: {arguments.config.run.description}")  # Table 5, or the declared CPU demo
+    # The demo compares the margin head alone with the full method: the same function, run twice.
+    session.prepare(
+        arguments.runs, arguments.checkpoints
+    )  # OUT/<run>: --resume continues, --overwrite replaces
+    data = session.load_data(
+        DATASET, arguments.config.model.input_size
+    )  # real trees, or the synthetic stand-in
     reports = {}
-    for name, run_config in runs.items():
-        result = train(name, run_config, data, session)
-        reports[name] = session.evaluate(result, data)  # SCFace rank-1 per distance, quality, report, plots
-    session.finish(reports, config.run.description, data.benchmark.provenance)
+    for name, config in arguments.runs.items():
+        result = train(name, config, data, session)
+        reports[name] = session.evaluate(
+            result, data
+        )  # SCFace rank-1 per distance, quality, report.json, plots
+    session.finish(reports, arguments.config.run.description, data.benchmark.provenance)
     return 0
 
 

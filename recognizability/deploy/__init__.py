@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .calibration import QualityCalibration, ThresholdGuidance, fit_calibration, pool_adjacent_violators
 from .evaluate import LabelledImages, calibrate, evaluate_folders, labelled_folder, synthetic_calibration_set
 from .images import UnreadableImage, collect_images
-from .model import Preprocessing, QualityModel, load_quality_model
+from .model import Preprocessing, QualityModel, load_quality_model, load_trained_model
 from .scoring import EmbeddedImages, embed_images, write_scores_csv
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ __all__ = [
     "fit_calibration",
     "labelled_folder",
     "load_quality_model",
+    "load_trained_model",
     "pool_adjacent_violators",
     "synthetic_calibration_set",
     "write_scores_csv",

@@ -8,32 +8,31 @@
 
 A checkpoint's calibration lives next to it (``last.calibration.json``, written by ``calibrate``) unless
 ``--calibration FILE`` names another; an exported model carries its calibration in its metadata. No file is
-ever overwritten without ``--overwrite``. Unreadable images are skipped and listed at the end.
+ever replaced without ``--overwrite``, and an input of the command (the model, its calibration, an image being
+scored) never, even with it. ``quality --out -`` writes the CSV to standard output. Unreadable images are
+skipped and listed at the end. Bad options and unusable files are errors naming them (exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .calibration import QualityCalibration
-from .evaluate import (
-    calibrate,
-    evaluate_folders,
-    labelled_folder,
-    plot_evaluation,
-    synthetic_calibration_set,
-    write_json,
-)
-from .images import UnreadableImage, collect_images
-from .model import load_quality_model
-from .scoring import Scorer, embed_images, write_scores_csv
+from recognizability._files import check_new_output, write_json
+from recognizability._validation import check_float_in_range, check_positive_int
+from recognizability.data import is_image_file
 
-__all__ = ["default_calibration_path", "main"]
+from .calibration import QualityCalibration
+from .evaluate import calibrate, evaluate_folders, labelled_folder, plot_evaluation, synthetic_calibration_set
+from .images import UnreadableImage, collect_images, require_image_decoder
+from .model import load_quality_model
+from .scoring import STDOUT, Scorer, embed_images, write_scores_csv
+
+__all__ = ["default_calibration_path", "main", "predict_main"]
 
 
 def default_calibration_path(checkpoint: str | Path) -> Path:
@@ -91,11 +90,24 @@ def _report_unreadable(unreadable: Sequence[UnreadableImage]) -> None:
             print(f"  {item.path}: {item.reason}", file=sys.stderr)
 
 
-def _check_new_file(path: str, overwrite: bool) -> None:
-    if Path(path).exists() and not overwrite:
-        raise FileExistsError(
-            f"expected --out to be a new file, got the existing {path!r} (pass --overwrite)"
-        )
+def _model_files(args: argparse.Namespace) -> list[str]:
+    """The files the model options name: inputs that no output may replace."""
+    names = ("checkpoint", "onnx", "calibration")
+    files = [getattr(args, name, None) for name in names]
+    if getattr(args, "checkpoint", None) is not None:
+        files.append(str(default_calibration_path(args.checkpoint)))  # read as the checkpoint's calibration
+    return [f for f in files if f is not None]
+
+
+def _check_out(path: str, args: argparse.Namespace, *images: str) -> Path:
+    """``--out`` against the one rule of :func:`~recognizability._files.check_new_output`."""
+    inputs = [*_model_files(args), *images]
+    return check_new_output(path, overwrite=args.overwrite, inputs=inputs, reads=is_image_file)
+
+
+def _check_run_options(args: argparse.Namespace) -> None:
+    check_positive_int(args.batch_size, "--batch-size")
+    check_positive_int(args.workers, "--workers", minimum=0)
 
 
 def _synthetic_warning(calibration: QualityCalibration) -> str:
@@ -109,7 +121,7 @@ def _synthetic_warning(calibration: QualityCalibration) -> str:
 def _export(args: argparse.Namespace) -> int:
     from .onnx import export_onnx
 
-    _check_new_file(args.out, args.overwrite)
+    _check_out(args.out, args)
     model = _load(args, need_calibration=True)
     path = export_onnx(model, args.out, overwrite=args.overwrite)  # type: ignore[arg-type]
     print(f"wrote {path}")
@@ -122,15 +134,22 @@ def _quality(args: argparse.Namespace) -> int:
             "expected IMAGES to score (files, folders or globs) or --threshold-for FNMR, got neither"
         )
     if args.images and args.out is None:
-        raise ValueError("expected --out scores.csv to write the scores to, got none")
-    if args.out is not None:
-        _check_new_file(args.out, args.overwrite)
+        raise ValueError("expected --out scores.csv (or --out - for standard output), got none")
+    if args.threshold_for is not None:
+        check_float_in_range(args.threshold_for, "--threshold-for", 0.0, 1.0, high_closed=False)
+    _check_run_options(args)
+    to_stdout = args.out == STDOUT
+    if args.out is not None and not to_stdout:
+        _check_out(args.out, args, *args.images)
+    if args.images:
+        require_image_decoder()
     scorer = _load(args, need_calibration=True)
     calibration = _calibration_of(scorer)
+    say = _printer(to_stdout)
     guidance = None
     if args.threshold_for is not None:
         guidance = calibration.threshold_for(args.threshold_for)
-        print(
+        say(
             f"FNMR <= {guidance.target_fnmr:g} at FMR {guidance.fmr:g}: keep quality >= "
             f"{guidance.quality_threshold} (FNMR {guidance.fnmr:.4f} on the calibration set, discarding "
             f"{100 * guidance.discarded_share:.2f}% of its {calibration.mated} mated comparisons)"
@@ -145,12 +164,22 @@ def _quality(args: argparse.Namespace) -> int:
     unreadable = problems + embedded.unreadable
     quality = calibration.quality(embedded.xi_hat) if len(embedded.paths) else np.zeros(0, dtype=np.int64)
     write_scores_csv(embedded.paths, quality, embedded.xi_hat, args.out, overwrite=args.overwrite)
-    print(f"wrote {len(embedded.paths)} scores to {args.out}{_synthetic_warning(calibration)}")
+    where = "standard output" if to_stdout else args.out
+    say(f"wrote {len(embedded.paths)} scores to {where}{_synthetic_warning(calibration)}")
     if guidance is not None and len(quality):
         below = int(np.count_nonzero(quality < guidance.quality_threshold))
-        print(f"{below} of {len(quality)} images are below quality {guidance.quality_threshold}")
+        say(f"{below} of {len(quality)} images are below quality {guidance.quality_threshold}")
     _report_unreadable(unreadable)
     return 0 if len(embedded.paths) else 1
+
+
+def _printer(to_stdout: bool) -> Callable[[str], None]:
+    """``print`` on standard output, or on standard error when standard output carries the CSV."""
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr if to_stdout else sys.stdout)
+
+    return say
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -162,7 +191,11 @@ def _calibrate(args: argparse.Namespace) -> int:
         out = str(default_calibration_path(args.checkpoint))
     else:
         out = args.out
-    _check_new_file(out, args.overwrite)
+    _check_run_options(args)
+    check_float_in_range(args.fmr, "--fmr", 0.0, 1.0, low_closed=False, high_closed=False)
+    inputs = [f for f in (args.checkpoint, args.onnx, args.calibration, args.probe, args.gallery) if f]
+    check_new_output(out, overwrite=args.overwrite, inputs=inputs, reads=is_image_file)
+    require_image_decoder()
     scorer = _load(args, need_calibration=False)
     if args.probe is None:
         probe, gallery, source = synthetic_calibration_set(seed=args.synthetic_seed)
@@ -176,7 +209,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, workers=args.workers, progress=not args.no_progress,
     )  # fmt: skip
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    write_json(calibration.to_dict(), Path(out))
+    write_json(out, calibration.to_dict())
     print(
         f"wrote {out}: {calibration.mated} mated / {calibration.non_mated} non-mated comparisons, threshold "
         f"{calibration.comparison_threshold:.4f} at FMR {calibration.fmr:g}{_synthetic_warning(calibration)}"
@@ -187,15 +220,22 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(
+            f"expected --out to be a folder for report.json and the plots, got the file {args.out!r}"
+        )
     report_path = out / "report.json"
-    _check_new_file(str(report_path), args.overwrite)
+    _check_run_options(args)
+    folders = [f for f in (args.probe, args.gallery, args.distractors) if f]
+    check_new_output(report_path, overwrite=args.overwrite, inputs=[*_model_files(args), *folders])
+    require_image_decoder()
     scorer = _load(args, need_calibration=True)
     report = evaluate_folders(
         scorer, args.probe, args.gallery, args.distractors, batch_size=args.batch_size, workers=args.workers,
         progress=not args.no_progress,
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    write_json(report, report_path)
+    write_json(report_path, report)
     figures = [] if args.no_plots else plot_evaluation(report, out)
     ident = report["identification"]
     ranks = ", ".join(
@@ -241,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("images", nargs="*", help="image files, folders (walked recursively) and globs")
     _model_options(quality)
     _run_options(quality)
-    quality.add_argument("--out", help="CSV to write (columns path, quality, xi_hat)")
+    quality.add_argument("--out", help="CSV to write (columns path, quality, xi_hat); - for standard output")
     quality.add_argument(
         "--threshold-for", type=float, metavar="FNMR",
         help="print the quality threshold that reaches this FNMR at the calibration's FMR, and the share "
@@ -279,19 +319,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``recognizability`` console command; returns the exit status."""
+    """Entry point of the ``recognizability`` console command; returns the exit status (2: a usage error,
+    a file that cannot be used, or nothing that could be done)."""
     args = build_parser().parse_args(argv)
     try:
         status: int = args.run(args)
-    except (
-        OSError,
-        ValueError,
-        TypeError,
-        ImportError,
-    ) as error:  # FileNotFound, FileExists, Permission, ...
+    except (OSError, ValueError, TypeError, ImportError) as error:  # FileNotFound, FileExists, ...
         print(f"recognizability {args.command}: error: {error}", file=sys.stderr)
         return 2
     return status
+
+
+_PREDICT_RETIRED = (
+    "recognizability-predict was retired: scoring a folder is one pipeline, the recognizability command's.\n"
+    "  once per model:  recognizability calibrate --checkpoint OUT/full/last.pt\n"
+    "  then:            recognizability quality DIR --checkpoint OUT/full/last.pt --out scores.csv\n"
+    "(columns path, quality 0-100, xi_hat; docs/deployment.md)"
+)
+
+
+def predict_main(argv: Sequence[str] | None = None) -> int:
+    """The retired ``recognizability-predict`` command: says what replaces it (exit status 2)."""
+    del argv
+    print(_PREDICT_RETIRED, file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -29,6 +28,7 @@ import torch
 
 import recognizability
 from recognizability import metrics as M
+from recognizability._figures import pyplot
 from recognizability.data._images import list_image_files
 from recognizability.data.records import ReadReport
 
@@ -151,7 +151,7 @@ def synthetic_calibration_set(
         probe, gallery and a description of the source.
     """
     from recognizability.data import TinyFace, synthetic
-    from recognizability.training.data import cache_dir
+    from recognizability.training.data.sources import cache_dir
 
     folder = Path(cache) if cache is not None else cache_dir()
     sizes = dataclasses.asdict(synthetic.sizes_for("tinyface", "small", **SYNTHETIC_CALIBRATION_SIZES))
@@ -310,9 +310,7 @@ def evaluate_folders(
 
 def plot_evaluation(report: dict[str, Any], out_dir: str | os.PathLike[str]) -> list[Path]:
     """Draw ``cmc.png``, ``edc.png`` and ``quality_histogram.png`` from an evaluation report (matplotlib)."""
-    from recognizability.training.plots import _pyplot
-
-    plt = _pyplot()
+    plt = pyplot()
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -353,11 +351,3 @@ def plot_evaluation(report: dict[str, Any], out_dir: str | os.PathLike[str]) -> 
     plt.close(fig)
     written.append(folder / "quality_histogram.png")
     return written
-
-
-def write_json(data: dict[str, Any], path: Path) -> Path:
-    """Indented JSON, atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path

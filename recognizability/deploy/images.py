@@ -17,13 +17,20 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from recognizability.data import ImageDecodeError, decode_image
-from recognizability.data._images import is_image_file, list_image_files
-from recognizability.data.records import ReadReport
+from recognizability.data import (
+    IMAGE_EXTENSIONS,
+    ImageDecodeError,
+    ReadReport,
+    decode_image,
+    is_image_file,
+    list_image_files,
+)
 
 from .model import Preprocessing
 
-__all__ = ["ImageBatch", "UnreadableImage", "collect_images", "image_batches"]
+_EXTENSIONS = "/".join(IMAGE_EXTENSIONS)
+
+__all__ = ["ImageBatch", "UnreadableImage", "collect_images", "image_batches", "require_image_decoder"]
 
 
 @dataclass(frozen=True)
@@ -34,12 +41,37 @@ class UnreadableImage:
     reason: str
 
 
+def require_image_decoder() -> None:
+    """Check, once and before any work, that images can be decoded here (Pillow, an optional extra).
+
+    Raises:
+        ImportError: naming the extra to install (otherwise every decoding worker would fail on its own).
+    """
+    try:
+        import PIL.Image  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "decoding images needs Pillow, which is not installed: pip install 'recognizability[image]'"
+        ) from None
+
+
+def _left_out(report: ReadReport) -> list[UnreadableImage]:
+    """Every file a folder walk left out (not an image file, broken link, cycle, special file), with why."""
+    out: list[UnreadableImage] = []
+    for reason, count in sorted(report.excluded.items()):
+        examples = report.excluded_examples.get(reason, [])
+        out += [UnreadableImage(str(path), reason) for path in examples]
+        if count > len(examples):
+            out.append(UnreadableImage(f"({count - len(examples)} more)", reason))
+    return out
+
+
 def collect_images(items: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[UnreadableImage]]:
     """Expand files, folders (walked recursively, sorted) and glob patterns into image paths.
 
     Returns:
         the image paths (each once, in the order found) and the inputs that gave no image (a missing path,
-        a pattern matching nothing, a file without a .jpg/.jpeg/.png extension).
+        a pattern matching nothing, a file without an image extension) and the files a folder walk left out.
     """
     found: list[Path] = []
     problems: list[UnreadableImage] = []
@@ -57,20 +89,23 @@ def collect_images(items: Sequence[str | os.PathLike[str]]) -> tuple[list[Path],
         if path.is_dir():
             report = ReadReport("quality", "all", path)
             images = list_image_files(path, report, recursive=True)
+            problems += _left_out(report)
             if not images:
-                problems.append(UnreadableImage(text, "folder holds no .jpg/.jpeg/.png image"))
+                problems.append(UnreadableImage(text, "folder holds no image file"))
             for image in images:
                 add(image)
         elif path.is_file():
             if is_image_file(path):
                 add(path)
             else:
-                problems.append(UnreadableImage(text, "not an image file (extension not .jpg/.jpeg/.png)"))
+                problems.append(
+                    UnreadableImage(text, f"not an image file (extension not one of {_EXTENSIONS})")
+                )
         elif glob.has_magic(text):
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
             files = [m for m in matches if m.is_file() and is_image_file(m)]
             if not files:
-                problems.append(UnreadableImage(text, "pattern matches no .jpg/.jpeg/.png file"))
+                problems.append(UnreadableImage(text, f"pattern matches no image file ({_EXTENSIONS})"))
             for match in files:
                 add(match)
         else:

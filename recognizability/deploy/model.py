@@ -24,10 +24,18 @@ from torch import Tensor, nn
 from recognizability.backbones import channel_order_for, normalize_for
 from recognizability.data import transforms as T
 from recognizability.nn import PerceptibilityRegression
+from recognizability.training.config import TrainingConfig
+from recognizability.training.method import MethodModules, build_modules, embed_and_score
+from recognizability.training.run.checkpoint import (
+    TRAINING_CHECKPOINT,
+    CheckpointError,
+    load_checkpoint,
+    read_training_checkpoint,
+)
 
 from .calibration import QualityCalibration
 
-__all__ = ["Preprocessing", "QualityModel", "load_quality_model"]
+__all__ = ["Preprocessing", "QualityModel", "load_quality_model", "load_trained_model"]
 
 
 @dataclass(frozen=True)
@@ -98,10 +106,9 @@ class QualityModel(nn.Module):
         self.eval()
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        x = normalize_for(self.backbone, images)
-        feature_map = self.backbone.forward_features(x)  # type: ignore[operator]
-        embedding: Tensor = self.backbone.forward_head(feature_map)  # type: ignore[operator]
-        xi_hat = self.regression(feature_map)
+        embedding, xi_hat = embed_and_score(
+            self.backbone, self.regression, normalize_for(self.backbone, images)
+        )
         return embedding.float(), xi_hat
 
     @torch.no_grad()
@@ -113,34 +120,71 @@ class QualityModel(nn.Module):
         return embedding.cpu(), xi_hat.cpu()
 
 
+def load_trained_model(
+    checkpoint: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> tuple[MethodModules, TrainingConfig]:
+    """Rebuild the modules of a training run's checkpoint (``OUT/<run>/last.pt``) and load their weights: the
+    one model loader of the package.
+
+    The file is read with ``torch.load(weights_only=True)`` and checked whole
+    (:func:`~recognizability.training.run.read_training_checkpoint`): no pickled code is ever run, and a file
+    that is not a training checkpoint of this library is refused with an error naming it. The backbone is
+    built from the checkpoint's configuration without re-reading its ``pretrained`` weights (the trained
+    weights replace them); the number of classes is read from the stored prototypes ``head.weight``. A
+    class-sharded run's checkpoint holds the whole head and loads in one process.
+
+    Args:
+        checkpoint: ``OUT/<run>/last.pt``.
+        device: where the modules are placed.
+
+    Returns:
+        (the modules in eval mode, the run's configuration).
+
+    Raises:
+        TypeError: ``checkpoint`` is not a path.
+        FileNotFoundError, IsADirectoryError, PermissionError, CheckpointError (a ValueError): the file is
+            missing or not a readable training checkpoint of a fine-tuning run (a pretraining checkpoint is
+            named as such), or its model cannot be rebuilt.
+    """
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"expected --checkpoint to be a path, got {type(checkpoint).__name__}")
+    source = str(checkpoint)
+    loaded = read_training_checkpoint(
+        checkpoint, expected=f"--checkpoint to be {TRAINING_CHECKPOINT}", map_location="cpu"
+    )
+    if loaded.num_classes is None:
+        raise CheckpointError(
+            f"checkpoint {source!r}: expected the class prototypes 'head.weight' (C, D) of a training run in "
+            f"its model state, found none",
+            path=source,
+        )
+    try:
+        config = TrainingConfig.from_dict(loaded.settings).replace(pretrained=None)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"checkpoint {source!r}: its settings cannot be read by this version "
+            f"({type(err).__name__}: {err})",
+            path=source,
+        ) from None
+    try:
+        model = build_modules(config, loaded.num_classes)
+    except (KeyError, ValueError, TypeError) as err:
+        raise CheckpointError(
+            f"checkpoint {source!r}: could not rebuild its model ({type(err).__name__}: {err})", path=source
+        ) from None
+    load_checkpoint(loaded, model=model, restore_rng=False)
+    model.eval()
+    return model.to(device), config
+
+
 def load_quality_model(
     checkpoint: str | os.PathLike[str],
     device: str | torch.device = "cpu",
     calibration: QualityCalibration | None = None,
 ) -> QualityModel:
-    """The :class:`QualityModel` of a training checkpoint (``last.pt``), loaded by the training package's
-    :func:`~recognizability.training.predict.load_trained_model` (weights only)."""
-    from recognizability.training.predict import load_trained_model
-
-    model, settings = load_trained_model(checkpoint, device)
-    input_size, backbone_name = _input_of(settings)
-    criterion = getattr(model, "criterion", None)
-    regression = getattr(criterion, "regression", None)
-    if not isinstance(regression, PerceptibilityRegression):
-        raise ValueError(
-            f"expected the checkpoint {str(checkpoint)!r} to hold a perceptibility regression module, got "
-            f"{type(regression).__name__}"
-        )
+    """The :class:`QualityModel` of a training checkpoint (``last.pt``): its backbone and perceptibility
+    regression module, read by :func:`load_trained_model` (weights only)."""
+    model, config = load_trained_model(checkpoint, device)
     backbone = model.backbone
-    preprocessing = Preprocessing(input_size, channel_order_for(backbone), backbone_name)
-    return QualityModel(backbone, regression, preprocessing, calibration).to(device)
-
-
-def _input_of(settings: Any) -> tuple[int, str]:
-    """(input size, backbone name) of a run's settings: flat (``settings.input_size``) or grouped
-    (``settings.model.input_size``)."""
-    for holder in (settings, getattr(settings, "model", None)):
-        size, name = getattr(holder, "input_size", None), getattr(holder, "backbone", None)
-        if isinstance(size, int) and isinstance(name, str):
-            return size, name
-    raise ValueError(f"expected run settings with input_size and backbone, got {type(settings).__name__}")
+    preprocessing = Preprocessing(config.model.input_size, channel_order_for(backbone), config.model.backbone)
+    return QualityModel(backbone, model.criterion.regression, preprocessing, calibration).to(device)

@@ -129,9 +129,19 @@ def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """The ``recognizability.*`` metadata of an exported model, keys without the prefix."""
     onnx = _require("onnx")
     file = Path(path)
+    expected = "expected --onnx to be an ONNX model written by recognizability export"
     if not file.is_file():
-        raise FileNotFoundError(f"expected --onnx to be a model file written by export, got {str(file)!r}")
-    proto = onnx.load(str(file), load_external_data=False)
+        what = "a folder" if file.is_dir() else "no such file"
+        raise FileNotFoundError(f"{expected}, got {str(file)!r} ({what})")
+    try:
+        proto = onnx.load(str(file), load_external_data=False)
+    except Exception as error:  # onnx raises protobuf's DecodeError, ValueError, ... for what is not a model
+        raise ValueError(
+            f"{expected}, got {str(file)!r}, which is not an ONNX model (a text file, a truncated model, a "
+            f"PyTorch checkpoint? --checkpoint takes last.pt): {type(error).__name__}: {error}"
+        ) from None
+    if not proto.graph.node:
+        raise ValueError(f"{expected}, got {str(file)!r}, which holds no ONNX graph")
     return {p.key[len(_PREFIX) :]: p.value for p in proto.metadata_props if p.key.startswith(_PREFIX)}
 
 

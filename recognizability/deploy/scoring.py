@@ -8,21 +8,25 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
+from recognizability._files import check_new_output, write_atomically
+
 from .calibration import QualityCalibration
 from .images import UnreadableImage, image_batches
 from .model import Preprocessing
 
-__all__ = ["CSV_COLUMNS", "EmbeddedImages", "Scorer", "embed_images", "write_scores_csv"]
+__all__ = ["CSV_COLUMNS", "STDOUT", "EmbeddedImages", "Scorer", "embed_images", "write_scores_csv"]
 
 #: Columns of the quality CSV.
 CSV_COLUMNS: tuple[str, ...] = ("path", "quality", "xi_hat")
+#: The ``--out`` that means standard output, as command-line users expect.
+STDOUT = "-"
 
 
 class Scorer(Protocol):
@@ -118,23 +122,31 @@ def write_scores_csv(
     out: str | os.PathLike[str],
     *,
     overwrite: bool = False,
-) -> Path:
-    """Write ``path,quality,xi_hat`` rows atomically (temporary file + ``os.replace``).
+) -> Path | None:
+    """Write ``path,quality,xi_hat`` rows atomically (:func:`~recognizability._files.write_atomically`), or to
+    standard output when ``out`` is ``"-"`` (:data:`STDOUT`).
+
+    Returns:
+        The file written (None for standard output).
 
     Raises:
-        FileExistsError: ``out`` exists and ``overwrite`` is False.
+        FileExistsError: ``out`` exists and ``overwrite`` is False
+            (:func:`~recognizability._files.check_new_output`).
     """
-    path = Path(out)
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"expected --out to be a new file, got the existing {str(path)!r} (pass --overwrite)"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.writer(handle)
+    rows = [
+        (os.fspath(name), int(q), f"{xi:.6f}")
+        for name, q, xi in zip(paths, quality.tolist(), xi_hat.tolist(), strict=True)
+    ]
+
+    def write(handle: IO[str]) -> None:
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
-        for name, q, xi in zip(paths, quality.tolist(), xi_hat.tolist(), strict=True):
-            writer.writerow((os.fspath(name), int(q), f"{xi:.6f}"))
-    os.replace(tmp, path)
-    return path
+        writer.writerows(rows)
+
+    if os.fspath(out) == STDOUT:
+        write(sys.stdout)
+        sys.stdout.flush()
+        return None
+    path = check_new_output(out, overwrite=overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_atomically(path, write, text=True, shared=True)

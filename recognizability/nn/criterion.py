@@ -111,6 +111,9 @@ class RecognizabilityLoss(nn.Module):
         mse_reduction: reduction of Eq. 9, see :func:`~recognizability.functional.attention_mse_loss`.
         index_gradient: let gradients flow through the index target.
         attention_target_gradient: let gradients flow through ``v'``.
+        detach_regression_input: the regression module reads ``feature_map.detach()``: L_L1 and L_ID then
+            train the module alone and send no gradient into the backbone (off: the paper's end-to-end
+            training).
         ui_mu, ui_sigma: initial ``mu_UI``, ``sigma_UI`` of the ID loss (paper: 0, 1); see
             :meth:`IndexDiversionLoss.set_ui_statistics`.
 
@@ -140,6 +143,7 @@ class RecognizabilityLoss(nn.Module):
         mse_reduction: AttentionReduction = "mean",
         index_gradient: bool = False,
         attention_target_gradient: bool = False,
+        detach_regression_input: bool = False,
         ui_mu: float = 0.0,
         ui_sigma: float = 1.0,
     ) -> None:
@@ -162,6 +166,7 @@ class RecognizabilityLoss(nn.Module):
         self.use_attention = check_bool(use_attention, "use_attention")
         self.index_gradient = check_bool(index_gradient, "index_gradient")
         self.attention_target_gradient = check_bool(attention_target_gradient, "attention_target_gradient")
+        self.detach_regression_input = check_bool(detach_regression_input, "detach_regression_input")
         self.regression = PerceptibilityRegression(in_channels * height * width, dropout=regression_dropout)
         self.attention = PerceptibilityAttention(
             in_channels,
@@ -244,7 +249,8 @@ class RecognizabilityLoss(nn.Module):
         regression, diversion, attention = zero, zero, zero
         index, predicted_index = zeros_b, zeros_b
         if self.use_regression or self.use_diversion:
-            predicted_index = self.regression(feature_map)
+            regression_input = feature_map.detach() if self.detach_regression_input else feature_map
+            predicted_index = self.regression(regression_input)
         if ui_cosine is not None:
             grad_context = contextlib.nullcontext() if self.index_gradient else torch.no_grad()
             with grad_context:
@@ -282,7 +288,8 @@ class RecognizabilityLoss(nn.Module):
             f"gamma(attention_weight)={self.attention_weight}, smooth_l1_beta={self.smooth_l1_beta}, "
             f"use_regression={self.use_regression}, use_diversion={self.use_diversion}, "
             f"use_attention={self.use_attention}, index_gradient={self.index_gradient}, "
-            f"attention_target_gradient={self.attention_target_gradient}"
+            f"attention_target_gradient={self.attention_target_gradient}, "
+            f"detach_regression_input={self.detach_regression_input}"
         )
 
 

@@ -1,222 +1,169 @@
-"""What the reference training scripts (``examples/train_*.py``) call: the typed configuration and its presets
-(Table 5, the CPU demo), one spec per benchmark, the data of a run, builders of the modules of Fig. 2, the
-per-module Adam groups, the batches of an epoch, and plumbing (device and torchrun, checkpoints and resume,
-progress, evaluation by the benchmark's protocol, typed reports, plots). The training loop itself is written
-out in the scripts.
+"""What the reference training scripts (``examples/train_*.py``) call. The training loop itself is written out
+in the scripts; everything here is either a piece of the paper's Fig. 2 or plumbing the loop calls.
 
-Commands: ``recognizability-predict`` (``python -m recognizability.training.predict``) scores a folder of
-images with a run's checkpoint; ``recognizability-plots`` (``python -m recognizability.training.plots``)
-redraws a report's figures.
+Sub-packages, stacked so that each reads only those above it in this list:
+
+- :mod:`~recognizability.training.config`: the typed :class:`TrainingConfig`, one spec per benchmark (Table 5
+  once), the paper's and the CPU demo's presets;
+- :mod:`~recognizability.training.data`: the benchmark's trees (real, or synthetic and cached), the decoded
+  images, the batches of an epoch and the network input they become;
+- :mod:`~recognizability.training.method`: the modules of Fig. 2 built from the configuration, Table 5's
+  per-module Adam groups, the checks before a step, embedding and validation;
+- :mod:`~recognizability.training.report`: the end-of-run evaluation, the paper's Fig. 1 statistics, the typed
+  report and its figures;
+- :mod:`~recognizability.training.run`: the session, checkpoints and exact resume, run folders, seeding,
+  torchrun.
+
+Command modules: :mod:`~recognizability.training.cli` (the examples' command line) and
+:mod:`~recognizability.training.pretrain` (stage 1, ``python -m recognizability.training.pretrain``).
 """
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from typing import Any
+from recognizability._deprecation import deprecations
 
-from .benchmarks import (
+from .cli import parse_args, planned_runs
+from .config import (
     BenchmarkSpec,
-    EmbeddedPairs,
-    EmbeddedSet,
-    HardProbesRank1,
-    ProtocolReport,
-    Table5Row,
+    LossConfig,
+    TrainingConfig,
     available_benchmarks,
-    get_benchmark,
+    demo_config,
+    paper_config,
     register_benchmark,
 )
-from .checkpoint import epoch_seed, load_checkpoint, save_checkpoint, seed_everything
-from .cli import ExampleArguments, build_parser, parse_args, planned_runs
-from .config import (
-    HEAD_NAMES,
-    HEAD_PARALLEL,
-    LOSS_TERMS,
-    RUN_MODES,
-    ConfigOption,
-    DataConfig,
-    HeadConfig,
-    LearningRates,
-    LossConfig,
-    ModelConfig,
-    OptimConfig,
-    RunConfig,
-    RunMode,
-    TrainingConfig,
-    UIConfig,
-)
-from .data import (
-    Benchmark,
-    RunData,
-    cache_dir,
-    load_run_data,
-    load_test_sets,
-    load_train_set,
-    load_ui_set,
-    load_verification_pairs,
-    resolve_benchmark,
-)
-from .distributed import DistributedContext, init_distributed
-from .evaluation import evaluate_run
-from .images import (
-    EpochBatches,
-    ImageSet,
-    VerificationPairs,
-    build_augmentation,
-    load_image_set,
-    prepare_batch,
-    validation_subset,
-)
-from .model import RecognizabilityModel, build_model
-from .modules import (
+from .data import EpochBatches, ImageSet, RunData, build_augmentation, prepare_batch, validation_subset
+from .method import (
     MethodModules,
-    available_heads,
+    autocast,
     build_backbone,
     build_criterion,
     build_head,
     build_modules,
+    check_training_batch,
+    embed_images,
     parameter_groups,
-    register_head,
     replicated_modules,
     set_train_mode,
+    validate,
 )
-from .presets import demo_config, paper_config
-from .reports import (
-    QUALITY_METHODS,
-    REPORT_FIELDS,
-    CMCCurve,
-    DataSummary,
-    IndexScatter,
-    PairCounts,
-    QualityFigures,
-    RunReport,
-    TrainingSummary,
-    comparison_table,
-    write_report,
-)
-from .session import TERM_NAMES, EpochMeter, RunOptions, Session, TrainingResult, TrainingRun
-from .sharded_heads import checkpoint_states, shard_checkpoint
-from .steps import autocast, embed_images, validate
+from .report import RunReport
+from .run import RunOptions, Session, TrainingResult, epoch_seed, seed_everything
 
 __all__ = [
-    "HEAD_NAMES",
-    "HEAD_PARALLEL",
-    "LOSS_TERMS",
-    "QUALITY_METHODS",
-    "REPORT_FIELDS",
-    "RUN_MODES",
-    "TERM_NAMES",
-    "Benchmark",
     "BenchmarkSpec",
-    "CMCCurve",
-    "ConfigOption",
-    "DataConfig",
-    "DataSummary",
-    "DistributedContext",
-    "EmbeddedPairs",
-    "EmbeddedSet",
     "EpochBatches",
-    "EpochMeter",
-    "ExampleArguments",
-    "HardProbesRank1",
-    "HeadConfig",
     "ImageSet",
-    "IndexScatter",
-    "LearningRates",
     "LossConfig",
     "MethodModules",
-    "ModelConfig",
-    "OptimConfig",
-    "PairCounts",
-    "ProtocolReport",
-    "QualityFigures",
-    "RecognizabilityModel",
-    "RunConfig",
     "RunData",
-    "RunMode",
     "RunOptions",
     "RunReport",
     "Session",
-    "Table5Row",
     "TrainingConfig",
     "TrainingResult",
-    "TrainingRun",
-    "TrainingSummary",
-    "UIConfig",
-    "VerificationPairs",
     "autocast",
     "available_benchmarks",
-    "available_heads",
     "build_augmentation",
     "build_backbone",
     "build_criterion",
     "build_head",
-    "build_model",
     "build_modules",
-    "build_parser",
-    "cache_dir",
-    "checkpoint_states",
-    "comparison_table",
+    "check_training_batch",
     "demo_config",
     "embed_images",
     "epoch_seed",
-    "evaluate_run",
-    "get_benchmark",
-    "init_distributed",
-    "load_checkpoint",
-    "load_image_set",
-    "load_run_data",
-    "load_test_sets",
-    "load_train_set",
-    "load_ui_set",
-    "load_verification_pairs",
     "paper_config",
     "parameter_groups",
     "parse_args",
     "planned_runs",
     "prepare_batch",
     "register_benchmark",
-    "register_head",
     "replicated_modules",
-    "resolve_benchmark",
-    "save_checkpoint",
     "seed_everything",
     "set_train_mode",
-    "shard_checkpoint",
     "validate",
     "validation_subset",
-    "write_report",
 ]
 
-#: Names of release 0.1.0 kept for one release: old name -> (module, new name). Each use warns.
-_DEPRECATED: dict[str, tuple[str, str]] = {
-    "TrainingSettings": ("config", "TrainingConfig"),
-    "paper_settings": ("presets", "paper_config"),
-    "cpu_demo_settings": ("presets", "demo_config"),
-    "QualityPrediction": ("predict", "QualityPrediction"),
-    "load_trained_model": ("predict", "load_trained_model"),
-    "predict_quality": ("predict", "predict_quality"),
-    "write_quality_csv": ("predict", "write_quality_csv"),
-    "plot_report": ("plots", "plot_report"),
-}
-#: Names of release 0.1.0 that are gone, with what replaces them.
-_REMOVED: dict[str, str] = {
-    "fit": "the training loop is written out in examples/train_*.py (their train function)",
-    "train_one_epoch": "the training loop is written out in examples/train_*.py (their train function)",
-    "refresh_ui_center": "ui_center.fit(embed_images(model, ui, input_size, device)[0])",
-}
+_CONFIG = "recognizability.training.config"
+_DATA = "recognizability.training.data"
+_METHOD = "recognizability.training.method"
+_REPORT = "recognizability.training.report"
+_RUN = "recognizability.training.run"
+_RETIRED_PREDICT = (
+    "score folders with the recognizability command: recognizability quality DIR --checkpoint last.pt "
+    "--out scores.csv (Python: recognizability.deploy.load_quality_model and "
+    "recognizability.deploy.embed_images)"
+)
+_LOOP = "the training loop is written out in examples/train_*.py (their train function)"
 
-
-def __getattr__(name: str) -> Any:
-    if name in _DEPRECATED:
-        module, new = _DEPRECATED[name]
-        warnings.warn(
-            f"recognizability.training.{name} is deprecated and will be removed in the next release; use "
-            f"recognizability.training.{module}.{new}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module(f".{module}", __name__), new)
-    if name in _REMOVED:
-        raise AttributeError(f"recognizability.training.{name} was removed in release 0.2: {_REMOVED[name]}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = deprecations(
+    __name__,
+    moved={
+        # names of release 0.1.0
+        "TrainingSettings": f"{_CONFIG}:TrainingConfig",
+        "paper_settings": f"{_CONFIG}:paper_config",
+        "cpu_demo_settings": f"{_CONFIG}:demo_config",
+        "plot_report": f"{_REPORT}.plots:plot_report",
+        # names this package exported before its sub-packages; each lives in one of them now
+        "ConfigOption": f"{_CONFIG}:ConfigOption",
+        "DataConfig": f"{_CONFIG}:DataConfig",
+        "EmbeddedPairs": f"{_CONFIG}:EmbeddedPairs",
+        "EmbeddedSet": f"{_CONFIG}:EmbeddedSet",
+        "HEAD_PARALLEL": f"{_CONFIG}:HEAD_PARALLEL",
+        "HardProbesRank1": f"{_CONFIG}:HardProbesRank1",
+        "HeadConfig": f"{_CONFIG}:HeadConfig",
+        "LearningRates": f"{_CONFIG}:LearningRates",
+        "ModelConfig": f"{_CONFIG}:ModelConfig",
+        "OptimConfig": f"{_CONFIG}:OptimConfig",
+        "ProtocolReport": f"{_CONFIG}:ProtocolReport",
+        "RUN_MODES": f"{_CONFIG}:RUN_MODES",
+        "RunConfig": f"{_CONFIG}:RunConfig",
+        "RunMode": f"{_CONFIG}:RunMode",
+        "Table5Row": f"{_CONFIG}:Table5Row",
+        "UIConfig": f"{_CONFIG}:UIConfig",
+        "get_benchmark": f"{_CONFIG}:get_benchmark",
+        "Benchmark": f"{_DATA}:Benchmark",
+        "VerificationPairs": f"{_DATA}:VerificationPairs",
+        "load_image_set": f"{_DATA}:load_image_set",
+        "load_run_data": f"{_DATA}:load_run_data",
+        "load_test_sets": f"{_DATA}:load_test_sets",
+        "load_train_set": f"{_DATA}:load_train_set",
+        "load_ui_set": f"{_DATA}:load_ui_set",
+        "load_verification_pairs": f"{_DATA}:load_verification_pairs",
+        "resolve_benchmark": f"{_DATA}:resolve_benchmark",
+        "QUALITY_METHODS": f"{_REPORT}:QUALITY_METHODS",
+        "REPORT_FIELDS": f"{_REPORT}:REPORT_FIELDS",
+        "CMCCurve": f"{_REPORT}:CMCCurve",
+        "DataSummary": f"{_REPORT}:DataSummary",
+        "IndexScatter": f"{_REPORT}:IndexScatter",
+        "PairCounts": f"{_REPORT}:PairCounts",
+        "QualityFigures": f"{_REPORT}:QualityFigures",
+        "TrainingSummary": f"{_REPORT}:TrainingSummary",
+        "comparison_table": f"{_REPORT}:comparison_table",
+        "evaluate_run": f"{_REPORT}:evaluate_run",
+        "write_report": f"{_REPORT}:write_report",
+        "DistributedContext": f"{_RUN}:DistributedContext",
+        "EpochMeter": f"{_RUN}:EpochMeter",
+        "TrainingRun": f"{_RUN}:TrainingRun",
+        "checkpoint_states": f"{_RUN}:checkpoint_states",
+        "init_distributed": f"{_RUN}:init_distributed",
+        "load_checkpoint": f"{_RUN}:load_checkpoint",
+        "save_checkpoint": f"{_RUN}:save_checkpoint",
+        "shard_checkpoint": f"{_RUN}:shard_checkpoint",
+        "ExampleArguments": "recognizability.training.cli:ExampleArguments",
+        "build_parser": "recognizability.training.cli:build_parser",
+    },
+    removed={
+        "fit": _LOOP,
+        "train_one_epoch": _LOOP,
+        "refresh_ui_center": "ui_center.fit(embed_images(model, ui, input_size, device)[0])",
+        "QualityPrediction": _RETIRED_PREDICT,
+        "predict_quality": _RETIRED_PREDICT,
+        "write_quality_csv": _RETIRED_PREDICT,
+        "load_trained_model": "recognizability.deploy.load_trained_model (the one model loader)",
+        "RecognizabilityModel": "MethodModules, built with build_modules(config, num_classes)",
+        "build_model": "build_modules(config, num_classes)",
+    },
+)

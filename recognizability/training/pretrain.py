@@ -38,7 +38,10 @@ from recognizability.data import ImageFolder
 from recognizability.data import transforms as T
 from recognizability.nn import ArcFace
 
-from .checkpoint import (
+from .data import ImageSet, load_image_set
+from .data.sources import _generate_cached, cache_dir
+from .method import check_batch_size_for_training
+from .run.checkpoint import (
     CHECKPOINT_KIND,
     PRETRAINING_CHECKPOINT_KIND,
     CheckpointError,
@@ -47,11 +50,8 @@ from .checkpoint import (
     save_checkpoint,
     seed_everything,
 )
-from .data import _generate_cached, cache_dir
-from .distributed import resolve_device
-from .guards import check_batch_size_for_training
-from .images import ImageSet, load_image_set
-from .run_dir import CHECKPOINT_NAME, prepare_run_dir
+from .run.distributed import resolve_device
+from .run.run_dir import CHECKPOINT_NAME, prepare_run_dir
 
 #: The files of a pretraining run: a folder holding any of them holds a run (``--overwrite`` replaces all).
 PRETRAIN_FILES: tuple[str, ...] = (CHECKPOINT_NAME, "backbone.pt", "pretrain.json")

@@ -15,8 +15,8 @@ import torch
 from recognizability.backbones import create_backbone
 from recognizability.data import ImageFolder, TinyFace
 from recognizability.data.synthetic import generate
-from recognizability.training.images import load_image_set
-from recognizability.training.ui_cluster import backbone_ui_cluster
+from recognizability.training.data.images import load_image_set
+from recognizability.training.report.ui_cluster import backbone_ui_cluster
 
 SIZES = {
     "train_identities": 40, "train_images": 600, "test_identities": 4, "probe_identities": 4,

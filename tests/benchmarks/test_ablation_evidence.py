@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from recognizability.training.evidence import ablation_summary, evidence_lines
+from recognizability.training.report.evidence import ablation_summary, evidence_lines
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks" / "results" / "ablation.json"

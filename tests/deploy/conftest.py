@@ -27,11 +27,13 @@ def class_images(n: int, classes: int = CLASSES, seed: int = 0) -> tuple[torch.T
 
 
 def train_tiny_checkpoint(path: Path, steps: int = 4) -> Path:
-    from recognizability.training import build_model, demo_config, save_checkpoint
+    from recognizability.training import build_modules, demo_config
+    from recognizability.training.run import save_checkpoint
+    from tests.helpers.tiny import step_losses
 
     settings = demo_config("tinyface").replace(embedding_dim=32, batch_size=24, seed=3, pretrained=None)
     torch.manual_seed(3)
-    model = build_model(settings, CLASSES)
+    model = build_modules(settings, CLASSES)
     images, labels = class_images(48)
     ui = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(9))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -41,7 +43,7 @@ def train_tiny_checkpoint(path: Path, steps: int = 4) -> Path:
             model.ui_center.fit(model.backbone(normalize_for(model.backbone, ui)))
         model.train()
         batch = slice((step % 2) * 24, (step % 2) * 24 + 24)
-        out = model(normalize_for(model.backbone, images[batch]), labels[batch])
+        out = step_losses(model, normalize_for(model.backbone, images[batch]), labels[batch])
         optimizer.zero_grad()
         out.total.backward()
         optimizer.step()

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from recognizability.deploy import QualityCalibration, load_quality_model
+from recognizability.backbones import normalize_for
+from recognizability.data import decode_image
+from recognizability.data.transforms import resize_batch
+from recognizability.deploy import QualityCalibration, load_quality_model, load_trained_model
 from recognizability.deploy.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,12 +73,17 @@ def test_quality_scores_files_folders_and_globs_and_lists_unreadable_ones(
     assert [r["path"] for r in rows[:60]] == [str(p) for p in probes]
     assert [Path(r["path"]).parent.name for r in rows[60:]] == ["id1", "id1"]
 
-    # xi_hat is what the training package's own prediction gives for the same files (same preprocessing)
-    from recognizability.training.predict import predict_quality
-
-    reference = predict_quality(checkpoint, folders["probe"])
+    # xi_hat is the stored modules applied by hand: decode, bicubic resize to the run's input, normalise,
+    # F = forward_features, xi_hat = regression(F) (eval mode)
+    model, config = load_trained_model(checkpoint)
+    size = (config.model.input_size, config.model.input_size)
+    with torch.no_grad():
+        images = torch.cat([resize_batch(decode_image(p).unsqueeze(0), size) for p in probes]).float()
+        expected = model.criterion.regression(
+            model.backbone.forward_features(normalize_for(model.backbone, images))
+        )
     xi_hat = np.array([float(r["xi_hat"]) for r in rows[:60]])
-    np.testing.assert_allclose(xi_hat, reference.recognizability_index.numpy(), atol=2e-6)
+    np.testing.assert_allclose(xi_hat, expected.numpy(), atol=2e-6)
     calibration = QualityCalibration.from_json(calibrated.read_text())
     quality = np.array([int(r["quality"]) for r in rows])
     assert np.array_equal(quality, calibration.quality(np.array([float(r["xi_hat"]) for r in rows])))
@@ -111,7 +119,7 @@ def test_threshold_guidance(checkpoint: Path, calibrated: Path, capsys: pytest.C
     assert f"keep quality >= {guidance.quality_threshold} " in line
     assert f"discarding {100 * guidance.discarded_share:.2f}% of its 60 mated comparisons" in line
     assert main(["quality", "--checkpoint", str(checkpoint), "--threshold-for", "1.5"]) == 2
-    assert "expected fnmr to be a number in [0, 1), got 1.5" in capsys.readouterr().err
+    assert "expected --threshold-for to be a float in [0, 1), got 1.5" in capsys.readouterr().err
 
 
 def test_quality_needs_a_calibration_and_says_how_to_make_one(

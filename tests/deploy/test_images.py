@@ -52,8 +52,8 @@ def test_files_folders_and_globs_are_expanded_once_in_order(tree: dict[str, Path
     reasons = {p.path: p.reason for p in problems}
     assert reasons == {
         str(tmp_path / "missing.png"): "no such file or folder",
-        str(tmp_path / "nothing" / "*.png"): "pattern matches no .jpg/.jpeg/.png file",
-        str(tmp_path / "faces" / "notes.txt"): "not an image file (extension not .jpg/.jpeg/.png)",
+        str(tmp_path / "nothing" / "*.png"): "pattern matches no image file (.jpg/.jpeg/.png)",
+        str(tmp_path / "faces" / "notes.txt"): "not an image file (extension not one of .jpg/.jpeg/.png)",
     }
 
 

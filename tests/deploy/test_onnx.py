@@ -53,7 +53,7 @@ def test_onnx_runtime_gives_the_pytorch_outputs(exported: tuple[Path, Path], bat
 def test_pytorch_outputs_are_the_training_models(checkpoint: Path) -> None:
     """The deployed model is the trained backbone and regression module in eval mode (dropout 0.9 off)."""
     from recognizability.backbones import normalize_for
-    from recognizability.training.predict import load_trained_model
+    from recognizability.deploy import load_trained_model
 
     trained, _ = load_trained_model(checkpoint)
     images = torch.rand((5, 3, 32, 32), generator=torch.Generator().manual_seed(0)) * 255
@@ -103,7 +103,10 @@ def test_export_never_overwrites_without_being_asked(exported: tuple[Path, Path]
 
 
 def test_onnx_model_refuses_foreign_files(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="expected --onnx to be a model file"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"expected --onnx to be an ONNX model written by recognizability export.*no such file",
+    ):
         OnnxQualityModel(tmp_path / "none.onnx")
     plain = onnx.helper.make_model(
         onnx.helper.make_graph(

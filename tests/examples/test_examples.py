@@ -1,7 +1,8 @@
 """Each example script runs a tiny configuration end to end via ``main(argv)``: a tiny synthetic tree of its
 dataset's layout is generated, a few steps are trained, the dataset's protocol evaluator runs (TinyFace,
 SCFace per distance, SurvFace open set with the verification pairs), report.json, plots and the comparison
-are written, and the quality-prediction command scores a folder from the run's checkpoint."""
+are written, and the ``recognizability`` command calibrates the run's checkpoint and scores a folder with
+it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from recognizability.training import REPORT_FIELDS
-from recognizability.training.plots import PLOT_NAMES
-from recognizability.training.predict import main as predict_main
-
-from .tiny import load_example
+from recognizability.deploy.cli import main as recognizability_main
+from recognizability.training.report import REPORT_FIELDS
+from recognizability.training.report.plots import PLOT_NAMES
+from tests.helpers.tiny import load_example
 
 # Tiny trees (a second or less to generate each); keys are the synthetic generator's size fields.
 TINY: dict[str, list[str]] = {
@@ -31,7 +31,7 @@ UI_TINY = ["face_images=20", "nonface_images=4"]
 
 
 def _argv(dataset: str, out: Path, *extra: str) -> list[str]:
-    argv = ["--out", str(out), "--epochs", "1", "--max-steps", "2", "--batch-size", "16", "--quiet",
+    argv = ["--out", str(out), "--epochs", "1", "--max-steps", "2", "--batch-size", "16", "--no-progress",
             "--device", "cpu", "--threads", "1", *extra]  # fmt: skip
     for item in TINY[dataset] + UI_TINY:
         argv += ["--synthetic-size", item]
@@ -95,18 +95,21 @@ def test_demo_trains_baseline_and_full_and_predicts_quality(
     # ArcFace alone never trains the regression module: its output is no index and is not compared
     assert "learned_index" not in baseline["quality"] and "ers" in baseline["quality"]
 
-    # quality of any folder of images -> CSV, from the full run's checkpoint
+    # quality of any folder of images -> CSV, from the full run's checkpoint: calibrate once, then score
     folder = tmp_path / "cache" / "synthetic"
     images = next(p for p in folder.iterdir() if p.name.startswith("ui-"))
+    checkpoint = str(out / "full" / "last.pt")
+    common = ["--no-progress", "--workers", "0"]
+    assert recognizability_main(["calibrate", "--checkpoint", checkpoint, "--fmr", "0.1", *common]) == 0
     csv_path = tmp_path / "q.csv"
-    argv = ["--checkpoint", str(out / "full" / "last.pt"), "--images", str(images), "--out", str(csv_path)]
-    assert predict_main(argv) == 0
+    argv = ["quality", str(images), "--checkpoint", checkpoint, "--out", str(csv_path), *common]
+    assert recognizability_main(argv) == 0
     with csv_path.open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 24  # face_images + nonface_images of UI_TINY
-    assert set(rows[0]) == {"path", "recognizability_index", "ui_distance"}
-    assert all((images / row["path"]).is_file() for row in rows)
-    assert all(0.0 <= float(row["ui_distance"]) <= 2.0 for row in rows)
+    assert list(rows[0]) == ["path", "quality", "xi_hat"]
+    assert all(Path(row["path"]).is_file() for row in rows)
+    assert all(0 <= int(row["quality"]) <= 100 for row in rows)
 
     # the same --out again: refused before anything is loaded; --resume finds both runs finished and
     # re-evaluates them with the same figures
@@ -127,7 +130,7 @@ def test_overwrite_keeps_the_earlier_run_until_the_new_one_checkpoints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RECOGNIZABILITY_CACHE", str(tmp_path / "cache"))
-    from recognizability.training import session
+    from recognizability.training.run import meter
 
     out = tmp_path / "out"
     (out / "full").mkdir(parents=True)
@@ -146,7 +149,7 @@ def test_overwrite_keeps_the_earlier_run_until_the_new_one_checkpoints(
         raise RuntimeError("the new run failed in its first step")
 
     with monkeypatch.context() as patch:  # a failure during training, before the first checkpoint
-        patch.setattr(session.EpochMeter, "update", fails)
+        patch.setattr(meter.EpochMeter, "update", fails)
         with pytest.raises(RuntimeError, match="first step"):
             main(_argv("tinyface", out, "--no-baseline", "--overwrite"))
         assert {p.name: p.read_bytes() for p in (out / "full").iterdir()} == before  # no backup left either

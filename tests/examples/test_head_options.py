@@ -7,18 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from recognizability.training import (
-    HEAD_NAMES,
-    HEAD_PARALLEL,
-    HeadConfig,
-    build_parser,
-    parse_args,
-    planned_runs,
-)
+from recognizability.nn import MARGIN_HEAD_NAMES as HEAD_NAMES
+from recognizability.training import parse_args
+from recognizability.training.cli import build_parser
+from recognizability.training.config import HEAD_PARALLEL, HeadConfig
 
 
 def _config(tmp_path: Path, *argv: str) -> HeadConfig:
-    return parse_args("tinyface", [*argv, "--out", str(tmp_path)]).config(gpu=False).head
+    return parse_args("tinyface", [*argv, "--out", str(tmp_path)]).config.head
 
 
 def test_the_default_is_the_papers_arcface(tmp_path: Path) -> None:
@@ -38,19 +34,24 @@ def test_scale_and_margin_given_explicitly_are_kept(tmp_path: Path) -> None:
     assert _config(tmp_path, "--margin", "0.5").margin == 0.5  # ArcFace's m
 
 
-def test_magface_refuses_a_single_margin(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="margin None with the head 'magface'"):
+def test_magface_refuses_a_single_margin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
         _config(tmp_path, "--head", "magface", "--margin", "0.5")
+    assert stop.value.code == 2 and "margin None with the head 'magface'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("parallel", HEAD_PARALLEL)
-def test_head_parallel_is_parsed(tmp_path: Path, parallel: str) -> None:
+def test_head_parallel_is_parsed(tmp_path: Path, parallel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if parallel == "sharded":  # a usage error without torchrun (tests/training/test_distributed_heads.py)
+        monkeypatch.setenv("RANK", "0")
+        monkeypatch.setenv("WORLD_SIZE", "1")
     assert _config(tmp_path, "--head-parallel", parallel).parallel == parallel
 
 
-def test_head_parallel_is_for_arcface_only(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="head 'arcface' with parallel='chunked'"):
+def test_head_parallel_is_for_arcface_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
         _config(tmp_path, "--head", "adaface", "--head-parallel", "chunked")
+    assert stop.value.code == 2 and "head 'arcface' with parallel='chunked'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--head", "softmax"), ("--head-parallel", "dense")])
@@ -70,9 +71,9 @@ def test_help_lists_the_heads() -> None:
 
 def test_runs_are_named_by_the_head(tmp_path: Path) -> None:
     arguments = parse_args("tinyface", ["--head", "adaface", "--out", str(tmp_path)])
-    runs = planned_runs(arguments.config(gpu=False), arguments)
+    runs = arguments.runs
     assert list(runs) == ["adaface", "full"]  # the demo's baseline is the head alone
     assert all(config.head.name == "adaface" for config in runs.values())
     assert runs["adaface"].losses == ()
     one = parse_args("tinyface", ["--head", "cosface", "--losses", "id,mse", "--out", str(tmp_path)])
-    assert list(planned_runs(one.config(gpu=False), one)) == ["cosface+id+mse"]
+    assert list(one.runs) == ["cosface+id+mse"]

@@ -12,8 +12,7 @@ import pytest
 import torch
 
 from recognizability.training import RunOptions, Session
-
-from .tiny import load_example, tiny_config, tiny_data
+from tests.helpers.tiny import load_example, tiny_config, tiny_data
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

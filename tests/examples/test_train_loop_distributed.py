@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from .tiny import free_port, load_example, tiny_config, tiny_data, tiny_session
+from tests.helpers.tiny import free_port, load_example, tiny_config, tiny_data, tiny_session
 
 train = load_example("train_tinyface").train
 

@@ -12,14 +12,15 @@ from typing import Any
 import torch
 
 from recognizability.training import (
-    Benchmark,
     ImageSet,
+    MethodModules,
     RunData,
     RunOptions,
     Session,
     TrainingConfig,
     demo_config,
 )
+from recognizability.training.data import Benchmark
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -69,3 +70,11 @@ def tiny_session(out: Path | None = None, device: str = "cpu", resume: bool = Fa
     """A quiet session on ``device`` that writes checkpoints to ``out`` (None: writes nothing)."""
     options = RunOptions(out=out or Path("unused"), device=device, resume=resume, progress=False, plots=False)
     return Session(options, write=out is not None)
+
+
+def step_losses(model: MethodModules, images: torch.Tensor, labels: torch.Tensor) -> Any:
+    """One forward pass of Fig. 2 on normalised images: ``F``, ``v``, the head, the criterion (the fitted UI
+    centre of ``model``); returns the ``RecognizabilityLossOutput``."""
+    feature_map = model.backbone.forward_features(images)
+    embeddings = model.backbone.forward_head(feature_map)
+    return model.criterion(feature_map, embeddings, labels, model.head(embeddings, labels), model.ui_center)

@@ -4,6 +4,7 @@ words it must carry; and calls that fail change nothing (state snapshotted befor
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,58 +16,65 @@ from torch import nn
 
 from recognizability.backbones import create_backbone, freeze_batchnorm, load_pretrained
 from recognizability.backbones.loading import CheckpointError, read_checkpoint_file
-from recognizability.training.checkpoint import (
-    CHECKPOINT_KIND,
-    PRETRAINING_CHECKPOINT_KIND,
+from recognizability.deploy import load_trained_model
+from recognizability.deploy.cli import main as recognizability_main
+from recognizability.training import MethodModules, build_modules, parameter_groups
+from recognizability.training.config.presets import demo_config
+from recognizability.training.data.images import ImageSet, prepare_batch
+from recognizability.training.method.guards import (
+    check_batch_size_for_training,
+    check_training_batch,
+    evaluation_mode,
+)
+from recognizability.training.method.steps import embed_images, validate
+from recognizability.training.run.checkpoint import (
     check_resume_settings,
     load_checkpoint,
     read_training_checkpoint,
     save_checkpoint,
 )
-from recognizability.training.guards import (
-    check_batch_size_for_training,
-    check_training_batch,
-    evaluation_mode,
-)
-from recognizability.training.images import ImageSet, prepare_batch
-from recognizability.training.model import RecognizabilityModel, build_model
-from recognizability.training.predict import load_trained_model, main, predict_quality
-from recognizability.training.presets import demo_config
-from recognizability.training.run_dir import prepare_run_dir
-from recognizability.training.steps import embed_images, validate
+from recognizability.training.run.run_dir import prepare_run_dir
+from tests.helpers.tiny import step_losses
 
-from ._usage import UsageError, run_command
 from .test_checkpoint import StandInSettings
 
 NUM_CLASSES = 5
 EMBEDDING_DIM = 16
 
 
-def _model(freeze: bool = False) -> RecognizabilityModel:
+def _model(freeze: bool = False) -> MethodModules:
     torch.manual_seed(0)
     config = demo_config("tinyface").replace(
         embedding_dim=EMBEDDING_DIM, freeze_batchnorm=freeze, pretrained=None
     )
-    model = build_model(config, NUM_CLASSES)
+    model = build_modules(config, NUM_CLASSES)
     model.ui_center.fit(torch.randn(8, EMBEDDING_DIM, generator=torch.Generator().manual_seed(1)))
     return model
 
 
-def _adam(model: RecognizabilityModel) -> torch.optim.Adam:
+def _adam(model: MethodModules) -> torch.optim.Adam:
     config = demo_config("tinyface").replace(embedding_dim=EMBEDDING_DIM, pretrained=None)
-    return torch.optim.Adam(model.parameter_groups(config))
+    return torch.optim.Adam(_groups(model, config))
+
+
+def _groups(model: MethodModules, config: Any) -> list[dict[str, Any]]:
+    c = model.criterion
+    return parameter_groups(
+        config.optim, backbone=model.backbone, recognition=model.head, attention=c.attention,
+        regression=c.regression,
+    )  # fmt: skip
 
 
 def _trained_checkpoint(
     folder: Path, num_classes: int = NUM_CLASSES, embedding_dim: int = EMBEDDING_DIM
 ) -> Path:
-    """A checkpoint of a RecognizabilityModel after one Adam step (so the optimizer has moments)."""
+    """A checkpoint of a MethodModules after one Adam step (so the optimizer has moments)."""
     torch.manual_seed(0)
     config = demo_config("tinyface").replace(embedding_dim=embedding_dim, pretrained=None)
-    model = build_model(config, num_classes)
+    model = build_modules(config, num_classes)
     model.ui_center.fit(torch.randn(8, embedding_dim))
-    optimizer = torch.optim.Adam(model.parameter_groups(config))
-    model(torch.randn(4, 3, 32, 32), torch.arange(4) % num_classes).total.backward()
+    optimizer = torch.optim.Adam(_groups(model, config))
+    step_losses(model, torch.randn(4, 3, 32, 32), torch.arange(4) % num_classes).total.backward()
     optimizer.step()
     return save_checkpoint(
         folder / "last.pt", model=model, optimizer=optimizer, scheduler=None, epoch=1, settings=config
@@ -157,12 +165,13 @@ def test_every_reader_names_a_bad_file(
     assert str(path) in str(caught.value)
 
 
-def test_the_predict_command_names_a_bad_checkpoint(tmp_path: Path) -> None:
+def test_the_quality_command_names_a_bad_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _file(tmp_path, "text")
-    with pytest.raises(UsageError, match=r"error: .*--checkpoint.*a text file"):
-        run_command(
-            main, ["--checkpoint", str(path), "--images", str(tmp_path), "--out", str(tmp_path / "q.csv")]
-        )
+    argv = ["quality", str(tmp_path), "--checkpoint", str(path), "--out", str(tmp_path / "q.csv")]
+    assert recognizability_main(argv) == 2
+    assert re.search(r"error: .*--checkpoint.*a text file", capsys.readouterr().err)
     assert not (tmp_path / "q.csv").exists()
 
 
@@ -243,7 +252,7 @@ def test_a_mismatched_optimizer_changes_neither_model_nor_optimizer(tmp_path: Pa
     path = _trained_checkpoint(tmp_path)
     model = _model()
     optimizer = torch.optim.Adam(model.parameters())  # one group, the checkpoint has four
-    model(torch.randn(4, 3, 32, 32), torch.arange(4)).total.backward()
+    step_losses(model, torch.randn(4, 3, 32, 32), torch.arange(4)).total.backward()
     optimizer.step()
     model_before, optimizer_before = _state(model), _optimizer_state(optimizer)
     with pytest.raises(CheckpointError, match=r"4 parameter groups, the optimizer 1"):
@@ -355,64 +364,7 @@ ARGUMENT_FAULTS: list[tuple[str, Callable[[Path], Any], type[BaseException], str
     ("check_batch_size_for_training('8')", lambda t: check_batch_size_for_training(_model(), "8"),
         TypeError, "batch_size to be an int"),
     ("evaluation_mode(3)", lambda t: evaluation_mode(_THREE).__enter__(), TypeError, "nn.Module"),
-    ("predict_quality(batch_size 0)", lambda t: predict_quality(t / _CKPT, t, batch_size=0), ValueError,
-        "batch_size"),
-    ("predict_quality(batch_size True)", lambda t: predict_quality(t / _CKPT, t, batch_size=True),
-        ValueError, "batch_size"),
-    ("predict_quality(images missing)", lambda t: predict_quality(t / _CKPT, t / "absent"),
-        FileNotFoundError, "--images"),
-    ("predict_quality(images 3)", lambda t: predict_quality(t / _CKPT, _THREE), TypeError, "--images"),
-    ("predict --out a folder", lambda t: _predict(t, "--out", str(t)), UsageError,
-        "--out to be a CSV file path"),
-    ("predict --out exists", lambda t: _predict(t, "--out", _exists(t)), UsageError, "pass --overwrite"),
-    ("predict --out the checkpoint", lambda t: _out_is_the_checkpoint(t), UsageError,
-        "the --checkpoint itself"),
-    ("predict --out an image", lambda t: _predict(t, "--out", str(_write_images(t, 1)[0]), "--overwrite"),
-        UsageError, "outside the images being scored"),
-    ("predict --device cuda (none)", lambda t: _predict(t, "--device", _NO_CUDA), UsageError,
-        "CUDA is not available|visible CUDA devices"),
-    ("predict --device tpu7", lambda t: _predict(t, "--device", "tpu7"), UsageError, "cpu, cuda or cuda:N"),
-    ("predict --batch-size 0", lambda t: _predict(t, "--batch-size", "0"), UsageError, "--batch-size"),
-    ("predict a pretraining checkpoint",
-        lambda t: _predict(t, "--checkpoint", str(_pretraining_checkpoint(t))), UsageError,
-        r"pretraining \(stage 1\) checkpoint.*--pretrained"),
-    ("predict a pretraining checkpoint of an earlier release",
-        lambda t: _predict(t, "--checkpoint", str(_pretraining_checkpoint(t, CHECKPOINT_KIND))), UsageError,
-        r"pretraining \(stage 1\) checkpoint.*--pretrained"),
-    ("predict without --images", lambda t: main(["--checkpoint", _CKPT, "--out", "q.csv"]), SystemExit, "2"),
 ]  # fmt: skip
-
-
-_NO_CUDA = "cuda:99"  # no such device: CUDA missing, or fewer than 100 GPUs
-
-
-def _predict(tmp: Path, *options: str) -> Any:
-    """The predict command on ``tmp``; later options replace the defaults."""
-    argv = ["--checkpoint", str(tmp / _CKPT), "--images", str(tmp), "--out", str(tmp / "q.csv"), *options]
-    return run_command(main, argv)
-
-
-def _out_is_the_checkpoint(tmp: Path) -> Any:
-    checkpoint = str(_trained_checkpoint(tmp))
-    before = Path(checkpoint).read_bytes()
-    try:
-        return _predict(tmp, "--checkpoint", checkpoint, "--out", checkpoint, "--overwrite")
-    finally:
-        assert Path(checkpoint).read_bytes() == before
-
-
-def _pretraining_checkpoint(tmp: Path, kind: str = PRETRAINING_CHECKPOINT_KIND) -> Path:
-    """A stage-1 checkpoint, as ``python -m recognizability.training.pretrain`` writes it (earlier releases
-    marked it as a training checkpoint: ``kind=CHECKPOINT_KIND``)."""
-    from recognizability.nn import ArcFace
-    from recognizability.training.pretrain import PretrainConfig
-
-    backbone = create_backbone("small_vlr_net", input_size=(32, 32), embedding_dim=16)
-    model = nn.ModuleDict({"backbone": backbone, "head": ArcFace(16, 3)})
-    return save_checkpoint(
-        tmp / "stage1.pt", model=model, optimizer=torch.optim.Adam(model.parameters()), scheduler=None,
-        epoch=1, settings=PretrainConfig(embedding_dim=16), kind=kind,
-    )  # fmt: skip
 
 
 def _iresnet18_weights(tmp: Path) -> Path:
@@ -469,21 +421,18 @@ def test_a_bad_training_batch_changes_no_statistic(
     model.train()
     before = _state(model)
     with pytest.raises(error, match=words):
-        model(images, labels)
+        check_training_batch(model, images, labels, NUM_CLASSES)  # the example's check, before the step
     assert _same_state(before, _state(model))  # batch-norm running statistics included
-    if name != "images_of_another_size":  # the backbone checks the image size itself, also before running
-        with pytest.raises(error, match=words):
-            check_training_batch(model, images, labels, NUM_CLASSES)
 
 
 def test_a_training_step_before_the_ui_centre_is_fitted_changes_nothing() -> None:
     torch.manual_seed(0)
     config = demo_config("tinyface").replace(embedding_dim=EMBEDDING_DIM, pretrained=None)
-    model = build_model(config, NUM_CLASSES)
+    model = build_modules(config, NUM_CLASSES)
     model.train()
     before = _state(model)
     with pytest.raises(RuntimeError, match=r"fitted UI centre.*ui_center\.fit"):
-        model(_IMAGES, torch.arange(4))
+        check_training_batch(model, _IMAGES, torch.arange(4), NUM_CLASSES)
     assert _same_state(before, _state(model))
 
 
@@ -491,7 +440,8 @@ def test_float_images_are_accepted_under_autocast() -> None:
     model = _model()
     model.train()
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = model(_IMAGES.bfloat16(), torch.arange(4))
+        check_training_batch(model, _IMAGES.bfloat16(), torch.arange(4), NUM_CLASSES)
+        out = step_losses(model, _IMAGES.bfloat16(), torch.arange(4))
     assert torch.isfinite(out.total)
 
 
@@ -524,136 +474,6 @@ def test_evaluation_mode_restores_every_flag_after_an_exception() -> None:
     assert not any(m.training for m in model.modules())
 
 
-def test_prediction_restores_the_mode_when_scoring_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pytest.importorskip("PIL")
-    checkpoint = _trained_checkpoint(tmp_path)
-    _write_images(tmp_path / "faces", 3)
-    seen: list[nn.Module] = []
-    original = RecognizabilityModel.train
-
-    def record(self: RecognizabilityModel, mode: bool = True) -> RecognizabilityModel:
-        seen.append(self)
-        return original(self, mode)
-
-    def broken(self: Any, x: torch.Tensor) -> torch.Tensor:
-        raise RuntimeError("scoring failed")
-
-    monkeypatch.setattr(RecognizabilityModel, "train", record)
-    monkeypatch.setattr(type(create_backbone("small_vlr_net")), "forward_features", broken)
-    with pytest.raises(RuntimeError, match="scoring failed"):
-        predict_quality(checkpoint, tmp_path / "faces")
-    model = seen[-1]
-    assert not model.training and not any(m.training for m in model.modules())  # loaded in eval, left in eval
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Prediction: symbolic links and unreadable files
-# ----------------------------------------------------------------------------------------------------------
-
-
-def _write_images(folder: Path, count: int) -> list[Path]:
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    g = torch.Generator().manual_seed(4)
-    paths = []
-    for i in range(count):
-        image = torch.randint(0, 256, (20, 16, 3), dtype=torch.uint8, generator=g)
-        path = folder / f"img{i}.png"
-        Image.fromarray(image.numpy()).save(path)
-        paths.append(path)
-    return paths
-
-
-def test_prediction_follows_links_to_files_and_lists_unreadable_ones(tmp_path: Path) -> None:
-    pytest.importorskip("PIL")
-    checkpoint = _trained_checkpoint(tmp_path)
-    outside = _write_images(tmp_path / "elsewhere", 2)
-    folder = tmp_path / "faces"
-    _write_images(folder, 2)
-    (folder / "link_to_outside.png").symlink_to(outside[0])
-    (folder / "linked_folder").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
-    (folder / "broken.png").symlink_to(tmp_path / "gone.png")
-    (folder / "corrupt.png").write_bytes(b"not an image")
-
-    (folder / "cycle").symlink_to(folder, target_is_directory=True)
-
-    prediction = predict_quality(checkpoint, folder, batch_size=2)
-    assert prediction.paths == [
-        "img0.png", "img1.png", "link_to_outside.png", "linked_folder/img0.png", "linked_folder/img1.png"
-    ]  # fmt: skip
-    assert sorted(name for name, _ in prediction.skipped) == ["broken.png", "corrupt.png", "cycle"]
-    reasons = dict(prediction.skipped)
-    assert "broken symbolic link" in reasons["broken.png"] and "cycle" in reasons["cycle"]
-    assert "ImageDecodeError" in reasons["corrupt.png"]
-    assert prediction.recognizability_index.shape == (5,) and torch.isfinite(prediction.ui_distance).all()
-    # a link scores what it points to
-    alone = predict_quality(checkpoint, tmp_path / "elsewhere")
-    torch.testing.assert_close(prediction.recognizability_index[2], alone.recognizability_index[0])
-    torch.testing.assert_close(prediction.recognizability_index[3:], alone.recognizability_index)
-
-
-def test_the_predict_command_writes_readable_rows_and_lists_the_rest(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    pytest.importorskip("PIL")
-    checkpoint = _trained_checkpoint(tmp_path)
-    folder = tmp_path / "faces"
-    _write_images(folder, 2)
-    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8 truncated")
-    assert (
-        main(["--checkpoint", str(checkpoint), "--images", str(folder), "--out", str(tmp_path / "q.csv")])
-        == 0
-    )
-    captured = capsys.readouterr()
-    assert "skipped corrupt.jpg" in captured.err and "1 unreadable files skipped" in captured.out
-    assert (tmp_path / "q.csv").read_text().count("\n") == 3  # header + 2 rows
-
-
-def test_a_folder_of_only_unreadable_files_is_an_error(tmp_path: Path) -> None:
-    pytest.importorskip("PIL")
-    checkpoint = _trained_checkpoint(tmp_path)
-    folder = tmp_path / "faces"
-    folder.mkdir()
-    (folder / "a.png").write_bytes(b"junk")
-    with pytest.raises(ValueError, match=r"expected readable images.*a\.png"):
-        predict_quality(checkpoint, folder)
-
-
-def test_the_help_documents_links_and_unreadable_files(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    text = " ".join(capsys.readouterr().out.split())
-    assert "symbolic links to files and folders are followed" in text and "unreadable files" in text
-    assert "weights_only=True" in text
-
-
-def test_an_existing_csv_is_replaced_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("PIL")
-    checkpoint = _trained_checkpoint(tmp_path)
-    _write_images(tmp_path / "faces", 2)
-    out = tmp_path / "q.csv"
-    out.write_text("earlier results\n")
-    argv = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "faces"), "--out", str(out)]
-    with pytest.raises(UsageError, match="--overwrite"):
-        run_command(main, argv)
-    assert out.read_text() == "earlier results\n"
-
-    def broken_writer(*args: object, **kwargs: object) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr("csv.writer", broken_writer)
-    with pytest.raises(UsageError, match="disk full"):
-        run_command(main, [*argv, "--overwrite"])
-    assert out.read_text() == "earlier results\n"
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left
-    monkeypatch.undo()
-    assert main([*argv, "--overwrite"]) == 0
-    assert out.read_text().startswith("path,recognizability_index,ui_distance")
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Embedding a set and validation: arguments checked, modes restored on every exit path
 # ----------------------------------------------------------------------------------------------------------
@@ -666,7 +486,7 @@ def _image_set(n: int = 6) -> ImageSet:
 
 
 _CPU = torch.device("cpu")
-EMBED_FAULTS: list[tuple[str, Callable[[RecognizabilityModel], Any], type[BaseException], str]] = [
+EMBED_FAULTS: list[tuple[str, Callable[[MethodModules], Any], type[BaseException], str]] = [
     ("input_size 0", lambda m: embed_images(m, _image_set(), 0, _CPU), ValueError, "input_size"),
     ("batch_size 0", lambda m: embed_images(m, _image_set(), 32, _CPU, batch_size=0), ValueError,
         "batch_size"),
@@ -681,7 +501,7 @@ EMBED_FAULTS: list[tuple[str, Callable[[RecognizabilityModel], Any], type[BaseEx
 
 @pytest.mark.parametrize(("name", "call", "error", "words"), EMBED_FAULTS, ids=[r[0] for r in EMBED_FAULTS])
 def test_a_failed_embedding_leaves_every_mode_and_statistic_as_it_was(
-    name: str, call: Callable[[RecognizabilityModel], Any], error: type[BaseException], words: str
+    name: str, call: Callable[[MethodModules], Any], error: type[BaseException], words: str
 ) -> None:
     model = _model(freeze=True)
     model.train()

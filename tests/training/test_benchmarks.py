@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from recognizability.data import SCFace, SurvFace, TinyFace
-from recognizability.training import BenchmarkSpec, ImageSet, available_benchmarks, get_benchmark
-from recognizability.training.benchmarks import EmbeddedSet, HardProbesRank1, register_benchmark
+from recognizability.training import BenchmarkSpec, available_benchmarks
+from recognizability.training.config import get_benchmark
+from recognizability.training.config.benchmarks import EmbeddedSet, HardProbesRank1, register_benchmark
 
 
 def test_the_three_benchmarks_are_registered() -> None:
@@ -29,11 +30,9 @@ def test_the_three_benchmarks_are_registered() -> None:
 def _embedded(labels: list[int], distance: list[int] | None = None) -> EmbeddedSet:
     n = len(labels)
     v = torch.nn.functional.one_hot(torch.tensor(labels), 4).float() + 0.01 * torch.randn(n, 4)
-    images = ImageSet(
-        torch.zeros(n, 3, 2, 2, dtype=torch.uint8), torch.tensor(labels), None, None, [""] * n,
-        None if distance is None else torch.tensor(distance),
-    )  # fmt: skip
-    return EmbeddedSet(images, v, torch.zeros(n))
+    return EmbeddedSet(
+        v, torch.zeros(n), torch.tensor(labels), distance=None if distance is None else torch.tensor(distance)
+    )
 
 
 def test_scface_spec_evaluates_all_probes_per_distance_and_hard_ones_as_one_rank1() -> None:

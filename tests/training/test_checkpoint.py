@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from recognizability.training.checkpoint import (
+from recognizability.training.run.checkpoint import (
     epoch_seed,
     load_checkpoint,
     save_checkpoint,

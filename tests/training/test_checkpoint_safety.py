@@ -17,8 +17,11 @@ import torch
 
 from recognizability.backbones import create_backbone
 from recognizability.backbones.loading import CheckpointError, load_pretrained, read_checkpoint_file
-from recognizability.deploy import load_quality_model
-from recognizability.training.checkpoint import (
+from recognizability.deploy import load_quality_model, load_trained_model
+from recognizability.deploy.cli import main as recognizability_main
+from recognizability.training import build_modules
+from recognizability.training.config import TrainingConfig
+from recognizability.training.run.checkpoint import (
     capture_rng_state,
     load_checkpoint,
     read_training_checkpoint,
@@ -26,12 +29,9 @@ from recognizability.training.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
-from recognizability.training.config import TrainingConfig
-from recognizability.training.model import build_model
-from recognizability.training.predict import load_trained_model, main, predict_quality
-from recognizability.training.run_dir import prepare_run_dir
+from recognizability.training.run.run_dir import prepare_run_dir
+from tests.helpers.usage import UsageError, run_command
 
-from ._usage import UsageError, run_command
 from .test_checkpoint import StandInSettings
 
 
@@ -104,7 +104,6 @@ def test_no_loader_runs_a_pickled_payload(kind: str, tmp_path: Path) -> None:
         "read_training_checkpoint": lambda: read_training_checkpoint(path),
         "load_checkpoint": lambda: load_checkpoint(path, model=torch.nn.Linear(2, 2)),
         "load_trained_model": lambda: load_trained_model(path),
-        "predict_quality": lambda: predict_quality(path, tmp_path),
         "load_pretrained": lambda: load_pretrained(create_backbone("small_vlr_net"), path),
         "deploy.load_quality_model": lambda: load_quality_model(path),
     }
@@ -116,14 +115,15 @@ def test_no_loader_runs_a_pickled_payload(kind: str, tmp_path: Path) -> None:
         assert not marker.exists(), f"{name} ran the payload of {kind}"
 
 
-def test_predict_command_refuses_a_payload(tmp_path: Path) -> None:
+def test_quality_command_refuses_a_payload(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     marker = tmp_path / "ran"
     path = _hostile_files(tmp_path / "files", marker)["zip_open"]
-    with pytest.raises(UsageError, match=r"(io|builtins)\.open"):
-        run_command(
-            main, ["--checkpoint", str(path), "--images", str(tmp_path), "--out", str(tmp_path / "q.csv")]
-        )
-    assert not marker.exists() and not (tmp_path / "q.csv").exists()
+    (tmp_path / "faces").mkdir()
+    out = tmp_path / "q.csv"
+    argv = ["quality", str(tmp_path / "faces"), "--checkpoint", str(path), "--out", str(out)]
+    assert recognizability_main(argv) == 2
+    assert "open" in capsys.readouterr().err
+    assert not marker.exists() and not out.exists()
 
 
 def test_resume_refuses_a_payload_before_anything_is_loaded(tmp_path: Path) -> None:
@@ -231,7 +231,7 @@ def test_a_release_0_1_0_checkpoint_rebuilds_its_model_without_running_code(tmp_
         (Path(__file__).parents[1] / "data" / "checkpoints" / "legacy_v0_1_0.json").read_text()
     )
     settings = legacy["settings"]
-    model = build_model(TrainingConfig.from_dict(settings), 4)
+    model = build_modules(TrainingConfig.from_dict(settings), 4)
     assert sorted(model.state_dict()) == sorted(legacy["model_keys"])
     model.ui_center.fit(torch.randn(6, settings["embedding_dim"]))
     payload = {

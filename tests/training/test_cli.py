@@ -10,10 +10,9 @@ import pytest
 import torch
 
 from recognizability.backbones import create_backbone
-from recognizability.training import TrainingConfig, build_backbone, demo_config, parse_args, planned_runs
-from recognizability.training.cli import _synthetic_sizes, build_parser
-
-from ._usage import UsageError, run_command
+from recognizability.training import TrainingConfig, build_backbone, demo_config, parse_args
+from recognizability.training.cli import _synthetic_sizes, build_parser, choose_config
+from tests.helpers.usage import UsageError, run_command
 
 # Every option of release 0.1.0's parser (recognizability/training/cli.py at 0.1.0), plus --overwrite.
 OPTIONS_0_1_0 = {
@@ -42,44 +41,39 @@ def test_options_keep_their_names() -> None:
     derived = {o.flag for o in TrainingConfig.options()}
     assert derived == {"--backbone", "--pretrained", "--freeze-batchnorm", "--tau", "--ui-statistics",
                        "--epochs", "--batch-size", "--lr-decay-epoch", "--max-steps", "--seed", "--head",
-                       "--scale", "--margin",
-                       "--head-parallel"}  # fmt: skip
+                       "--scale", "--margin", "--head-parallel", "--index-gradient",
+                       "--detach-regression-input"}  # fmt: skip
 
 
 def test_options_replace_the_fields_they_name(tmp_path: Path) -> None:
     argv = ["--epochs", "3", "--tau", "0.5", "--ui-statistics", "--max-steps", "2", "--batch-size", "8",
             "--seed", "4", "--out", str(tmp_path)]  # fmt: skip
     arguments = parse_args("scface", argv)
-    config = arguments.config(gpu=False)
+    config = arguments.config
     assert config.run.mode == "demo"
     assert (config.optim.epochs, config.loss.tau, config.ui.ui_statistics) == (3, 0.5, True)
     assert (config.run.max_steps_per_epoch, config.data.batch_size, config.run.seed) == (2, 8, 4)
     weights = ["--backbone", "mobilefacenet", "--pretrained", str(_weights(tmp_path))]
-    paper = parse_args("scface", ["--config", "paper", *weights]).config(gpu=False)
+    paper = parse_args("scface", ["--config", "paper", *weights]).config
     assert paper.run.mode == "paper" and paper.optim.lr.attention == 1e-2  # MobileFaceNet's Table 5 rates
     assert paper.model.backbone == "mobilefacenet" and paper.model.pretrained == weights[3]
-    assert (
-        parse_args("tinyface", ["--data-root", str(tmp_path), *weights]).config(gpu=False).run.mode == "paper"
-    )
+    assert parse_args("tinyface", ["--data-root", str(tmp_path), *weights]).config.run.mode == "paper"
     # parsed for the CPU: the weights are checked against the demo's backbone
     demo_weights = ["--device", "cpu", "--pretrained", str(_weights(tmp_path, "demo"))]
-    assert parse_args("tinyface", demo_weights).config(gpu=True).run.mode == "paper"
-    untouched = parse_args("tinyface", []).config(gpu=False)
-    assert untouched == parse_args("tinyface", []).config(gpu=False).replace(seed=0)
+    assert parse_args("tinyface", demo_weights).config.run.mode == "demo"  # no GPU, no --data-root
+    assert choose_config("tinyface", "auto", gpu=True, real_data=False, overrides={}).run.mode == "paper"
+    untouched = parse_args("tinyface", []).config
+    assert untouched == parse_args("tinyface", []).config.replace(seed=0)
 
 
 def test_planned_runs() -> None:
     demo = parse_args("tinyface", [])
-    config = demo.config(gpu=False)
-    assert {k: v.losses for k, v in planned_runs(config, demo).items()} == {
-        "arcface": (),
-        "full": ("id", "mse", "l1"),
-    }
-    assert list(planned_runs(config, parse_args("tinyface", ["--no-baseline"]))) == ["full"]
+    assert {k: v.losses for k, v in demo.runs.items()} == {"arcface": (), "full": ("id", "mse", "l1")}
+    assert list(parse_args("tinyface", ["--no-baseline"]).runs) == ["full"]
     one = parse_args("tinyface", ["--losses", "id,l1"])
-    assert {k: v.losses for k, v in planned_runs(config, one).items()} == {"arcface+id+l1": ("id", "l1")}
+    assert {k: v.losses for k, v in one.runs.items()} == {"arcface+id+l1": ("id", "l1")}
     paper = parse_args("tinyface", ["--config", "paper", "--no-freeze-batchnorm"])
-    assert list(planned_runs(paper.config(gpu=False), paper)) == ["full"]
+    assert list(paper.runs) == ["full"]
     with pytest.raises(UsageError, match="--losses: expected terms"):
         run_command(lambda argv: parse_args("tinyface", argv), ["--losses", "ce"])
 

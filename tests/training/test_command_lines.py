@@ -13,8 +13,7 @@ import pytest
 
 from recognizability.training import parse_args
 from recognizability.training import pretrain as pretrain_module
-
-from ._usage import UsageError, run_command
+from tests.helpers.usage import UsageError, run_command
 
 
 def _earlier_run(

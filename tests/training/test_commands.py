@@ -12,7 +12,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = {
-    "recognizability-predict": "recognizability.training.predict:main",
     "recognizability-plots": "recognizability.training.plots:main",
 }
 
@@ -29,7 +28,10 @@ def test_console_commands_are_declared_and_resolve() -> None:
         assert stop.value.code == 0
 
 
-@pytest.mark.parametrize("module", ["recognizability.training.predict", "recognizability.training.plots"])
+@pytest.mark.parametrize(
+    "module",
+    ["recognizability.training.plots", "recognizability.training.pretrain", "recognizability.deploy.cli"],
+)
 def test_python_m_runs_without_a_double_import(module: str) -> None:
     done = subprocess.run(
         [sys.executable, "-W", "error::RuntimeWarning", "-m", module, "--help"],
@@ -37,3 +39,9 @@ def test_python_m_runs_without_a_double_import(module: str) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+
+
+def test_the_retired_predict_command_is_declared_and_says_what_replaces_it() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["recognizability-predict"] == "recognizability.deploy.cli:predict_main"

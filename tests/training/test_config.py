@@ -33,6 +33,8 @@ CHANGED = {
     "use_regression": False,
     "use_diversion": False,
     "use_attention": False,
+    "index_gradient": True,
+    "detach_regression_input": True,
 }
 
 
@@ -76,7 +78,13 @@ def test_release_0_1_0_settings_are_read_field_for_field() -> None:
     assert config.run.mode == "demo" and config.head.name == "arcface"
     written = config.to_dict()
     assert {k: written[k] for k in flat} == flat  # every 0.1.0 field kept its name and value
-    assert set(written) - set(flat) == {"mode", "name", "parallel"}
+    assert set(written) - set(flat) == {
+        "mode",
+        "name",
+        "parallel",
+        "index_gradient",
+        "detach_regression_input",
+    }
     assert written["parallel"] == "none"  # 0.1.0 had the dense head only
     paper = {**flat, "description": "paper configuration (Table 5, tinyface, iresnet50 at 112x112)"}
     assert TrainingConfig.from_dict(paper).run.mode == "paper"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import recognizability
 from recognizability.data.metadata import SYNTHETIC_MARKER, is_synthetic_tree
-from recognizability.training.data import _generate_cached
+from recognizability.training.data.sources import _generate_cached
 
 
 def test_cache_reuses_a_tree_and_separates_other_sizes(tmp_path: Path) -> None:

@@ -7,9 +7,8 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from recognizability.training.distributed import init_distributed
-
-from ._examples import free_port
+from recognizability.training.run.distributed import init_distributed
+from tests.helpers.tiny import free_port
 
 
 def test_plain_python_is_a_single_process_without_a_group(monkeypatch: pytest.MonkeyPatch) -> None:

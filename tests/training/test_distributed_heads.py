@@ -17,12 +17,12 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from recognizability.deploy import load_trained_model
 from recognizability.nn import ArcFace, ShardedArcFace
-from recognizability.training.checkpoint import read_training_checkpoint
-from recognizability.training.predict import load_trained_model
-from recognizability.training.steps import nearest_class
-
-from ._examples import free_port, load_example, tiny_config, tiny_data, tiny_session
+from recognizability.training.method.steps import nearest_class
+from recognizability.training.run.checkpoint import read_training_checkpoint
+from tests.helpers.tiny import free_port, load_example, tiny_config, tiny_data, tiny_session
+from tests.helpers.usage import UsageError, run_command
 
 WORLD_SIZE = 2
 
@@ -264,9 +264,13 @@ def test_a_sharded_run_of_two_processes_resumes_in_one(
 
 
 def test_sharded_heads_need_torchrun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a usage error (exit status 2) naming the option, before any data is loaded or anything written
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)
-    session = tiny_session(tmp_path)
-    with pytest.raises(ValueError, match=r"--head-parallel sharded under torchrun.*chunked"):
-        session.prepare({"sharded": tiny_config(parallel="sharded")})
+    example = load_example("train_tinyface")
+    argv = ["--head-parallel", "sharded", "--out", str(tmp_path / "runs"), "--no-progress"]
+    with pytest.raises(
+        UsageError, match=r"argument --head-parallel: expected 'sharded' under torchrun.*chunked"
+    ):
+        run_command(example.main, argv)
     assert not any(tmp_path.iterdir())  # nothing was created

@@ -8,7 +8,7 @@ from recognizability.functional import cosine_logits
 from recognizability.functional.margin_heads import positive_and_nearest_negative_cosine
 from recognizability.metrics import spearman_correlation
 from recognizability.nn.certainty_ratio import certainty_ratio
-from recognizability.training.evaluation import (
+from recognizability.training.report.evaluation import (
     _REJECT_FRACTIONS,
     _common_reject_fractions,
     _fit_crfiqa_branch,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from recognizability.nn import MARGIN_HEAD_NAMES as HEAD_NAMES
 from recognizability.nn import (
     MARGIN_HEADS,
     ChunkedArcFace,
@@ -17,17 +18,10 @@ from recognizability.nn import (
     MagFace,
     ShardedArcFace,
 )
-from recognizability.training import (
-    HEAD_NAMES,
-    HeadConfig,
-    MethodModules,
-    build_head,
-    build_modules,
-    replicated_modules,
-)
-from recognizability.training.steps import nearest_class
-
-from ._examples import load_example, tiny_config, tiny_data, tiny_session
+from recognizability.training import MethodModules, build_head, build_modules, replicated_modules
+from recognizability.training.config import HeadConfig
+from recognizability.training.method.steps import nearest_class
+from tests.helpers.tiny import load_example, tiny_config, tiny_data, tiny_session
 
 train = load_example("train_tinyface").train
 

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from recognizability.training import EpochBatches, ImageSet
-from recognizability.training.distributed import DistributedContext
+from recognizability.training.run.distributed import DistributedContext
 
 
 def _set(n: int, with_severity: bool = True) -> ImageSet:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from recognizability.training import demo_config, get_benchmark, paper_config
+from recognizability.training import demo_config, paper_config
+from recognizability.training.config import get_benchmark
 
 # Supplement Table 5, typed in from the table (batch, epochs, lr BB/RM/PAM/PRM, decay epoch, dropout BB, wd).
 TABLE5 = {

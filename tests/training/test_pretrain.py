@@ -11,8 +11,7 @@ import torch
 from recognizability.backbones import create_backbone, load_pretrained
 from recognizability.data.synthetic import generate
 from recognizability.training.pretrain import PretrainConfig, load_identity_folder, main
-
-from ._usage import UsageError, run_command
+from tests.helpers.usage import UsageError, run_command
 
 TINY = [
     "--epochs",

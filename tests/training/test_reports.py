@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from recognizability.metrics.ui_cluster import ui_cluster_statistics
-from recognizability.training import Benchmark, demo_config, get_benchmark
-from recognizability.training.benchmarks import HardProbesRank1
-from recognizability.training.plots import PLOT_NAMES, plot_report
-from recognizability.training.reports import (
+from recognizability.training import demo_config
+from recognizability.training.config import get_benchmark
+from recognizability.training.config.benchmarks import HardProbesRank1
+from recognizability.training.data import Benchmark
+from recognizability.training.report.plots import PLOT_NAMES, plot_report
+from recognizability.training.report.reports import (
     CMCCurve,
     DataSummary,
     IndexScatter,

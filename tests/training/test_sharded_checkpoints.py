@@ -21,9 +21,9 @@ from torch import nn
 
 from recognizability.nn import ArcFace, ShardedArcFace, UICenter
 from recognizability.nn.sharded import class_shard
-from recognizability.training.checkpoint import load_checkpoint, read_training_checkpoint, save_checkpoint
-from recognizability.training.distributed import DistributedContext, running_statistics
-from recognizability.training.sharded_heads import checkpoint_states, shard_checkpoint, sharded_heads
+from recognizability.training.run.checkpoint import load_checkpoint, read_training_checkpoint, save_checkpoint
+from recognizability.training.run.distributed import DistributedContext, running_statistics
+from recognizability.training.run.sharded_heads import checkpoint_states, shard_checkpoint, sharded_heads
 
 BATCH, CLASSES, DIM, SCALE, MARGIN, LR = 3, 11, 4, 16.0, 0.5, 0.1  # 11 classes: uneven shards for 2 and 3
 

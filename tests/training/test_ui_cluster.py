@@ -7,8 +7,8 @@ import torch
 
 from recognizability.backbones import create_backbone, normalize_for
 from recognizability.metrics.ui_cluster import ui_cluster_statistics
-from recognizability.training.images import ImageSet
-from recognizability.training.ui_cluster import backbone_ui_cluster
+from recognizability.training.data.images import ImageSet
+from recognizability.training.report.ui_cluster import backbone_ui_cluster
 
 
 def _set(n: int, seed: int, with_truth: bool = True) -> ImageSet:

@@ -19,8 +19,7 @@ from torch import Tensor
 from recognizability import metrics as M
 from recognizability.data import FaceDataset, SCFace, SurvFace, TinyFace, survface_verification_pairs
 
-from .config import LearningRates
-from .images import ImageSet
+from .sections import LearningRates
 
 __all__ = [
     "BenchmarkSpec",
@@ -55,11 +54,25 @@ class Table5Row:
 
 @dataclass(frozen=True)
 class EmbeddedSet:
-    """A test subset and what the network made of it: embeddings v (N, D) and learned index xi_hat (N,)."""
+    """A test subset and what the network made of it.
 
-    images: ImageSet
+    Attributes:
+        embeddings: v (N, D).
+        predicted_index: the learned index xi_hat (N,).
+        labels: int64 (N,) identity labels (negative for unknown identities).
+        severity, hard: float32 / bool (N,) ground truth of synthetic data, or None.
+        distance: int64 (N,) SCface distance index (1 = farthest), or None.
+    """
+
     embeddings: Tensor
     predicted_index: Tensor
+    labels: Tensor
+    severity: Tensor | None = None
+    hard: Tensor | None = None
+    distance: Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
 
 
 @dataclass(frozen=True)
@@ -163,7 +176,7 @@ def available_benchmarks() -> tuple[str, ...]:
 def _probes(tests: Mapping[str, EmbeddedSet], name: str, select: Tensor | None) -> tuple[Tensor, Tensor]:
     """Embeddings and labels of the probe subset ``name``, restricted to ``select`` when given."""
     probe = tests[name]
-    v, labels = probe.embeddings, probe.images.labels
+    v, labels = probe.embeddings, probe.labels
     return (v, labels) if select is None else (v[select], labels[select])
 
 
@@ -173,19 +186,19 @@ def _evaluate_tinyface(
     pv, pl = _probes(tests, "probe", select)
     gallery = tests["gallery"]
     distractor = tests["distractor"].embeddings if "distractor" in tests else None
-    return M.evaluate_tinyface(pv, pl, gallery.embeddings, gallery.images.labels, distractor)
+    return M.evaluate_tinyface(pv, pl, gallery.embeddings, gallery.labels, distractor)
 
 
 def _evaluate_scface(
     tests: Mapping[str, EmbeddedSet], select: Tensor | None, pairs: EmbeddedPairs | None
 ) -> ProtocolReport:
     probe, gallery = tests["probe"], tests["gallery"]
-    distances = probe.images.distance
+    distances = probe.distance
     if distances is None:
         raise ValueError("expected SCFace probe records with a distance (1, 2, 3), got none")
     pv, pl = _probes(tests, "probe", select)
     pd = distances if select is None else distances[select]
-    return M.evaluate_scface(pv, pl, pd, gallery.embeddings, gallery.images.labels)
+    return M.evaluate_scface(pv, pl, pd, gallery.embeddings, gallery.labels)
 
 
 def _scface_hard(
@@ -193,7 +206,7 @@ def _scface_hard(
 ) -> ProtocolReport:
     pv, pl = _probes(tests, "probe", select)
     gallery = tests["gallery"]
-    result = M.cmc(pv, pl, gallery.embeddings, gallery.images.labels, (1,))
+    result = M.cmc(pv, pl, gallery.embeddings, gallery.labels, (1,))
     return HardProbesRank1(rank_1=float(result.rates[0]), num_probes=int(pv.shape[0]))
 
 
@@ -208,7 +221,7 @@ def _evaluate_survface(
         positive = (pairs.first[same], pairs.second[same])
         negative = (pairs.first[~same], pairs.second[~same])
     return M.evaluate_survface(
-        pv, pl, unmated.embeddings, gallery.embeddings, gallery.images.labels, positive, negative
+        pv, pl, unmated.embeddings, gallery.embeddings, gallery.labels, positive, negative
     )
 
 

@@ -24,7 +24,7 @@ rest unchanged.
 from __future__ import annotations
 
 from .benchmarks import get_benchmark
-from .config import (
+from .sections import (
     DataConfig,
     HeadConfig,
     LearningRates,

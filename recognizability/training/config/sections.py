@@ -33,6 +33,7 @@ from recognizability._validation import (
     check_positive_float,
     check_positive_int,
 )
+from recognizability.backbones import canonical_backbone_name
 from recognizability.functional import DEFAULT_TAU
 from recognizability.nn.head_registry import MARGIN_HEAD_NAMES
 
@@ -41,22 +42,67 @@ __all__ = [
     "HEAD_PARALLEL",
     "LOSS_TERMS",
     "RUN_MODES",
+    "TERMS",
     "ConfigOption",
     "DataConfig",
     "HeadConfig",
     "HeadOptions",
     "LearningRates",
     "LossConfig",
+    "LossTerm",
     "ModelConfig",
     "OptimConfig",
     "RunConfig",
     "RunMode",
     "TrainingConfig",
     "UIConfig",
+    "loss_term",
 ]
 
-#: Loss terms that can be switched off (the rows of the paper's Table 4): L_ID, L_MSE, L_L1.
-LOSS_TERMS: tuple[str, ...] = ("id", "mse", "l1")
+
+@dataclass(frozen=True)
+class LossTerm:
+    """One term of Eq. 10 that a run can switch off (a row of the paper's Table 4), in every vocabulary the
+    package uses for it.
+
+    Attributes:
+        name: its name on the command line (``--losses``), in run names and in ablation rows ("l1").
+        output: the field of :class:`~recognizability.nn.RecognizabilityLossOutput` that holds it
+            ("regression"), which is also its name in logs, histories and reports.
+        switch: the :class:`LossConfig` field (and ``RecognizabilityLoss`` argument) that turns it on.
+        weight: the :class:`LossConfig` field of its weight in Eq. 10.
+        symbol: the paper's symbol ("L_L1").
+        equation: where the paper defines it.
+    """
+
+    name: str
+    output: str
+    switch: str
+    weight: str
+    symbol: str
+    equation: str
+
+
+#: The switchable terms of Eq. 10, in the paper's order of Table 4's rows: L_ID, L_MSE, L_L1.
+TERMS: tuple[LossTerm, ...] = (
+    LossTerm("id", "diversion", "use_diversion", "diversion_weight", "L_ID", "Eq. 5-7"),
+    LossTerm("mse", "attention", "use_attention", "attention_weight", "L_MSE", "Eq. 8-9"),
+    LossTerm("l1", "regression", "use_regression", "regression_weight", "L_L1", "Eq. 4"),
+)
+#: The names of :data:`TERMS` (``--losses id,mse,l1``).
+LOSS_TERMS: tuple[str, ...] = tuple(term.name for term in TERMS)
+
+
+def loss_term(name: str) -> LossTerm:
+    """The :class:`LossTerm` called ``name`` (its command-line name, e.g. "l1")."""
+    for term in TERMS:
+        if term.name == name:
+            return term
+    raise ValueError(f"expected a loss term among {list(LOSS_TERMS)}, got {name!r}")
+
+
+#: The largest seed of a run: a 63-bit int (torch's generators take 64 bits, epoch seeds are mixed into 63).
+MAX_SEED = 2**63 - 1
 
 RunMode = Literal["paper", "demo"]
 #: "paper": Table 5 at 112 x 112; "demo": the declared CPU demo (not the paper's), which also trains the
@@ -118,6 +164,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         check_choice(self.mode, "mode", RUN_MODES)
         check_positive_int(self.seed, "seed", minimum=0)
+        if self.seed > MAX_SEED:  # torch.manual_seed takes at most 64 bits; epoch seeds are mixed in 63
+            raise ValueError(f"expected seed to be an int in [0, 2**63 - 1], got {self.seed}")
         if self.max_steps_per_epoch is not None:
             check_positive_int(self.max_steps_per_epoch, "max_steps_per_epoch")
 
@@ -153,6 +201,7 @@ class ModelConfig:
     )
 
     def __post_init__(self) -> None:
+        canonical_backbone_name(self.backbone, "backbone")
         check_positive_int(self.input_size, "input_size")
         check_positive_int(self.embedding_dim, "embedding_dim")
         check_float_in_range(self.backbone_dropout, "backbone_dropout", 0.0, 1.0, high_closed=False)
@@ -251,7 +300,12 @@ class LossConfig:
         attention_weight: gamma of Eq. 10 (weight of L_MSE).
         smooth_l1_beta: the threshold of the smooth L1 of Eq. 4 (0.75).
         regression_dropout: dropout of the perceptibility regression module (0.9).
-        use_regression, use_diversion, use_attention: switch L_L1, L_ID, L_MSE (Table 4 rows).
+        use_regression, use_diversion, use_attention: switch L_L1, L_ID, L_MSE (Table 4 rows; :data:`TERMS`).
+        index_gradient: let L_L1 pull the embeddings and the prototypes towards the predicted index through
+            its target ``xi`` (off: ``xi`` is a detached target, the paper's reading).
+        detach_regression_input: the regression module reads a detached copy of the feature map, so L_L1 and
+            L_ID train the module alone and never reach the backbone (a quality head that costs recognition
+            nothing; with L_L1 alone, a placebo row of the ablation). Off: the paper's end-to-end reading.
     """
 
     tau: float = field(default=DEFAULT_TAU, metadata=_option("--tau", "ID-loss confidence tau (Eq. 7)"))
@@ -263,12 +317,23 @@ class LossConfig:
     use_regression: bool = True
     use_diversion: bool = True
     use_attention: bool = True
+    index_gradient: bool = field(
+        default=False,
+        metadata=_option("--index-gradient", "L_L1 also pulls the embeddings towards the predicted index"),
+    )
+    detach_regression_input: bool = field(
+        default=False,
+        metadata=_option(
+            "--detach-regression-input",
+            "the regression module reads a detached feature map (L_L1 and L_ID never reach the backbone)",
+        ),
+    )
 
     def __post_init__(self) -> None:
         for name in ("tau", "regression_weight", "diversion_weight", "attention_weight", "smooth_l1_beta"):
             check_positive_float(getattr(self, name), name, allow_zero=True)
         check_float_in_range(self.regression_dropout, "regression_dropout", 0.0, 1.0, high_closed=False)
-        for name in ("use_regression", "use_diversion", "use_attention"):
+        for name in (*(term.switch for term in TERMS), "index_gradient", "detach_regression_input"):
             check_bool(getattr(self, name), name)
 
     def kwargs(self) -> dict[str, Any]:
@@ -277,9 +342,9 @@ class LossConfig:
 
     @property
     def terms(self) -> tuple[str, ...]:
-        """The switched-on terms among ``LOSS_TERMS``; () is ArcFace alone (Table 4's first row)."""
-        on = {"id": self.use_diversion, "mse": self.use_attention, "l1": self.use_regression}
-        return tuple(term for term in LOSS_TERMS if on[term])
+        """The names of the switched-on terms (:data:`TERMS`); () is the margin head alone (Table 4's first
+        row)."""
+        return tuple(term.name for term in TERMS if getattr(self, term.switch))
 
 
 @dataclass(frozen=True)
@@ -416,13 +481,11 @@ class TrainingConfig:
         return self.loss.terms
 
     def with_losses(self, losses: Sequence[str]) -> TrainingConfig:
-        """A copy with exactly the given loss terms switched on (subset of ``LOSS_TERMS``)."""
-        unknown = [term for term in losses if term not in LOSS_TERMS]
+        """A copy with exactly the given loss terms switched on (names of :data:`TERMS`)."""
+        unknown = [name for name in losses if name not in LOSS_TERMS]
         if unknown:
             raise ValueError(f"expected loss terms from {LOSS_TERMS}, got {unknown}")
-        return self.replace(
-            use_diversion="id" in losses, use_attention="mse" in losses, use_regression="l1" in losses
-        )
+        return self.replace(**{term.switch: term.name in losses for term in TERMS})
 
     def replace(self, **changes: Any) -> TrainingConfig:
         """A copy with fields changed by name: ``"optim.epochs"``-style paths or plain field names

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
@@ -20,12 +21,12 @@ from recognizability.backbones import normalize_for
 from recognizability.data import FaceDataset
 from recognizability.data import transforms as T
 
-from .config import DataConfig
-from .distributed import DistributedContext
+from ..config import DataConfig
 
 __all__ = [
     "EpochBatches",
     "ImageSet",
+    "ProcessShare",
     "VerificationPairs",
     "build_augmentation",
     "load_image_set",
@@ -232,6 +233,20 @@ def validation_subset(train: ImageSet, data: DataConfig, seed: int) -> ImageSet:
     return train.subset(index.sort().values)
 
 
+class ProcessShare(Protocol):
+    """Which share of an epoch this process takes: process ``rank`` of ``world_size``, batches on ``device``
+    (:class:`~recognizability.training.run.DistributedContext` is one)."""
+
+    @property
+    def rank(self) -> int: ...
+
+    @property
+    def world_size(self) -> int: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+
 class EpochBatches:
     """The mini-batches of one epoch for this process: ``(uint8 images, labels)`` on ``context.device``.
 
@@ -245,7 +260,7 @@ class EpochBatches:
         self,
         train: ImageSet,
         batch_size: int,
-        context: DistributedContext,
+        context: ProcessShare,
         seed: int,
         epoch: int,
         max_steps: int | None = None,

@@ -26,7 +26,7 @@ from recognizability.data import ImageFolder
 from recognizability.data import synthetic as S
 from recognizability.data.metadata import is_synthetic_tree
 
-from .benchmarks import BenchmarkSpec, get_benchmark
+from ..config import BenchmarkSpec, get_benchmark
 from .images import ImageSet, VerificationPairs, load_image_set
 
 __all__ = [

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from recognizability._validation import check_labels, check_tensor, value_checks_enabled
 from recognizability.backbones import is_frozen
 
-from .config import ModelConfig
+from ..config import ModelConfig
 
 __all__ = [
     "check_batch_size_for_training",
@@ -134,6 +134,7 @@ def check_training_batch(model: nn.Module, images: object, labels: object, num_c
             dtype outside autocast.
         ValueError: labels of the wrong shape, device or range; one sample while batch norm trains;
             non-finite images (value checks on).
+        RuntimeError: ``model.ui_center`` (when the model has one) is not fitted yet.
     """
     tensor = check_tensor(images, "images")
     if tensor.dim() != 4:
@@ -158,6 +159,13 @@ def check_training_batch(model: nn.Module, images: object, labels: object, num_c
             f"running statistics)"
         )
     checked = check_labels(labels, num_classes, int(tensor.shape[0]), tensor, "images")
+    ui_center = getattr(model, "ui_center", None)
+    if ui_center is not None and not getattr(ui_center, "is_initialized", True):
+        raise RuntimeError(
+            "expected a fitted UI centre before a training step (the index of Eq. 1-3 needs it): call "
+            "model.ui_center.fit(embeddings of the UI images) first; UICenter holds no centre yet "
+            "(checked before the backbone runs: nothing changed)"
+        )
     if tensor.shape[0] == 1 and model.training:
         layers = training_batchnorm_layers(model)
         if layers:

@@ -18,12 +18,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from recognizability._validation import check_positive_float
 from recognizability.backbones import FaceBackbone, create_backbone, freeze_batchnorm, load_pretrained
 from recognizability.backbones.registry import available_pretrained
 from recognizability.nn import ChunkedArcFace, RecognizabilityLoss, ShardedArcFace, UICenter
 from recognizability.nn.head_registry import MARGIN_HEAD_NAMES, build_margin_head
 
-from .config import HeadConfig, LearningRates, ModelConfig, OptimConfig, TrainingConfig
+from ..config import HeadConfig, LearningRates, ModelConfig, OptimConfig, TrainingConfig
 
 __all__ = [
     "MethodModules",
@@ -32,6 +33,7 @@ __all__ = [
     "build_criterion",
     "build_head",
     "build_modules",
+    "embed_and_score",
     "parameter_groups",
     "register_head",
     "replicated_modules",
@@ -86,7 +88,7 @@ def build_head(config: HeadConfig, embedding_dim: int, num_classes: int) -> nn.M
     process holds only its shard of the classes of the initialised process group of ``torchrun``
     (:class:`~recognizability.training.Session` joins it, and refuses "sharded" without torchrun); its
     gradients must not be averaged over the processes (:func:`replicated_modules`). Without a process
-    group (e.g. :func:`~recognizability.training.predict.load_trained_model` reading a sharded run's
+    group (e.g. :func:`~recognizability.deploy.load_trained_model` reading a sharded run's
     checkpoint, which holds the whole head) it holds every class.
     """
     if config.name not in _HEADS:
@@ -99,11 +101,12 @@ def build_head(config: HeadConfig, embedding_dim: int, num_classes: int) -> nn.M
 
 
 def replicated_modules(model: MethodModules) -> tuple[nn.Module, ...]:
-    """The modules of ``model`` that every torchrun process holds whole, whose gradients are averaged over
-    the processes: all of them, except a class-sharded head, whose processes hold disjoint prototypes
-    (:class:`~recognizability.nn.ShardedArcFace` already gives each shard the gradient of the whole batch)."""
+    """The modules of ``model`` that every torchrun process holds whole, whose gradients (and running
+    statistics) are averaged over the processes: all of them, extra modules included, except a class-sharded
+    head, whose processes hold disjoint prototypes (:class:`~recognizability.nn.ShardedArcFace` already gives
+    each shard the gradient of the whole batch)."""
     if isinstance(model.head, ShardedArcFace):
-        return (model.backbone, model.criterion, model.ui_center)
+        return tuple(module for name, module in model.named_children() if name != "head")
     return (model,)
 
 
@@ -141,20 +144,52 @@ def build_criterion(config: TrainingConfig, backbone: FaceBackbone) -> Recogniza
 
 
 class MethodModules(nn.Module):
-    """The backbone, the margin head, ``RecognizabilityLoss`` and the ``UICenter`` of one run, in one module.
+    """The backbone, the margin head, ``RecognizabilityLoss``, the ``UICenter`` and any extra trainable
+    modules of one run, in one module.
 
     Holds no step of its own: the training loop calls the pieces (``examples/train_*.py``). Its state dict is
-    the checkpoint layout (``backbone.*``, ``head.*``, ``criterion.*``, ``ui_center.*``).
+    the checkpoint layout (``backbone.*``, ``head.*``, ``criterion.*``, ``ui_center.*`` and ``<name>.*`` of
+    each extra module), so whatever it holds is saved, resumed and averaged over torchrun processes
+    (:func:`replicated_modules`).
+
+    Args:
+        backbone, head, criterion, ui_center: the four pieces of Fig. 2.
+        **extra: further trainable modules of a researcher's own step, by name (e.g. a new loss term's head);
+            give each its learning rate in :func:`parameter_groups`.
     """
 
+    #: The four pieces of Fig. 2, in order.
+    PIECES: tuple[str, ...] = ("backbone", "head", "criterion", "ui_center")
+
     def __init__(
-        self, backbone: FaceBackbone, head: nn.Module, criterion: RecognizabilityLoss, ui_center: UICenter
+        self,
+        backbone: FaceBackbone,
+        head: nn.Module,
+        criterion: RecognizabilityLoss,
+        ui_center: UICenter,
+        **extra: nn.Module,
     ) -> None:
         super().__init__()
+        for name, module in extra.items():
+            if not isinstance(module, nn.Module):
+                raise TypeError(
+                    f"expected the extra module {name!r} to be an nn.Module, got {type(module).__name__}"
+                )
+            if name in self.PIECES or hasattr(nn.Module, name):
+                raise ValueError(
+                    f"expected an extra module name other than {name!r} (taken by MethodModules)"
+                )
         self.backbone = backbone
         self.head = head
         self.criterion = criterion
         self.ui_center = ui_center
+        for name, module in extra.items():
+            self.add_module(name, module)
+
+    @property
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """The extra modules, by name, in the order given."""
+        return {name: module for name, module in self.named_children() if name not in self.PIECES}
 
     @torch.no_grad()
     def embed_and_score(self, images: Tensor) -> tuple[Tensor, Tensor]:
@@ -162,8 +197,16 @@ class MethodModules(nn.Module):
         index xi_hat (B,) of the perceptibility regression module (no UI centre needed, paper Sec. 3.2).
 
         Call in eval mode (dropout off)."""
-        feature_map = self.backbone.forward_features(images)
-        return self.backbone.forward_head(feature_map), self.criterion.regression(feature_map)
+        return embed_and_score(self.backbone, self.criterion.regression, images)
+
+
+def embed_and_score(backbone: nn.Module, regression: nn.Module, images: Tensor) -> tuple[Tensor, Tensor]:
+    """The test-time forward pass of Fig. 2: ``F = forward_features(x)``, ``v = forward_head(F)`` and
+    ``xi_hat = regression(F)`` (paper Sec. 3.2), for normalised images (B, 3, S, S)."""
+    feature_map = backbone.forward_features(images)  # type: ignore[operator]
+    embeddings: Tensor = backbone.forward_head(feature_map)  # type: ignore[operator]
+    xi_hat: Tensor = regression(feature_map)
+    return embeddings, xi_hat
 
 
 def build_modules(config: TrainingConfig, num_classes: int) -> MethodModules:
@@ -173,36 +216,52 @@ def build_modules(config: TrainingConfig, num_classes: int) -> MethodModules:
     return MethodModules(backbone, head, build_criterion(config, backbone), UICenter(backbone.embedding_dim))
 
 
-def parameter_groups(optim: OptimConfig, **modules: nn.Module) -> list[dict[str, Any]]:
-    """Adam parameter groups with Table 5's per-module learning rates.
+def parameter_groups(
+    optim: OptimConfig, **modules: nn.Module | tuple[nn.Module, float]
+) -> list[dict[str, Any]]:
+    """Adam parameter groups with Table 5's per-module learning rates, and any extra module's own.
 
     Args:
         optim: the learning rates (one per field of :class:`LearningRates`) and the weight decay.
-        **modules: one module per learning rate, by its name: ``backbone``, ``recognition`` (the margin head's
-            prototypes), ``attention`` (PAM), ``regression`` (PRM).
+        **modules: one module per learning rate of Table 5, by its name: ``backbone``, ``recognition`` (the
+            margin head's prototypes), ``attention`` (PAM), ``regression`` (PRM); and any further module as
+            ``name=(module, learning_rate)`` (e.g. the head of a new loss term).
 
     Returns:
         One group per module, named by ``"name"``, with its trainable parameters (frozen ones are left out);
         weight decay ``optim.weight_decay`` for all. A parameter in two modules is an error.
+
+    Example::
+
+        parameter_groups(config.optim, backbone=backbone, recognition=head, attention=criterion.attention,
+                         regression=criterion.regression, my_head=(my_head, 1e-3))
     """
-    names = [name for name in LearningRates.__dataclass_fields__]
-    if sorted(modules) != sorted(names):
-        raise ValueError(f"expected one module for each of {names}, got {sorted(modules)}")
+    names = list(LearningRates.__dataclass_fields__)
+    missing = [name for name in names if name not in modules]
+    if missing:
+        raise ValueError(f"expected one module for each of {names}, got none for {missing}")
     groups: list[dict[str, Any]] = []
     seen: set[int] = set()
-    for name in names:
-        params = [p for p in modules[name].parameters() if p.requires_grad]
+    for name in [*names, *(extra for extra in modules if extra not in names)]:
+        given = modules[name]
+        if name in names:
+            if not isinstance(given, nn.Module):
+                raise TypeError(
+                    f"expected {name} to be an nn.Module (its learning rate is Table 5's), got "
+                    f"{type(given).__name__}"
+                )
+            module, lr = given, getattr(optim.lr, name)
+        else:
+            if not (isinstance(given, tuple) and len(given) == 2 and isinstance(given[0], nn.Module)):
+                raise TypeError(
+                    f"expected the extra module {name} as (module, learning rate), got {type(given).__name__}"
+                )
+            module, lr = given[0], check_positive_float(given[1], f"learning rate of {name}", allow_zero=True)
+        params = [p for p in module.parameters() if p.requires_grad]
         if any(id(p) in seen for p in params):
             raise ValueError(f"expected each parameter in one group, got {name!r} sharing parameters")
         seen.update(id(p) for p in params)
-        groups.append(
-            {
-                "name": name,
-                "params": params,
-                "lr": getattr(optim.lr, name),
-                "weight_decay": optim.weight_decay,
-            }
-        )
+        groups.append({"name": name, "params": params, "lr": lr, "weight_decay": optim.weight_decay})
     return groups
 
 

@@ -19,8 +19,8 @@ from recognizability._validation import check_bool, check_positive_int
 from recognizability.functional import cosine_logits
 from recognizability.nn import ShardedArcFace
 
+from ..data import ImageSet, prepare_batch
 from .guards import evaluation_mode
-from .images import ImageSet, prepare_batch
 from .modules import MethodModules
 
 __all__ = ["autocast", "embed_images", "nearest_class", "validate"]
@@ -47,8 +47,8 @@ def embed_images(
     """Embeddings v (N, D) float32 and learned index xi_hat (N,) of every image, in eval mode on ``device``.
 
     Every module's train/eval flag is restored afterwards, also when a call raises
-    (:func:`~recognizability.training.guards.evaluation_mode`); the arguments are checked before the first
-    batch.
+    (:func:`~recognizability.training.method.guards.evaluation_mode`); the arguments are checked before the
+    first batch.
 
     Raises:
         TypeError: ``data`` is not an ImageSet, or a bad argument type.

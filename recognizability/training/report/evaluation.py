@@ -22,14 +22,12 @@ from torch import Tensor
 from recognizability import metrics as M
 from recognizability.functional import cosine_logits, l2_normalize
 from recognizability.functional.margin_heads import positive_and_nearest_negative_cosine
-from recognizability.metrics.ui_cluster import UIClusterStatistics, ui_cluster_statistics
+from recognizability.metrics.ui_cluster import UIClusterStatistics
 from recognizability.nn.certainty_ratio import CertaintyRatioRegression
 
-from .benchmarks import EmbeddedPairs, EmbeddedSet
-from .config import TrainingConfig
-from .data import RunData
-from .images import ImageSet
-from .modules import MethodModules
+from ..config import EmbeddedPairs, EmbeddedSet, TrainingConfig
+from ..data import ImageSet, RunData
+from ..method import MethodModules, embed_images
 from .reports import (
     QUALITY_METHODS,
     CMCCurve,
@@ -40,7 +38,7 @@ from .reports import (
     RunReport,
     TrainingSummary,
 )
-from .steps import embed_images
+from .ui_cluster import ui_cluster
 
 __all__ = ["evaluate_run"]
 
@@ -121,10 +119,17 @@ def _common_reject_fractions(pair_qualities: dict[str, Tensor], is_genuine: Tens
 
 def _gallery_prototypes(gallery: EmbeddedSet, num_classes: int) -> Tensor:
     """(num_classes, D) per-identity gallery templates indexed by label (zero rows for labels without one)."""
-    templates, labels = M.identity_templates(gallery.embeddings, gallery.images.labels)
+    templates, labels = M.identity_templates(gallery.embeddings, gallery.labels)
     prototypes = torch.zeros(num_classes, templates.shape[1], dtype=templates.dtype)
     prototypes[labels] = templates
     return prototypes
+
+
+def _embedded(images: ImageSet, embeddings: Tensor, predicted_index: Tensor) -> EmbeddedSet:
+    """A test subset's images and what the network made of them, as the protocol evaluators read them."""
+    return EmbeddedSet(
+        embeddings, predicted_index, images.labels, images.severity, images.hard, images.distance
+    )
 
 
 def _quality(
@@ -144,23 +149,26 @@ def _quality(
     alone) its output is no index estimate and is left out of the comparison. ``crfiqa_trained``: the fitted
     CR-FIQA branch's scores of the probes then the gallery images (None: left out).
     """
-    images = ImageSet.concatenate([probe.images, gallery.images])
     v = torch.cat([probe.embeddings, gallery.embeddings])
-    prototypes = _gallery_prototypes(gallery, images.num_classes)
+    labels = torch.cat([probe.labels, gallery.labels])
+    severity = None
+    if probe.severity is not None and gallery.severity is not None:
+        severity = torch.cat([probe.severity, gallery.severity])
+    prototypes = _gallery_prototypes(gallery, int(labels.max()) + 1 if len(labels) else 0)
     scores = {
         "learned_index": torch.cat([probe.predicted_index, gallery.predicted_index]),
         "ers": ui_distance,
         "magface_norm": M.magface_quality(v),
-        "crfiqa": M.crfiqa_quality(v, images.labels, prototypes),
+        "crfiqa": M.crfiqa_quality(v, labels, prototypes),
     }
     if not learned:
         del scores["learned_index"]
     if crfiqa_trained is not None:
         scores["crfiqa_trained"] = crfiqa_trained
-    pi, gi, is_genuine = _probe_gallery_pairs(probe.images.labels, gallery.images.labels, max_impostors, seed)
+    pi, gi, is_genuine = _probe_gallery_pairs(probe.labels, gallery.labels, max_impostors, seed)
     unit_probe, unit_gallery = l2_normalize(probe.embeddings, dim=1), l2_normalize(gallery.embeddings, dim=1)
     similarity = (unit_probe[pi] * unit_gallery[gi]).sum(dim=1)
-    n_probe = len(probe.images)
+    n_probe = len(probe)
     pair_qualities = {name: torch.minimum(q[:n_probe][pi], q[n_probe:][gi]) for name, q in scores.items()}
     fractions = _common_reject_fractions(pair_qualities, is_genuine)
     out: dict[str, QualityFigures] = {}
@@ -168,8 +176,8 @@ def _quality(
         if name not in scores:
             continue
         spearman = None
-        if images.severity is not None:
-            spearman = float(M.spearman_correlation(scores[name], images.severity))
+        if severity is not None:
+            spearman = float(M.spearman_correlation(scores[name], severity))
         curves = {fmr: M.error_versus_reject(similarity, is_genuine, pair_qualities[name], fmr, fractions)
                   for fmr in fmrs}  # fmt: skip
         pair_q = pair_qualities[name]
@@ -189,10 +197,10 @@ def _quality(
 def _cmc(probe: EmbeddedSet, gallery: EmbeddedSet, distractor: EmbeddedSet | None) -> CMCCurve:
     """CMC at ranks 1..min(20, gallery size) (for the CMC plot)."""
     extra = None if distractor is None else distractor.embeddings
-    size = len(gallery.images) + (0 if extra is None else int(extra.shape[0]))
+    size = len(gallery) + (0 if extra is None else int(extra.shape[0]))
     ranks = tuple(range(1, min(20, size) + 1))
     result = M.cmc(
-        probe.embeddings, probe.images.labels, gallery.embeddings, gallery.images.labels, ranks,
+        probe.embeddings, probe.labels, gallery.embeddings, gallery.labels, ranks,
         distractor_features=extra,
     )  # fmt: skip
     return CMCCurve([float(r) for r in ranks], [float(x) for x in result.rates.tolist()])
@@ -200,15 +208,14 @@ def _cmc(probe: EmbeddedSet, gallery: EmbeddedSet, distractor: EmbeddedSet | Non
 
 def _scatter(probe: EmbeddedSet, ui_distance: Tensor, seed: int) -> IndexScatter:
     """Learned index and UI-centre distance of (a seeded sample of) the probes."""
-    n = len(probe.images)
+    n = len(probe)
     generator = torch.Generator().manual_seed(seed)
     index = torch.randperm(n, generator=generator)[:_MAX_SCATTER_POINTS].sort().values
-    images = probe.images
     return IndexScatter(
         predicted_index=probe.predicted_index[index].tolist(),
         ui_distance=ui_distance[index].tolist(),
-        severity=None if images.severity is None else images.severity[index].tolist(),
-        hard=None if images.hard is None else images.hard[index].float().tolist(),
+        severity=None if probe.severity is None else probe.severity[index].tolist(),
+        hard=None if probe.hard is None else probe.hard[index].float().tolist(),
     )
 
 
@@ -277,7 +284,7 @@ def evaluate_run(
     tests: dict[str, EmbeddedSet] = {}
     for name, images in data.tests.items():
         v, xi_hat = embed_images(model, images, size, device, amp)
-        tests[name] = EmbeddedSet(images, v.cpu(), xi_hat.cpu())
+        tests[name] = _embedded(images, v.cpu(), xi_hat.cpu())
     pairs = None
     conventions = {**CONVENTIONS, "protocol": spec.protocol}
     if data.verification is not None:
@@ -290,7 +297,7 @@ def evaluate_run(
         )
     protocol = spec.evaluate(tests, None, pairs)
     probe, gallery = tests[spec.probe_subset], tests[spec.gallery_subset]
-    hard = probe.images.hard
+    hard = probe.hard
     protocol_hard = None
     if hard is not None and bool(hard.any()):
         protocol_hard = (spec.evaluate_hard or spec.evaluate)(tests, hard, pairs)
@@ -298,14 +305,7 @@ def evaluate_run(
         1.0 - model.ui_center.cosine(s.embeddings.to(device)).cpu() for s in (probe, gallery)
     ]  # ERS, Eq. 2's d_UI
     train_v = embed_images(model, data.train, size, device, amp)[0].cpu()
-    ui_cluster = None
-    if (
-        data.train.severity is not None
-        and data.train.hard is not None
-        and 0 < int(data.train.hard.sum()) < len(data.train)
-    ):
-        train_distance = 1.0 - model.ui_center.cosine(train_v.to(device)).cpu()
-        ui_cluster = ui_cluster_statistics(train_distance, data.train.severity, data.train.hard)
+    trained_ui_cluster = ui_cluster(train_v, model.ui_center, data.train)  # Fig. 1, trained backbone
     crfiqa_trained = None
     prototypes = _full_prototypes(model.head, data.num_classes)
     if prototypes is not None:
@@ -330,6 +330,6 @@ def evaluate_run(
         config=config,
         data=DataSummary(data.benchmark, {k: len(v) for k, v in data.tests.items()}, len(data.ui)),
         training=training,
-        ui_cluster=ui_cluster,
+        ui_cluster=trained_ui_cluster,
         ui_cluster_pretrained=ui_cluster_pretrained,
     )

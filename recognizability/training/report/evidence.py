@@ -19,7 +19,7 @@ SUMMARY_FILENAME = "ablation_summary.json"
 
 def ablation_summary() -> dict[str, Any] | None:
     """The shipped summary of the five-seed ablation, or None when this installation has none."""
-    resource = resources.files("recognizability.training") / SUMMARY_FILENAME
+    resource = resources.files("recognizability.training.report") / SUMMARY_FILENAME
     if not resource.is_file():
         return None
     summary: dict[str, Any] = json.loads(resource.read_text())

@@ -9,19 +9,17 @@
 matplotlib is optional (``pip install recognizability[plot]``); it is imported only here, with the
 non-interactive Agg backend, so plotting works on a headless machine.
 
-    python -m recognizability.training.plots runs/tinyface/full/report.json   # redraw from a saved report
+    recognizability-plots runs/tinyface/full/report.json   # redraw from a saved report
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 import os
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from recognizability._figures import pyplot
 
 __all__ = ["PLOT_NAMES", "plot_report"]
 
@@ -35,19 +33,6 @@ _LABELS = {
     "crfiqa_trained": "CR-FIQA (trained branch)",
     "crfiqa": "CR-FIQA (oracle)",
 }
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "plots need matplotlib: pip install recognizability[plot] (or run with --no-plots)"
-        ) from error
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _title(report: dict[str, Any], what: str) -> str:
@@ -78,7 +63,7 @@ def plot_report(report: dict[str, Any], out_dir: str | os.PathLike[str]) -> list
     if not isinstance(report, dict) or "quality" not in report or "curves" not in report:
         got = sorted(report) if isinstance(report, dict) else type(report).__name__
         raise ValueError(f"expected a run report with 'quality' and 'curves', got {got}")
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -164,21 +149,3 @@ def _save(fig: Any, path: Path, plt: Any) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Redraw a saved report's figures: ``python -m recognizability.training.plots REPORT [--out DIR]``."""
-    parser = argparse.ArgumentParser(description="Draw the figures of a run from its report.json.")
-    parser.add_argument("report", help="path of a report.json written by a training run")
-    parser.add_argument("--out", help="folder for the PNG files (default: the report's folder)")
-    args = parser.parse_args(argv)
-    path = Path(args.report)
-    if not path.is_file():
-        parser.error(f"expected REPORT to be a report.json file, got {str(path)!r}")
-    for written in plot_report(json.loads(path.read_text()), args.out or path.parent):
-        print(written)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,23 +1,22 @@
 """The typed report of a run (:class:`RunReport`) and the comparison table of several runs.
 
 ``RunReport.to_dict()`` is what ``report.json`` holds (its top-level fields are :data:`REPORT_FIELDS`), and
-:func:`~recognizability.training.plots.plot_report` draws the figures from that JSON alone.
+:func:`~recognizability.training.report.plots.plot_report` draws the figures from that JSON alone.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recognizability._files import write_json
 from recognizability.metrics.ui_cluster import UIClusterStatistics
 
-from .benchmarks import ProtocolReport, get_benchmark
-from .config import TrainingConfig
-from .data import Benchmark
+from ..config import ProtocolReport, TrainingConfig, get_benchmark
+from ..data import Benchmark
 
 __all__ = [
     "QUALITY_METHODS",
@@ -240,13 +239,10 @@ def _or_none(statistics: UIClusterStatistics | None) -> dict[str, Any] | None:
 
 
 def write_report(report: RunReport, path: str | os.PathLike[str]) -> Path:
-    """Write ``report.to_dict()`` as indented JSON, atomically (temporary file + ``os.replace``)."""
+    """Write ``report.to_dict()`` as indented JSON, atomically (:func:`recognizability._files.write_json`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json(path, report.to_dict())
 
 
 def comparison_table(reports: dict[str, RunReport]) -> str:

@@ -16,10 +16,10 @@ from recognizability.backbones.base import FaceBackbone
 from recognizability.metrics.ui_cluster import UIClusterStatistics, ui_cluster_statistics
 from recognizability.nn import UICenter
 
-from .guards import evaluation_mode
-from .images import ImageSet, prepare_batch
+from ..data import ImageSet, prepare_batch
+from ..method.guards import evaluation_mode
 
-__all__ = ["backbone_ui_cluster", "embed_with_backbone"]
+__all__ = ["backbone_ui_cluster", "embed_with_backbone", "has_ui_cluster_ground_truth", "ui_cluster"]
 
 
 @torch.no_grad()
@@ -35,6 +35,25 @@ def embed_with_backbone(
             x = images.images[start : start + batch_size].to(device)
             out.append(backbone(prepare_batch(x, input_size, backbone)).float())
     return torch.cat(out)
+
+
+def has_ui_cluster_ground_truth(faces: ImageSet) -> bool:
+    """Whether ``faces`` carry what Fig. 1's statistics compare with: synthetic severity and hard flags, with
+    hard and not-hard faces both present."""
+    hard = faces.hard
+    return faces.severity is not None and hard is not None and 0 < int(hard.sum()) < len(hard)
+
+
+def ui_cluster(embeddings: Tensor, center: UICenter, faces: ImageSet) -> UIClusterStatistics | None:
+    """Fig. 1 statistics of ``faces`` embedded as ``embeddings`` (N, D) against the UI centre ``center``:
+    :func:`~recognizability.metrics.ui_cluster.ui_cluster_statistics` of ``d_UI = 1 - cos(v, u)`` (Eq. 2)
+    against the faces' severity and hard flags; None for faces without them
+    (:func:`has_ui_cluster_ground_truth`: real datasets)."""
+    if not has_ui_cluster_ground_truth(faces):
+        return None
+    assert faces.severity is not None and faces.hard is not None  # has_ui_cluster_ground_truth
+    distance = 1.0 - center.cosine(embeddings.to(center.center.device)).cpu()
+    return ui_cluster_statistics(distance, faces.severity, faces.hard)
 
 
 def backbone_ui_cluster(
@@ -53,13 +72,14 @@ def backbone_ui_cluster(
         input_size: the network input side.
         device: where to embed.
     """
-    if faces.severity is None or faces.hard is None:
+    if not has_ui_cluster_ground_truth(faces):
         raise ValueError(
-            "expected faces with ground-truth severity and hard flags (a synthetic tree), got a set without"
+            "expected faces with ground-truth severity and hard flags, hard and not-hard faces both present "
+            "(a synthetic tree), got a set without"
         )
     device = torch.device(device)
     center = UICenter(backbone.embedding_dim).to(device)
     center.fit(embed_with_backbone(backbone, ui, input_size, device))
-    v = embed_with_backbone(backbone, faces, input_size, device)
-    distance = 1.0 - center.cosine(v)
-    return ui_cluster_statistics(distance.cpu(), faces.severity, faces.hard)
+    statistics = ui_cluster(embed_with_backbone(backbone, faces, input_size, device), center, faces)
+    assert statistics is not None  # the ground truth was checked above
+    return statistics

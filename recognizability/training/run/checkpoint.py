@@ -4,7 +4,7 @@ A checkpoint holds everything needed to continue a run as if it had never stoppe
 scheduler states, the RNG states (python, numpy, torch CPU and every CUDA device), the number of finished
 epochs and the settings. It is written to a temporary file in the same folder and moved into place with
 ``os.replace``, so an interruption never leaves a truncated ``last.pt`` (a left-over ``.last.pt.*.tmp`` is
-removed by :func:`~recognizability.training.run_dir.prepare_run_dir`).
+removed by :func:`~recognizability.training.run.run_dir.prepare_run_dir`).
 
 Everything in it is a tensor or a plain Python value (dict, list, str, int, float, bool, None), so it is read
 with ``torch.load(weights_only=True)`` (:func:`read_training_checkpoint`): a file that holds anything else is
@@ -247,7 +247,7 @@ def save_checkpoint(
         kind: :data:`CHECKPOINT_KIND` (fine-tuning) or :data:`PRETRAINING_CHECKPOINT_KIND` (stage 1).
         model_state, optimizer_state: the state dicts to store instead of ``model.state_dict()`` and
             ``optimizer.state_dict()`` (a class-sharded head's whole prototypes:
-            :func:`~recognizability.training.sharded_heads.checkpoint_states`).
+            :func:`~recognizability.training.run.sharded_heads.checkpoint_states`).
 
     Returns:
         The path written.
@@ -351,7 +351,7 @@ def read_training_checkpoint(
     (:func:`~recognizability.backbones.loading.read_checkpoint_file`); then its layout is checked: the format
     marker, every key, the settings (a dict), the RNG states, the model state dict (names -> tensors).
     Nothing is applied to any object: :func:`load_checkpoint` and
-    :func:`~recognizability.training.predict.load_trained_model` do that.
+    :func:`~recognizability.deploy.load_trained_model` do that.
 
     Args:
         path: the checkpoint file (``OUT/<run>/last.pt``).

@@ -3,7 +3,7 @@
 ``torchrun --nproc_per_node=N examples/train_tinyface.py ...`` sets ``RANK``, ``LOCAL_RANK`` and
 ``WORLD_SIZE``; :func:`init_distributed` then joins the process group (NCCL on CUDA, gloo on CPU) and pins the
 process to its GPU. Each process trains on its own shard of every epoch
-(:class:`~recognizability.training.images.EpochBatches`) and, after ``backward``, the training loop
+(:class:`~recognizability.training.data.images.EpochBatches`) and, after ``backward``, the training loop
 averages the gradients over the processes (:meth:`DistributedContext.average_replicas`): the update
 DistributedDataParallel would make, written where the loop can see it, so the loop may call the backbone's
 ``forward_features`` and ``forward_head`` itself and a class-sharded head can keep its prototypes out of the
@@ -24,7 +24,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistributedContext", "init_distributed", "resolve_device", "running_statistics"]
+__all__ = [
+    "DistributedContext",
+    "init_distributed",
+    "launched_by_torchrun",
+    "resolve_device",
+    "running_statistics",
+]
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,12 @@ def resolve_device(device: str | torch.device | None, name: str = "--device") ->
     return resolved
 
 
+def launched_by_torchrun() -> bool:
+    """Whether this process was started by ``torchrun`` (which sets ``RANK`` and ``WORLD_SIZE``), or is one of
+    several processes (``WORLD_SIZE`` > 1)."""
+    return ("RANK" in os.environ and "WORLD_SIZE" in os.environ) or int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def init_distributed(device: str | torch.device | None = None) -> DistributedContext:
     """Join the ``torchrun`` process group when launched by it; otherwise a single-process context.
 
@@ -177,13 +189,12 @@ def init_distributed(device: str | torch.device | None = None) -> DistributedCon
         device: "cpu", "cuda", "cuda:1", ... or None (CUDA when available, else CPU). Under ``torchrun`` with
             CUDA the process uses ``cuda:<LOCAL_RANK>``.
     """
-    launched = "RANK" in os.environ and "WORLD_SIZE" in os.environ  # set by torchrun
+    launched = launched_by_torchrun()
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     resolved = resolve_device(device)
-    if launched or world_size > 1:
-        launched = True
+    if launched:
         if resolved.type == "cuda":
             resolved = torch.device("cuda", local_rank)
             torch.cuda.set_device(resolved)

@@ -17,8 +17,8 @@ model is built:
 - temporary files left by an interrupted atomic write (``.last.pt.<random>.tmp``, ``.report.json.tmp``) are
   removed; the backup of a replacement interrupted by a kill is put back when no new checkpoint was written;
 - with ``resume=True`` and ``settings``, the checkpoint is read safely and checked against the run's settings
-  (:func:`~recognizability.training.checkpoint.check_resume_settings`: same settings but ``epochs``, and no
-  fewer epochs than already done).
+  (:func:`~recognizability.training.run.checkpoint.check_resume_settings`: same settings but ``epochs``, and
+  no fewer epochs than already done).
 
 Under ``torchrun`` call it on every process with ``writer=context.is_main``: every process checks, only the
 main process creates, cleans or removes anything.
@@ -54,30 +54,6 @@ ATOMIC_FILES: tuple[str, ...] = (*RUN_FILES, "comparison.json", "backbone.pt", "
 _PROBE_PREFIX = ".write-test."
 #: Hidden folder holding an earlier run's files while a replacing run writes its first checkpoint.
 _BACKUP_PREFIX = ".earlier-run."
-#: Checkpoints read by a call with ``remember=True`` (the command line's check), by resolved path, with the
-#: file's (size, mtime) then: the next call for the same unchanged file (the session's) takes it instead of
-#: reading the file again.
-_REMEMBERED: dict[Path, tuple[tuple[int, int], TrainingCheckpoint]] = {}
-
-
-def _file_key(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns
-
-
-def _read_for_resume(path: Path, kinds: tuple[str, ...], remember: bool) -> TrainingCheckpoint:
-    resolved = path.resolve()
-    remembered = _REMEMBERED.pop(resolved, None)
-    if remembered is not None and remembered[0] == _file_key(resolved):
-        checkpoint = remembered[1]
-    else:
-        # mapped, not read: each process of a class-sharded run keeps only its rows of the whole head, and
-        # processes on one machine share the pages (POSIX only: elsewhere a mapped file cannot be replaced
-        # by the run's next checkpoint)
-        checkpoint = read_training_checkpoint(path, kinds=kinds, mmap=os.name == "posix")
-    if remember:
-        _REMEMBERED[resolved] = (_file_key(resolved), checkpoint)
-    return checkpoint
 
 
 def _temporary_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
@@ -94,7 +70,7 @@ class RunDir:
         checkpoint: where the run's ``last.pt`` goes.
         resume_from: the checkpoint to continue (``resume=True`` and one exists), else None: a new run.
         resume_checkpoint: that checkpoint, read and checked (when ``settings`` was given), else None; pass it
-            to :func:`~recognizability.training.checkpoint.load_checkpoint` to avoid reading it twice.
+            to :func:`~recognizability.training.run.checkpoint.load_checkpoint` to avoid reading it twice.
         removed_temporary_files: left-overs of interrupted writes that were deleted.
         earlier_run: files of an earlier run that ``overwrite=True`` replaces; they stay in place until
             :meth:`replacing_earlier_run` (the new run's first checkpoint), and the tuple is emptied then.
@@ -207,7 +183,7 @@ def prepare_run_dir(
     run_files: Sequence[str] = RUN_FILES,
     outputs: Sequence[str] = (),
     kinds: tuple[str, ...] = (CHECKPOINT_KIND,),
-    remember: bool = False,
+    resume_checkpoint: TrainingCheckpoint | None = None,
 ) -> RunDir:
     """Make ``out_dir`` ready for a run, refusing anything that would lose an earlier run's work.
 
@@ -224,8 +200,8 @@ def prepare_run_dir(
             replaced by ``overwrite``.
         outputs: other files the run writes (plots): not a sign of a run, but replaced with it.
         kinds: the checkpoint ``kind`` markers the run may continue (``read_training_checkpoint``).
-        remember: keep the checkpoint read for ``resume`` for the next call with the same unchanged file
-            (a check-only call before the real one: the file is read once).
+        resume_checkpoint: the folder's checkpoint when the caller has already read and checked it (a
+            check-only call before, with ``writer=False``): it is used instead of reading the file again.
 
     Returns:
         :class:`RunDir`.
@@ -283,9 +259,13 @@ def prepare_run_dir(
             f"{CHECKPOINT_NAME} to continue from; pass --overwrite to replace it, or another --out"
         )
     resume_from = checkpoint if resume and present(CHECKPOINT_NAME) else None
-    resume_checkpoint = None
-    if resume_from is not None and settings is not None:
-        resume_checkpoint = _read_for_resume(resume_from, kinds, remember)
+    if resume_from is None:
+        resume_checkpoint = None
+    elif resume_checkpoint is None and settings is not None:
+        # mapped, not read: each process of a class-sharded run keeps only its rows of the whole head, and
+        # processes on one machine share the pages (POSIX only: elsewhere a mapped file cannot be replaced
+        # by the run's next checkpoint)
+        resume_checkpoint = read_training_checkpoint(resume_from, kinds=kinds, mmap=os.name == "posix")
         check_resume_settings(resume_checkpoint, settings)
     earlier = tuple(existing + [path / n for n in outputs if present(n)]) if overwrite else ()
     if not writer:

@@ -4,56 +4,49 @@
   with ``report.json`` and plots, and the printed comparison of the runs;
 - :class:`TrainingRun` (``session.start(...)``): checkpoint after every epoch, exact resume with
   ``--resume``, the history of the run, one log line per epoch;
-- :class:`EpochMeter` (``run.meter(...)``): the progress bar and the running mean of every loss term.
+- :class:`~recognizability.training.run.meter.EpochMeter` (``run.meter(...)``): the progress bar and the
+  running mean of every loss term, by name.
+
+The session trusts what it is given: the command line (:func:`~recognizability.training.cli.parse_args`) and
+the configuration's constructors have checked it, once.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
 import os
-import sys
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from recognizability.backbones.loading import CheckpointError, load_pretrained
-from recognizability.backbones.registry import available_pretrained
+from recognizability._files import write_json
 from recognizability.metrics.ui_cluster import UIClusterStatistics
-from recognizability.nn import RecognizabilityLossOutput
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .config import ModelConfig, TrainingConfig
-from .data import RunData, load_run_data, resolve_benchmark
-from .distributed import DistributedContext, init_distributed
-from .evaluation import evaluate_run
-from .evidence import evidence_lines
-from .guards import check_batch_size_for_training
-from .modules import MethodModules, build_backbone, build_criterion
-from .reports import RunReport, TrainingSummary, comparison_table, ui_cluster_table, write_report
+from ..config import TrainingConfig
+from ..data import RunData, load_run_data, resolve_benchmark
+from ..method import MethodModules, build_backbone
+from ..report import (
+    RunReport,
+    TrainingSummary,
+    backbone_ui_cluster,
+    comparison_table,
+    evaluate_run,
+    evidence_lines,
+    ui_cluster_table,
+    write_report,
+)
+from ..report.plots import PLOT_NAMES, plot_report
+from ..report.ui_cluster import has_ui_cluster_ground_truth
+from .checkpoint import TrainingCheckpoint, load_checkpoint, save_checkpoint
+from .distributed import init_distributed
+from .meter import EpochMeter, term_label
 from .run_dir import RunDir, prepare_run_dir
 from .sharded_heads import checkpoint_states, shard_checkpoint
-from .ui_cluster import backbone_ui_cluster
 
-__all__ = [
-    "TERM_NAMES",
-    "EpochMeter",
-    "RunOptions",
-    "Session",
-    "TrainingResult",
-    "TrainingRun",
-    "check_config_can_train",
-]
-
-#: The loss terms logged each step (fields of ``RecognizabilityLossOutput``).
-TERM_NAMES: tuple[str, ...] = ("total", "classification", "regression", "diversion", "attention")
+__all__ = ["RunOptions", "Session", "TrainingResult", "TrainingRun"]
 
 
 @dataclass(frozen=True)
@@ -124,149 +117,8 @@ def _cpu_is_busy() -> bool:
     return load >= (os.cpu_count() or 1)
 
 
-def _plot_names() -> tuple[str, ...]:
-    """The figures a run writes beside its report (imported late: ``plots`` also runs with ``python -m``)."""
-    from .plots import PLOT_NAMES
-
-    return PLOT_NAMES
-
-
-def check_config_can_train(config: TrainingConfig) -> None:
-    """What can be checked of a run before any data is loaded, changing nothing.
-
-    - ``pretrained`` is weights shipped in the package for the backbone, or a file of weights that fit it:
-      the file is read and checked against the backbone built on the ``meta`` device (no memory for the
-      backbone, nothing copied; :func:`~recognizability.backbones.load_pretrained`'s checks), once per file
-      and backbone;
-    - a batch size of 1 fits the model's batch-norm layers
-      (:func:`~recognizability.training.guards.check_batch_size_for_training`), checked on the backbone and
-      the criterion built on the ``meta`` device (no memory, no weights read; only then, as the meta device's
-      first use costs seconds of imports).
-
-    Raises:
-        ValueError, FileNotFoundError: naming the configuration field (its command-line option), the
-            expected and the received value.
-    """
-    model = config.model
-    shipped = available_pretrained().get(model.backbone, [])
-    if model.pretrained is not None and model.pretrained not in shipped:
-        path = Path(model.pretrained).expanduser()
-        if not path.is_file():
-            what = "a folder" if path.is_dir() else "no such file"
-            raise FileNotFoundError(
-                f"expected --pretrained to be a checkpoint file or weights shipped for {model.backbone} "
-                f"({shipped or 'none'}), got {model.pretrained!r} ({what})"
-            )
-        _check_pretrained_fits(model, path)
-    if config.data.batch_size != 1:  # >= 1 checked by DataConfig; batch norm trains on 2 or more
-        return
-    with torch.device("meta"):
-        backbone = build_backbone(dataclasses.replace(model, pretrained=None))
-        criterion = build_criterion(config, backbone)
-    try:
-        check_batch_size_for_training(nn.ModuleDict({"backbone": backbone, "criterion": criterion}), 1)
-    except ValueError as err:
-        raise ValueError(f"--batch-size: {err}") from None
-
-
-#: (file, size, modification time, backbone configuration) of the ``--pretrained`` files found to fit.
-_PRETRAINED_FITS: set[tuple[str, int, int, str]] = set()
-
-
-def _check_pretrained_fits(model: ModelConfig, path: Path) -> None:
-    """Read the ``pretrained`` file and check it fits the backbone of ``model``, without loading it anywhere.
-
-    Raises:
-        ValueError: ``--pretrained: `` and :func:`~recognizability.backbones.load_pretrained`'s message (not a
-            torch file, truncated, pickled objects, no backbone state dict, missing or mismatched keys).
-    """
-    stat = path.stat()
-    key = (
-        str(path.resolve()),
-        stat.st_size,
-        stat.st_mtime_ns,
-        repr(dataclasses.replace(model, pretrained=None)),
-    )
-    if key in _PRETRAINED_FITS:
-        return
-    with torch.device("meta"):
-        backbone = build_backbone(dataclasses.replace(model, pretrained=None))
-    with warnings.catch_warnings():
-        # torch warns that copying into a meta parameter is a no-op: nothing is meant to be copied
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            load_pretrained(backbone, path)
-        except CheckpointError as err:
-            raise ValueError(f"--pretrained: {err}") from None
-    _PRETRAINED_FITS.add(key)
-
-
-class EpochMeter:
-    """The running mean of every loss term over one epoch, and its progress bar.
-
-    Terms are summed on the device and read back once every ``log_every`` steps (for the bar) and once at the
-    end, so the loop has no per-step host sync beyond what the optimiser needs.
-    """
-
-    def __init__(
-        self,
-        epoch: int,
-        epochs: int,
-        steps: int,
-        context: DistributedContext,
-        progress: bool,
-        log_every: int = 10,
-    ) -> None:
-        self.context, self.steps, self.log_every, self.done = context, steps, log_every, 0
-        self.epoch = epoch
-        self.sums = torch.zeros(len(TERM_NAMES), device=context.device)
-        self.bar: Any = None
-        if progress and context.is_main:
-            try:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", leave=False, file=sys.stderr)
-            except ImportError:
-                pass
-        self.images = 0
-        self.began = time.perf_counter()
-
-    def update(self, losses: RecognizabilityLossOutput, batch_size: int) -> None:
-        """Add one step's terms."""
-        self.sums += torch.stack([getattr(losses, name).detach().float() for name in TERM_NAMES])
-        self.done += 1
-        self.images += batch_size
-        if self.bar is not None and (self.done % self.log_every == 0 or self.done == self.steps):
-            means = (self.sums / self.done).tolist()
-            self.bar.set_postfix({n[:5]: f"{m:.3f}" for n, m in zip(TERM_NAMES, means, strict=True)})
-            self.bar.update(self.done - self.bar.n)
-
-    def finish(self) -> dict[str, float]:
-        """Mean of every term over the epoch (and over the processes), ``images_per_second`` and ``steps``.
-
-        Raises:
-            FloatingPointError: a mean is not finite (named, with the usual causes); the checkpoint of the
-                previous epoch is left as it was.
-        """
-        if self.context.device.type == "cuda":
-            torch.cuda.synchronize(self.context.device)
-        elapsed = time.perf_counter() - self.began
-        if self.bar is not None:
-            self.bar.close()
-        means: list[float] = self.context.all_reduce_mean(self.sums / max(self.done, 1)).tolist()
-        result = dict(zip(TERM_NAMES, means, strict=True))
-        result["images_per_second"] = self.images * self.context.world_size / max(elapsed, 1e-9)
-        result["steps"] = float(self.done)
-        if not all(math.isfinite(v) for v in means):
-            bad = [name for name, value in zip(TERM_NAMES, means, strict=True) if not math.isfinite(value)]
-            raise FloatingPointError(
-                f"expected finite losses, got non-finite {bad} in epoch {self.epoch + 1} (means {result}). "
-                f"Usual causes: a learning rate too high for the model; frozen batch norm on a backbone "
-                f"without pretrained weights (--pretrained); non-finite input images (value checks, "
-                f"recognizability._validation.set_value_checks(True), find them before the backbone runs). "
-                f"The last checkpoint holds the previous epoch: --resume continues from it"
-            )
-        return result
+#: Figures of an epoch's record that are rates, not loss terms.
+_RATES: tuple[str, ...] = ("images_per_second", "steps")
 
 
 class TrainingRun:
@@ -332,12 +184,7 @@ class TrainingRun:
         row = {"epoch": float(epoch + 1), **terms, **validation_figures, **self._lrs}
         self.history.append(row)
         self.seconds += time.perf_counter() - self._epoch_began
-        self.session.say(
-            f"epoch {epoch + 1}/{self.config.optim.epochs}: loss {terms['total']:.3f} (cls "
-            f"{terms['classification']:.3f} L1 {terms['regression']:.3f} ID {terms['diversion']:.3f} MSE "
-            f"{terms['attention']:.3f}) val acc (flipped, {self.config.data.validation_degrade_size}px) "
-            f"{validation['accuracy']:.3f} [{terms['images_per_second']:.0f} img/s]"
-        )
+        self.session.say(self.epoch_line(epoch, terms, validation))
         if self.checkpoint is not None and self.run_dir is not None:
             # a class-sharded head's shards are gathered whole onto the main process (a collective)
             model_state, optimizer_state = checkpoint_states(self.model, self.optimizer)
@@ -350,6 +197,17 @@ class TrainingRun:
                         model_state=model_state, optimizer_state=optimizer_state,
                     )  # fmt: skip
         self.session.context.barrier()
+
+    def epoch_line(self, epoch: int, terms: dict[str, float], validation: dict[str, float]) -> str:
+        """One line for the epoch: the total loss, every other term by its label, validation accuracy and
+        speed."""
+        shown = [f"{term_label(n)} {v:.3f}" for n, v in terms.items() if n not in ("total", *_RATES)]
+        total = f"loss {terms['total']:.3f} ({' '.join(shown)})" if "total" in terms else " ".join(shown)
+        return (
+            f"epoch {epoch + 1}/{self.config.optim.epochs}: {total} val acc (flipped, "
+            f"{self.config.data.validation_degrade_size}px) {validation['accuracy']:.3f} "
+            f"[{terms['images_per_second']:.0f} img/s]"
+        )
 
     def finish(self) -> TrainingResult:
         """The modules in eval mode and the run's history."""
@@ -410,32 +268,32 @@ class Session:
         """Add the time since ``since`` (``time.perf_counter()``) to ``phase``."""
         self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - since
 
-    def prepare_run(self, name: str, config: TrainingConfig) -> RunDir | None:
-        """Make ``OUT/<name>`` ready for a run (:func:`~recognizability.training.run_dir.prepare_run_dir`): a
-        folder holding a run is refused unless ``--resume`` (its checkpoint is read and checked against
-        ``config`` now) or ``--overwrite``. Each name is prepared once; None when the session writes nothing.
-        """
-        check_config_can_train(config)
-        if config.head.parallel == "sharded" and not self.context.is_distributed:
-            raise ValueError(
-                "expected --head-parallel sharded under torchrun (the classes are split over its processes), "
-                "got a single process started without torchrun; use --head-parallel chunked on one device, "
-                "or torchrun --nproc_per_node=N"
-            )
+    def prepare_run(
+        self, name: str, config: TrainingConfig, checkpoint: TrainingCheckpoint | None = None
+    ) -> RunDir | None:
+        """Make ``OUT/<name>`` ready for a run
+        (:func:`~recognizability.training.run.run_dir.prepare_run_dir`): a folder holding a run is refused
+        unless ``--resume`` (its checkpoint is read and checked against ``config``; ``checkpoint``, when
+        given, is that checkpoint already read and checked, by
+        :func:`~recognizability.training.cli.parse_args`) or ``--overwrite``. Each name is prepared once; None
+        when the session writes nothing."""
         if self.out is None:
             return None
         if name not in self._run_dirs:
             o = self.options
             self._run_dirs[name] = prepare_run_dir(
                 self.out / name, resume=o.resume, overwrite=o.overwrite, settings=config,
-                writer=self.context.is_main, outputs=_plot_names(),
+                writer=self.context.is_main, outputs=PLOT_NAMES, resume_checkpoint=checkpoint,
             )  # fmt: skip
         return self._run_dirs[name]
 
-    def prepare(self, runs: dict[str, TrainingConfig]) -> None:
-        """:meth:`prepare_run` for every planned run, before any data is loaded or anything trained."""
+    def prepare(
+        self, runs: dict[str, TrainingConfig], checkpoints: dict[str, TrainingCheckpoint] | None = None
+    ) -> None:
+        """:meth:`prepare_run` for every planned run, before any data is loaded or anything trained
+        (``checkpoints``: the ones :func:`~recognizability.training.cli.parse_args` read for ``--resume``)."""
         for name, config in runs.items():
-            self.prepare_run(name, config)
+            self.prepare_run(name, config, (checkpoints or {}).get(name))
 
     def load_data(self, dataset: str, input_size: int) -> RunData:
         """The benchmark's data at ``input_size``: the real trees of ``--data-root``/``--ui-root``, or the
@@ -484,7 +342,6 @@ class Session:
         """Begin (or, with ``--resume``, continue) the run ``name``: its checkpoints go to ``OUT/<name>``."""
         head = f"{config.head.name}" + ("" if config.head.parallel == "none" else f", {config.head.parallel}")
         self.say(f"--- training {name} (head: {head}; losses: {', '.join(config.losses) or 'head only'})")
-        check_batch_size_for_training(model, config.data.batch_size)  # before the first step changes anything
         ui_images = None if self.data is None else len(self.data.ui)
         if config.ui.ui_statistics and config.loss.use_diversion and ui_images is not None and ui_images < 2:
             raise ValueError(
@@ -523,8 +380,6 @@ class Session:
             write_report(report, folder / "report.json")
             if self.options.plots:
                 try:
-                    from .plots import plot_report
-
                     plot_report(report.to_dict(), folder)
                 except ImportError as error:
                     self.say(f"plots skipped: {error}")
@@ -534,8 +389,7 @@ class Session:
         """Fig. 1 figures of the backbone a run starts from (``config.model``: pretrained weights, or a random
         initialisation) on the training faces; computed once per backbone configuration. None on data without
         severity and hard flags (real datasets)."""
-        hard = data.train.hard
-        if data.train.severity is None or hard is None or not 0 < int(hard.sum()) < len(hard):
+        if not has_ui_cluster_ground_truth(data.train):
             return None
         key = repr(config.model)
         if key not in self._initial_ui_clusters:
@@ -577,7 +431,9 @@ class Session:
             if self.out is not None:
                 self.out.mkdir(parents=True, exist_ok=True)
                 runs = {name: r.headline_figures() for name, r in done.items()}
-                text = json.dumps({"runs": runs, "seconds": self.timings}, indent=2)
-                (self.out / "comparison.json").write_text(text + "\n")
+                write_json(self.out / "comparison.json", {"runs": runs, "seconds": self.timings})
+                plots = ", plots" if self.options.plots else ""
+                files = f"last.pt, report.json{plots}"
+                self.say(f"wrote {self.out}/comparison.json and, per run, {self.out}/<run>/ ({files})")
         if self.context.is_distributed:
             torch.distributed.destroy_process_group()

@@ -105,7 +105,7 @@ def shard_checkpoint(
     the returned checkpoint holds this process's rows ``[class_start, class_end)`` of the weight and of the
     optimiser tensors shaped like it, and the shard's class range, so that it loads into this process's
     model and optimiser. Anything else is left as it was (and then fails, or passes, the usual checks of
-    :func:`~recognizability.training.checkpoint.load_checkpoint`). ``checkpoint`` itself is not changed.
+    :func:`~recognizability.training.run.checkpoint.load_checkpoint`). ``checkpoint`` itself is not changed.
     """
     payload = checkpoint.payload
     model_state = dict(payload["model"])
