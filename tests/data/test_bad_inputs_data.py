@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from vlr_fake_trees import build_scface, build_survface, build_tinyface, write_image
+from vlr_fake_trees import build_scface, build_survface, build_tinyface, write_huge_png, write_image
 
 from recognizability.data import (
     ImageDecodeError,
@@ -178,32 +178,39 @@ ROWS = [
     pytest.param(
         lambda p: decode_image(bad_image(p, "empty")),
         ImageDecodeError,
-        r"empty\.png: expected a JPEG or PNG image .* got an empty file \(0 bytes\)",
+        r"empty\.png: expected a JPEG, PNG, BMP or WebP image .* got an empty file \(0 bytes\)",
         id="decode-empty",
     ),
     pytest.param(
         lambda p: decode_image(bad_image(p, "truncated_header")),
         ImageDecodeError,
-        r"truncated_header\.png: expected a JPEG or PNG .* \(truncated or corrupt\?\)",
+        r"truncated_header\.png: expected a JPEG, PNG, BMP or WebP .* \(truncated or corrupt\?\)",
         id="decode-truncated-header",
     ),
     pytest.param(
         lambda p: decode_image(bad_image(p, "truncated_data")),
         ImageDecodeError,
-        r"truncated_data\.png: expected a JPEG or PNG .* \(truncated or corrupt\?\)",
+        r"truncated_data\.png: expected a JPEG, PNG, BMP or WebP .* \(truncated or corrupt\?\)",
         id="decode-truncated-data",
     ),
     pytest.param(
         lambda p: decode_image(bad_image(p, "text")),
         ImageDecodeError,
-        r"text\.png: expected a JPEG or PNG image",
+        r"text\.png: expected a JPEG, PNG, BMP or WebP image",
         id="decode-text-file",
     ),
     pytest.param(
         lambda p: decode_image(bad_image(p, "gif")),
         ImageDecodeError,
-        r"gif\.png: expected a JPEG or PNG image with 8-bit channels, got a GIF file",
+        r"gif\.png: expected a JPEG, PNG, BMP or WebP image with 8-bit channels, got a GIF file",
         id="decode-gif",
+    ),
+    pytest.param(
+        lambda p: decode_image(write_huge_png(p / "huge.png")),
+        ImageDecodeError,
+        r"could not decode image .*huge\.png: expected an image of at most 178956970 pixels \(Pillow's "
+        r"decompression-bomb limit, 2 x PIL\.Image\.MAX_IMAGE_PIXELS\), got 196000000 pixels$",
+        id="decode-decompression-bomb",
     ),
     pytest.param(
         lambda p: decode_image(bad_image(p, "sixteen_bit")),
@@ -215,7 +222,7 @@ ROWS = [
     pytest.param(
         lambda p: first_sample(tinyface_with_bad_image(p, "empty")),
         ImageDecodeError,
-        r"Probe/3_1\.jpg: expected a JPEG or PNG .* empty file",
+        r"Probe/3_1\.jpg: expected a JPEG, PNG, BMP or WebP .* empty file",
         id="tinyface-empty-image",
     ),
     pytest.param(
@@ -252,7 +259,7 @@ ROWS = [
     pytest.param(
         lambda p: ImageFolder(p),
         FileNotFoundError,
-        "expected .jpg/.jpeg/.png images under .*; found none",
+        "expected .jpg/.jpeg/.png/.bmp/.webp images under .*; found none",
         id="folder-empty",
     ),
     pytest.param(
