@@ -39,6 +39,11 @@ def _ui_center() -> rnn.UICenter:
     return center
 
 
+def _under_cpu_autocast(call: Callable[[], Any]) -> Any:
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return call()
+
+
 def _dropout_model() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(3, 2))
 
@@ -1021,6 +1026,121 @@ ROWS: list[Row] = [
         r"images to be a torch.Tensor, got list",
     ),
     (
+        "small_vlr_net",
+        lambda: backbones.small_vlr_net(input_size="32"),
+        TypeError,
+        r"expected input_size to be an int or a pair \(H, W\) of ints, got '32'",
+    ),
+    (
+        "small_vlr_net",
+        lambda: backbones.small_vlr_net(input_size=(32, 32, 3)),
+        TypeError,
+        r"expected input_size to be an int or a pair \(H, W\) of ints, got \(32, 32, 3\)",
+    ),
+    (
+        "small_vlr_net",
+        lambda: backbones.small_vlr_net(input_size=30),
+        ValueError,
+        r"expected input_size to be two positive ints divisible by 8, got 30",
+    ),
+    (
+        "SmallVLRNet",
+        lambda: backbones.SmallVLRNet(input_size=(0, 32)),
+        ValueError,
+        r"expected input_size to hold positive ints, got \(0, 32\)",
+    ),
+    (
+        "create_backbone",
+        lambda: backbones.create_backbone("iresnet50", input_size=96),
+        ValueError,
+        r"expected input_size \(112, 112\) for 'iresnet50', got \(96, 96\)",
+    ),
+    (
+        "create_backbone",
+        lambda: backbones.create_backbone("mobilefacenet", input_size=None),
+        TypeError,
+        r"expected input_size to be an int or a pair \(H, W\) of ints, got None",
+    ),
+    (
+        "create_backbone",
+        lambda: backbones.create_backbone("small_vlr_net", pretrained="synthetic-hr", input_size=48),
+        ValueError,
+        r"expected the architecture of pretrained='synthetic-hr' \(\{'input_size': \(32, 32\)\}\), "
+        r"got \{'input_size': \(48, 48\)\}",
+    ),
+    (
+        "FaceBackbone",
+        lambda: backbones.small_vlr_net()(_x(2, 3, 32, 32).half()),
+        TypeError,
+        r"expected images of dtype torch.float32, the dtype of SmallVLRNet's parameters \(or float16, "
+        r"bfloat16 or float32 under torch.autocast, which leaves float64 as it is\), got dtype torch.float16",
+    ),
+    (
+        "FaceBackbone",
+        lambda: backbones.small_vlr_net().forward_features(_x(2, 3, 32, 32).double()),
+        TypeError,
+        r"expected images of dtype torch.float32, .* got dtype torch.float64",
+    ),
+    (
+        "FaceBackbone",
+        lambda: _under_cpu_autocast(lambda: backbones.small_vlr_net().eval()(_x(2, 3, 32, 32).double())),
+        TypeError,
+        r"expected images of dtype torch.float32, .*which leaves float64 as it is\), got dtype torch.float64",
+    ),
+    (
+        "FaceBackbone",
+        lambda: backbones.small_vlr_net().train()(_x(1, 3, 32, 32)),
+        ValueError,
+        r"expected images of shape \(B, 3, 32, 32\) with B >= 2 while batch norm trains, "
+        r"got shape \(1, 3, 32, 32\): SmallVLRNet has 14 batch-norm layers in training mode",
+    ),
+    (
+        "FaceBackbone",
+        lambda: backbones.small_vlr_net().train().forward_with_features(_x(2, 3, 32, 32)[:0]),
+        ValueError,
+        r"expected images of shape \(B, 3, 32, 32\) with B >= 2 while batch norm trains, got shape "
+        r"\(0, 3, 32, 32\)",
+    ),
+    (
+        "FaceBackbone",
+        lambda: backbones.small_vlr_net().train().forward_head(_x(1, 128, 4, 4)),
+        ValueError,
+        r"expected feature_map of shape \(B, 128, 4, 4\) with B >= 2 while batch norm trains, "
+        r"got shape \(1, 128, 4, 4\)",
+    ),
+    (
+        "FaceBackbone",
+        lambda: backbones.small_vlr_net()(torch.empty(2, 3, 32, 32, device="meta")),
+        ValueError,
+        r"expected images on the device of SmallVLRNet's parameters \(cpu\), got meta",
+    ),
+    (
+        "check_backbone_images",
+        lambda: backbones.check_backbone_images(torch.nn.Conv2d(3, 4, 3), torch.zeros(2, 3, 5, 5).double()),
+        TypeError,
+        r"expected images of dtype torch.float32, the dtype of Conv2d's parameters .* got dtype "
+        r"torch.float64",
+    ),
+    (
+        "check_backbone_images",
+        lambda: backbones.check_backbone_images(torch.nn.BatchNorm2d(3), torch.zeros(1, 3, 5, 5)),
+        ValueError,
+        r"expected images of shape \(B, 3, H, W\) with B >= 2 while batch norm trains, got shape "
+        r"\(1, 3, 5, 5\): BatchNorm2d has 1 batch-norm layers",
+    ),
+    (
+        "check_backbone_images",
+        lambda: backbones.check_backbone_images(torch.nn.Identity(), torch.zeros(2, 4, 5, 5)),
+        ValueError,
+        r"expected images of shape \(B, 3, H, W\) for Identity .*got shape \(2, 4, 5, 5\)",
+    ),
+    (
+        "training_batchnorm_layers",
+        lambda: backbones.training_batchnorm_layers("model"),
+        TypeError,
+        r"expected model to be an nn.Module, got str",
+    ),
+    (
         "normalize_for",
         lambda: backbones.normalize_for(torch.zeros(1, 3, 4, 4), "x"),
         TypeError,
@@ -1180,12 +1300,47 @@ def test_index_diversion_statistics_unchanged_when_refused() -> None:
 def test_backbone_batch_norm_statistics_unchanged_by_refused_images() -> None:
     net = backbones.small_vlr_net().train()
     before = _snapshot(net)
-    for bad in (_x(2, 3, 16, 16), torch.zeros(2, 3, 32, 32, dtype=torch.uint8)):
-        with pytest.raises((ValueError, TypeError)):
-            net(bad)
-        with pytest.raises((ValueError, TypeError)):
-            net.forward_with_features(bad)
+    refused = (
+        _x(2, 3, 16, 16),
+        torch.zeros(2, 3, 32, 32, dtype=torch.uint8),
+        _x(2, 3, 32, 32).half(),
+        _x(2, 3, 32, 32).double(),
+        _x(1, 3, 32, 32),  # one sample while batch norm trains
+        _x(2, 3, 32, 32)[:0],  # an empty batch would still count a step (num_batches_tracked)
+    )
+    for bad in refused:
+        for method in (net, net.forward_features, net.forward_with_features):
+            with pytest.raises((ValueError, TypeError)):
+                method(bad)
+    with pytest.raises(ValueError, match="B >= 2 while batch norm trains"):
+        net.forward_head(_x(1, 128, 4, 4))
     _assert_unchanged(net, before)
+
+
+def test_backbones_accept_what_the_checks_allow() -> None:
+    net = backbones.small_vlr_net(input_size=32)
+    assert net.input_size == (32, 32) and backbones.small_vlr_net(input_size=[48, 40]).input_size == (48, 40)
+    assert backbones.create_backbone("small_vlr_net", input_size=16, width=8).input_size == (16, 16)
+    assert backbones.create_backbone(
+        "small_vlr_net", pretrained="synthetic-hr", input_size=32
+    ).input_size == (
+        32,
+        32,
+    )
+    assert backbones.create_backbone("mobilefacenet", input_size=112).input_size == (112, 112)
+    net.eval()  # a single image, and none, embed in eval mode
+    assert net(_x(1, 3, 32, 32)).shape == (1, 512) and net(_x(2, 3, 32, 32)[:0]).shape == (0, 512)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast casts float16/bfloat16/float32 images
+        for dtype in (torch.float16, torch.bfloat16, torch.float32):
+            assert net(_x(2, 3, 32, 32).to(dtype)).shape == (2, 512)
+    assert net.double()(_x(2, 3, 32, 32).double()).dtype == torch.float64  # the parameters' dtype
+    frozen = backbones.freeze_batchnorm(backbones.small_vlr_net().train())
+    with pytest.raises(ValueError, match=r"has 1 batch-norm layers in training mode \(e.g. \['features'\]\)"):
+        frozen(_x(1, 3, 32, 32))  # the trunk is frozen; the head's BatchNorm1d still trains
+    frozen.features.eval()
+    assert frozen(_x(1, 3, 32, 32)).shape == (1, 512)  # no layer trains: a batch of one is fine
+    assert backbones.training_batchnorm_layers(frozen) == []
+    assert backbones.training_batchnorm_layers(frozen, assume_train=True) == ["features"]
 
 
 def test_heads_and_inputs_unchanged_by_refused_calls() -> None:
