@@ -44,6 +44,13 @@ def _under_cpu_autocast(call: Callable[[], Any]) -> Any:
         return call()
 
 
+def _small_state_with_non_finite_values() -> dict[str, torch.Tensor]:
+    state = {k: v.clone() for k, v in backbones.small_vlr_net(width=8).state_dict().items()}
+    state["conv1.weight"][0, 0, 0, 0] = NAN
+    state["bn1.running_var"][:2] = math.inf
+    return state
+
+
 def _dropout_model() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(3, 2))
 
@@ -1171,6 +1178,24 @@ ROWS: list[Row] = [
         r"at '/nonexistent/x.pt', found no such file",
     ),
     (
+        "load_pretrained",
+        lambda: backbones.load_pretrained(
+            backbones.small_vlr_net(width=8), _small_state_with_non_finite_values()
+        ),
+        backbones.CheckpointError,
+        r"refused to load 'checkpoint': expected finite weights, got NaN or infinite values in 2 of 85 "
+        r"tensors: \[conv1.weight \(1 of 108 values\), bn1.running_var \(2 of 4 values\)\]. "
+        r"Nothing was loaded",
+    ),
+    (
+        "load_pretrained",
+        lambda: backbones.load_pretrained(
+            backbones.small_vlr_net(width=8), _small_state_with_non_finite_values(), strict=False
+        ),
+        backbones.CheckpointError,
+        r"expected finite weights, got NaN or infinite values in 2 of 85 tensors",
+    ),
+    (
         "extract_state_dict",
         lambda: backbones.extract_state_dict("abc"),
         backbones.CheckpointError,
@@ -1341,6 +1366,15 @@ def test_backbones_accept_what_the_checks_allow() -> None:
     assert frozen(_x(1, 3, 32, 32)).shape == (1, 512)  # no layer trains: a batch of one is fine
     assert backbones.training_batchnorm_layers(frozen) == []
     assert backbones.training_batchnorm_layers(frozen, assume_train=True) == ["features"]
+
+
+def test_backbone_unchanged_by_refused_non_finite_weights() -> None:
+    net = backbones.small_vlr_net(width=8)
+    before = _snapshot(net)
+    for strict in (True, False):
+        with pytest.raises(backbones.CheckpointError, match="expected finite weights"):
+            backbones.load_pretrained(net, _small_state_with_non_finite_values(), strict=strict)
+    _assert_unchanged(net, before)  # all or nothing: not even the finite tensors were copied
 
 
 def test_heads_and_inputs_unchanged_by_refused_calls() -> None:
