@@ -609,6 +609,19 @@ ROWS: list[Row] = [
     ),
     (
         "survface_grid_verification",
+        lambda: metrics.survface_grid_verification(torch.rand(30), torch.rand(30) * 2 - 1),
+        ValueError,
+        r"expected impostor_distances >= 0 \(distances, e.g. sqrt\(2 - 2 cos\) of unit-norm features\), "
+        r"got \d+ negative value\(s\) out of 30, the lowest -0\.\d+",
+    ),
+    (
+        "survface_grid_verification",
+        lambda: metrics.survface_grid_verification([-0.5] + [0.5] * 29, torch.rand(30)),
+        ValueError,
+        r"expected genuine_distances >= 0 .* got 1 negative value\(s\) out of 30, the lowest -0\.5 ",
+    ),
+    (
+        "survface_grid_verification",
         lambda: metrics.survface_grid_verification(torch.rand(30), torch.rand(30), far=NAN),
         ValueError,
         r"far in \[0, 1\], got \[nan\]",
