@@ -133,6 +133,35 @@ ROWS: list[Row] = [
         r"labels with values in \[0, 3\), got values in \[0, 3\]",
     ),
     (
+        "arcface_logits",
+        lambda: functional.arcface_logits(torch.tensor([[1.5, 0.2], [0.1, NAN]]), torch.tensor([0, 1])),
+        ValueError,
+        r"expected cosine to hold cosines in \[-1, 1\] \(pre-margin, unscaled\), got a value of magnitude "
+        r"1.5",
+    ),
+    (
+        "arcface_logits",
+        lambda: functional.arcface_logits(
+            -1.01 * torch.ones(2, 3, dtype=torch.float64), torch.tensor([0, 1])
+        ),
+        ValueError,
+        r"expected cosine to hold cosines in \[-1, 1\] .*got a value of magnitude 1.01",
+    ),
+    (
+        "arcface_logits",
+        lambda: functional.arcface_logits(
+            64.0 * (torch.rand(4, 3) * 2 - 1), _labels()
+        ),  # logits, not cosines
+        ValueError,
+        r"expected cosine to hold cosines in \[-1, 1\]",
+    ),
+    (
+        "curricularface_logits",
+        lambda: functional.curricularface_logits(torch.full((4, 3), 2.0), _labels(), torch.tensor([0.1])),
+        ValueError,
+        r"expected cosine to hold cosines in \[-1, 1\] \(pre-margin, unscaled\), got a value of magnitude 2",
+    ),
+    (
         "recognizability_index",
         lambda: functional.recognizability_index(torch.rand(4, 3), _labels(), torch.rand(4), eps=NAN),
         ValueError,
@@ -1405,6 +1434,62 @@ def test_heads_and_inputs_unchanged_by_refused_calls() -> None:
     with pytest.raises(ValueError):
         functional.arcface_logits(cosine, torch.tensor([0, 1, 2, 5]))
     assert torch.equal(cosine, original)
+    cosine[0, 0] = 1.5
+    original = cosine.clone()
+    for call in (
+        functional.arcface_logits,
+        lambda c, y: functional.curricularface_logits(c, y, torch.zeros(1)),
+    ):
+        with pytest.raises(ValueError, match=r"got a value of magnitude 1\.5"):
+            call(cosine, _labels())
+        assert torch.equal(cosine, original)
+
+
+def test_the_documented_value_checks_of_docs_method_md() -> None:
+    """docs/method.md, "Which calls check values": the pure functions propagate NaN and inf (no host sync)
+    except where a finite input is outside the function's domain; the modules and the criterion refuse
+    non-finite inputs. All with value checks on (the default)."""
+    embeddings, prototypes, labels = _x(4, 3), _x(5, 3), _labels()
+    embeddings[1, 0] = NAN
+    cosine = functional.cosine_logits(embeddings, prototypes)
+    assert cosine[1].isnan().all() and cosine[[0, 2, 3]].isfinite().all()
+    logits = functional.arcface_logits(cosine, labels)
+    assert logits[1].isnan().all() and logits[[0, 2, 3]].isfinite().all()
+    with_inf = torch.rand(4, 3)
+    with_inf[2, 1] = math.inf
+    assert functional.arcface_logits(with_inf, labels)[2, 1] == math.inf
+    loss = functional.perceptibility_regression_loss(torch.tensor([0.5, NAN]), torch.tensor([0.2, 0.3]))
+    assert loss.isnan()
+    # rounding beyond [-1, 1] is a cosine still: 1e-3, or 16 epsilons of the dtype
+    near_one = torch.tensor([[1.0009, 0.0], [-1.0009, 0.5]])
+    assert functional.arcface_logits(near_one, torch.tensor([0, 0])).isfinite().all()
+    assert (
+        functional.arcface_logits(torch.tensor([[1.01, 0.0]], dtype=torch.bfloat16), torch.tensor([0]))
+        .isfinite()
+        .all()
+    )
+    with pytest.raises(ValueError, match=r"got a value of magnitude 1.0011"):
+        functional.arcface_logits(torch.tensor([[1.0011, 0.0]]), torch.tensor([0]))
+    # the modules and the criterion refuse what the functions propagate
+    with pytest.raises(ValueError, match=r"expected embeddings with finite values, got 1 non-finite value"):
+        rnn.ArcFace(3, 5)(embeddings, labels)
+    criterion = rnn.RecognizabilityLoss(2, (1, 1), 3)
+    output = rnn.ArcFace(3, 5)(_x(4, 3), labels)
+    cosine_with_nan = output.cosine.detach().clone()
+    cosine_with_nan[0, 0] = NAN
+    with pytest.raises(ValueError, match=r"expected cosine with finite values, got 1 non-finite value"):
+        criterion(
+            _x(4, 2, 1, 1),
+            _x(4, 3),
+            labels,
+            ui_center=_ui_center(),
+            classification_loss=output.loss,
+            cosine=cosine_with_nan,
+        )
+    from recognizability import value_checks
+
+    with value_checks(False):  # no value is read: out-of-domain cosines are the caller's
+        assert functional.arcface_logits(torch.full((1, 2), 1.5), torch.tensor([0])).isfinite().all()
 
 
 def test_accumulators_unchanged_by_refused_batches() -> None:
