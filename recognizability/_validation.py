@@ -47,6 +47,7 @@ __all__ = [
     "check_reduction",
     "check_same_device",
     "check_shape",
+    "check_size_pair",
     "check_tensor",
     "format_shape",
     "set_value_checks",
@@ -198,6 +199,26 @@ def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"expected {name} to be {bound}, got {value!r}")
     return int(value)
+
+
+def check_size_pair(value: object, name: str) -> tuple[int, int]:
+    """Check an image size: an ``int`` (a square) or a pair ``(H, W)`` (tuple or list) of positive ints
+    (bool excluded); return it as ``(H, W)``.
+
+    Example: ``check_size_pair(32, "input_size")`` returns ``(32, 32)``; ``check_size_pair("32", "size")``
+    raises ``expected size to be an int or a pair (H, W) of ints, got '32'``.
+    """
+    pair: tuple[object, ...]
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        pair = tuple(value)
+    else:
+        pair = (value, value)
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair):
+        raise ArgumentTypeError(f"expected {name} to be an int or a pair (H, W) of ints, got {value!r}")
+    height, width = (int(v) for v in pair)  # type: ignore[call-overload]  # numbers.Integral
+    if height < 1 or width < 1:
+        raise ValueError(f"expected {name} to hold positive ints, got {value!r}")
+    return (height, width)
 
 
 def check_choice(value: object, name: str, choices: Sequence[_Choice]) -> _Choice:

@@ -39,6 +39,18 @@ def _ui_center() -> rnn.UICenter:
     return center
 
 
+def _under_cpu_autocast(call: Callable[[], Any]) -> Any:
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return call()
+
+
+def _small_state_with_non_finite_values() -> dict[str, torch.Tensor]:
+    state = {k: v.clone() for k, v in backbones.small_vlr_net(width=8).state_dict().items()}
+    state["conv1.weight"][0, 0, 0, 0] = NAN
+    state["bn1.running_var"][:2] = math.inf
+    return state
+
+
 def _dropout_model() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(3, 2))
 
@@ -119,6 +131,35 @@ ROWS: list[Row] = [
         lambda: functional.arcface_logits(torch.rand(4, 3), torch.tensor([0, 1, 2, 3])),
         ValueError,
         r"labels with values in \[0, 3\), got values in \[0, 3\]",
+    ),
+    (
+        "arcface_logits",
+        lambda: functional.arcface_logits(torch.tensor([[1.5, 0.2], [0.1, NAN]]), torch.tensor([0, 1])),
+        ValueError,
+        r"expected cosine to hold cosines in \[-1, 1\] \(pre-margin, unscaled\), got a value of magnitude "
+        r"1.5",
+    ),
+    (
+        "arcface_logits",
+        lambda: functional.arcface_logits(
+            -1.01 * torch.ones(2, 3, dtype=torch.float64), torch.tensor([0, 1])
+        ),
+        ValueError,
+        r"expected cosine to hold cosines in \[-1, 1\] .*got a value of magnitude 1.01",
+    ),
+    (
+        "arcface_logits",
+        lambda: functional.arcface_logits(
+            64.0 * (torch.rand(4, 3) * 2 - 1), _labels()
+        ),  # logits, not cosines
+        ValueError,
+        r"expected cosine to hold cosines in \[-1, 1\]",
+    ),
+    (
+        "curricularface_logits",
+        lambda: functional.curricularface_logits(torch.full((4, 3), 2.0), _labels(), torch.tensor([0.1])),
+        ValueError,
+        r"expected cosine to hold cosines in \[-1, 1\] \(pre-margin, unscaled\), got a value of magnitude 2",
     ),
     (
         "recognizability_index",
@@ -597,6 +638,19 @@ ROWS: list[Row] = [
     ),
     (
         "survface_grid_verification",
+        lambda: metrics.survface_grid_verification(torch.rand(30), torch.rand(30) * 2 - 1),
+        ValueError,
+        r"expected impostor_distances >= 0 \(distances, e.g. sqrt\(2 - 2 cos\) of unit-norm features\), "
+        r"got \d+ negative value\(s\) out of 30, the lowest -0\.\d+",
+    ),
+    (
+        "survface_grid_verification",
+        lambda: metrics.survface_grid_verification([-0.5] + [0.5] * 29, torch.rand(30)),
+        ValueError,
+        r"expected genuine_distances >= 0 .* got 1 negative value\(s\) out of 30, the lowest -0\.5 ",
+    ),
+    (
+        "survface_grid_verification",
         lambda: metrics.survface_grid_verification(torch.rand(30), torch.rand(30), far=NAN),
         ValueError,
         r"far in \[0, 1\], got \[nan\]",
@@ -1027,6 +1081,121 @@ ROWS: list[Row] = [
         r"images to be a torch.Tensor, got list",
     ),
     (
+        "small_vlr_net",
+        lambda: backbones.small_vlr_net(input_size="32"),
+        TypeError,
+        r"expected input_size to be an int or a pair \(H, W\) of ints, got '32'",
+    ),
+    (
+        "small_vlr_net",
+        lambda: backbones.small_vlr_net(input_size=(32, 32, 3)),
+        TypeError,
+        r"expected input_size to be an int or a pair \(H, W\) of ints, got \(32, 32, 3\)",
+    ),
+    (
+        "small_vlr_net",
+        lambda: backbones.small_vlr_net(input_size=30),
+        ValueError,
+        r"expected input_size to be two positive ints divisible by 8, got 30",
+    ),
+    (
+        "SmallVLRNet",
+        lambda: backbones.SmallVLRNet(input_size=(0, 32)),
+        ValueError,
+        r"expected input_size to hold positive ints, got \(0, 32\)",
+    ),
+    (
+        "create_backbone",
+        lambda: backbones.create_backbone("iresnet50", input_size=96),
+        ValueError,
+        r"expected input_size \(112, 112\) for 'iresnet50', got \(96, 96\)",
+    ),
+    (
+        "create_backbone",
+        lambda: backbones.create_backbone("mobilefacenet", input_size=None),
+        TypeError,
+        r"expected input_size to be an int or a pair \(H, W\) of ints, got None",
+    ),
+    (
+        "create_backbone",
+        lambda: backbones.create_backbone("small_vlr_net", pretrained="synthetic-hr", input_size=48),
+        ValueError,
+        r"expected the architecture of pretrained='synthetic-hr' \(\{'input_size': \(32, 32\)\}\), "
+        r"got \{'input_size': \(48, 48\)\}",
+    ),
+    (
+        "FaceBackbone",
+        lambda: backbones.small_vlr_net()(_x(2, 3, 32, 32).half()),
+        TypeError,
+        r"expected images of dtype torch.float32, the dtype of SmallVLRNet's parameters \(or float16, "
+        r"bfloat16 or float32 under torch.autocast, which leaves float64 as it is\), got dtype torch.float16",
+    ),
+    (
+        "FaceBackbone",
+        lambda: backbones.small_vlr_net().forward_features(_x(2, 3, 32, 32).double()),
+        TypeError,
+        r"expected images of dtype torch.float32, .* got dtype torch.float64",
+    ),
+    (
+        "FaceBackbone",
+        lambda: _under_cpu_autocast(lambda: backbones.small_vlr_net().eval()(_x(2, 3, 32, 32).double())),
+        TypeError,
+        r"expected images of dtype torch.float32, .*which leaves float64 as it is\), got dtype torch.float64",
+    ),
+    (
+        "FaceBackbone",
+        lambda: backbones.small_vlr_net().train()(_x(1, 3, 32, 32)),
+        ValueError,
+        r"expected images of shape \(B, 3, 32, 32\) with B >= 2 while batch norm trains, "
+        r"got shape \(1, 3, 32, 32\): SmallVLRNet has 14 batch-norm layers in training mode",
+    ),
+    (
+        "FaceBackbone",
+        lambda: backbones.small_vlr_net().train().forward_with_features(_x(2, 3, 32, 32)[:0]),
+        ValueError,
+        r"expected images of shape \(B, 3, 32, 32\) with B >= 2 while batch norm trains, got shape "
+        r"\(0, 3, 32, 32\)",
+    ),
+    (
+        "FaceBackbone",
+        lambda: backbones.small_vlr_net().train().forward_head(_x(1, 128, 4, 4)),
+        ValueError,
+        r"expected feature_map of shape \(B, 128, 4, 4\) with B >= 2 while batch norm trains, "
+        r"got shape \(1, 128, 4, 4\)",
+    ),
+    (
+        "FaceBackbone",
+        lambda: backbones.small_vlr_net()(torch.empty(2, 3, 32, 32, device="meta")),
+        ValueError,
+        r"expected images on the device of SmallVLRNet's parameters \(cpu\), got meta",
+    ),
+    (
+        "check_backbone_images",
+        lambda: backbones.check_backbone_images(torch.nn.Conv2d(3, 4, 3), torch.zeros(2, 3, 5, 5).double()),
+        TypeError,
+        r"expected images of dtype torch.float32, the dtype of Conv2d's parameters .* got dtype "
+        r"torch.float64",
+    ),
+    (
+        "check_backbone_images",
+        lambda: backbones.check_backbone_images(torch.nn.BatchNorm2d(3), torch.zeros(1, 3, 5, 5)),
+        ValueError,
+        r"expected images of shape \(B, 3, H, W\) with B >= 2 while batch norm trains, got shape "
+        r"\(1, 3, 5, 5\): BatchNorm2d has 1 batch-norm layers",
+    ),
+    (
+        "check_backbone_images",
+        lambda: backbones.check_backbone_images(torch.nn.Identity(), torch.zeros(2, 4, 5, 5)),
+        ValueError,
+        r"expected images of shape \(B, 3, H, W\) for Identity .*got shape \(2, 4, 5, 5\)",
+    ),
+    (
+        "training_batchnorm_layers",
+        lambda: backbones.training_batchnorm_layers("model"),
+        TypeError,
+        r"expected model to be an nn.Module, got str",
+    ),
+    (
         "normalize_for",
         lambda: backbones.normalize_for(torch.zeros(1, 3, 4, 4), "x"),
         TypeError,
@@ -1055,6 +1224,24 @@ ROWS: list[Row] = [
         lambda: backbones.load_pretrained(backbones.small_vlr_net(), "/nonexistent/x.pt"),
         FileNotFoundError,
         r"at '/nonexistent/x.pt', found no such file",
+    ),
+    (
+        "load_pretrained",
+        lambda: backbones.load_pretrained(
+            backbones.small_vlr_net(width=8), _small_state_with_non_finite_values()
+        ),
+        backbones.CheckpointError,
+        r"refused to load 'checkpoint': expected finite weights, got NaN or infinite values in 2 of 85 "
+        r"tensors: \[conv1.weight \(1 of 108 values\), bn1.running_var \(2 of 4 values\)\]. "
+        r"Nothing was loaded",
+    ),
+    (
+        "load_pretrained",
+        lambda: backbones.load_pretrained(
+            backbones.small_vlr_net(width=8), _small_state_with_non_finite_values(), strict=False
+        ),
+        backbones.CheckpointError,
+        r"expected finite weights, got NaN or infinite values in 2 of 85 tensors",
     ),
     (
         "extract_state_dict",
@@ -1186,12 +1373,56 @@ def test_index_diversion_statistics_unchanged_when_refused() -> None:
 def test_backbone_batch_norm_statistics_unchanged_by_refused_images() -> None:
     net = backbones.small_vlr_net().train()
     before = _snapshot(net)
-    for bad in (_x(2, 3, 16, 16), torch.zeros(2, 3, 32, 32, dtype=torch.uint8)):
-        with pytest.raises((ValueError, TypeError)):
-            net(bad)
-        with pytest.raises((ValueError, TypeError)):
-            net.forward_with_features(bad)
+    refused = (
+        _x(2, 3, 16, 16),
+        torch.zeros(2, 3, 32, 32, dtype=torch.uint8),
+        _x(2, 3, 32, 32).half(),
+        _x(2, 3, 32, 32).double(),
+        _x(1, 3, 32, 32),  # one sample while batch norm trains
+        _x(2, 3, 32, 32)[:0],  # an empty batch would still count a step (num_batches_tracked)
+    )
+    for bad in refused:
+        for method in (net, net.forward_features, net.forward_with_features):
+            with pytest.raises((ValueError, TypeError)):
+                method(bad)
+    with pytest.raises(ValueError, match="B >= 2 while batch norm trains"):
+        net.forward_head(_x(1, 128, 4, 4))
     _assert_unchanged(net, before)
+
+
+def test_backbones_accept_what_the_checks_allow() -> None:
+    net = backbones.small_vlr_net(input_size=32)
+    assert net.input_size == (32, 32) and backbones.small_vlr_net(input_size=[48, 40]).input_size == (48, 40)
+    assert backbones.create_backbone("small_vlr_net", input_size=16, width=8).input_size == (16, 16)
+    assert backbones.create_backbone(
+        "small_vlr_net", pretrained="synthetic-hr", input_size=32
+    ).input_size == (
+        32,
+        32,
+    )
+    assert backbones.create_backbone("mobilefacenet", input_size=112).input_size == (112, 112)
+    net.eval()  # a single image, and none, embed in eval mode
+    assert net(_x(1, 3, 32, 32)).shape == (1, 512) and net(_x(2, 3, 32, 32)[:0]).shape == (0, 512)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast casts float16/bfloat16/float32 images
+        for dtype in (torch.float16, torch.bfloat16, torch.float32):
+            assert net(_x(2, 3, 32, 32).to(dtype)).shape == (2, 512)
+    assert net.double()(_x(2, 3, 32, 32).double()).dtype == torch.float64  # the parameters' dtype
+    frozen = backbones.freeze_batchnorm(backbones.small_vlr_net().train())
+    with pytest.raises(ValueError, match=r"has 1 batch-norm layers in training mode \(e.g. \['features'\]\)"):
+        frozen(_x(1, 3, 32, 32))  # the trunk is frozen; the head's BatchNorm1d still trains
+    frozen.features.eval()
+    assert frozen(_x(1, 3, 32, 32)).shape == (1, 512)  # no layer trains: a batch of one is fine
+    assert backbones.training_batchnorm_layers(frozen) == []
+    assert backbones.training_batchnorm_layers(frozen, assume_train=True) == ["features"]
+
+
+def test_backbone_unchanged_by_refused_non_finite_weights() -> None:
+    net = backbones.small_vlr_net(width=8)
+    before = _snapshot(net)
+    for strict in (True, False):
+        with pytest.raises(backbones.CheckpointError, match="expected finite weights"):
+            backbones.load_pretrained(net, _small_state_with_non_finite_values(), strict=strict)
+    _assert_unchanged(net, before)  # all or nothing: not even the finite tensors were copied
 
 
 def test_heads_and_inputs_unchanged_by_refused_calls() -> None:
@@ -1209,6 +1440,62 @@ def test_heads_and_inputs_unchanged_by_refused_calls() -> None:
     with pytest.raises(ValueError):
         functional.arcface_logits(cosine, torch.tensor([0, 1, 2, 5]))
     assert torch.equal(cosine, original)
+    cosine[0, 0] = 1.5
+    original = cosine.clone()
+    for call in (
+        functional.arcface_logits,
+        lambda c, y: functional.curricularface_logits(c, y, torch.zeros(1)),
+    ):
+        with pytest.raises(ValueError, match=r"got a value of magnitude 1\.5"):
+            call(cosine, _labels())
+        assert torch.equal(cosine, original)
+
+
+def test_the_documented_value_checks_of_docs_method_md() -> None:
+    """docs/method.md, "Which calls check values": the pure functions propagate NaN and inf (no host sync)
+    except where a finite input is outside the function's domain; the modules and the criterion refuse
+    non-finite inputs. All with value checks on (the default)."""
+    embeddings, prototypes, labels = _x(4, 3), _x(5, 3), _labels()
+    embeddings[1, 0] = NAN
+    cosine = functional.cosine_logits(embeddings, prototypes)
+    assert cosine[1].isnan().all() and cosine[[0, 2, 3]].isfinite().all()
+    logits = functional.arcface_logits(cosine, labels)
+    assert logits[1].isnan().all() and logits[[0, 2, 3]].isfinite().all()
+    with_inf = torch.rand(4, 3)
+    with_inf[2, 1] = math.inf
+    assert functional.arcface_logits(with_inf, labels)[2, 1] == math.inf
+    loss = functional.perceptibility_regression_loss(torch.tensor([0.5, NAN]), torch.tensor([0.2, 0.3]))
+    assert loss.isnan()
+    # rounding beyond [-1, 1] is a cosine still: 1e-3, or 16 epsilons of the dtype
+    near_one = torch.tensor([[1.0009, 0.0], [-1.0009, 0.5]])
+    assert functional.arcface_logits(near_one, torch.tensor([0, 0])).isfinite().all()
+    assert (
+        functional.arcface_logits(torch.tensor([[1.01, 0.0]], dtype=torch.bfloat16), torch.tensor([0]))
+        .isfinite()
+        .all()
+    )
+    with pytest.raises(ValueError, match=r"got a value of magnitude 1.0011"):
+        functional.arcface_logits(torch.tensor([[1.0011, 0.0]]), torch.tensor([0]))
+    # the modules and the criterion refuse what the functions propagate
+    with pytest.raises(ValueError, match=r"expected embeddings with finite values, got 1 non-finite value"):
+        rnn.ArcFace(3, 5)(embeddings, labels)
+    criterion = rnn.RecognizabilityLoss(2, (1, 1), 3)
+    output = rnn.ArcFace(3, 5)(_x(4, 3), labels)
+    cosine_with_nan = output.cosine.detach().clone()
+    cosine_with_nan[0, 0] = NAN
+    with pytest.raises(ValueError, match=r"expected cosine with finite values, got 1 non-finite value"):
+        criterion(
+            _x(4, 2, 1, 1),
+            _x(4, 3),
+            labels,
+            ui_center=_ui_center(),
+            classification_loss=output.loss,
+            cosine=cosine_with_nan,
+        )
+    from recognizability import value_checks
+
+    with value_checks(False):  # no value is read: out-of-domain cosines are the caller's
+        assert functional.arcface_logits(torch.full((1, 2), 1.5), torch.tensor([0])).isfinite().all()
 
 
 def test_accumulators_unchanged_by_refused_batches() -> None:

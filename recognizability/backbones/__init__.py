@@ -7,7 +7,10 @@
 - ``create_backbone`` / ``available_backbones``: by name; ``available_pretrained``: the weights shipped
   with the package, by backbone; ``load_pretrained``: both public checkpoint formats;
   ``read_checkpoint_file``: any ``torch.save`` file read with ``weights_only=True``, errors naming the file;
-- ``normalize_for``: colour order and normalisation per format; ``freeze_batchnorm``: fixed BN in the trunk.
+- ``normalize_for``: colour order and normalisation per format; ``freeze_batchnorm``: fixed BN in the trunk;
+  ``training_batchnorm_layers``: the BN layers a forward pass would update;
+- ``check_backbone_images``: the input check every backbone runs first (shape, dtype, device, and a batch
+  of >= 2 while batch norm trains), for any model that takes face images.
 
 Every backbone: ``forward_features(x)`` -> F, ``forward_head(F)`` -> v, ``forward(x)`` -> v,
 ``forward_with_features(x)`` -> ``BackboneOutput(embedding, feature_map)``; attributes ``embedding_dim``,
@@ -15,8 +18,8 @@ Every backbone: ``forward_features(x)`` -> F, ``forward_head(F)`` -> v, ``forwar
 """
 
 from .adaface import AdaFaceIR, adaface_ir50, adaface_ir101
-from .base import BackboneOutput, FaceBackbone
-from .freeze import freeze_batchnorm, is_frozen, unfreeze_batchnorm
+from .base import BackboneOutput, FaceBackbone, check_backbone_images
+from .freeze import freeze_batchnorm, is_frozen, training_batchnorm_layers, unfreeze_batchnorm
 from .iresnet import IResNet, iresnet18, iresnet34, iresnet50, iresnet100
 from .loading import CheckpointError, LoadReport, extract_state_dict, load_pretrained, read_checkpoint_file
 from .mobilefacenet import MobileFaceNet, mobilefacenet
@@ -39,6 +42,7 @@ __all__ = [
     "available_pretrained",
     "canonical_backbone_name",
     "channel_order_for",
+    "check_backbone_images",
     "create_backbone",
     "extract_state_dict",
     "freeze_batchnorm",
@@ -52,5 +56,6 @@ __all__ = [
     "normalize_for",
     "read_checkpoint_file",
     "small_vlr_net",
+    "training_batchnorm_layers",
     "unfreeze_batchnorm",
 ]

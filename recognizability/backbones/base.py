@@ -22,9 +22,17 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .._validation import ArgumentTypeError, check_float_in_range, check_positive_int
+from .._validation import (
+    ArgumentTypeError,
+    check_float_in_range,
+    check_positive_int,
+    check_same_device,
+    check_size_pair,
+    check_tensor,
+)
+from .freeze import training_batchnorm_layers
 
-__all__ = ["BackboneOutput", "ChannelOrder", "FaceBackbone"]
+__all__ = ["BackboneOutput", "ChannelOrder", "FaceBackbone", "check_backbone_images"]
 
 ChannelOrder = Literal["RGB", "BGR"]
 
@@ -41,6 +49,106 @@ class BackboneOutput(NamedTuple):
 
     embedding: Tensor
     feature_map: Tensor
+
+
+#: The dtypes torch.autocast casts to its own (float64 is left alone, and then meets float32 weights).
+_AUTOCAST_INPUTS = (torch.float16, torch.bfloat16, torch.float32)
+
+
+def _autocasting(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` (never on a device autocast does not know, e.g. meta)."""
+    return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+
+
+def _first_floating_parameter(model: nn.Module) -> Tensor | None:
+    for parameter in model.parameters():
+        if parameter.is_floating_point():
+            return parameter
+    return None
+
+
+def _check_batch_for_batchnorm(model: nn.Module, tensor: Tensor, name: str, shape: str) -> None:
+    """ValueError unless ``tensor`` holds >= 2 samples while a batch-norm layer of ``model`` trains.
+
+    Only a batch of 0 or 1 in training mode lists the layers; otherwise this reads two Python values."""
+    if tensor.shape[0] >= 2 or not model.training:
+        return
+    layers = training_batchnorm_layers(model)
+    if layers:
+        raise ValueError(
+            f"expected {name} of shape {shape} with B >= 2 while batch norm trains, "
+            f"got shape {tuple(tensor.shape)}: {type(model).__name__} has {len(layers)} batch-norm layers in "
+            f"training mode (e.g. {layers[:3]}), which cannot normalise one sample and count every batch; "
+            f"call model.eval() to embed fewer than two images"
+        )
+
+
+def check_backbone_images(
+    model: nn.Module, images: object, input_size: tuple[int, int] | None = None
+) -> Tensor:
+    """Check a batch of images for ``model`` before any layer runs; change nothing.
+
+    The checks read metadata only (no host sync), so they are free on an accelerator and ``torch.compile``
+    turns them into guards:
+
+    - ``images`` is a tensor of shape (B, 3, H, W), with (H, W) == ``input_size`` when given;
+    - of a floating dtype (normalise uint8 images first: :func:`~recognizability.backbones.normalize_for`)
+      equal to the dtype of ``model``'s parameters, unless autocast is on for the images' device: then
+      float16, bfloat16 or float32 (autocast casts them per operation; it leaves float64 alone);
+    - on the device of ``model``'s parameters;
+    - B >= 2 while a batch-norm layer of ``model`` trains (training mode, not frozen by
+      :func:`~recognizability.backbones.freeze_batchnorm`): batch normalisation cannot normalise one sample,
+      and an empty batch would still count as a step. In eval mode any B >= 0 is accepted.
+
+    Every :class:`FaceBackbone` runs it first in ``forward``, ``forward_features`` and
+    ``forward_with_features``.
+
+    Args:
+        model: the module about to run (its parameters give the dtype and device, its batch-norm layers'
+            modes decide whether a batch of one is allowed).
+        images: the batch to check.
+        input_size: the (H, W) the model accepts, or None for any size.
+
+    Returns:
+        ``images``, typed as a tensor.
+
+    Raises:
+        TypeError: not a tensor, not floating, or not of the parameters' dtype outside autocast.
+        ValueError: a wrong shape or device; fewer than two images while batch norm trains.
+
+    The checks run in this order: type, floating dtype, shape, device, dtype, batch size.
+    """
+    tensor = check_tensor(images, "images")
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"expected floating-point images (normalise uint8 images with "
+            f"recognizability.backbones.normalize_for first), got dtype {tensor.dtype}"
+        )
+    h, w = ("H", "W") if input_size is None else input_size
+    expected = f"(B, 3, {h}, {w})"
+    if (
+        tensor.dim() != 4
+        or tensor.shape[1] != 3
+        or (input_size is not None and tuple(tensor.shape[2:]) != input_size)
+    ):
+        raise ValueError(
+            f"expected images of shape {expected} for {type(model).__name__} "
+            f"(resize them, e.g. bicubic up-sampling of very-low-resolution faces), "
+            f"got shape {tuple(tensor.shape)}"
+        )
+    parameter = _first_floating_parameter(model)
+    if parameter is not None:
+        check_same_device(tensor, "images", parameter, f"{type(model).__name__}'s parameters")
+        if tensor.dtype != parameter.dtype and not (
+            tensor.dtype in _AUTOCAST_INPUTS and _autocasting(tensor.device.type)
+        ):
+            raise TypeError(
+                f"expected images of dtype {parameter.dtype}, the dtype of {type(model).__name__}'s "
+                f"parameters (or float16, bfloat16 or float32 under torch.autocast, which leaves float64 "
+                f"as it is), got dtype {tensor.dtype}"
+            )
+    _check_batch_for_batchnorm(model, tensor, "images", expected)
+    return tensor
 
 
 class FaceBackbone(nn.Module):
@@ -73,24 +181,28 @@ class FaceBackbone(nn.Module):
 
         Args:
             images: (B, 3, H, W) floating-point images, already normalised (see ``normalize_for``), with
-                (H, W) == :attr:`input_size`.
+                (H, W) == :attr:`input_size`, of the parameters' dtype (float16, bfloat16 or float32 under
+                autocast), on their device; B >= 2 while batch norm trains (:func:`check_backbone_images`,
+                run before any layer, so a refused batch changes no running statistic).
 
         Returns:
             F: (B, C, h, w) == (B, *feature_shape).
         """
-        self._check_images(images)
-        return self._trunk(images)
+        return self._trunk(check_backbone_images(self, images, self.input_size))
 
     def forward_head(self, feature_map: Tensor) -> Tensor:
-        """Run the head: feature map ``F`` (B, C, h, w) -> embedding ``v`` (B, D)."""
+        """Run the head: feature map ``F`` (B, C, h, w) -> embedding ``v`` (B, D); B >= 2 while batch norm
+        trains (the head ends in a BatchNorm1d)."""
         if not isinstance(feature_map, Tensor):
             raise TypeError(f"expected feature_map to be a torch.Tensor, got {type(feature_map).__name__}")
+        c, h, w = self.feature_shape
+        expected = f"(B, {c}, {h}, {w})"
         if feature_map.dim() != 4 or tuple(feature_map.shape[1:]) != self.feature_shape:
-            c, h, w = self.feature_shape
             raise ValueError(
-                f"expected feature_map of shape (B, {c}, {h}, {w}) for {type(self).__name__}, "
+                f"expected feature_map of shape {expected} for {type(self).__name__}, "
                 f"got shape {tuple(feature_map.shape)}"
             )
+        _check_batch_for_batchnorm(self, feature_map, "feature_map", expected)
         return self._head(feature_map)
 
     def forward(self, images: Tensor) -> Tensor:
@@ -102,23 +214,10 @@ class FaceBackbone(nn.Module):
         feature_map = self.forward_features(images)
         return BackboneOutput(self.forward_head(feature_map), feature_map)
 
-    def _check_images(self, images: Tensor) -> None:
-        # Shape and dtype checks only: they read static metadata, so they cost no host sync and
-        # torch.compile turns them into guards.
-        if not isinstance(images, Tensor):
-            raise TypeError(f"expected images to be a torch.Tensor, got {type(images).__name__}")
-        if not torch.is_floating_point(images):
-            raise TypeError(
-                f"expected floating-point images (normalise uint8 images with "
-                f"recognizability.backbones.normalize_for first), got dtype {images.dtype}"
-            )
-        h, w = self.input_size
-        if images.dim() != 4 or images.shape[1] != 3 or tuple(images.shape[2:]) != (h, w):
-            raise ValueError(
-                f"expected images of shape (B, 3, {h}, {w}) for {type(self).__name__} "
-                f"(resize them, e.g. bicubic up-sampling of very-low-resolution faces), "
-                f"got shape {tuple(images.shape)}"
-            )
+
+def _check_input_size(input_size: object) -> tuple[int, int]:
+    """The ``input_size`` of a backbone constructor: an int (a square) or a pair (H, W) of positive ints."""
+    return check_size_pair(input_size, "input_size")
 
 
 def _check_dropout(dropout: object) -> float:

@@ -25,7 +25,14 @@ from typing import TypeVar
 
 from torch import nn
 
-__all__ = ["FrozenBatchNorm2d", "FrozenSyncBatchNorm", "freeze_batchnorm", "is_frozen", "unfreeze_batchnorm"]
+__all__ = [
+    "FrozenBatchNorm2d",
+    "FrozenSyncBatchNorm",
+    "freeze_batchnorm",
+    "is_frozen",
+    "training_batchnorm_layers",
+    "unfreeze_batchnorm",
+]
 
 _M = TypeVar("_M", bound=nn.Module)
 
@@ -120,3 +127,23 @@ def is_frozen(layer: nn.Module) -> bool:
         TypeError: ``layer`` is not an ``nn.Module`` (a name or a state dict is not a layer).
     """
     return type(_check_module(layer, "layer")) in _UNFROZEN
+
+
+def training_batchnorm_layers(model: nn.Module, *, assume_train: bool = False) -> list[str]:
+    """Names of the batch-norm layers of ``model`` that update batch statistics in a forward pass.
+
+    A layer counts when it is in training mode (or, with ``assume_train``, would be after ``model.train()``:
+    layers frozen by :func:`freeze_batchnorm` stay in eval mode whatever is asked). Such a layer cannot
+    normalise one sample, and counts every batch it sees, an empty one included.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
+    """
+    _check_module(model, "model")
+    names = []
+    for name, layer in model.named_modules():
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            trains = not is_frozen(layer) if assume_train else layer.training
+            if trains:
+                names.append(name or type(layer).__name__)
+    return names

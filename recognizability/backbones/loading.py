@@ -16,7 +16,8 @@ Known wrapper prefixes shared by *every* key -- ``module.`` (DataParallel/DDP), 
 ``_orig_mod.`` (torch.compile) -- are stripped. Missing keys, unexpected keys and shape mismatches raise
 :class:`CheckpointError` listing them; nothing is loaded then. With ``strict=False`` the matching tensors are
 loaded and the :class:`LoadReport` says what was not. A missing ``num_batches_tracked`` buffer is not an error
-(older exports drop it; it only matters for BN with ``momentum=None``).
+(older exports drop it; it only matters for BN with ``momentum=None``). Weights holding NaN or inf are
+refused (:class:`CheckpointError` naming the file and the tensors), also before anything is loaded.
 """
 
 from __future__ import annotations
@@ -230,6 +231,25 @@ def _guess_family(keys: set[str]) -> str | None:
     return None
 
 
+def _check_finite_weights(state: Mapping[str, Tensor], source: str) -> None:
+    """CheckpointError naming ``source`` and the first tensors holding NaN or inf, before anything is copied.
+
+    A diverged run saves such weights; loaded, they make every embedding NaN with no error anywhere. Every
+    floating-point tensor that would be loaded is read once (loading is not a hot path)."""
+    bad: list[str] = []
+    for key, tensor in state.items():
+        if (tensor.is_floating_point() or tensor.is_complex()) and not bool(torch.isfinite(tensor).all()):
+            count = int((~torch.isfinite(tensor)).sum())
+            bad.append(f"{key} ({count} of {tensor.numel()} values)")
+    if bad:
+        raise CheckpointError(
+            f"refused to load {source!r}: expected finite weights, got NaN or infinite values in "
+            f"{len(bad)} of {len(state)} tensors: {_listing(bad)}. Nothing was loaded (a run that diverged "
+            f"saves such weights: load an earlier checkpoint).",
+            path=source,
+        )
+
+
 def extract_state_dict(checkpoint: Mapping[str, Any]) -> tuple[dict[str, Tensor], LoadReport]:
     """Find the backbone state dict inside a loaded checkpoint and strip wrapper prefixes.
 
@@ -295,6 +315,12 @@ def load_pretrained(
 
     Returns:
         :class:`LoadReport`.
+
+    Raises:
+        CheckpointError: the file cannot be read safely, holds no backbone state dict, does not fit
+            ``model`` (with ``strict``), or a tensor that would be loaded holds NaN or inf (the message names
+            the file and the first such tensors). The model is changed only when nothing is raised: all the
+            checks run before the first tensor is copied.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected model to be an nn.Module, got {type(model).__name__}")
@@ -344,6 +370,7 @@ def load_pretrained(
 
     bad = {k for k, _, _ in mismatched}
     loadable = {k: v for k, v in state.items() if k in model_state and k not in bad}
+    _check_finite_weights(loadable, source)
     model.load_state_dict(loadable, strict=False)
     return LoadReport(
         format=report.format,

@@ -3,8 +3,8 @@
 A plain name -> factory table (no method names built from strings). arcface_torch's short names (``r18``,
 ``r34``, ``r50``, ``r100``, ``mbf``, as in its ``backbones.get_model``) are accepted as aliases. Keyword
 arguments go to the factory unchanged, so a misspelt argument raises ``TypeError`` instead of being dropped.
-``input_size=(H, W)`` is accepted by every backbone: the 112 x 112 networks check it, ``small_vlr_net``
-takes any multiple of 8.
+``input_size=(H, W)`` (or one int, a square) is accepted by every backbone: the 112 x 112 networks check
+it, ``small_vlr_net`` takes any multiple of 8.
 
 Weights that ship inside the package are named by a tag: ``create_backbone("small_vlr_net",
 pretrained="synthetic-hr")`` builds the architecture those weights were trained with and loads them
@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 from .adaface import adaface_ir50, adaface_ir101
-from .base import FaceBackbone
+from .base import FaceBackbone, _check_input_size
 from .iresnet import iresnet18, iresnet34, iresnet50, iresnet100
 from .loading import CheckpointError, load_pretrained
 from .mobilefacenet import mobilefacenet
@@ -159,9 +159,18 @@ def create_backbone(name: str, *, pretrained: str | None = None, **kwargs: Any) 
         pretrained: a tag of :func:`available_pretrained` (weights shipped in the package); the architecture
             arguments of those weights are applied, and ``kwargs`` may only add others (e.g. ``dropout``).
             For a checkpoint file of your own use :func:`~recognizability.backbones.load_pretrained`.
-        **kwargs: factory arguments; ``input_size=(H, W)`` is accepted by every backbone.
+        **kwargs: factory arguments; ``input_size=(H, W)`` (or an int, a square) is accepted by every
+            backbone.
+
+    Raises:
+        TypeError: ``name`` or ``pretrained`` is not a str, ``input_size`` is not an int or a pair of ints, or
+            an argument the factory does not take.
+        ValueError: an unknown name or tag, an ``input_size`` the backbone cannot take, or an architecture
+            argument that contradicts the pretrained weights.
     """
     key = canonical_backbone_name(name)
+    if "input_size" in kwargs:
+        kwargs = {**kwargs, "input_size": _check_input_size(kwargs["input_size"])}
     weights = None
     if pretrained is not None:
         if not isinstance(pretrained, str):
@@ -185,8 +194,8 @@ def create_backbone(name: str, *, pretrained: str | None = None, **kwargs: Any) 
     factory = _FACTORIES[key]
     if "input_size" in kwargs and "input_size" not in inspect.signature(factory).parameters:
         size = kwargs.pop("input_size")
-        if tuple(size) != _FIXED_INPUT_SIZE:
-            raise ValueError(f"expected input_size {_FIXED_INPUT_SIZE} for {key!r}, got {tuple(size)!r}")
+        if size != _FIXED_INPUT_SIZE:
+            raise ValueError(f"expected input_size {_FIXED_INPUT_SIZE} for {key!r}, got {size!r}")
     backbone = factory(**kwargs)
     if weights is not None:
         _load_shipped(backbone, weights)

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_positive_int
-from .base import FaceBackbone, _check_dropout
+from .base import FaceBackbone, _check_dropout, _check_input_size
 from .iresnet import IBasicBlock
 
 __all__ = ["SmallVLRNet", "small_vlr_net"]
@@ -34,7 +34,7 @@ class SmallVLRNet(FaceBackbone):
     """Small IResNet-style backbone for ~32 x 32 faces (a demo/test backbone, not from the paper).
 
     Args:
-        input_size: (H, W), both divisible by 8.
+        input_size: (H, W), both divisible by 8, or one int for a square input (``32`` is ``(32, 32)``).
         width: channels of the middle stage; the feature map has ``2 * width`` channels.
         dropout: dropout on the flattened feature map before the Linear.
         embedding_dim: D.
@@ -44,15 +44,14 @@ class SmallVLRNet(FaceBackbone):
 
     def __init__(
         self,
-        input_size: tuple[int, int] = (32, 32),
+        input_size: int | tuple[int, int] = (32, 32),
         width: int = 64,
         dropout: float = 0.0,
         embedding_dim: int = 512,
     ) -> None:
         super().__init__()
-        if len(input_size) != 2 or any(
-            isinstance(s, bool) or not isinstance(s, int) or s <= 0 or s % 8 for s in input_size
-        ):
+        size = _check_input_size(input_size)
+        if size[0] % 8 or size[1] % 8:
             raise ValueError(
                 f"expected input_size to be two positive ints divisible by 8, got {input_size!r}"
             )
@@ -61,7 +60,7 @@ class SmallVLRNet(FaceBackbone):
             raise ValueError(f"expected width to be an even positive int, got {width!r}")
         dropout = _check_dropout(dropout)
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
-        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.input_size = size
         self.feature_shape = (2 * width, self.input_size[0] // 8, self.input_size[1] // 8)
         self.input_channel_order = "RGB"
 
@@ -95,7 +94,10 @@ class SmallVLRNet(FaceBackbone):
 
 
 def small_vlr_net(
-    input_size: tuple[int, int] = (32, 32), width: int = 64, dropout: float = 0.0, embedding_dim: int = 512
+    input_size: int | tuple[int, int] = (32, 32),
+    width: int = 64,
+    dropout: float = 0.0,
+    embedding_dim: int = 512,
 ) -> SmallVLRNet:
     """The CPU demo backbone (not from the paper): 32 x 32 faces -> F (B, 128, 4, 4) -> v (B, 512)."""
     return SmallVLRNet(input_size, width, dropout, embedding_dim)

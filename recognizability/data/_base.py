@@ -13,7 +13,7 @@ from ._images import ImageDecodeError, decode_image
 from .metadata import attach_metadata, is_synthetic_tree
 from .records import FaceRecord, ReadReport
 
-__all__ = ["FaceDataset", "check_transform", "resolve_root"]
+__all__ = ["FaceDataset", "check_transform", "require_images", "resolve_root"]
 
 ImageTransform = Callable[[Tensor], Tensor]
 
@@ -28,6 +28,18 @@ def resolve_root(root: str | os.PathLike[str], dataset: str, expected: str) -> P
     if not path.is_dir():
         raise FileNotFoundError(f"{dataset}: root {path} is not a folder; expected {expected}")
     return path
+
+
+def require_images(
+    samples: Sequence[FaceRecord], dataset: str, subset: str, folder: Path, report: ReadReport
+) -> None:
+    """FileNotFoundError naming ``folder`` when a subset holds no image (an empty test subset would make
+    every metric computed on it meaningless without a word); the files left out are summarised."""
+    if samples:
+        return
+    left_out = "; ".join(f"{count} {reason}" for reason, count in sorted(report.excluded.items()))
+    detail = f" (left out: {left_out})" if left_out else ""
+    raise FileNotFoundError(f"{dataset}: expected {subset} images in {folder}, found none{detail}")
 
 
 def check_transform(transform: object) -> None:

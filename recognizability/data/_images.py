@@ -12,6 +12,7 @@ relative to the root (``synthetic_metadata.csv``, .mat listings) work. A link to
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +32,19 @@ __all__ = [
 ]
 
 #: Extensions the readers accept, compared case-insensitively (``.JPG`` counts).
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+#: The accepted extensions as written in messages: ``.jpg/.jpeg/.png/.bmp/.webp``.
+EXTENSIONS_TEXT = "/".join(IMAGE_EXTENSIONS)
 
-NOT_AN_IMAGE = "not an image file (extension not .jpg/.jpeg/.png)"
+NOT_AN_IMAGE = f"not an image file (extension not {EXTENSIONS_TEXT})"
 BROKEN_LINK = "broken symbolic link (its target does not exist)"
 LINK_CYCLE = "symbolic link to a folder that is being walked (a cycle; not walked again)"
 NOT_A_FILE = "not a regular file or folder"
 
 #: File formats decoded (Pillow's names; MPO is the multi-picture JPEG some cameras write).
-_FORMATS = ("JPEG", "MPO", "PNG")
+_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "WEBP")
+#: The decoded formats as written in messages.
+_FORMATS_TEXT = "JPEG, PNG, BMP or WebP"
 #: Pillow modes with 8-bit channels, converted to RGB without loss of range.
 _EIGHT_BIT_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "La")
 
@@ -59,7 +64,8 @@ def _pillow() -> Any:
 
 
 def is_image_file(path: Path) -> bool:
-    """Whether ``path`` has an image extension (.jpg, .jpeg or .png, any case) and is not a hidden file."""
+    """Whether ``path`` has an image extension (:data:`IMAGE_EXTENSIONS`: .jpg, .jpeg, .png, .bmp or .webp,
+    any case) and is not a hidden file."""
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
@@ -67,13 +73,16 @@ def decode_image(path: str | os.PathLike[str]) -> Tensor:
     """Decode one image file into a uint8 tensor of shape (3, H, W), channels in RGB order.
 
     Grayscale, palette and RGBA/CMYK images are converted to RGB (grayscale is repeated over the three
-    channels). Only JPEG and PNG files with 8-bit channels are accepted, whatever the extension says.
+    channels). Only JPEG, PNG, BMP and WebP files with 8-bit channels are accepted, whatever the extension
+    says. Pillow's decompression-bomb limit is kept: an image of more than ``2 * PIL.Image.MAX_IMAGE_PIXELS``
+    pixels (178956970 by default, e.g. 14000 x 14000) is refused before its pixels are read.
 
     Raises:
         FileNotFoundError: ``path`` does not exist (or is a broken link).
-        ImageDecodeError: the file exists but is not a readable JPEG/PNG image with 8-bit channels: empty,
-            truncated, corrupt, another format (GIF, TIFF, text...), or 16-bit/float pixels. The message
-            names the file, what was expected and what was found.
+        ImageDecodeError: the file exists but is not a readable JPEG/PNG/BMP/WebP image with 8-bit channels:
+            empty, truncated, corrupt, another format (GIF, TIFF, text...), 16-bit/float pixels, or more
+            pixels than Pillow's decompression-bomb limit. The message names the file, what was expected and
+            what was found.
         ImportError: Pillow is not installed.
     """
     if not isinstance(path, (str, os.PathLike)):
@@ -84,7 +93,7 @@ def decode_image(path: str | os.PathLike[str]) -> Tensor:
         if file.is_symlink():
             raise FileNotFoundError(f"image file {file} is a broken symbolic link to {os.readlink(file)}")
         raise FileNotFoundError(f"image file not found: {file}")
-    expected = "expected a JPEG or PNG image with 8-bit channels"
+    expected = f"expected a {_FORMATS_TEXT} image with 8-bit channels"
     if file.stat().st_size == 0:
         raise ImageDecodeError(f"could not decode image {file}: {expected}, got an empty file (0 bytes)")
     try:
@@ -101,12 +110,29 @@ def decode_image(path: str | os.PathLike[str]) -> Tensor:
             array = np.asarray(rgb, dtype=np.uint8)
     except ImageDecodeError:
         raise
+    except image_module.DecompressionBombError as error:  # not an OSError: named here so that it is skipped
+        raise ImageDecodeError(
+            f"could not decode image {file}: expected an image of at most {_bomb_limit(image_module)} pixels "
+            f"(Pillow's decompression-bomb limit, 2 x PIL.Image.MAX_IMAGE_PIXELS), got {_bomb_pixels(error)}"
+        ) from error
     except (OSError, ValueError, SyntaxError) as error:  # PIL raises these for truncated/corrupt files
         raise ImageDecodeError(
             f"could not decode image {file}: {expected}, got a file Pillow cannot decode "
             f"(truncated or corrupt?): {error}"
         ) from error
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+
+
+def _bomb_limit(image_module: Any) -> str:
+    """The pixel count above which Pillow refuses to open an image, as text."""
+    limit = image_module.MAX_IMAGE_PIXELS
+    return str(2 * int(limit)) if limit is not None else "the limit"
+
+
+def _bomb_pixels(error: Exception) -> str:
+    """The pixel count of an image Pillow refused as a decompression bomb, read from its message."""
+    match = re.search(r"\((\d+) pixels\)", str(error))
+    return f"{match.group(1)} pixels" if match else f"more ({error})"
 
 
 def walk_files(folder: Path, report: ReadReport) -> list[Path]:

@@ -14,7 +14,7 @@ import os
 
 from .._validation import check_bool
 from ._base import FaceDataset, ImageTransform, check_transform, resolve_root
-from ._images import list_image_files
+from ._images import EXTENSIONS_TEXT, list_image_files
 from ._protocol import list_identity_folders
 from .records import UNLABELLED, FaceRecord, ReadReport
 
@@ -22,7 +22,8 @@ __all__ = ["ImageFolder"]
 
 
 class ImageFolder(FaceDataset):
-    """Every .jpg/.jpeg/.png file under ``root`` (any case), walked recursively in sorted order; label -1.
+    """Every .jpg/.jpeg/.png/.bmp/.webp file under ``root`` (any case), walked recursively in sorted order;
+    label -1.
 
     Args:
         root: folder of images (sub-folders are walked when ``recursive``).
@@ -66,7 +67,7 @@ class ImageFolder(FaceDataset):
             )
         check_transform(transform)
         if identity_folders:
-            expected = "a folder of identity sub-folders of .jpg/.jpeg/.png images"
+            expected = f"a folder of identity sub-folders of {EXTENSIONS_TEXT} images"
             base = resolve_root(root, "ImageFolder", expected)
             report = ReadReport("ImageFolder", "identities", base)
             samples = [
@@ -76,10 +77,12 @@ class ImageFolder(FaceDataset):
             ]
             super().__init__(base, "identities", samples, report, transform)
             return
-        base = resolve_root(root, "ImageFolder", "a folder of .jpg/.jpeg/.png images")
+        base = resolve_root(root, "ImageFolder", f"a folder of {EXTENSIONS_TEXT} images")
         report = ReadReport("ImageFolder", "all", base)
         paths = list_image_files(base, report, recursive=recursive)
         if not paths:
-            raise FileNotFoundError(f"ImageFolder: expected .jpg/.jpeg/.png images under {base}; found none")
+            raise FileNotFoundError(
+                f"ImageFolder: expected {EXTENSIONS_TEXT} images under {base}; found none"
+            )
         samples = [FaceRecord(path, label, "all") for path in paths]
         super().__init__(base, "all", samples, report, transform)

@@ -33,7 +33,7 @@ import re
 from pathlib import Path
 
 from .._validation import check_choice
-from ._base import FaceDataset, ImageTransform, check_transform, resolve_root
+from ._base import FaceDataset, ImageTransform, check_transform, require_images, resolve_root
 from ._images import list_image_files, walk_files
 from ._mat import find_variable, load_mat, locate_file, read_name_cells, read_protocol_listings
 from ._protocol import check_bijection, list_identity_folders, match_listed_files
@@ -82,7 +82,8 @@ class SurvFace(FaceDataset):
 
     Raises:
         FileNotFoundError: a folder or .mat file of the layout is missing (the message names the paths
-            searched).
+            searched), or the subset holds no image (an empty unmated_probe folder, a .mat file listing no
+            image): an empty test subset is an error, never a silent empty dataset.
         MatFormatError: a .mat file lacks the expected variables, or its ids disagree with the file names.
     """
 
@@ -108,6 +109,7 @@ class SurvFace(FaceDataset):
                 FaceRecord(path, UNLABELLED, subset, identity=_pid(path.name), camera=_camera(path.name))
                 for path in list_image_files(folder, report, recursive=True)
             ]
+            require_images(samples, "SurvFace", subset, folder, report)
         else:
             samples = self._read_listed(base, subset, report)
         super().__init__(base, subset, samples, report, transform)
@@ -136,8 +138,9 @@ class SurvFace(FaceDataset):
         label_of = {mat_id: rank for rank, mat_id in enumerate(all_ids)}
         mat_path, names, ids = listings[subset]
         report.notes.append(f"names and ids read from {mat_path}")
-        paths = match_listed_files(test_set / _MAT_FILES[subset][3], names, mat_path, report)
-        return [
+        folder = test_set / _MAT_FILES[subset][3]
+        paths = match_listed_files(folder, names, mat_path, report)
+        samples = [
             FaceRecord(
                 path,
                 label_of[mat_id],
@@ -148,6 +151,8 @@ class SurvFace(FaceDataset):
             )
             for path, name, mat_id in zip(paths, names, ids, strict=True)
         ]
+        require_images(samples, "SurvFace", subset, folder, report)
+        return samples
 
 
 def _resolve(name: str, on_disk: dict[str, Path], images: Path, mat_path: Path) -> Path:

@@ -32,7 +32,7 @@ import os
 from pathlib import Path
 
 from .._validation import check_choice
-from ._base import FaceDataset, ImageTransform, check_transform, resolve_root
+from ._base import FaceDataset, ImageTransform, check_transform, require_images, resolve_root
 from ._images import list_image_files
 from ._mat import read_protocol_listings
 from ._protocol import check_bijection, list_identity_folders, match_listed_files
@@ -74,7 +74,8 @@ class TinyFace(FaceDataset):
 
     Raises:
         FileNotFoundError: a folder or .mat file of the layout is missing (the message names the path
-        searched).
+            searched), or the subset holds no image (an empty Gallery_Distractor folder, a .mat file listing
+            no image): an empty test subset is an error, never a silent empty dataset.
         MatFormatError: a .mat file lacks the expected variables, or its ids disagree with the file names.
     """
 
@@ -95,6 +96,7 @@ class TinyFace(FaceDataset):
                 FaceRecord(path, UNLABELLED, subset)
                 for path in list_image_files(folder, report, recursive=True)
             ]
+            require_images(samples, "TinyFace", subset, folder, report)
         else:
             samples = self._read_test(base, subset, report)
         super().__init__(base, subset, samples, report, transform)
@@ -133,10 +135,13 @@ class TinyFace(FaceDataset):
         report.notes.append(
             f"names and ids read from {mat_path}; file-name PersonIDs agree one-to-one with the ids"
         )
-        paths = match_listed_files(testing / _MAT_FILES[subset][3], names, mat_path, report)
-        return [
+        folder = testing / _MAT_FILES[subset][3]
+        paths = match_listed_files(folder, names, mat_path, report)
+        samples = [
             FaceRecord(
                 path, label_of[mat_id], subset, identity=_person_id(name, mat_path), protocol_id=mat_id
             )
             for path, name, mat_id in zip(paths, names, ids, strict=True)
         ]
+        require_images(samples, "TinyFace", subset, folder, report)
+        return samples

@@ -23,6 +23,7 @@ never a device-to-host sync).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,7 +31,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_float_in_range
+from .._validation import (
+    ArgumentTypeError,
+    check_bool,
+    check_choice,
+    check_finite,
+    check_finite_float,
+    check_float_in_range,
+    check_size_pair,
+)
 from ..backbones.preprocessing import normalize_for
 
 __all__ = [
@@ -65,16 +74,52 @@ def _check_batch(images: object, name: str = "images") -> Tensor:
     return images
 
 
-def _size_pair(size: object, name: str = "size") -> tuple[int, int]:
-    if isinstance(size, int) and not isinstance(size, bool):
-        pair: tuple[object, ...] = (size, size)
-    elif isinstance(size, (tuple, list)) and len(size) == 2:
-        pair = tuple(size)
-    else:
-        raise TypeError(f"expected {name} to be an int or a pair (H, W) of ints, got {size!r}")
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
-        raise ValueError(f"expected {name} to hold positive ints, got {size!r}")
-    return (int(pair[0]), int(pair[1]))  # type: ignore[call-overload]
+def _check_generator(generator: object) -> torch.Generator | None:
+    """``generator`` is None or a ``torch.Generator`` (TypeError naming it otherwise)."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"expected generator to be a torch.Generator or None, got {type(generator).__name__}")
+    return generator
+
+
+def _check_generator_device(generator: torch.Generator | None, images: Tensor) -> None:
+    """The draws come from the CPU or from the batch's own device: a generator on another device would
+    make every draw a device-to-device (or device-to-host) copy, or fail inside torch (a meta generator)."""
+    if generator is not None and generator.device.type != "cpu" and generator.device != images.device:
+        raise ValueError(
+            f"expected generator on the cpu or on the device of images ({images.device}), "
+            f"got a generator on {generator.device}"
+        )
+
+
+def _check_random(generator: object, images: Tensor) -> torch.Generator | None:
+    """Check the generator of a random transform before anything is drawn from it."""
+    checked = _check_generator(generator)
+    _check_generator_device(checked, images)
+    return checked
+
+
+def _check_value_range(value_range: object) -> tuple[float, float] | None:
+    """None, or a pair ``(low, high)`` of finite floats with ``low <= high``."""
+    if value_range is None:
+        return None
+    expected = "expected value_range to be None or a pair (low, high) of finite floats with low <= high"
+    if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
+        raise TypeError(f"{expected}, got {value_range!r}")
+    low = check_finite_float(value_range[0], "value_range[0]")
+    high = check_finite_float(value_range[1], "value_range[1]")
+    if low > high:
+        raise ValueError(f"{expected}, got {value_range!r}")
+    return (low, high)
+
+
+def _check_sizes(sizes: object, name: str) -> list[tuple[int, int]]:
+    """A sequence (tuple or list) of sizes, each an int or an (H, W) pair."""
+    if not isinstance(sizes, (tuple, list)):
+        raise TypeError(
+            f"expected {name} to be a tuple or list of sizes (ints or (H, W) pairs), "
+            f"got {type(sizes).__name__} {sizes!r}"
+        )
+    return [check_size_pair(size, f"{name}[{i}]") for i, size in enumerate(sizes)]
 
 
 def _uniform(count: int, device: torch.device, generator: torch.Generator | None) -> Tensor:
@@ -117,7 +162,9 @@ def resize_batch(
     Returns the input unchanged when it already has the requested size.
     """
     _check_batch(images)
-    target = _size_pair(size)
+    target = check_size_pair(size, "size")
+    antialias = check_bool(antialias, "antialias")
+    value_range = _check_value_range(value_range)
     if tuple(images.shape[-2:]) == target:
         return images
     result = F.interpolate(
@@ -129,15 +176,19 @@ def resize_batch(
 def random_horizontal_flip(
     images: Tensor, p: float = 0.5, *, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Mirror each image left-right with probability ``p``, independently per sample: (B, C, H, W) -> same."""
+    """Mirror each image left-right with probability ``p``, independently per sample: (B, C, H, W) -> same.
+
+    ``generator``: None (torch's global stream) or a ``torch.Generator`` on the CPU or on the batch's device.
+    """
     _check_batch(images)
     p = check_float_in_range(p, "p", 0, 1)
+    generator = _check_random(generator, images)
     flip = (_uniform(images.shape[0], images.device, generator) < p).view(-1, 1, 1, 1)
     return torch.where(flip, images.flip(-1), images)
 
 
 def rotate_batch(
-    images: Tensor, degrees: Tensor, *, value_range: tuple[float, float] | None = None
+    images: Tensor, degrees: Tensor | float, *, value_range: tuple[float, float] | None = None
 ) -> Tensor:
     """Rotate each image about its centre by its own angle: (B, C, H, W), degrees (B,) -> (B, C, H, W).
 
@@ -145,11 +196,36 @@ def rotate_batch(
     (``affine_grid`` / ``grid_sample``, ``align_corners=False``) with zeros outside the image, so corners that
     come from outside are black (0) on the 0..255 scale. The aspect ratio is respected for H != W.
     ``value_range`` clamps float results (bilinear weights sum to one only up to rounding).
+
+    ``degrees`` is a (B,) tensor (one angle per image) or a Python number (the same angle for every image).
+    A NaN or infinite angle would give NaN pixels: a Python number is always checked; a tensor is checked
+    while value checks are on (:func:`recognizability.value_checks`; one host sync).
     """
     _check_batch(images)
-    if not isinstance(degrees, Tensor) or degrees.shape != (images.shape[0],):
-        got = tuple(degrees.shape) if isinstance(degrees, Tensor) else type(degrees).__name__
-        raise ValueError(f"expected degrees of shape ({images.shape[0]},) (one angle per image), got {got}")
+    value_range = _check_value_range(value_range)
+    if isinstance(degrees, Tensor):
+        if degrees.shape != (images.shape[0],):
+            raise ValueError(
+                f"expected degrees of shape ({images.shape[0]},) (one angle per image), "
+                f"got shape {tuple(degrees.shape)}"
+            )
+        if degrees.dtype == torch.bool or degrees.is_complex():
+            raise TypeError(f"expected degrees with a real (integer or floating) dtype, got {degrees.dtype}")
+        check_finite(degrees, "degrees")
+        angles = degrees
+    else:
+        if not isinstance(degrees, numbers.Real) or isinstance(degrees, bool):
+            raise ArgumentTypeError(
+                f"expected degrees to be a tensor of shape ({images.shape[0]},) or a float, "
+                f"got {type(degrees).__name__}"
+            )
+        angle = check_finite_float(degrees, "degrees")
+        angles = torch.full((images.shape[0],), angle, device=images.device)
+    return _rotate(images, angles, value_range)
+
+
+def _rotate(images: Tensor, degrees: Tensor, value_range: tuple[float, float] | None) -> Tensor:
+    """:func:`rotate_batch` on checked arguments (random_rotation draws finite angles: no value check)."""
     height, width = images.shape[-2:]
     compute = _to_compute(images)
     radians = degrees.to(device=images.device, dtype=compute.dtype) * (math.pi / 180.0)
@@ -179,8 +255,10 @@ def random_rotation(
     """
     _check_batch(images)
     degrees = check_float_in_range(max_degrees, "max_degrees", 0, 180)
+    value_range = _check_value_range(value_range)
+    generator = _check_random(generator, images)
     angles = (_uniform(images.shape[0], images.device, generator) * 2.0 - 1.0) * degrees
-    return rotate_batch(images, angles, value_range=value_range)
+    return _rotate(images, angles, value_range)
 
 
 def random_rescale(
@@ -203,9 +281,12 @@ def random_rescale(
     """
     _check_batch(images)
     p = check_float_in_range(p, "p", 0, 1)
-    targets = [_size_pair(size, "sizes[i]") for size in sizes]
+    targets = _check_sizes(sizes, "sizes")
     if not targets:
         raise ValueError("expected at least one size in sizes, got an empty sequence")
+    antialias = check_bool(antialias, "antialias")
+    value_range = _check_value_range(value_range)
+    generator = _check_random(generator, images)
     apply = _uniform(images.shape[0], images.device, generator) < p
     choice = (
         (_uniform(images.shape[0], images.device, generator) * len(targets))
@@ -317,6 +398,11 @@ def collate_variable_size(
     size=...)`` to choose the size. Images keep their dtype (uint8 from the readers); labels are int64.
     """
     check_choice(mode, "mode", ("resize", "pad"))
+    antialias = check_bool(antialias, "antialias")
+    if not isinstance(batch, Sequence) or isinstance(batch, (str, bytes)):
+        raise TypeError(
+            f"expected batch to be a sequence of (image, label) pairs, got {type(batch).__name__}"
+        )
     if len(batch) == 0:
         raise ValueError("expected a non-empty batch of (image, label) pairs, got an empty one")
     images: list[Tensor] = []
@@ -338,7 +424,7 @@ def collate_variable_size(
         images.append(image)
         labels.append(_label(label, index))
     if mode == "resize":
-        target = _size_pair(size)
+        target = check_size_pair(size, "size")
         stacked = [resize_batch(image.unsqueeze(0), target, antialias=antialias)[0] for image in images]
     else:
         height = max(image.shape[-2] for image in images)
@@ -359,7 +445,8 @@ class TrainAugmentation(nn.Module):
     ``rescale_p``, then :func:`normalize` in ``channel_order`` (skipped if ``normalize_output`` is False,
     leaving float values on the 0..255 scale). The batch is converted to float32 once, so intermediate steps
     are not re-quantised. ``generator`` (optional) makes the random draws reproducible; it is used in every
-    mode (``train()``/``eval()`` leave it on; evaluate with :class:`EvalTransform`).
+    mode (``train()``/``eval()`` leave it on; evaluate with :class:`EvalTransform`). It must live on the CPU
+    or on the device of the batches (checked on each call, before anything is drawn).
     """
 
     def __init__(
@@ -375,19 +462,20 @@ class TrainAugmentation(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.size = _size_pair(size)
+        self.size = check_size_pair(size, "size")
         self.flip_p = check_float_in_range(flip_p, "flip_p", 0, 1)
         self.max_degrees = check_float_in_range(max_degrees, "max_degrees", 0, 180)
-        self.rescale_sizes = tuple(_size_pair(s, "rescale_sizes[i]") for s in rescale_sizes)
+        self.rescale_sizes = tuple(_check_sizes(rescale_sizes, "rescale_sizes"))
         self.rescale_p = check_float_in_range(rescale_p, "rescale_p", 0, 1)
         check_choice(channel_order, "channel_order", ("RGB", "BGR"))
         self.channel_order = channel_order
-        self.normalize_output = normalize_output
-        self.generator = generator
+        self.normalize_output = check_bool(normalize_output, "normalize_output")
+        self.generator = _check_generator(generator)
 
     def forward(self, images: Tensor) -> Tensor:
         """(B, 3, h, w) uint8 or float on the 0..255 scale -> (B, 3, size) float32."""
         _check_batch(images)
+        _check_generator_device(self.generator, images)
         pixel_range = (0.0, 255.0)
         x = _to_compute(images)
         x = resize_batch(x, self.size, value_range=pixel_range)
@@ -425,12 +513,12 @@ class EvalTransform(nn.Module):
         normalize_output: bool = True,
     ) -> None:
         super().__init__()
-        self.size = _size_pair(size)
+        self.size = check_size_pair(size, "size")
         check_choice(channel_order, "channel_order", ("RGB", "BGR"))
         self.channel_order = channel_order
-        self.flip = bool(flip)
-        self.degrade_size = None if degrade_size is None else _size_pair(degrade_size, "degrade_size")
-        self.normalize_output = normalize_output
+        self.flip = check_bool(flip, "flip")
+        self.degrade_size = None if degrade_size is None else check_size_pair(degrade_size, "degrade_size")
+        self.normalize_output = check_bool(normalize_output, "normalize_output")
 
     def forward(self, images: Tensor) -> Tensor:
         """(B, 3, h, w) uint8 or float on the 0..255 scale -> (B, 3, size) float32."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor
 
@@ -13,50 +11,13 @@ from .._validation import (
     check_positive_float,
     check_same_device,
     check_shape,
-    value_checks_enabled,
 )
 from ._autocast import at_least_float32, common_float, float32_region
+from ._cosines import COSINE_ROUNDING_TOLERANCE as COSINE_ROUNDING_TOLERANCE  # re-exported
+from ._cosines import check_cosine_values as check_cosine_values  # re-exported: the criterion's rule too
 from .margin_heads import _check_cosine_and_labels, _parts
 
 __all__ = ["recognizability_index", "recognizability_index_from_parts", "ui_index_statistics"]
-
-#: How far beyond [-1, 1] a cosine may lie by rounding (the larger of this and 16 epsilons of its dtype).
-COSINE_ROUNDING_TOLERANCE = 1e-3
-
-
-def check_cosine_values(*named: tuple[Tensor, str], finite: Sequence[tuple[Tensor, str]] = ()) -> None:
-    """While value checks are on, raise :class:`ValueError` unless every tensor of ``named`` holds finite
-    cosines in ``[-1, 1]`` (up to rounding, :data:`COSINE_ROUNDING_TOLERANCE`) and every tensor of ``finite``
-    is finite. One host sync for all of them; nothing when value checks are off.
-
-    A post-margin logit or a scaled cosine passed as a cosine lies far outside ``[-1, 1]``: the distances of
-    Eq. 1-2 would be clamped and the index silently 0.
-    """
-    if not value_checks_enabled():
-        return
-    verdicts = [
-        (torch.isfinite(value) & (value.abs() <= 1.0 + _cosine_tolerance(value))).all() for value, _ in named
-    ]
-    verdicts += [torch.isfinite(value).all() for value, _ in finite]
-    if bool(torch.stack(verdicts).all()):
-        return
-    for position, ((value, name), ok) in enumerate(
-        zip([*named, *finite], torch.stack(verdicts).tolist(), strict=True)
-    ):
-        if ok:
-            continue
-        bad = int((~torch.isfinite(value)).sum())
-        if bad or position >= len(named):
-            raise ValueError(f"expected {name} with finite values, got {bad} non-finite value(s)")
-        largest = float(value.detach().abs().max())
-        raise ValueError(
-            f"expected {name} to hold cosines in [-1, 1] (pre-margin, unscaled), got a value of magnitude "
-            f"{largest:g}"
-        )
-
-
-def _cosine_tolerance(value: Tensor) -> float:
-    return max(COSINE_ROUNDING_TOLERANCE, 16 * torch.finfo(value.dtype).eps)
 
 
 def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps: float = 1e-7) -> Tensor:

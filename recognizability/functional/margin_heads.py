@@ -37,6 +37,7 @@ from .._validation import (
     value_checks_enabled,
 )
 from ._autocast import at_least_float32
+from ._cosines import check_cosine_values
 
 __all__ = [
     "adaface_logits",
@@ -351,7 +352,9 @@ def curricularface_logits(
     authors' ``head/metrics.py``. Defaults ``s = 64``, ``m = 0.5`` are the paper's.
 
     Args:
-        cosine: ``(B, C)`` pre-margin cosines, ``C >= 2``.
+        cosine: ``(B, C)`` pre-margin cosines, ``C >= 2``; while value checks are on, finite cosines outside
+            ``[-1, 1]`` by more than rounding raise :class:`ValueError`, as in :func:`arcface_logits` (NaN and
+            inf propagate).
         labels: ``(B,)`` integer labels in ``[0, C)``.
         t: the adaptive parameter (scalar or ``(1,)``; see :func:`curricularface_t_update`); while value
             checks are on, a non-finite ``t`` raises :class:`ValueError` (one host sync).
@@ -370,6 +373,7 @@ def curricularface_logits(
     margin = _check_margin(margin)
     if value_checks_enabled() and not bool(torch.isfinite(t).all()):
         raise ValueError(f"expected a finite t, got {t.detach().reshape(-1).tolist()}")
+    check_cosine_values((cosine, "cosine"), propagate_nonfinite=True)
 
     cos = at_least_float32(cosine)
     cos_m, sin_m = math.cos(margin), math.sin(margin)

@@ -22,6 +22,7 @@ from .._validation import (
     check_shape,
 )
 from ._autocast import at_least_float32, common_float, float32_region
+from ._cosines import check_cosine_values
 from .geometry import l2_normalize
 
 __all__ = ["arcface_logits", "cosine_logits"]
@@ -41,6 +42,10 @@ def cosine_logits(embeddings: Tensor, prototypes: Tensor) -> Tensor:
 
     Returns:
         ``(B, C)`` float32 cosines (float64 if an input is float64).
+
+    Values are not read (no host sync): NaN or inf in an input propagate to the cosines of its rows
+    (embeddings) or columns (prototypes), as in torch. :class:`recognizability.nn.ArcFace` and the other heads
+    check their embeddings while value checks are on.
     """
     check_shape(embeddings, "embeddings", ("B", "D"))
     check_shape(prototypes, "prototypes", ("C", embeddings.shape[1]))
@@ -64,6 +69,11 @@ def arcface_logits(cosine: Tensor, labels: Tensor, scale: float = 64.0, margin: 
     logit falls back to ``s * (cos(theta_y) - m sin(m))``. Only the target column is computed separately
     (a gather and a scatter); ``cosine`` is never modified. With ``margin = 0`` this is ``s * cosine``.
 
+    Values: while value checks are on (:func:`recognizability.value_checks`; one host sync), labels outside
+    ``[0, C)`` and finite cosines outside ``[-1, 1]`` by more than rounding (1e-3, or 16 epsilons of the
+    dtype: a scaled cosine or a logit passed by mistake, which the margin formula would take silently) raise
+    :class:`ValueError`. NaN and inf cosines are not refused: they propagate to the logits, as in torch.
+
     Args:
         cosine: ``(B, C)`` cosines, e.g. from :func:`cosine_logits` (half precision is cast to float32).
         labels: ``(B,)`` integer class labels in ``[0, C)``.
@@ -79,6 +89,7 @@ def arcface_logits(cosine: Tensor, labels: Tensor, scale: float = 64.0, margin: 
     scale = check_positive_float(scale, "scale")
     margin = check_float_in_range(margin, "margin", 0, math.pi, high_closed=False, high_text="pi")
     index = check_labels(labels, cosine.shape[1], cosine.shape[0], cosine, "cosine").unsqueeze(1)
+    check_cosine_values((cosine, "cosine"), propagate_nonfinite=True)
 
     cos_m, sin_m = math.cos(margin), math.sin(margin)
     threshold = math.cos(math.pi - margin)  # theta + m > pi  <=>  cos(theta) < cos(pi - m)

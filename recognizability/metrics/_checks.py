@@ -50,8 +50,9 @@ def as_tensor(x: Any, name: str) -> Tensor:
     raise TypeError(f"expected {name} as a torch.Tensor or array-like, got {type(x).__name__}")
 
 
-def check_scores(x: Any, name: str, allow_empty: bool = False) -> Tensor:
-    """1-D finite floating scores; integer input is promoted to float64."""
+def check_scores(x: Any, name: str, allow_empty: bool = False, *, distances: bool = False) -> Tensor:
+    """1-D finite floating scores; integer input is promoted to float64. With ``distances``, every value must
+    be >= 0 (a distance is never negative: a negative one is a similarity passed by mistake)."""
     t = as_tensor(x, name)
     if t.dim() != 1:
         raise ValueError(f"expected {name} of shape (N,), got shape {tuple(t.shape)}")
@@ -64,6 +65,12 @@ def check_scores(x: Any, name: str, allow_empty: bool = False) -> Tensor:
     if t.numel() and not bool(torch.isfinite(t).all()):
         bad = int((~torch.isfinite(t)).sum())
         raise ValueError(f"expected finite {name}, got {bad} NaN/inf value(s) out of {t.numel()}")
+    if distances and t.numel() and bool((t < 0).any()):
+        negative = int((t < 0).sum())
+        raise ValueError(
+            f"expected {name} >= 0 (distances, e.g. sqrt(2 - 2 cos) of unit-norm features), got {negative} "
+            f"negative value(s) out of {t.numel()}, the lowest {float(t.min()):g} (similarities?)"
+        )
     return t
 
 

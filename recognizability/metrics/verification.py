@@ -256,9 +256,13 @@ def survface_grid_verification(
         impostor_distances: (N_i,) distances of non-mated pairs, in pair-list order.
         far: target FAR(s); default the four SurvFace reports.
         folds: number of contiguous folds for the secondary accuracy figure.
+
+    Raises:
+        ValueError: distances that are not 1-D, empty, non-finite or negative (a distance is never negative:
+            cosine similarities passed here by mistake), a FAR outside [0, 1], or more folds than pairs.
     """
-    genuine = check_scores(genuine_distances, "genuine_distances").to(torch.float64).cpu()
-    impostor = check_scores(impostor_distances, "impostor_distances").to(torch.float64).cpu()
+    genuine = check_scores(genuine_distances, "genuine_distances", distances=True).to(torch.float64).cpu()
+    impostor = check_scores(impostor_distances, "impostor_distances", distances=True).to(torch.float64).cpu()
     targets, _ = check_rates(far, "far")
     folds = check_positive_int(folds, "folds", minimum=2)
     if folds > min(genuine.numel(), impostor.numel()):

@@ -234,6 +234,27 @@ def test_compiles_with_fullgraph(factory: Callable[[], FaceBackbone], size: int)
     assert torch.equal(out.embedding, ref.embedding) and torch.equal(out.feature_map, ref.feature_map)
 
 
+def test_input_checks_compile_in_one_graph_in_training_mode_and_still_refuse() -> None:
+    # The checks read metadata only: in training mode (batch-norm layers train) the whole forward is still
+    # one graph, and a refused batch raises the eager error (compiled without fullgraph) with the running
+    # statistics untouched.
+    torch.manual_seed(0)
+    model = small_vlr_net(width=8).train()
+    x = _images(2, 32)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    out = torch.compile(model, fullgraph=True, backend="eager")(x)
+    model.load_state_dict(state)
+    torch.testing.assert_close(out, model(x))
+    model.load_state_dict(state)
+    compiled = torch.compile(model, backend="eager")
+    with pytest.raises(ValueError, match=r"B >= 2 while batch norm trains, got shape \(1, 3, 32, 32\)"):
+        compiled(x[:1])
+    with pytest.raises(TypeError, match=r"expected images of dtype torch.float32"):
+        compiled(x.double())
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
 def _shallow(cls: type[FaceBackbone], head_in_float32: bool) -> FaceBackbone:
     # one block per stage for the IResNets: same head, cheaper to build
     if cls is MobileFaceNet:

@@ -247,3 +247,60 @@ def test_a_mapped_read_maps_the_file_and_never_writes_it(tmp_path: Path) -> None
     tensor += 1  # copy-on-write: the file keeps what was saved
     assert torch.equal(read_checkpoint_file(path)["w"], torch.arange(6.0))
     assert torch.equal(read["w"], tensor - 1)
+
+
+@pytest.mark.parametrize("container", ["plain", "arcface_torch_checkpoint", "adaface"])
+def test_non_finite_weights_are_refused_naming_the_file_and_nothing_is_loaded(
+    tmp_path: Path, container: str
+) -> None:
+    state = _trained_like(small_vlr_net(width=8)).state_dict()
+    state["fc.weight"][3, :5] = float("nan")
+    state["features.bias"][0] = float("-inf")
+    checkpoint: dict[str, object] = {
+        "plain": state,
+        "arcface_torch_checkpoint": {"state_dict_backbone": state},
+        "adaface": {"state_dict": {f"model.{k}": v for k, v in state.items()}},
+    }[container]
+    path = tmp_path / "diverged.pt"
+    torch.save(checkpoint, path)
+    model = small_vlr_net(width=8)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for strict in (True, False):
+        with pytest.raises(CheckpointError) as caught:
+            load_pretrained(model, path, strict=strict)
+        assert str(caught.value).startswith(f"refused to load {str(path)!r}: expected finite weights")
+        assert "in 2 of 85 tensors: [fc.weight (5 of 131072 values), features.bias (1 of 512 values)]" in str(
+            caught.value
+        )
+        assert caught.value.path == str(path)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_shipped_weights_are_checked_for_non_finite_values_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``create_backbone(..., pretrained=tag)`` loads through load_pretrained: a (hypothetical) shipped file
+    holding NaN is refused by name, whatever its checksum says."""
+    import hashlib
+
+    from recognizability.backbones import create_backbone, registry
+
+    model = small_vlr_net(input_size=(32, 32), width=8, embedding_dim=16)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["conv1.weight"].fill_(float("nan"))
+    (tmp_path / "weights").mkdir()
+    path = tmp_path / "weights" / "nan.pt"
+    torch.save(state, path)
+    weights = registry.PretrainedWeights(
+        backbone="small_vlr_net",
+        tag="nan-test",
+        filename="nan.pt",
+        architecture={"input_size": (32, 32), "width": 8, "embedding_dim": 16},
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+    )
+    monkeypatch.setitem(registry._PRETRAINED, ("small_vlr_net", "nan-test"), weights)
+    monkeypatch.setattr(registry.resources, "files", lambda package: tmp_path)
+    with pytest.raises(
+        CheckpointError, match=r"refused to load '.*nan\.pt': expected finite weights, got NaN "
+    ):
+        create_backbone("small_vlr_net", pretrained="nan-test", input_size=32)

@@ -9,6 +9,7 @@ replacement, and symbolic links in dataset folders are followed as documented.
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import shutil
@@ -19,7 +20,14 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from vlr_fake_trees import build_scface, build_survface, build_tinyface, write_image
+from vlr_fake_trees import (
+    build_scface,
+    build_survface,
+    build_tinyface,
+    save_name_id_mat,
+    write_huge_png,
+    write_image,
+)
 
 from recognizability.data import (
     ImageDecodeError,
@@ -39,6 +47,7 @@ from recognizability.data.synthetic.__main__ import main as cli_main
 Image = pytest.importorskip("PIL.Image")
 
 Call = Callable[[Path], object]
+NAN = math.nan
 
 
 # Builders of bad files -------------------------------------------------------------------------------
@@ -88,6 +97,34 @@ def bad_mat(path: Path, kind: str) -> None:
         scipy.io.savemat(str(path), {"probe_set": names, "probe_ids": names})
     else:  # pragma: no cover
         raise AssertionError(kind)
+
+
+def emptied(root: Path, folder: str) -> Path:
+    """``root`` with ``folder`` (relative) emptied of images: only a text file is left in it."""
+    shutil.rmtree(root / folder)
+    (root / folder).mkdir()
+    (root / folder / "notes.txt").write_text("not an image")
+    return root
+
+
+class _GeneratorOn(torch.Generator):
+    """A CPU generator that reports another device, as a generator on an accelerator or on the meta device
+    does (this torch refuses to build a meta generator: ``torch.Generator(device="meta")`` raises itself)."""
+
+    def __new__(cls, device: str) -> _GeneratorOn:
+        return super().__new__(cls)  # a CPU generator underneath
+
+    def __init__(self, device: str) -> None:
+        super().__init__()
+        self._device = torch.device(device)
+
+    @property
+    def device(self) -> torch.device:  # type: ignore[override]
+        return self._device
+
+
+def _batch() -> torch.Tensor:
+    return torch.zeros(2, 3, 8, 8, dtype=torch.uint8)
 
 
 def tinyface_with_bad_probe_mat(tmp_path: Path, kind: str) -> Path:
@@ -178,32 +215,39 @@ ROWS = [
     pytest.param(
         lambda p: decode_image(bad_image(p, "empty")),
         ImageDecodeError,
-        r"empty\.png: expected a JPEG or PNG image .* got an empty file \(0 bytes\)",
+        r"empty\.png: expected a JPEG, PNG, BMP or WebP image .* got an empty file \(0 bytes\)",
         id="decode-empty",
     ),
     pytest.param(
         lambda p: decode_image(bad_image(p, "truncated_header")),
         ImageDecodeError,
-        r"truncated_header\.png: expected a JPEG or PNG .* \(truncated or corrupt\?\)",
+        r"truncated_header\.png: expected a JPEG, PNG, BMP or WebP .* \(truncated or corrupt\?\)",
         id="decode-truncated-header",
     ),
     pytest.param(
         lambda p: decode_image(bad_image(p, "truncated_data")),
         ImageDecodeError,
-        r"truncated_data\.png: expected a JPEG or PNG .* \(truncated or corrupt\?\)",
+        r"truncated_data\.png: expected a JPEG, PNG, BMP or WebP .* \(truncated or corrupt\?\)",
         id="decode-truncated-data",
     ),
     pytest.param(
         lambda p: decode_image(bad_image(p, "text")),
         ImageDecodeError,
-        r"text\.png: expected a JPEG or PNG image",
+        r"text\.png: expected a JPEG, PNG, BMP or WebP image",
         id="decode-text-file",
     ),
     pytest.param(
         lambda p: decode_image(bad_image(p, "gif")),
         ImageDecodeError,
-        r"gif\.png: expected a JPEG or PNG image with 8-bit channels, got a GIF file",
+        r"gif\.png: expected a JPEG, PNG, BMP or WebP image with 8-bit channels, got a GIF file",
         id="decode-gif",
+    ),
+    pytest.param(
+        lambda p: decode_image(write_huge_png(p / "huge.png")),
+        ImageDecodeError,
+        r"could not decode image .*huge\.png: expected an image of at most 178956970 pixels \(Pillow's "
+        r"decompression-bomb limit, 2 x PIL\.Image\.MAX_IMAGE_PIXELS\), got 196000000 pixels$",
+        id="decode-decompression-bomb",
     ),
     pytest.param(
         lambda p: decode_image(bad_image(p, "sixteen_bit")),
@@ -215,7 +259,7 @@ ROWS = [
     pytest.param(
         lambda p: first_sample(tinyface_with_bad_image(p, "empty")),
         ImageDecodeError,
-        r"Probe/3_1\.jpg: expected a JPEG or PNG .* empty file",
+        r"Probe/3_1\.jpg: expected a JPEG, PNG, BMP or WebP .* empty file",
         id="tinyface-empty-image",
     ),
     pytest.param(
@@ -252,7 +296,7 @@ ROWS = [
     pytest.param(
         lambda p: ImageFolder(p),
         FileNotFoundError,
-        "expected .jpg/.jpeg/.png images under .*; found none",
+        "expected .jpg/.jpeg/.png/.bmp/.webp images under .*; found none",
         id="folder-empty",
     ),
     pytest.param(
@@ -352,6 +396,29 @@ ROWS = [
         TypeError,
         "expected transform to be a callable or None, got str",
         id="tinyface-transform",
+    ),
+    pytest.param(
+        lambda p: TinyFace(emptied(build_tinyface(p / "t"), "Testing_Set/Gallery_Distractor"), "distractor"),
+        FileNotFoundError,
+        r"TinyFace: expected distractor images in .*Testing_Set/Gallery_Distractor, found none \(left out: 1 "
+        r"not an image file",
+        id="tinyface-empty-distractors",
+    ),
+    pytest.param(
+        lambda p: TinyFace(
+            save_name_id_mat(
+                build_tinyface(p / "t") / "Testing_Set/probe_img_ID_pairs.mat",
+                "probe_set",
+                "probe_ids",
+                [],
+                [],
+            ).parents[1],
+            "probe",
+        ),
+        FileNotFoundError,
+        r"TinyFace: expected probe images in .*Testing_Set/Probe, found none \(left out: 4 not listed in "
+        r"probe_img_ID_pairs\.mat\)",
+        id="tinyface-empty-probe-listing",
     ),
     pytest.param(
         lambda p: TinyFace(tinyface_with_bad_probe_mat(p, "empty"), "probe"),
@@ -487,6 +554,34 @@ ROWS = [
         id="survface-no-unmated",
     ),
     pytest.param(
+        lambda p: SurvFace(
+            emptied(build_survface(p / "q"), "Face_Identification_Test_Set/unmated_probe"), "unmated_probe"
+        ),
+        FileNotFoundError,
+        r"SurvFace: expected unmated_probe images in .*Face_Identification_Test_Set/unmated_probe, "
+        r"found none \(left out: 1 not an image file \(extension not \.jpg/\.jpeg/\.png/\.bmp/\.webp\)\)",
+        id="survface-empty-unmated-probe",
+    ),
+    pytest.param(
+        lambda p: SurvFace(
+            (
+                save_name_id_mat(
+                    build_survface(p / "q") / "Face_Identification_Test_Set/mated_probe_img_ID_pairs.mat",
+                    "mated_probe_set",
+                    "mated_probe_ids",
+                    [],
+                    [],
+                ),
+                p / "q",
+            )[1],
+            "mated_probe",
+        ),
+        FileNotFoundError,
+        r"SurvFace: expected mated_probe images in .*mated_probe, found none \(left out: \d+ not listed in "
+        r"mated_probe_img_ID_pairs\.mat\)",
+        id="survface-empty-mated-probe-listing",
+    ),
+    pytest.param(
         lambda p: survface_verification_pairs(p),
         FileNotFoundError,
         "SurvFace: expected the folder .*verification_images",
@@ -513,6 +608,18 @@ ROWS = [
     # batched transforms
     pytest.param(
         lambda p: T.collate_variable_size([]), ValueError, "expected a non-empty batch", id="collate-empty"
+    ),
+    pytest.param(
+        lambda p: T.collate_variable_size(5),
+        TypeError,
+        r"expected batch to be a sequence of \(image, label\) pairs, got int",
+        id="collate-not-a-sequence",
+    ),
+    pytest.param(
+        lambda p: T.collate_variable_size([(torch.zeros(3, 4, 4), 0)], antialias="yes"),
+        TypeError,
+        "expected antialias to be a bool, got str",
+        id="collate-antialias",
     ),
     pytest.param(
         lambda p: T.collate_variable_size([(torch.zeros(3, 4, 4), "a")]),
@@ -582,6 +689,109 @@ ROWS = [
         id="rotate-shape",
     ),
     pytest.param(
+        lambda p: T.rotate_batch(_batch(), NAN),
+        ValueError,
+        "expected degrees to be a finite float, got nan",
+        id="rotate-nan-float",
+    ),
+    pytest.param(
+        lambda p: T.rotate_batch(_batch(), -math.inf),
+        ValueError,
+        "expected degrees to be a finite float, got -inf",
+        id="rotate-inf-float",
+    ),
+    pytest.param(
+        lambda p: T.rotate_batch(_batch(), torch.tensor([10.0, NAN])),
+        ValueError,
+        r"expected degrees with finite values, got 1 non-finite value\(s\)",
+        id="rotate-nan-tensor",
+    ),
+    pytest.param(
+        lambda p: T.rotate_batch(_batch(), "10"),
+        TypeError,
+        r"expected degrees to be a tensor of shape \(2,\) or a float, got str",
+        id="rotate-degrees-str",
+    ),
+    pytest.param(
+        lambda p: T.rotate_batch(_batch(), torch.ones(2, dtype=torch.bool)),
+        TypeError,
+        r"expected degrees with a real \(integer or floating\) dtype, got torch\.bool",
+        id="rotate-degrees-bool",
+    ),
+    pytest.param(
+        lambda p: T.rotate_batch(_batch(), 10.0, value_range=(255.0, 0.0)),
+        ValueError,
+        r"expected value_range to be None or a pair \(low, high\) of finite floats with low <= high, "
+        r"got \(255\.0, 0\.0\)",
+        id="rotate-value-range-order",
+    ),
+    pytest.param(
+        lambda p: T.resize_batch(_batch(), 4, value_range=(0.0, NAN)),
+        ValueError,
+        r"expected value_range\[1\] to be a finite float, got nan",
+        id="resize-value-range-nan",
+    ),
+    pytest.param(
+        lambda p: T.resize_batch(_batch(), 4, value_range=255),
+        TypeError,
+        r"expected value_range to be None or a pair \(low, high\) .* got 255",
+        id="resize-value-range-number",
+    ),
+    pytest.param(
+        lambda p: T.resize_batch(_batch(), 4, antialias="no"),
+        TypeError,
+        "expected antialias to be a bool, got str",
+        id="resize-antialias",
+    ),
+    pytest.param(
+        lambda p: T.resize_batch(_batch(), (4, 4.0)),
+        TypeError,
+        r"expected size to be an int or a pair \(H, W\) of ints, got \(4, 4\.0\)",
+        id="resize-size-float",
+    ),
+    pytest.param(
+        lambda p: T.degrade(_batch(), 4, antialias=None),
+        TypeError,
+        "expected antialias to be a bool, got NoneType",
+        id="degrade-antialias",
+    ),
+    pytest.param(
+        lambda p: T.random_horizontal_flip(_batch(), generator=7),
+        TypeError,
+        "expected generator to be a torch.Generator or None, got int",
+        id="flip-generator-type",
+    ),
+    pytest.param(
+        lambda p: T.random_horizontal_flip(_batch(), generator=_GeneratorOn("meta")),
+        ValueError,
+        r"expected generator on the cpu or on the device of images \(cpu\), got a generator on meta",
+        id="flip-generator-device",
+    ),
+    pytest.param(
+        lambda p: T.random_rotation(_batch(), generator=_GeneratorOn("cuda:0")),
+        ValueError,
+        r"expected generator on the cpu or on the device of images \(cpu\), got a generator on cuda:0",
+        id="rotation-generator-device",
+    ),
+    pytest.param(
+        lambda p: T.random_rescale(_batch(), sizes=64),
+        TypeError,
+        r"expected sizes to be a tuple or list of sizes \(ints or \(H, W\) pairs\), got int 64",
+        id="rescale-sizes-int",
+    ),
+    pytest.param(
+        lambda p: T.random_rescale(_batch(), sizes=(4, 0)),
+        ValueError,
+        r"expected sizes\[1\] to hold positive ints, got 0",
+        id="rescale-size-item",
+    ),
+    pytest.param(
+        lambda p: T.random_rescale(_batch(), generator=_GeneratorOn("meta")),
+        ValueError,
+        r"expected generator on the cpu or on the device of images \(cpu\), got a generator on meta",
+        id="rescale-generator-device",
+    ),
+    pytest.param(
         lambda p: T.random_rescale(torch.zeros(1, 3, 4, 4), sizes=()),
         ValueError,
         "expected at least one size in sizes",
@@ -592,6 +802,48 @@ ROWS = [
         ValueError,
         r"expected flip_p to be a float in \[0, 1\], got 2",
         id="train-augmentation",
+    ),
+    pytest.param(
+        lambda p: T.TrainAugmentation(generator="seed"),
+        TypeError,
+        "expected generator to be a torch.Generator or None, got str",
+        id="train-augmentation-generator-type",
+    ),
+    pytest.param(
+        lambda p: T.TrainAugmentation(8, generator=_GeneratorOn("meta"))(_batch()),
+        ValueError,
+        r"expected generator on the cpu or on the device of images \(cpu\), got a generator on meta",
+        id="train-augmentation-generator-device",
+    ),
+    pytest.param(
+        lambda p: T.TrainAugmentation(rescale_sizes=64),
+        TypeError,
+        r"expected rescale_sizes to be a tuple or list of sizes .* got int 64",
+        id="train-augmentation-rescale-sizes",
+    ),
+    pytest.param(
+        lambda p: T.TrainAugmentation(normalize_output=1),
+        TypeError,
+        "expected normalize_output to be a bool, got int",
+        id="train-augmentation-normalize-output",
+    ),
+    pytest.param(
+        lambda p: T.TrainAugmentation(size="112"),
+        TypeError,
+        r"expected size to be an int or a pair \(H, W\) of ints, got '112'",
+        id="train-augmentation-size",
+    ),
+    pytest.param(
+        lambda p: T.EvalTransform(flip="yes"),
+        TypeError,
+        "expected flip to be a bool, got str",
+        id="eval-transform-flip",
+    ),
+    pytest.param(
+        lambda p: T.EvalTransform(degrade_size=(16, 0)),
+        ValueError,
+        r"expected degrade_size to hold positive ints, got \(16, 0\)",
+        id="eval-transform-degrade-size",
     ),
     pytest.param(
         lambda p: T.EvalTransform(size=-1),
@@ -868,6 +1120,49 @@ def test_the_table_covers_every_reader_and_public_transform() -> None:
             "rotate_batch": "rotate-",
         }[name]
         assert short in ids, name
+
+
+Draw = Callable[[torch.Generator], object]
+
+_REFUSED_ARGUMENTS: list[Draw] = [
+    lambda g: T.random_rescale(_batch(), sizes=(4, 0), generator=g),
+    lambda g: T.random_rescale(_batch(), value_range=(1.0, 0.0), generator=g),
+    lambda g: T.random_rotation(_batch(), value_range=(1.0, 0.0), generator=g),
+    lambda g: T.random_horizontal_flip(_batch(), p=2.0, generator=g),
+    lambda g: T.TrainAugmentation(8, generator=g)(torch.zeros(2, 3, 8)),
+]
+_REFUSED_DEVICE: list[Draw] = [
+    lambda g: T.random_rescale(_batch(), generator=g),
+    lambda g: T.random_rotation(_batch(), generator=g),
+    lambda g: T.random_horizontal_flip(_batch(), generator=g),
+    lambda g: T.TrainAugmentation(8, generator=g)(_batch()),
+]
+
+
+@pytest.mark.parametrize("reported_device", ["cpu", "meta"])
+def test_refused_random_transforms_draw_nothing(reported_device: str) -> None:
+    """A refused call leaves the generator where it was: the next draws are the ones an unrefused run sees."""
+    if reported_device == "cpu":
+        generator, calls = torch.Generator(), _REFUSED_ARGUMENTS
+    else:
+        generator, calls = _GeneratorOn(reported_device), _REFUSED_ARGUMENTS + _REFUSED_DEVICE
+    state = generator.manual_seed(3).get_state().clone()
+    for call in calls:
+        with pytest.raises((TypeError, ValueError)):
+            call(generator)
+    assert torch.equal(generator.get_state(), state)
+
+
+def test_rotate_batch_takes_one_angle_for_all_and_checks_tensor_angles_while_value_checks_are_on() -> None:
+    from recognizability import value_checks
+
+    images = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 255
+    assert torch.equal(T.rotate_batch(images, 30.0), T.rotate_batch(images, torch.tensor([30.0, 30.0])))
+    assert torch.equal(T.rotate_batch(images, 90), T.rotate_batch(images, torch.tensor([90, 90])))
+    with value_checks(False):  # documented: a tensor is not read then (no host sync); NaN propagates
+        assert T.rotate_batch(images, torch.tensor([0.0, NAN]))[1].isnan().all()
+        with pytest.raises(ValueError, match="expected degrees to be a finite float, got nan"):
+            T.rotate_batch(images, NAN)  # a Python float is checked whatever the switch
 
 
 # Nothing half-written ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from vlr_fake_trees import build_tinyface, write_image
+from vlr_fake_trees import build_tinyface, write_huge_png, write_image
 
 from recognizability.data import ImageFolder, TinyFace, decode_image
 
@@ -47,6 +47,69 @@ def test_grayscale_and_png_decode_to_three_uint8_channels(tmp_path: Path) -> Non
     assert torch.equal(gray[0], torch.from_numpy(array))
     with pytest.raises(FileNotFoundError, match="image file not found"):
         decode_image(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize(
+    ("suffix", "mode"), [(".bmp", "RGB"), (".BMP", "L"), (".webp", "RGB"), (".WebP", "L")]
+)
+def test_bmp_and_webp_decode_to_the_pixels_written(tmp_path: Path, suffix: str, mode: str) -> None:
+    path = write_image(tmp_path / f"face{suffix}", size=(7, 5), mode=mode)
+    image = decode_image(path)
+    with Image.open(path) as opened:
+        assert opened.format == {".bmp": "BMP", ".webp": "WEBP"}[suffix.lower()]
+        written = torch.from_numpy(np.array(opened.convert("RGB"))).permute(2, 0, 1)
+    assert image.dtype == torch.uint8 and image.shape == (3, 5, 7)
+    assert torch.equal(image, written)  # BMP and lossless WebP: the pixels written
+
+
+def test_bmp_and_webp_files_are_read_by_the_folder_and_dataset_readers(tmp_path: Path) -> None:
+    write_image(tmp_path / "ui" / "a.bmp", value=1)
+    write_image(tmp_path / "ui" / "b.webp", value=2)
+    write_image(tmp_path / "ui" / "c.png", value=3)
+    (tmp_path / "ui" / "d.gif").write_bytes(b"GIF89a")
+    data = ImageFolder(tmp_path / "ui")
+    assert [r.path.name for r in data.samples] == ["a.bmp", "b.webp", "c.png"]
+    assert data.report.excluded == {"not an image file (extension not .jpg/.jpeg/.png/.bmp/.webp)": 1}
+    assert [data[i][0].shape for i in range(3)] == [(3, 20, 16)] * 3
+    for ext in (".bmp", ".webp"):
+        root = build_tinyface(tmp_path / f"tinyface{ext}", ext=ext)
+        reference = build_tinyface(tmp_path / f"reference{ext}", ext=".png")
+        for subset in ("train", "probe", "gallery", "distractor"):
+            read, expected = TinyFace(root, subset), TinyFace(reference, subset)
+            assert read.labels == expected.labels and read.report.excluded == expected.report.excluded
+            assert torch.equal(read[0][0], expected[0][0])  # lossless formats: the same pixels
+
+
+def test_a_decompression_bomb_beside_good_images_is_named_and_the_good_ones_decode(tmp_path: Path) -> None:
+    from PIL import Image as PILImage
+
+    from recognizability.data import ImageDecodeError
+
+    limit = PILImage.MAX_IMAGE_PIXELS
+    write_image(tmp_path / "ui" / "a.png", value=1)
+    huge = write_huge_png(tmp_path / "ui" / "b.png")
+    write_image(tmp_path / "ui" / "c.png", value=3)
+    data = ImageFolder(tmp_path / "ui")
+    assert len(data) == 3
+    assert data[0][0].shape == data[2][0].shape == (3, 20, 16)
+    with pytest.raises(ImageDecodeError, match=r"b\.png: expected an image of at most 178956970 pixels"):
+        data[1]
+    with pytest.raises(
+        ImageDecodeError, match=r"1 of 3 images could not be decoded:\n  .*b\.png: .*196000000"
+    ):
+        data.verify_images()
+    # the folder scorers skip it and list it, and score the others
+    from recognizability.deploy import Preprocessing
+    from recognizability.deploy.images import image_batches
+
+    preprocessing = Preprocessing(input_size=8, channel_order="RGB", backbone="small_vlr_net")
+    (batch,) = image_batches([r.path for r in data.samples], preprocessing, batch_size=3, workers=0)
+    assert batch.indices == [0, 2] and batch.images.shape == (2, 3, 8, 8)
+    assert [u.path for u in batch.unreadable] == [str(huge)]
+    assert "196000000 pixels" in batch.unreadable[0].reason
+    assert PILImage.MAX_IMAGE_PIXELS == limit  # Pillow's protection is kept, not switched off
+    with pytest.raises(ImageDecodeError, match="huge"):
+        decode_image(huge.rename(tmp_path / "huge.png"))
 
 
 def test_synthetic_metadata_is_attached_by_relative_path(tmp_path: Path) -> None:

@@ -1,12 +1,14 @@
 """Builders of small fake dataset trees in the real on-disk layouts (see docs/datasets.md).
 
-Images are tiny JPEG/PNG files written with Pillow; protocol .mat files are written with ``scipy.io.savemat``
-from object arrays of shape (N, 1) (or (N, 2)), which MATLAB/scipy store as cell arrays, so ``loadmat``
-returns them in the same nested form as the distributed files.
+Images are tiny JPEG/PNG/BMP/WebP files written with Pillow; protocol .mat files are written with
+``scipy.io.savemat`` from object arrays of shape (N, 1) (or (N, 2)), which MATLAB/scipy store as cell arrays,
+so ``loadmat`` returns them in the same nested form as the distributed files.
 """
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,15 +18,34 @@ from PIL import Image
 
 
 def write_image(path: Path, size: tuple[int, int] = (16, 20), value: int = 100, mode: str = "RGB") -> Path:
-    """Write a small image of (width, height) ``size``, pixels seeded by ``value`` (JPEG or PNG by suffix)."""
+    """Write a small image of (width, height) ``size``, pixels seeded by ``value``; the format follows the
+    suffix: PNG, BMP, WebP (lossless) or JPEG."""
     path.parent.mkdir(parents=True, exist_ok=True)
     width, height = size
     rng = np.random.default_rng(value)
     channels = 3 if mode == "RGB" else 1
     array = rng.integers(0, 256, size=(height, width, channels), dtype=np.uint8)
     image = Image.fromarray(array[..., 0] if mode == "L" else array, mode=mode)
-    fmt = "PNG" if path.suffix.lower() == ".png" else "JPEG"
-    image.save(path, format=fmt)
+    fmt = {".png": "PNG", ".bmp": "BMP", ".webp": "WEBP"}.get(path.suffix.lower(), "JPEG")
+    image.save(path, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    return path
+
+
+def write_huge_png(path: Path, width: int = 14000, height: int = 14000) -> Path:
+    """A PNG file of a few bytes whose header declares ``width`` x ``height`` 8-bit RGB pixels (no pixel data
+    follows): Pillow refuses it as a decompression bomb from the header alone."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
