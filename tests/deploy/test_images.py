@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from recognizability.data import IMAGE_EXTENSIONS
 from recognizability.data.transforms import resize_batch
 from recognizability.deploy import Preprocessing, collect_images
 from recognizability.deploy.images import image_batches
@@ -38,6 +39,9 @@ def tree(tmp_path: Path) -> dict[str, Path]:
     return out
 
 
+EXTENSIONS = "/".join(IMAGE_EXTENSIONS)
+
+
 def test_files_folders_and_globs_are_expanded_once_in_order(tree: dict[str, Path], tmp_path: Path) -> None:
     items = [
         str(tmp_path / "faces"),
@@ -52,8 +56,8 @@ def test_files_folders_and_globs_are_expanded_once_in_order(tree: dict[str, Path
     reasons = {p.path: p.reason for p in problems}
     assert reasons == {
         str(tmp_path / "missing.png"): "no such file or folder",
-        str(tmp_path / "nothing" / "*.png"): "pattern matches no image file (.jpg/.jpeg/.png)",
-        str(tmp_path / "faces" / "notes.txt"): "not an image file (extension not one of .jpg/.jpeg/.png)",
+        str(tmp_path / "nothing" / "*.png"): f"pattern matches no image file ({EXTENSIONS})",
+        str(tmp_path / "faces" / "notes.txt"): f"not an image file (extension not one of {EXTENSIONS})",
     }
 
 

@@ -398,16 +398,18 @@ BATCH_FAULTS: list[tuple[str, torch.Tensor, Any, type[BaseException], str]] = [
     ("labels_of_another_batch", _IMAGES, torch.tensor([0, 1, 2]), ValueError, r"\(B,\) = \(4,\)"),
     ("labels_2d", _IMAGES, torch.zeros(4, 1, dtype=torch.int64), ValueError, r"\(B,\) = \(4,\)"),
     ("labels_a_list", _IMAGES, [0, 1, 2, 3], TypeError, "labels to be a torch.Tensor"),
-    ("one_image", _IMAGES[:1], torch.tensor([0]), ValueError, _BN1),
-    ("images_3d", _IMAGES[0], torch.tensor([0, 1, 2]), ValueError, r"\(B, 3, H, W\)"),
+    ("one_image", _IMAGES[:1], torch.tensor([0]), ValueError, r"B >= 2 while batch norm trains"),
+    ("images_3d", _IMAGES[0], torch.tensor([0, 1, 2]), ValueError,
+     r"\(B, 3, 32, 32\).*got shape \(3, 32, 32\)"),
     ("images_of_another_size", torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3]), ValueError,
      r"\(B, 3, 32, 32\)"),
     ("one_nan_pixel", _ONE_NAN, torch.arange(4), ValueError, "expected finite images, got 1 NaN"),
     ("inf_images", torch.full((4, 3, 32, 32), float("inf")), torch.arange(4), ValueError, "finite images"),
-    ("float16_images", _IMAGES.half(), torch.arange(4), TypeError, r"model's dtype torch.float32.*float16"),
+    ("float16_images", _IMAGES.half(), torch.arange(4), TypeError,
+     r"dtype torch.float32.*got dtype torch.float16"),
     ("float64_images", _IMAGES.double(), torch.arange(4), TypeError, "float64"),
     ("uint8_images", torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.arange(4), TypeError,
-     "normalised floating images"),
+     "floating-point images"),
 ]  # fmt: skip
 
 

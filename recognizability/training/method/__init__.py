@@ -16,7 +16,6 @@ from .guards import (
     check_frozen_batchnorm_has_weights,
     check_training_batch,
     evaluation_mode,
-    training_batchnorm_layers,
 )
 from .modules import (
     MethodModules,
@@ -48,6 +47,5 @@ __all__ = [
     "parameter_groups",
     "replicated_modules",
     "set_train_mode",
-    "training_batchnorm_layers",
     "validate",
 ]

@@ -1,6 +1,6 @@
 """Checks that run before a training step changes any state, and a mode guard that survives exceptions.
 
-- :func:`check_training_batch`: the labels and the batch size of one training step, checked *before* the
+- :func:`check_training_batch`: the images, labels and UI centre of one training step, checked *before* the
   backbone runs, so a bad batch raises with the batch-norm running statistics untouched;
 - :func:`check_batch_size_for_training`: the same batch-size rule, for the run's settings before any data is
   loaded (batch normalisation cannot train on one sample);
@@ -21,8 +21,8 @@ from typing import TypeVar
 import torch
 from torch import Tensor, nn
 
-from recognizability._validation import check_labels, check_tensor, value_checks_enabled
-from recognizability.backbones import is_frozen
+from recognizability._validation import check_labels, value_checks_enabled
+from recognizability.backbones import check_backbone_images, training_batchnorm_layers
 
 from ..config import ModelConfig
 
@@ -31,25 +31,9 @@ __all__ = [
     "check_frozen_batchnorm_has_weights",
     "check_training_batch",
     "evaluation_mode",
-    "training_batchnorm_layers",
 ]
 
 _M = TypeVar("_M", bound=nn.Module)
-
-
-def training_batchnorm_layers(model: nn.Module, *, assume_train: bool = False) -> list[str]:
-    """Names of the batch-norm layers of ``model`` that update batch statistics in a training step.
-
-    A layer counts when it is in training mode (or, with ``assume_train``, would be after ``model.train()``:
-    layers frozen by :func:`~recognizability.backbones.freeze_batchnorm` stay in eval mode whatever is asked).
-    """
-    names = []
-    for name, module in model.named_modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            trains = not is_frozen(module) if assume_train else module.training
-            if trains:
-                names.append(name or type(module).__name__)
-    return names
 
 
 def check_batch_size_for_training(model: nn.Module, batch_size: object) -> int:
@@ -106,22 +90,19 @@ def check_frozen_batchnorm_has_weights(config: ModelConfig) -> None:
         )
 
 
-def _dtype_of(model: nn.Module) -> torch.dtype | None:
-    for parameter in model.parameters():
-        if parameter.is_floating_point():
-            return parameter.dtype
-    return None
-
-
 def check_training_batch(model: nn.Module, images: object, labels: object, num_classes: int) -> Tensor:
     """Check one training step's batch before any module runs; change nothing.
 
+    The images get the backbones' one check (:func:`~recognizability.backbones.check_backbone_images`, over
+    the whole ``model``: its parameters' dtype and device, the backbone's input size, its batch-norm layers)
+    and, while value checks are on, a finiteness check; the labels the package's label check; a
+    :class:`~recognizability.nn.UICenter` at ``model.ui_center`` must be fitted.
+
     Args:
-        model: the model about to run (its batch-norm layers' modes decide whether batch size 1 is allowed).
+        model: the model about to run (e.g. :class:`~recognizability.training.MethodModules`).
         images: (B, 3, H, W) floating images of the model's dtype (any floating dtype under autocast),
             finite while value checks are on (``recognizability._validation.value_checks_enabled()``: one
-            NaN pixel would make every batch-norm running statistic NaN for good); their shape is checked in
-            full by the backbone, also before it computes anything.
+            NaN pixel would make every batch-norm running statistic NaN for good).
         labels: (B,) integer identity labels in ``[0, num_classes)`` (the range is checked while value checks
             are on: ``recognizability._validation.value_checks_enabled()``).
         num_classes: C.
@@ -136,21 +117,8 @@ def check_training_batch(model: nn.Module, images: object, labels: object, num_c
             non-finite images (value checks on).
         RuntimeError: ``model.ui_center`` (when the model has one) is not fitted yet.
     """
-    tensor = check_tensor(images, "images")
-    if tensor.dim() != 4:
-        raise ValueError(f"expected images of shape (B, 3, H, W), got shape {tuple(tensor.shape)}")
-    if not tensor.is_floating_point():
-        raise TypeError(
-            f"expected images to be normalised floating images (prepare_batch turns uint8 images into them), "
-            f"got dtype {tensor.dtype}"
-        )
-    model_dtype = _dtype_of(model)
-    autocasting = torch.is_autocast_enabled(tensor.device.type)
-    if model_dtype is not None and tensor.dtype != model_dtype and not autocasting:
-        raise TypeError(
-            f"expected images of the model's dtype {model_dtype} (or any floating dtype under "
-            f"torch.autocast), got dtype {tensor.dtype}"
-        )
+    backbone = getattr(model, "backbone", None)
+    tensor = check_backbone_images(model, images, getattr(backbone, "input_size", None))
     if value_checks_enabled() and not bool(torch.isfinite(tensor).all()):
         bad = int((~torch.isfinite(tensor)).sum())
         raise ValueError(
@@ -166,14 +134,6 @@ def check_training_batch(model: nn.Module, images: object, labels: object, num_c
             "model.ui_center.fit(embeddings of the UI images) first; UICenter holds no centre yet "
             "(checked before the backbone runs: nothing changed)"
         )
-    if tensor.shape[0] == 1 and model.training:
-        layers = training_batchnorm_layers(model)
-        if layers:
-            raise ValueError(
-                f"expected a batch of >= 2 images in training mode: batch normalisation cannot train on one "
-                f"sample ({len(layers)} batch-norm layers train, e.g. {layers[:3]}); got images of shape "
-                f"{tuple(tensor.shape)}"
-            )
     return checked
 
 
