@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Callable, Mapping
+from types import FrameType
 from typing import Any
 
 __all__ = ["deprecated_aliases"]
@@ -61,7 +62,7 @@ def deprecated_aliases(
 def _asking_module(stacklevel: int) -> str:
     """The ``__name__`` of the module that asked for the attribute, past the import machinery's own frames
     (``from package import name`` asks through ``importlib._bootstrap``)."""
-    frame = sys._getframe(stacklevel)  # counted from __getattr__, as warnings.warn counts from its caller
+    frame: FrameType | None = sys._getframe(stacklevel)  # counted as warnings.warn counts from its caller
     while frame is not None and frame.f_globals.get("__name__", "").startswith("importlib"):
         frame = frame.f_back
     return "" if frame is None else str(frame.f_globals.get("__name__", ""))

@@ -200,3 +200,26 @@ def test_holders_show_their_margin_and_refuse_a_bare_number() -> None:
     assert "margin=CosFaceMargin" in repr(ShardedMarginHead(8, 10, CosFaceMargin()))
     with pytest.raises(TypeError, match=r"margin to be a Margin \(e.g. ArcFaceMargin"):
         MarginHead(8, 10, 0.35)  # type: ignore[arg-type]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", HEAD_NAMES)
+def test_chunked_on_cuda_equals_dense_under_autocast_without_a_sync(name: str) -> None:
+    from recognizability._validation import value_checks
+
+    data = {key: value.cuda() for key, value in _data(torch.float32, seed=4).items()}
+    dense = build(name, data["weight"]).cuda()
+    chunked = build(name, data["weight"], parallel="chunked", chunk_size=5).cuda()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        want, got = _run(dense, data), _run(chunked, data)
+    for key, difference in _max_differences(got, want).items():
+        assert difference < 1e-4, (key, difference)
+    chunked(data["embeddings"], data["labels"]).loss.backward()  # warm-up of the kernels
+    torch.cuda.synchronize()
+    with value_checks(False):
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            chunked(data["embeddings"], data["labels"]).loss.backward()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")

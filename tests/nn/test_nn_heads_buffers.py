@@ -106,9 +106,12 @@ def _training_step(head: MarginHead, e: torch.Tensor, y: torch.Tensor) -> None:
     head(e, y).loss.backward()
 
 
+@pytest.mark.parametrize("parallel", ["none", "chunked", "sharded"])
 @pytest.mark.parametrize("name", HEAD_NAMES)
-def test_training_step_without_value_checks_reads_no_tensor_value(name: str, forbid_host_reads: None) -> None:
-    head = build_head(name, 8, 10)
+def test_training_step_without_value_checks_reads_no_tensor_value(
+    name: str, parallel: str, forbid_host_reads: None
+) -> None:
+    head = build_head(name, 8, 10, parallel=parallel, **({} if parallel == "none" else {"chunk_size": 3}))
     e, y = _batch(3)
     e.requires_grad_()
     with value_checks(False):
