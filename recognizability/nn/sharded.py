@@ -135,6 +135,7 @@ class ShardedMarginHead(ChunkedMarginHead):
                 f"class and a nearest negative exists, got {num_classes!r}"
             )
         class_start, class_end = class_shard(num_classes, rank, world_size)
+        # The holder of this shard's rows only (ChunkedMarginHead.__init__ would hold all C).
         PrototypeHolder.__init__(self, embedding_dim, num_classes, margin, rows=class_end - class_start)
         self.chunk_size = chunk_size
         self.sample_rate = sample_rate
