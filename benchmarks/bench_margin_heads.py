@@ -1,18 +1,20 @@
 """Cost of each margin head beside ArcFace: forward + backward time of the head alone, and its ratio.
 
-For every (B, C), the five dense heads of the library (ArcFace, CosFace, AdaFace, CurricularFace, MagFace,
+For every (B, C), the five heads of the library (ArcFace, CosFace, AdaFace, CurricularFace, MagFace,
 each with its own paper's defaults and in training mode, so AdaFace's and CurricularFace's statistics are
 updated as in training) run on the same embeddings ``(B, 512)`` and labels. Every round times each head once,
 in turn, starting with another head each round, so all heads see the same machine load; the median per head
 and its ratio to ArcFace's median are printed. The time is the head's: cosines with the C prototypes, margin,
 cross-entropy, the index parts (top-2), backward to the embeddings and the prototypes. Value checks are off,
-as in a speed-minded loop.
+as in a speed-minded loop. ``--parallel chunked`` times the chunked holders of the same margins
+(``build_head(name, ..., parallel="chunked")``: no (B, C) tensor) instead of the dense heads.
 
 Usage::
 
     python benchmarks/bench_margin_heads.py                         # B in {64, 512} x C in {1e3, 1e4}
     python benchmarks/bench_margin_heads.py --config 512x100000     # other sizes
     python benchmarks/bench_margin_heads.py --quick                 # one small size, 3 repeats
+    python benchmarks/bench_margin_heads.py --parallel chunked      # the chunked heads
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Callable
 import torch
 
 from recognizability._validation import set_value_checks
-from recognizability.nn import MARGIN_HEAD_NAMES, build_margin_head
+from recognizability.nn import available_heads, build_head
 
 EMBEDDING_DIM = 512
 
@@ -38,7 +40,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _steps(batch: int, classes: int, device: torch.device) -> dict[str, Callable[[], None]]:
+def _steps(
+    batch: int, classes: int, device: torch.device, parallel: str = "none"
+) -> dict[str, Callable[[], None]]:
     torch.manual_seed(0)
     # Norms spread over 5-60, as raw backbone embeddings have (AdaFace and MagFace read them).
     embeddings = torch.randn(batch, EMBEDDING_DIM, device=device)
@@ -46,8 +50,8 @@ def _steps(batch: int, classes: int, device: torch.device) -> dict[str, Callable
     embeddings.requires_grad_()
     labels = torch.randint(0, classes, (batch,), device=device)
     steps: dict[str, Callable[[], None]] = {}
-    for name in MARGIN_HEAD_NAMES:
-        head = build_margin_head(name, EMBEDDING_DIM, classes).to(device).train()
+    for name in available_heads(parallel):
+        head = build_head(name, EMBEDDING_DIM, classes, parallel=parallel).to(device).train()
 
         def step(head: torch.nn.Module = head) -> None:
             embeddings.grad = None
@@ -59,9 +63,11 @@ def _steps(batch: int, classes: int, device: torch.device) -> dict[str, Callable
     return steps
 
 
-def measure(batch: int, classes: int, device: torch.device, repeats: int, warmup: int) -> dict[str, float]:
+def measure(
+    batch: int, classes: int, device: torch.device, repeats: int, warmup: int, parallel: str = "none"
+) -> dict[str, float]:
     """Median milliseconds per head over ``repeats`` interleaved rounds."""
-    steps = _steps(batch, classes, device)
+    steps = _steps(batch, classes, device, parallel)
     for _ in range(warmup):
         for step in steps.values():
             step()
@@ -102,6 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument(
+        "--parallel", choices=["none", "chunked"], default="none", help="dense heads (default) or chunked"
+    )
+    parser.add_argument(
         "--config", action="append", default=None, metavar="BxC", help="only these sizes, e.g. 512x10000"
     )
     args = parser.parse_args(argv)
@@ -122,14 +131,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Machine: {machine_description()}")
     print(f"Median of {repeats} interleaved rounds, forward + backward of the head alone, D={EMBEDDING_DIM},")
     print("training mode, value checks off. Ratio: the head's median over ArcFace's median, same run.")
+    print(f"Heads: parallel={args.parallel!r}.")
     print()
-    header = " | ".join(f"{name} ms (x ArcFace)" for name in MARGIN_HEAD_NAMES)
+    names = available_heads(args.parallel)
+    header = " | ".join(f"{name} ms (x ArcFace)" for name in names)
     print(f"| device | B | C | {header} |")
-    print("|---|---:|---:|" + "---:|" * len(MARGIN_HEAD_NAMES))
+    print("|---|---:|---:|" + "---:|" * len(names))
     for batch, classes in configs:
-        medians = measure(batch, classes, device, repeats, warmup)
+        medians = measure(batch, classes, device, repeats, warmup, args.parallel)
         base = medians["arcface"]
-        cells = " | ".join(f"{medians[name]:.1f} ({medians[name] / base:.2f})" for name in MARGIN_HEAD_NAMES)
+        cells = " | ".join(f"{medians[name]:.1f} ({medians[name] / base:.2f})" for name in names)
         print(f"| {device.type} | {batch} | {classes:,} | {cells} |", flush=True)
 
 

@@ -1,12 +1,16 @@
 """The one way a module keeps old names for a release: a module ``__getattr__`` that warns or explains.
 
-:func:`deprecations` builds it from two tables:
+Two builders share one resolver:
 
-- ``moved``: an old name that still works, resolved to its new home (``"package.module:new_name"``,
-  imported on first use), with a :class:`DeprecationWarning` naming the replacement;
-- ``removed``: an old name that is gone, with the sentence saying what replaces it. Attribute access raises
-  :class:`AttributeError` with that sentence; ``from module import old_name`` raises :class:`ImportError`
-  with the same sentence (Python would otherwise say only "cannot import name").
+- :func:`deprecations`, from two tables: ``moved``, an old name that still works, resolved to its new home
+  (``"package.module:new_name"``, imported on first use), with a :class:`DeprecationWarning` naming the
+  replacement; ``removed``, an old name that is gone, with the sentence saying what replaces it;
+- :func:`deprecated_aliases`, for old names whose values a module holds itself (``globals()``), e.g. a name
+  made private, or one whose replacement is a new function rather than the same object.
+
+A removed name raises :class:`AttributeError` with its sentence on attribute access, and :class:`ImportError`
+with the same sentence on ``from module import old_name`` (Python would otherwise say only "cannot import
+name").
 
 Example (at the end of a module)::
 
@@ -24,6 +28,7 @@ import importlib
 import sys
 import warnings
 from collections.abc import Callable, Mapping
+from types import FrameType
 from typing import Any
 
 __all__ = ["deprecated_aliases", "deprecations"]
@@ -48,6 +53,55 @@ def _called_by_from_import() -> bool:
         return False
 
 
+def _asking_module(stacklevel: int) -> str:
+    """The ``__name__`` of the module that asked for the attribute, past the import machinery's own frames
+    (``from package import name`` asks through ``importlib._bootstrap``)."""
+    frame: FrameType | None = sys._getframe(stacklevel)  # counted as warnings.warn counts from its caller
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("importlib"):
+        frame = frame.f_back
+    return "" if frame is None else str(frame.f_globals.get("__name__", ""))
+
+
+def _resolver(
+    module_name: str,
+    value_of: Mapping[str, Callable[[], Any]],
+    instead: Mapping[str, str],
+    removed: Mapping[str, str],
+    *,
+    quiet_inside_package: bool = False,
+    stacklevel: int = 2,
+) -> Callable[[str], Any]:
+    """The module ``__getattr__``: ``value_of[name]()`` with a warning saying ``instead[name]``; a removed
+    name's sentence as an AttributeError (ImportError on a from-import)."""
+    package = module_name.partition(".")[0]
+
+    def __getattr__(name: str) -> Any:
+        if name in value_of:
+            caller = _asking_module(stacklevel)
+            inside = caller == package or caller.startswith(package + ".")
+            if not (quiet_inside_package and inside):
+                warnings.warn(
+                    f"{module_name}.{name} is deprecated and will be removed in the next release; "
+                    f"{instead[name]}",
+                    DeprecationWarning,
+                    stacklevel=stacklevel,
+                )
+            return value_of[name]()
+        if name in removed:
+            message = f"{module_name}.{name} was removed: {removed[name]}"
+            if _called_by_from_import():
+                raise ImportError(message, name=module_name)
+            raise AttributeError(message)
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+def _import(target: str) -> Callable[[], Any]:
+    module, _, name = target.partition(":")
+    return lambda: getattr(importlib.import_module(module), name)
+
+
 def deprecations(
     module_name: str,
     *,
@@ -67,40 +121,43 @@ def deprecations(
         ImportError: a removed name asked for by ``from module import name`` (with its replacement).
     """
     moved = dict(moved or {})
-    removed = dict(removed or {})
-
-    def __getattr__(name: str) -> Any:
-        if name in moved:
-            target_module, _, target_name = moved[name].partition(":")
-            if target_name.startswith("_"):
-                instead = f"it is private now, as {target_name}"
-            else:
-                instead = f"use {target_module}.{target_name}"
-            warnings.warn(
-                f"{module_name}.{name} is deprecated and will be removed in the next release; {instead}",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            return getattr(importlib.import_module(target_module), target_name)
-        if name in removed:
-            message = f"{module_name}.{name} was removed: {removed[name]}"
-            if _called_by_from_import():
-                raise ImportError(message, name=module_name)
-            raise AttributeError(message)
-        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
-
-    return __getattr__
+    instead = {old: f"use {target.replace(':', '.')}" for old, target in moved.items()}
+    return _resolver(module_name, {old: _import(t) for old, t in moved.items()}, instead, dict(removed or {}))
 
 
 def deprecated_aliases(
-    module_name: str, aliases: Mapping[str, str], namespace: Mapping[str, Any]
+    module_name: str,
+    aliases: Mapping[str, str],
+    namespace: Mapping[str, Any],
+    *,
+    advice: Mapping[str, str] | None = None,
+    removed: Mapping[str, str] | None = None,
+    quiet_inside_package: bool = False,
+    stacklevel: int = 2,
 ) -> Callable[[str], Any]:
-    """A module ``__getattr__`` resolving each old name in ``aliases`` to a (private) name of the same module,
-    with a warning: :func:`deprecations` with ``moved`` entries that point into ``module_name`` itself.
+    """A module ``__getattr__`` resolving each old name in ``aliases`` to a value of ``namespace``, with a
+    warning.
+
+    Args:
+        module_name: the module's ``__name__`` (named in the warning).
+        aliases: old name -> the name in ``namespace`` that holds its value.
+        namespace: where the values live (the module's ``globals()``, or a mapping over several modules).
+        advice: old name -> what to use instead, said in the warning (``"use build_head(...)"``); without it
+            the warning says the name is private now, as its new name.
+        removed: old name -> what replaces it, in words (as :func:`deprecations`).
+        quiet_inside_package: no warning when a module of the package itself asks (one not yet moved to the
+            replacement); users' code is warned.
+        stacklevel: the frame that asked, counted as :func:`warnings.warn` counts (2: the caller of the
+            returned ``__getattr__``; one more for each function between them).
 
     Example (at the end of a module)::
 
         __getattr__ = deprecated_aliases(__name__, {"threshold_at_rate": "_threshold_at_rate"}, globals())
     """
-    del namespace  # the module itself is imported by name: it is the namespace
-    return deprecations(module_name, moved={old: f"{module_name}:{new}" for old, new in aliases.items()})
+    said = dict(advice or {})
+    instead = {old: said.get(old, f"it is private now, as {new}") for old, new in aliases.items()}
+    value_of = {old: (lambda new=new: namespace[new]) for old, new in aliases.items()}
+    return _resolver(
+        module_name, value_of, instead, dict(removed or {}),
+        quiet_inside_package=quiet_inside_package, stacklevel=stacklevel,
+    )  # fmt: skip

@@ -564,10 +564,121 @@ ROWS: list[Row] = [
         r"embeddings with finite values, got 12 non-finite value",
     ),
     (
-        "build_margin_head",
-        lambda: rnn.build_margin_head("bogus", 3, 4),
+        "build_head",
+        lambda: rnn.build_head("bogus", 3, 4),
         ValueError,
         r"name to be one of 'arcface', 'cosface', 'adaface', 'curricularface', 'magface', got 'bogus'",
+    ),
+    (
+        "build_head",
+        lambda: rnn.build_head("cosface", 3, 4, parallel="dense"),
+        ValueError,
+        r"parallel to be one of 'none', 'chunked', 'sharded', got 'dense'",
+    ),
+    (
+        "build_head",
+        lambda: rnn.build_head("cosface", 3, 4, parallel="chunked", sample_rate=0.5),
+        TypeError,
+        r"options of cosface \(parallel='chunked'\) among scale, margin, chunk_size, got unknown sample_rate",
+    ),
+    (
+        "available_heads",
+        lambda: rnn.available_heads(parallel=None),  # type: ignore[arg-type]
+        ValueError,
+        r"parallel to be one of 'none', 'chunked', 'sharded', got None",
+    ),
+    ("register_head", lambda: rnn.register_head(""), ValueError, r"name to be a non-empty str, got ''"),
+    (
+        "register_head",
+        lambda: rnn.register_head("ArcFace"),
+        ValueError,
+        r"a new head name, got 'ArcFace' \(already registered\)",
+    ),
+    (
+        "register_head",
+        lambda: rnn.register_head("fresh", margin=rnn.ArcFace),  # type: ignore[arg-type]
+        TypeError,
+        r"margin to be a Margin subclass, got <class",
+    ),
+    # issue 19: a wrong embedding width is the embeddings' fault, for every holder
+    (
+        "ArcFace",
+        lambda: rnn.ArcFace(8, 5)(_x(4, 9), _labels()),
+        ValueError,
+        r"expected embeddings of shape \(B, 8\), got shape \(4, 9\)",
+    ),
+    (
+        "ChunkedArcFace",
+        lambda: rnn.ChunkedArcFace(8, 5)(_x(4, 9), _labels()),
+        ValueError,
+        r"expected embeddings of shape \(B, 8\), got shape \(4, 9\)",
+    ),
+    (
+        "ShardedArcFace",
+        lambda: rnn.ShardedArcFace(8, 5)(_x(4, 9), _labels()),
+        ValueError,
+        r"expected embeddings of shape \(B, 8\), got shape \(4, 9\)",
+    ),
+    ("Margin", lambda: rnn.Margin(scale=0.0), ValueError, r"scale to be a finite float > 0, got 0.0"),
+    (
+        "ArcFaceMargin",
+        lambda: rnn.ArcFaceMargin(margin=4.0),
+        ValueError,
+        r"margin to be a float in \[0, pi\), got 4.0",
+    ),
+    (
+        "CosFaceMargin",
+        lambda: rnn.CosFaceMargin(margin=-0.1),
+        ValueError,
+        r"margin to be a finite float >= 0, got -0.1",
+    ),
+    (
+        "AdaFaceMargin",
+        lambda: rnn.AdaFaceMargin(t_alpha=0.0),
+        ValueError,
+        r"t_alpha to be a float in \(0, 1\], got 0.0",
+    ),
+    (
+        "CurricularFaceMargin",
+        lambda: rnn.CurricularFaceMargin(t_momentum=1.5),
+        ValueError,
+        r"t_momentum to be a float in \(0, 1\], got 1.5",
+    ),
+    (
+        "MagFaceMargin",
+        lambda: rnn.MagFaceMargin(lower_margin=0.9, upper_margin=0.5),
+        ValueError,
+        r"lower_margin <= upper_margin, got 0.9 and 0.5",
+    ),
+    (
+        "MarginHead",
+        lambda: rnn.MarginHead(3, 4, 64.0),  # type: ignore[arg-type]
+        TypeError,
+        r"margin to be a Margin \(e.g. ArcFaceMargin\(scale=64.0, margin=0.45\)\), got float",
+    ),
+    (
+        "ChunkedMarginHead",
+        lambda: rnn.ChunkedMarginHead(3, 4, rnn.CosFaceMargin(), chunk_size=0),
+        ValueError,
+        r"chunk_size to be a positive int, got 0",
+    ),
+    (
+        "ChunkedMarginHead",
+        lambda: rnn.ChunkedMarginHead(8, 5, rnn.AdaFaceMargin())(_x(4, 9), _labels()),
+        ValueError,
+        r"expected embeddings of shape \(B, 8\), got shape \(4, 9\)",
+    ),
+    (
+        "ShardedMarginHead",
+        lambda: rnn.ShardedMarginHead(3, 4, rnn.MagFaceMargin(), sample_rate=2.0),
+        ValueError,
+        r"sample_rate to be a float in \(0, 1\], got 2.0",
+    ),
+    (
+        "ShardedMarginHead",
+        lambda: rnn.ShardedMarginHead(8, 5, rnn.CurricularFaceMargin())(_x(4, 8), torch.tensor([0, 1, 2, 5])),
+        ValueError,
+        r"labels with values in \[0, 5\), got values in \[0, 5\]",
     ),
     # ---- recognizability.metrics -------------------------------------------------------------------------
     (
@@ -1496,6 +1607,23 @@ def test_the_documented_value_checks_of_docs_method_md() -> None:
 
     with value_checks(False):  # no value is read: out-of-domain cosines are the caller's
         assert functional.arcface_logits(torch.full((1, 2), 1.5), torch.tensor([0])).isfinite().all()
+
+
+@pytest.mark.parametrize("parallel", ["none", "chunked", "sharded"])
+@pytest.mark.parametrize("name", ["adaface", "curricularface"])
+def test_margin_statistics_unchanged_by_refused_calls(name: str, parallel: str) -> None:
+    head = rnn.build_head(name, 3, 4, parallel=parallel).train()
+    head(_x(4, 3), _labels())
+    before = {k: v.clone() for k, v in head.state_dict().items() if k != "_extra_state"}
+    for embeddings, labels in (
+        (_x(4, 5), _labels()),
+        (_x(4, 3), torch.tensor([0, 1, 2, 4])),
+        (torch.full((4, 3), NAN), _labels()),
+    ):
+        with pytest.raises(ValueError):
+            head(embeddings, labels)
+    after = {k: v for k, v in head.state_dict().items() if k != "_extra_state"}
+    assert all(torch.equal(before[k], after[k]) for k in before)
 
 
 def test_accumulators_unchanged_by_refused_batches() -> None:

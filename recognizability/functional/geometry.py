@@ -19,13 +19,11 @@ from torch import Tensor
 from .._validation import (
     ArgumentTypeError,
     check_floating,
-    check_nonempty,
-    check_same_device,
-    check_shape,
     check_tensor,
     value_checks_enabled,
 )
 from ._autocast import float32_region, saturate
+from ._heads import check_embeddings_and
 
 __all__ = ["l2_normalize", "ui_cosine"]
 
@@ -143,12 +141,7 @@ def ui_cosine(embeddings: Tensor, center: Tensor) -> Tensor:
     Returns:
         ``(B,)`` float32 cosines (float64 if an input is float64).
     """
-    check_shape(embeddings, "embeddings", ("B", "D"))
-    check_shape(center, "center", (embeddings.shape[1],))
-    check_floating(embeddings, "embeddings")
-    check_floating(center, "center")
-    check_same_device(center, "center", embeddings, "embeddings")
-    check_nonempty(embeddings, "embeddings")
+    check_embeddings_and(embeddings, center, "center")
     if value_checks_enabled() and not bool(torch.isfinite(center).all() & (center != 0).any()):
         bad = int((~torch.isfinite(center)).sum())
         got = f"{bad} non-finite value(s)" if bad else "the zero vector"

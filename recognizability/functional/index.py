@@ -15,7 +15,7 @@ from .._validation import (
 from ._autocast import at_least_float32, common_float, float32_region
 from ._cosines import COSINE_ROUNDING_TOLERANCE as COSINE_ROUNDING_TOLERANCE  # re-exported
 from ._cosines import check_cosine_values as check_cosine_values  # re-exported: the criterion's rule too
-from .margin_heads import _check_cosine_and_labels, _parts
+from ._heads import check_cosine_and_labels, index_parts
 
 __all__ = ["recognizability_index", "recognizability_index_from_parts", "ui_index_statistics"]
 
@@ -45,7 +45,7 @@ def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps
     Returns:
         ``(B,)`` float32 index (float64 for float64 inputs).
     """
-    index = _check_cosine_and_labels(cosine, labels)
+    index = check_cosine_and_labels(cosine, labels)
     check_shape(ui_cosine, "ui_cosine", (cosine.shape[0],))
     check_floating(ui_cosine, "ui_cosine")
     check_same_device(ui_cosine, "ui_cosine", cosine, "cosine")
@@ -53,7 +53,7 @@ def recognizability_index(cosine: Tensor, labels: Tensor, ui_cosine: Tensor, eps
     check_cosine_values((cosine, "cosine"), (ui_cosine, "ui_cosine"))
 
     with float32_region(cosine.device):
-        positive_cosine, nearest_negative_cosine = _parts(at_least_float32(cosine), index)
+        positive_cosine, nearest_negative_cosine = index_parts(at_least_float32(cosine), index)
     return _index_from_parts(positive_cosine, nearest_negative_cosine, ui_cosine, eps)
 
 

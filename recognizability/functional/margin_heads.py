@@ -20,24 +20,40 @@ Where a paper and its authors' released code differ, the released code is follow
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
 from .._validation import (
-    check_float_in_range,
     check_floating,
-    check_labels,
     check_nonempty,
     check_positive_float,
     check_same_device,
     check_shape,
     check_tensor,
-    value_checks_enabled,
 )
 from ._autocast import at_least_float32
 from ._cosines import check_cosine_values
+from ._heads import (
+    adaface_negative_logits,
+    adaface_target_logits,
+    angular_margin_cosine,
+    arcface_target_logits,
+    check_adaface_values,
+    check_cosine_and_labels,
+    check_finite_statistic,
+    check_magface_bounds,
+    check_margin,
+    check_momentum,
+    check_one_element,
+    check_per_sample,
+    cosface_target_logits,
+    curricularface_negative_logits,
+    finite_or_old,
+    index_parts,
+    magface_margin_of_norms,
+    magface_target_logits,
+    safe_norms,
+)
 
 __all__ = [
     "adaface_logits",
@@ -50,61 +66,6 @@ __all__ = [
     "magface_regularizer",
     "positive_and_nearest_negative_cosine",
 ]
-
-#: ``eps`` of the AdaFace authors' ``head.py``: cosines are clamped to ``[-1 + eps, 1 - eps]`` and angles to
-#: ``[eps, pi - eps]``; also added to the norm standard deviation.
-ADAFACE_EPS = 1e-3
-#: AdaFace's clip of the feature norms before their statistics are taken (``head.py``: 0.001 and 100).
-ADAFACE_NORM_RANGE = (0.001, 100.0)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Shared checks and kernels
-# ----------------------------------------------------------------------------------------------------------
-
-
-def _check_cosine_and_labels(cosine: Tensor, labels: Tensor) -> Tensor:
-    """Check ``(B, C)`` floating cosines, ``C >= 2``, and labels in ``[0, C)``; return labels ``(B, 1)``."""
-    check_shape(cosine, "cosine", ("B", "C"))
-    check_floating(cosine, "cosine")
-    check_nonempty(cosine, "cosine")
-    if cosine.shape[1] < 2:
-        raise ValueError(
-            f"expected cosine of shape (B, C) with C >= 2 classes (a nearest negative must exist), "
-            f"got shape ({cosine.shape[0]}, {cosine.shape[1]})"
-        )
-    return check_labels(labels, cosine.shape[1], cosine.shape[0], cosine, "cosine").unsqueeze(1)
-
-
-def _check_per_sample(value: Tensor, name: str, cosine: Tensor) -> None:
-    check_shape(value, name, (cosine.shape[0],))
-    check_floating(value, name)
-    check_same_device(value, name, cosine, "cosine")
-
-
-def _check_margin(margin: object, name: str = "margin") -> float:
-    """An angular margin in radians, ``0 <= m < pi`` (the rule of :func:`arcface_logits`)."""
-    return check_float_in_range(margin, name, 0, math.pi, high_closed=False, high_text="pi")
-
-
-def _check_momentum(momentum: object, name: str = "momentum") -> float:
-    return check_float_in_range(momentum, name, 0, 1, low_closed=False)
-
-
-def _sine_of(cos: Tensor) -> Tensor:
-    """``sin(theta) = sqrt(1 - cos^2)`` for ``theta`` in ``[0, pi]``, with a zero (not NaN) gradient at
-    ``|cos| >= 1``."""
-    sin_sq = 1.0 - cos * cos
-    positive = sin_sq > 0
-    return torch.where(positive, torch.sqrt(torch.where(positive, sin_sq, torch.ones_like(sin_sq))), 0.0)
-
-
-def _parts(cos: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
-    """Top-2 kernel of :func:`positive_and_nearest_negative_cosine` on checked ``cos``, ``index (B, 1)``."""
-    positive = cos.gather(1, index).squeeze(1)
-    top_values, top_classes = cos.topk(2, dim=1)
-    nearest_negative = torch.where(top_classes[:, 0] == index[:, 0], top_values[:, 1], top_values[:, 0])
-    return positive, nearest_negative
 
 
 def positive_and_nearest_negative_cosine(cosine: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
@@ -121,8 +82,8 @@ def positive_and_nearest_negative_cosine(cosine: Tensor, labels: Tensor) -> tupl
     Returns:
         ``(positive_cosine, nearest_negative_cosine)``, each ``(B,)`` float32 (float64 for float64 input).
     """
-    index = _check_cosine_and_labels(cosine, labels)
-    return _parts(at_least_float32(cosine), index)
+    index = check_cosine_and_labels(cosine, labels)
+    return index_parts(at_least_float32(cosine), index)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -146,22 +107,16 @@ def cosface_logits(cosine: Tensor, labels: Tensor, scale: float = 64.0, margin: 
     Returns:
         ``(B, C)`` float32 logits (float64 for float64 input).
     """
-    index = _check_cosine_and_labels(cosine, labels)
+    index = check_cosine_and_labels(cosine, labels)
     scale = check_positive_float(scale, "scale")
     margin = check_positive_float(margin, "margin", allow_zero=True)
     cos = at_least_float32(cosine)
-    target = (cos.gather(1, index) - margin) * scale
-    return (cos * scale).scatter_(1, index, target)
+    return (cos * scale).scatter_(1, index, cosface_target_logits(cos.gather(1, index), scale, margin))
 
 
 # ----------------------------------------------------------------------------------------------------------
 # AdaFace
 # ----------------------------------------------------------------------------------------------------------
-
-
-def _safe_norms(norms: Tensor) -> Tensor:
-    low, high = ADAFACE_NORM_RANGE
-    return at_least_float32(norms.detach()).clamp(low, high)
 
 
 def adaface_norm_statistics(
@@ -197,19 +152,14 @@ def adaface_norm_statistics(
     for value, name in ((batch_mean, "batch_mean"), (batch_std, "batch_std")):
         check_floating(check_tensor(value, name), name)
         check_same_device(value, name, norms, "norms")
-    momentum = _check_momentum(momentum)
+    momentum = check_momentum(momentum)
     with torch.no_grad():
-        safe = _safe_norms(norms)
+        safe = safe_norms(norms)
         mean = safe.mean().to(batch_mean.dtype)
         std = safe.std().to(batch_std.dtype)
         new_mean = mean * momentum + (1.0 - momentum) * batch_mean
         new_std = std * momentum + (1.0 - momentum) * batch_std
-        return _finite_or_old(new_mean, batch_mean), _finite_or_old(new_std, batch_std)
-
-
-def _finite_or_old(new: Tensor, old: Tensor) -> Tensor:
-    """``new`` where it is finite, else ``old``: a running statistic never takes a NaN or inf (no sync)."""
-    return torch.where(torch.isfinite(new), new, old)
+        return finite_or_old(new_mean, batch_mean), finite_or_old(new_std, batch_std)
 
 
 def adaface_logits(
@@ -254,58 +204,22 @@ def adaface_logits(
     Returns:
         ``(B, C)`` float32 logits (float64 for float64 input).
     """
-    index = _check_cosine_and_labels(cosine, labels)
-    _check_per_sample(norms, "norms", cosine)
+    index = check_cosine_and_labels(cosine, labels)
+    check_per_sample(norms, "norms", cosine, "cosine")
     for value, name in ((batch_mean, "batch_mean"), (batch_std, "batch_std")):
-        if check_tensor(value, name).numel() != 1:
-            raise ValueError(
-                f"expected {name} with one element (shape () or (1,)), got shape {tuple(value.shape)}"
-            )
-        check_floating(value, name)
-        check_same_device(value, name, cosine, "cosine")
+        check_one_element(value, name, cosine, "cosine")
     scale = check_positive_float(scale, "scale")
     margin = check_positive_float(margin, "margin", allow_zero=True)
     h = check_positive_float(h, "h", allow_zero=True)
-    _check_adaface_values(norms, batch_mean, batch_std)
+    check_adaface_values(norms, batch_mean, batch_std)
 
-    eps = ADAFACE_EPS
     cos = at_least_float32(cosine)
-    dtype = cos.dtype
-    mean = batch_mean.detach().reshape(()).to(dtype)
-    std = batch_std.detach().reshape(()).to(dtype)
-    norm_hat = ((_safe_norms(norms).to(dtype) - mean) / (std + eps) * h).clamp(-1.0, 1.0).unsqueeze(1)
-    g_angle = -margin * norm_hat
-    g_add = margin * norm_hat + margin
-    cos_y = cos.gather(1, index).clamp(-1.0 + eps, 1.0 - eps)
-    theta_y = torch.acos(cos_y).add(g_angle).clamp(eps, math.pi - eps)
-    target = (torch.cos(theta_y) - g_add) * scale
+    target = adaface_target_logits(
+        cos.gather(1, index), norms.unsqueeze(1), batch_mean, batch_std, scale, margin, h
+    )
     # The one (B, C) allocation: the clamp's output, scaled and scattered into in place (neither the clamp's
     # nor the product's backward needs that output).
-    logits = cos.clamp(-1.0 + eps, 1.0 - eps).mul_(scale)
-    return logits.scatter_(1, index, target)
-
-
-def _check_adaface_values(norms: Tensor, batch_mean: Tensor, batch_std: Tensor) -> None:
-    """While value checks are on: norms ``>= 0`` (not NaN), ``batch_mean`` finite, ``batch_std`` finite and
-    ``>= 0``; one host sync for the three."""
-    if not value_checks_enabled():
-        return
-    verdicts = torch.stack(
-        [
-            (norms >= 0).all(),
-            torch.isfinite(batch_mean).all(),
-            (torch.isfinite(batch_std) & (batch_std >= 0)).all(),
-        ]
-    )
-    if bool(verdicts.all()):
-        return
-    norms_ok, mean_ok, _ = verdicts.tolist()
-    if not norms_ok:
-        bad = int((~(norms >= 0)).sum())
-        raise ValueError(f"expected norms >= 0 (feature norms), got {bad} negative or NaN value(s)")
-    if not mean_ok:
-        raise ValueError(f"expected a finite batch_mean, got {batch_mean.detach().reshape(-1).tolist()}")
-    raise ValueError(f"expected a finite batch_std >= 0, got {batch_std.detach().reshape(-1).tolist()}")
+    return adaface_negative_logits(cos, scale).scatter_(1, index, target)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -330,10 +244,10 @@ def curricularface_t_update(positive_cosine: Tensor, t: Tensor, momentum: float 
     check_nonempty(positive_cosine, "positive_cosine")
     check_floating(check_tensor(t, "t"), "t")
     check_same_device(t, "t", positive_cosine, "positive_cosine")
-    momentum = _check_momentum(momentum)
+    momentum = check_momentum(momentum)
     with torch.no_grad():
         mean = positive_cosine.mean().to(t.dtype)
-        return _finite_or_old(mean * momentum + (1.0 - momentum) * t, t)
+        return finite_or_old(mean * momentum + (1.0 - momentum) * t, t)
 
 
 def curricularface_logits(
@@ -364,50 +278,23 @@ def curricularface_logits(
     Returns:
         ``(B, C)`` float32 logits (float64 for float64 input).
     """
-    index = _check_cosine_and_labels(cosine, labels)
-    if check_tensor(t, "t").numel() != 1:
-        raise ValueError(f"expected t with one element (shape () or (1,)), got shape {tuple(t.shape)}")
-    check_floating(t, "t")
-    check_same_device(t, "t", cosine, "cosine")
+    index = check_cosine_and_labels(cosine, labels)
+    check_one_element(t, "t", cosine, "cosine")
     scale = check_positive_float(scale, "scale")
-    margin = _check_margin(margin)
-    if value_checks_enabled() and not bool(torch.isfinite(t).all()):
-        raise ValueError(f"expected a finite t, got {t.detach().reshape(-1).tolist()}")
+    margin = check_margin(margin)
+    check_finite_statistic(t, "t")
     check_cosine_values((cosine, "cosine"), propagate_nonfinite=True)
 
     cos = at_least_float32(cosine)
-    cos_m, sin_m = math.cos(margin), math.sin(margin)
     cos_y = cos.gather(1, index)
-    cos_y_margin = cos_y * cos_m - _sine_of(cos_y) * sin_m
-    target = torch.where(cos_y > math.cos(math.pi - margin), cos_y_margin, cos_y - margin * sin_m) * scale
-    hard = cos > cos_y_margin.detach()
-    curriculum = t.detach().reshape(()).to(cos.dtype)
-    logits = torch.where(hard, cos * (curriculum + cos), cos).mul_(scale)
-    return logits.scatter_(1, index, target)
+    threshold = angular_margin_cosine(cos_y, margin)
+    logits = curricularface_negative_logits(cos, threshold, t, scale)
+    return logits.scatter_(1, index, arcface_target_logits(cos_y, scale, margin))
 
 
 # ----------------------------------------------------------------------------------------------------------
 # MagFace
 # ----------------------------------------------------------------------------------------------------------
-
-
-def _check_magface_bounds(
-    lower_norm: float, upper_norm: float, lower_margin: float, upper_margin: float
-) -> tuple[float, float, float, float]:
-    l_a = check_positive_float(lower_norm, "lower_norm")
-    u_a = check_positive_float(upper_norm, "upper_norm")
-    if not l_a < u_a:
-        raise ValueError(f"expected lower_norm < upper_norm, got {lower_norm!r} and {upper_norm!r}")
-    l_m = _check_margin(lower_margin, "lower_margin")
-    u_m = _check_margin(upper_margin, "upper_margin")
-    if not l_m <= u_m:
-        raise ValueError(f"expected lower_margin <= upper_margin, got {lower_margin!r} and {upper_margin!r}")
-    return l_a, u_a, l_m, u_m
-
-
-def _magface_margin(norms: Tensor, l_a: float, u_a: float, l_m: float, u_m: float) -> Tensor:
-    a = at_least_float32(norms).clamp(l_a, u_a)
-    return (u_m - l_m) / (u_a - l_a) * (a - l_a) + l_m
 
 
 def magface_margin(
@@ -431,7 +318,9 @@ def magface_margin(
     """
     check_shape(norms, "norms", ("B",))
     check_floating(norms, "norms")
-    return _magface_margin(norms, *_check_magface_bounds(lower_norm, upper_norm, lower_margin, upper_margin))
+    return magface_margin_of_norms(
+        norms, *check_magface_bounds(lower_norm, upper_norm, lower_margin, upper_margin)
+    )
 
 
 def magface_regularizer(norms: Tensor, lower_norm: float = 10.0, upper_norm: float = 110.0) -> Tensor:
@@ -448,7 +337,7 @@ def magface_regularizer(norms: Tensor, lower_norm: float = 10.0, upper_norm: flo
     check_shape(norms, "norms", ("B",))
     check_floating(norms, "norms")
     check_nonempty(norms, "norms")
-    l_a, u_a, _, _ = _check_magface_bounds(lower_norm, upper_norm, 0.0, 0.0)
+    l_a, u_a, _, _ = check_magface_bounds(lower_norm, upper_norm, 0.0, 0.0)
     a = at_least_float32(norms).clamp(l_a, u_a)
     return (a / (u_a * u_a) + 1.0 / a).mean()
 
@@ -482,14 +371,11 @@ def magface_logits(
     Returns:
         ``(B, C)`` float32 logits (float64 for float64 input).
     """
-    index = _check_cosine_and_labels(cosine, labels)
-    _check_per_sample(norms, "norms", cosine)
+    index = check_cosine_and_labels(cosine, labels)
+    check_per_sample(norms, "norms", cosine, "cosine")
     scale = check_positive_float(scale, "scale")
-    bounds = _check_magface_bounds(lower_norm, upper_norm, lower_margin, upper_margin)
-
+    bounds = check_magface_bounds(lower_norm, upper_norm, lower_margin, upper_margin)
     cos = at_least_float32(cosine)
-    margin = _magface_margin(norms, *bounds).to(cos.dtype).unsqueeze(1)
-    cos_y = cos.gather(1, index).clamp(-1.0, 1.0)
-    cos_y_margin = cos_y * torch.cos(margin) - _sine_of(cos_y) * torch.sin(margin)
-    target = torch.where(cos_y > 0, cos_y_margin, cos_y) * scale
+    margins = magface_margin_of_norms(norms, *bounds).unsqueeze(1)
+    target = magface_target_logits(cos.gather(1, index), margins, scale)
     return (cos * scale).scatter_(1, index, target)

@@ -7,22 +7,13 @@ authors' released code (``easy_margin=False``); it keeps the target logit decrea
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
-from .._validation import (
-    check_float_in_range,
-    check_floating,
-    check_labels,
-    check_nonempty,
-    check_positive_float,
-    check_same_device,
-    check_shape,
-)
+from .._validation import check_floating, check_labels, check_nonempty, check_positive_float, check_shape
 from ._autocast import at_least_float32, common_float, float32_region
 from ._cosines import check_cosine_values
+from ._heads import arcface_target_logits, check_embeddings_and, check_margin
 from .geometry import l2_normalize
 
 __all__ = ["arcface_logits", "cosine_logits"]
@@ -47,12 +38,7 @@ def cosine_logits(embeddings: Tensor, prototypes: Tensor) -> Tensor:
     (embeddings) or columns (prototypes), as in torch. :class:`recognizability.nn.ArcFace` and the other heads
     check their embeddings while value checks are on.
     """
-    check_shape(embeddings, "embeddings", ("B", "D"))
-    check_shape(prototypes, "prototypes", ("C", embeddings.shape[1]))
-    check_floating(embeddings, "embeddings")
-    check_floating(prototypes, "prototypes")
-    check_same_device(prototypes, "prototypes", embeddings, "embeddings")
-    check_nonempty(embeddings, "embeddings")
+    check_embeddings_and(embeddings, prototypes, "prototypes", ("C",))
     with float32_region(embeddings.device):
         dtype = common_float(embeddings, prototypes)
         unit_embeddings = l2_normalize(embeddings, dim=1).to(dtype)
@@ -87,21 +73,9 @@ def arcface_logits(cosine: Tensor, labels: Tensor, scale: float = 64.0, margin: 
     check_floating(cosine, "cosine")
     check_nonempty(cosine, "cosine")
     scale = check_positive_float(scale, "scale")
-    margin = check_float_in_range(margin, "margin", 0, math.pi, high_closed=False, high_text="pi")
+    margin = check_margin(margin)
     index = check_labels(labels, cosine.shape[1], cosine.shape[0], cosine, "cosine").unsqueeze(1)
     check_cosine_values((cosine, "cosine"), propagate_nonfinite=True)
-
-    cos_m, sin_m = math.cos(margin), math.sin(margin)
-    threshold = math.cos(math.pi - margin)  # theta + m > pi  <=>  cos(theta) < cos(pi - m)
-    fallback_shift = margin * sin_m  # = m * sin(pi - m)
-
-    cos_full = at_least_float32(cosine)
-    logits = cos_full * scale  # the one (B, C) allocation; a fresh tensor, so in-place scatter below is safe
-    cos_y = cos_full.gather(1, index)  # (B, 1)
-    sin_sq = 1.0 - cos_y * cos_y
-    positive = sin_sq > 0
-    # Double `where` keeps the gradient finite (zero) where sin(theta) = 0 instead of 0 * inf = nan.
-    sin_y = torch.where(positive, torch.sqrt(torch.where(positive, sin_sq, torch.ones_like(sin_sq))), 0.0)
-    cos_y_margin = cos_y * cos_m - sin_y * sin_m
-    target = torch.where(cos_y > threshold, cos_y_margin, cos_y - fallback_shift)
-    return logits.scatter_(1, index, target * scale)
+    cos = at_least_float32(cosine)
+    logits = cos * scale  # the one (B, C) allocation; a fresh tensor, so the in-place scatter below is safe
+    return logits.scatter_(1, index, arcface_target_logits(cos.gather(1, index), scale, margin))

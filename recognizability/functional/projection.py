@@ -7,13 +7,10 @@ from torch import Tensor
 
 from .._validation import (
     check_finite,
-    check_floating,
-    check_nonempty,
-    check_same_device,
-    check_shape,
     value_checks_enabled,
 )
 from ._autocast import common_float, float32_region
+from ._heads import check_embeddings_and
 from .geometry import l2_normalize
 
 __all__ = ["project_away"]
@@ -36,12 +33,7 @@ def project_away(embeddings: Tensor, ui_center: Tensor) -> Tensor:
     Returns:
         ``(B, D)`` float32 projected embeddings ``v'`` (float64 if an input is float64).
     """
-    check_shape(embeddings, "embeddings", ("B", "D"))
-    check_shape(ui_center, "ui_center", (embeddings.shape[1],))
-    check_floating(embeddings, "embeddings")
-    check_floating(ui_center, "ui_center")
-    check_same_device(ui_center, "ui_center", embeddings, "embeddings")
-    check_nonempty(embeddings, "embeddings")
+    check_embeddings_and(embeddings, ui_center, "ui_center")
     check_finite(ui_center, "ui_center")
     if value_checks_enabled() and not bool((ui_center != 0).any()):
         raise ValueError("expected a non-zero ui_center, got the zero vector")

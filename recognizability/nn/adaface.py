@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
-
-import torch
 from torch import Tensor
 
-from .._validation import check_finite, check_positive_float
-from ..functional._autocast import at_least_float32, float32_region
-from ..functional.margin_heads import _check_momentum, adaface_logits, adaface_norm_statistics
-from ..functional.margins import cosine_logits
 from ._prototypes import MarginHead
-from .head_output import MarginHeadOutput
+from .margins import AdaFaceMargin
 
 __all__ = ["AdaFace"]
 
 
 class AdaFace(MarginHead):
     """AdaFace head (Kim, Jain and Liu, CVPR 2022): the margin adapts to the image quality, read from the
-    feature norm ``||z||`` of the **un-normalised** embedding.
+    feature norm ``||z||`` of the **un-normalised** embedding; :class:`MarginHead` with
+    :class:`~recognizability.nn.AdaFaceMargin`.
 
     Pass the backbone's raw embeddings ``z``; the head takes the norms from them (with the gradient stopped,
     as the paper and the authors' ``head.py`` do) and normalises them itself. A backbone that returns the pair
@@ -53,9 +46,7 @@ class AdaFace(MarginHead):
 
     batch_mean: Tensor
     batch_std: Tensor
-    #: Buffers each training call updates from its batch (averaged over processes in data-parallel training:
-    #: :meth:`recognizability.training.DistributedContext.average_replicas`).
-    running_statistics: ClassVar[tuple[str, ...]] = ("batch_mean", "batch_std")
+    running_statistics = ("batch_mean", "batch_std")
 
     def __init__(
         self,
@@ -66,40 +57,9 @@ class AdaFace(MarginHead):
         h: float = 0.333,
         t_alpha: float = 0.01,
     ) -> None:
-        super().__init__(embedding_dim, num_classes, scale)
-        self.margin = check_positive_float(margin, "margin", allow_zero=True)
-        self.h = check_positive_float(h, "h", allow_zero=True)
-        self.t_alpha = _check_momentum(t_alpha, "t_alpha")
-        self.register_buffer("batch_mean", torch.full((1,), 20.0))
-        self.register_buffer("batch_std", torch.full((1,), 100.0))
-
-    def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:
-        cosine = cosine_logits(embeddings, self.weight)
-        check_finite(embeddings, "embeddings")  # value checks on: one sync, before any statistic changes
-        with float32_region(embeddings.device):
-            norms = torch.linalg.vector_norm(at_least_float32(embeddings), dim=1)
-        batch_mean, batch_std = self.batch_mean, self.batch_std
-        if self.training:
-            batch_mean, batch_std = adaface_norm_statistics(norms, batch_mean, batch_std, self.t_alpha)
-        logits = adaface_logits(
-            cosine, norms, labels, batch_mean, batch_std, scale=self.scale, margin=self.margin, h=self.h
-        )
-        if self.training:  # every argument has been checked: now the statistics may change
-            with torch.no_grad():
-                self.batch_mean.copy_(batch_mean)
-                self.batch_std.copy_(batch_std)
-        return self._output(cosine, logits, labels)
-
-    def _load_from_state_dict(
-        self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any
-    ) -> None:
-        error_msgs: list[str] = args[-1] if args else kwargs["error_msgs"]
-        checks = {
-            "batch_mean": (torch.isfinite, "finite"),
-            "batch_std": (lambda v: torch.isfinite(v) & (v >= 0), "finite and >= 0"),
-        }
-        if self._load_checked_statistics(state_dict, prefix, error_msgs, checks):
-            super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        component = AdaFaceMargin(scale, margin, h, t_alpha)
+        super().__init__(embedding_dim, num_classes, component)
+        self.margin, self.h, self.t_alpha = component.margin, component.h, component.t_alpha
 
     def extra_repr(self) -> str:
-        return f"{self._head_repr()}, margin={self.margin}, h={self.h}, t_alpha={self.t_alpha}"
+        return self._options_repr()

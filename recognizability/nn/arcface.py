@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from torch import Tensor
-
-from .._validation import check_finite, check_tensor
-from ..functional.margin_heads import _check_margin
-from ..functional.margins import arcface_logits, cosine_logits
+from .._deprecation import deprecated_aliases
 from ._prototypes import MarginHead
-from .head_output import MarginHeadOutput, deprecated_attribute
+from .head_output import OUTPUT_ALIAS_ADVICE, MarginHeadOutput
+from .margins import ArcFaceMargin
 
 __all__ = ["ArcFace"]
 
 
 class ArcFace(MarginHead):
-    """ArcFace head owning the class prototypes ``W`` as the parameter ``weight`` of shape ``(C, D)``.
+    """ArcFace head owning the class prototypes ``W`` as the parameter ``weight`` of shape ``(C, D)``:
+    :class:`MarginHead` with :class:`~recognizability.nn.ArcFaceMargin`.
 
     Keep it inside the model so the normal optimiser, DDP and AMP see the prototypes. The prototypes are
     initialised from ``N(0, 0.01^2)`` (as the ArcFace authors' ``arcface_torch`` partial-FC head does);
@@ -35,18 +33,17 @@ class ArcFace(MarginHead):
     def __init__(
         self, embedding_dim: int, num_classes: int, scale: float = 64.0, margin: float = 0.45
     ) -> None:
-        super().__init__(embedding_dim, num_classes, scale)
-        self.margin = _check_margin(margin)
-
-    def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:
-        check_finite(check_tensor(embeddings, "embeddings"), "embeddings")
-        cosine = cosine_logits(embeddings, self.weight)
-        logits = arcface_logits(cosine, labels, scale=self.scale, margin=self.margin)
-        return self._output(cosine, logits, labels)
+        component = ArcFaceMargin(scale, margin)
+        super().__init__(embedding_dim, num_classes, component)
+        self.margin = component.margin
 
     def extra_repr(self) -> str:
-        return f"{self._head_repr()}, margin={self.margin}"
+        return self._options_repr()
 
 
-def __getattr__(name: str) -> object:
-    return deprecated_attribute(__name__, name)
+__getattr__ = deprecated_aliases(
+    __name__,
+    {"ArcFaceOutput": "MarginHeadOutput"},
+    {"MarginHeadOutput": MarginHeadOutput},
+    advice=OUTPUT_ALIAS_ADVICE,
+)

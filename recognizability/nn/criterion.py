@@ -23,6 +23,7 @@ from .._validation import (
     check_tensor,
 )
 from ..functional._autocast import at_least_float32
+from ..functional._heads import index_parts
 from ..functional.index import check_cosine_values, recognizability_index_from_parts
 from ..functional.losses import (
     DEFAULT_TAU,
@@ -30,7 +31,6 @@ from ..functional.losses import (
     attention_mse_loss,
     perceptibility_regression_loss,
 )
-from ..functional.margin_heads import _parts
 from .attention import PerceptibilityAttention
 from .diversion import IndexDiversionLoss
 from .head_output import HeadOutputLike
@@ -410,4 +410,4 @@ class _HeadParts:
         """``(cos_y, max_{j != y} cos_j)``, each ``(B,)``: as given, or the top-2 of the checked cosine."""
         if isinstance(self.index_source, tuple):
             return self.index_source
-        return _parts(at_least_float32(self.index_source), labels.long().unsqueeze(1))
+        return index_parts(at_least_float32(self.index_source), labels.long().unsqueeze(1))

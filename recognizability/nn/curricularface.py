@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
-
-import torch
 from torch import Tensor
 
-from .._validation import check_finite
-from ..functional.margin_heads import (
-    _check_margin,
-    _check_momentum,
-    curricularface_logits,
-    curricularface_t_update,
-    positive_and_nearest_negative_cosine,
-)
-from ..functional.margins import cosine_logits
 from ._prototypes import MarginHead
-from .head_output import MarginHeadOutput
+from .margins import CurricularFaceMargin
 
 __all__ = ["CurricularFace"]
 
 
 class CurricularFace(MarginHead):
     """CurricularFace head (Huang et al., CVPR 2020): hard negatives ``cos(theta_j) > cos(theta_y + m)`` get
-    the logit ``s * cos(theta_j) (t + cos(theta_j))``, with ``t`` following the mean target cosine.
+    the logit ``s * cos(theta_j) (t + cos(theta_j))``, with ``t`` following the mean target cosine;
+    :class:`MarginHead` with :class:`~recognizability.nn.CurricularFaceMargin`.
 
     Buffer (in the ``state_dict``, named as in the authors' code): ``t`` ``(1,)``, starting at 0. In training
     mode each forward first moves ``t`` towards the batch's mean pre-margin ``cos(theta_y)`` (momentum
@@ -51,9 +39,7 @@ class CurricularFace(MarginHead):
     """
 
     t: Tensor
-    #: Buffers each training call updates from its batch (averaged over processes in data-parallel training:
-    #: :meth:`recognizability.training.DistributedContext.average_replicas`).
-    running_statistics: ClassVar[tuple[str, ...]] = ("t",)
+    running_statistics = ("t",)
 
     def __init__(
         self,
@@ -63,30 +49,9 @@ class CurricularFace(MarginHead):
         margin: float = 0.5,
         t_momentum: float = 0.01,
     ) -> None:
-        super().__init__(embedding_dim, num_classes, scale)
-        self.margin = _check_margin(margin)
-        self.t_momentum = _check_momentum(t_momentum, "t_momentum")
-        self.register_buffer("t", torch.zeros(1))
-
-    def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:
-        cosine = cosine_logits(embeddings, self.weight)
-        check_finite(embeddings, "embeddings")  # value checks on: one sync, before t changes
-        parts = positive_and_nearest_negative_cosine(cosine, labels)
-        t = self.t
-        if self.training:
-            t = curricularface_t_update(parts[0], t, self.t_momentum)
-        logits = curricularface_logits(cosine, labels, t, scale=self.scale, margin=self.margin)
-        if self.training:  # every argument has been checked: now t may change
-            with torch.no_grad():
-                self.t.copy_(t)
-        return self._output(cosine, logits, labels, parts=parts)
-
-    def _load_from_state_dict(
-        self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any
-    ) -> None:
-        error_msgs: list[str] = args[-1] if args else kwargs["error_msgs"]
-        if self._load_checked_statistics(state_dict, prefix, error_msgs, {"t": (torch.isfinite, "finite")}):
-            super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        component = CurricularFaceMargin(scale, margin, t_momentum)
+        super().__init__(embedding_dim, num_classes, component)
+        self.margin, self.t_momentum = component.margin, component.t_momentum
 
     def extra_repr(self) -> str:
-        return f"{self._head_repr()}, margin={self.margin}, t_momentum={self.t_momentum}"
+        return self._options_repr()

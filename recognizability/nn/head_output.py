@@ -4,13 +4,20 @@ chunked and class-sharded heads), and what :class:`~recognizability.nn.Recogniza
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Iterator
 from typing import Protocol, TypeAlias
 
 from torch import Tensor
 
-__all__ = ["HeadOutputLike", "HeadOutputWithCosine", "HeadOutputWithIndexParts", "MarginHeadOutput"]
+from .._deprecation import deprecated_aliases
+
+__all__ = [
+    "OUTPUT_ALIAS_ADVICE",
+    "HeadOutputLike",
+    "HeadOutputWithCosine",
+    "HeadOutputWithIndexParts",
+    "MarginHeadOutput",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,14 +80,17 @@ class HeadOutputWithCosine(Protocol):
 HeadOutputLike: TypeAlias = HeadOutputWithIndexParts | HeadOutputWithCosine
 
 
+#: What the deprecated name of the output type says, wherever it is asked for.
+OUTPUT_ALIAS_ADVICE = {
+    "ArcFaceOutput": "use MarginHeadOutput (recognizability.nn.MarginHeadOutput), "
+    "the output of every margin head"
+}
+
+
 def deprecated_attribute(module: str, name: str) -> object:
-    """Module ``__getattr__`` body for the deprecated names of the output type (``ArcFaceOutput``)."""
-    if name == "ArcFaceOutput":
-        warnings.warn(
-            "ArcFaceOutput is deprecated; use MarginHeadOutput "
-            "(recognizability.nn.MarginHeadOutput), the output of every margin head",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        return MarginHeadOutput
-    raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    """Module ``__getattr__`` body for the deprecated names of the output type (``ArcFaceOutput``), for a
+    module whose ``__getattr__`` calls it (:func:`~recognizability._deprecation.deprecated_aliases`)."""
+    resolve = deprecated_aliases(
+        module, {"ArcFaceOutput": "MarginHeadOutput"}, globals(), advice=OUTPUT_ALIAS_ADVICE, stacklevel=4
+    )
+    return resolve(name)

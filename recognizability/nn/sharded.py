@@ -1,4 +1,4 @@
-"""ArcFace head with the class prototypes sharded over the processes of a ``torch.distributed`` group.
+"""Margin heads with the class prototypes sharded over the processes of a ``torch.distributed`` group.
 
 For millions of identities neither the ``(C, D)`` prototypes nor the ``(B, C)`` logits fit one device. As in
 the partial-FC head of the ArcFace authors' ``arcface_torch``, process ``r`` of ``W`` keeps only the
@@ -10,6 +10,11 @@ owner holds. The Recognizability Index (paper Eq. 1-3) needs the same target cos
 non-target cosine over all classes: the all-reduce MAX of each process's best non-target cosine. No process
 ever holds a whole row of cosines, and within a process the classes are walked in chunks
 (:mod:`recognizability.functional.chunked`).
+
+The margin is a component (:class:`~recognizability.nn.Margin`): its target logit, its per-sample inputs
+(the feature norms, from the gathered embeddings) and its running statistics (over the gathered batch, the
+same on every process) are computed on every process from the reduced ``(B_total,)`` quantities; a margin that
+needs the target cosine before the walk (CurricularFace) gets it from one more all-reduce SUM.
 """
 
 from __future__ import annotations
@@ -20,30 +25,18 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch import Tensor, nn
+from torch import Tensor
 
-from .._validation import (
-    check_finite,
-    check_float_in_range,
-    check_floating,
-    check_labels,
-    check_nonempty,
-    check_positive_float,
-    check_same_device,
-    check_shape,
-    value_checks_enabled,
-)
-from ..functional.chunked import (
-    DEFAULT_CHUNK_SIZE,
-    arcface_loss_from_parts,
-    check_chunk_size,
-    chunked_cosine_parts,
-)
-from ..functional.margin_heads import _check_margin
-from ._prototypes import check_head_sizes
+from .._validation import check_float_in_range, check_floating, check_shape, value_checks_enabled
+from ..functional._heads import check_head_call
+from ..functional.chunked import DEFAULT_CHUNK_SIZE, check_chunk_size
+from ._collectives import all_gather, all_reduce_sum, scale_gradient
+from ._prototypes import PrototypeHolder, check_head_sizes
+from .chunked import ChunkedMarginHead
 from .head_output import MarginHeadOutput
+from .margins import ArcFaceMargin, Margin
 
-__all__ = ["ShardedArcFace", "class_shard", "shard_state"]
+__all__ = ["ShardedArcFace", "ShardedMarginHead", "class_shard", "shard_state"]
 
 _EXTRA_STATE = "_extra_state"
 
@@ -57,91 +50,29 @@ def class_shard(num_classes: int, rank: int, world_size: int) -> tuple[int, int]
 
 
 def shard_state(num_classes: int, class_start: int, class_end: int) -> dict[str, int]:
-    """What a :class:`ShardedArcFace` saves of its class range (its ``_extra_state``): the classes
+    """What a :class:`ShardedMarginHead` saves of its class range (its ``_extra_state``): the classes
     ``[class_start, class_end)`` of ``num_classes``; ``[0, num_classes)`` is a whole head."""
     return {"num_classes": num_classes, "class_start": class_start, "class_end": class_end}
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Autograd-aware collectives. Their backward passes are the exact adjoints: the gradient of an all-gather is
-# the sum over processes of the gathered gradient, restricted to this process's part; the gradient of an
-# all-reduce SUM is the all-reduce SUM of the gradients.
-# ----------------------------------------------------------------------------------------------------------
+class ShardedMarginHead(ChunkedMarginHead):
+    """A margin head whose class prototypes are split over the processes of a ``torch.distributed`` group.
 
+    Any margin component (:class:`~recognizability.nn.ArcFaceMargin`, ..., one of your own). Process ``r`` of
+    ``W`` owns the classes ``[r C // W, (r + 1) C // W)`` (:func:`class_shard`) as its parameter ``weight`` of
+    shape ``(C_r, D)``, drawn from ``N(0, 0.01^2)`` like :class:`MarginHead`, and the margin's running
+    statistics whole (the same on every process). Every process calls the head with its own batch (all
+    processes the same batch size ``B``); the embeddings and labels of all processes are gathered
+    (``B_total = W B`` rows) and:
 
-class _AllGather(torch.autograd.Function):
-    """Concatenate along dim 0 the equally sized tensors of all processes (rank order)."""
-
-    @staticmethod
-    def forward(ctx: Any, tensor: Tensor, group: dist.ProcessGroup) -> Tensor:
-        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size(group))]
-        dist.all_gather(parts, tensor.contiguous(), group=group)
-        ctx.group = group
-        ctx.rows = tensor.shape[0]
-        return torch.cat(parts)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        total = grad.contiguous().clone()
-        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=ctx.group)
-        start = dist.get_rank(ctx.group) * ctx.rows
-        return total[start : start + ctx.rows], None
-
-
-class _AllReduceSum(torch.autograd.Function):
-    """Element-wise sum of the tensors of all processes."""
-
-    @staticmethod
-    def forward(ctx: Any, tensor: Tensor, group: dist.ProcessGroup) -> Tensor:
-        total = tensor.clone()
-        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
-        ctx.group = group
-        return total
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        total = grad.contiguous().clone()
-        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=ctx.group)
-        return total, None
-
-
-class _ScaleGradient(torch.autograd.Function):
-    """Identity whose backward multiplies the gradient by a constant."""
-
-    @staticmethod
-    def forward(ctx: Any, tensor: Tensor, factor: float) -> Tensor:
-        ctx.factor = factor
-        return tensor.view_as(tensor)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        return grad * ctx.factor, None
-
-
-def _all_gather(tensor: Tensor, group: dist.ProcessGroup) -> Tensor:
-    gathered: Tensor = _AllGather.apply(tensor, group)  # type: ignore[no-untyped-call]
-    return gathered
-
-
-def _all_reduce_sum(tensor: Tensor, group: dist.ProcessGroup) -> Tensor:
-    total: Tensor = _AllReduceSum.apply(tensor, group)  # type: ignore[no-untyped-call]
-    return total
-
-
-class ShardedArcFace(nn.Module):
-    """ArcFace head whose class prototypes are split over the processes of a ``torch.distributed`` group.
-
-    Process ``r`` of ``W`` owns the classes ``[r C // W, (r + 1) C // W)`` (:func:`class_shard`) as its
-    parameter ``weight`` of shape ``(C_r, D)``, drawn from ``N(0, 0.01^2)`` like :class:`ArcFace`. Every
-    process calls the head with its own batch (all processes the same batch size ``B``); the embeddings and
-    labels of all processes are gathered (``B_total = W B`` rows) and:
-
-    * ``loss`` is the ArcFace cross-entropy ``L_cls`` of the whole gathered batch, the same value on every
-      process, computed across shards (all-reduce MAX of the row maxima, all-reduce SUM of the sums of
-      exponentials, the target cosine from the process that owns it);
+    * ``loss`` is the margin's cross-entropy (plus its regulariser) of the whole gathered batch, the same
+      value on every process, computed across shards (all-reduce MAX of the row maxima, all-reduce SUM of the
+      sums of exponentials, the target cosine from the process that owns it);
     * ``positive_cosine`` and ``nearest_negative_cosine`` are the index's two parts (paper Eq. 1) for this
       process's own ``B`` samples, over all ``C`` classes (the nearest negative is the all-reduce MAX of each
-      shard's best non-target cosine).
+      shard's best non-target cosine);
+    * the running statistics (AdaFace's norm mean and standard deviation, CurricularFace's ``t``) are updated
+      from the whole gathered batch, so every process holds those of a single process that ran it.
 
     Gradients. ``weight`` receives exactly the gradient that a single process holding all prototypes would
     give it for the gathered batch. The gradient reaching each process's embeddings is ``W`` times that
@@ -160,18 +91,17 @@ class ShardedArcFace(nn.Module):
     since positives are always kept). In evaluation mode every class is used.
 
     Without an initialised process group (or with a group of one process) the head is a single-process
-    chunked ArcFace holding all ``C`` classes.
+    :class:`ChunkedMarginHead` holding all ``C`` classes (and a subclass of it).
 
-    Checkpoints. ``state_dict()`` holds the local shard and its class range; loading it into a head with
-    another range raises. :meth:`full_weight` gathers the ``(C, D)`` matrix (a collective);
-    :meth:`load_full_weight` takes this process's rows from a full matrix (e.g. a dense :class:`ArcFace`
-    checkpoint); :meth:`load_shards` takes them from the shard state dicts written by any number of processes.
+    Checkpoints. ``state_dict()`` holds the local shard, the statistics and the class range; loading it into a
+    head with another range raises. :meth:`full_weight` gathers the ``(C, D)`` matrix (a collective);
+    :meth:`load_full_weight` takes this process's rows from a full matrix (e.g. a dense head's checkpoint);
+    :meth:`load_shards` takes them from the shard state dicts written by any number of processes.
 
     Args:
         embedding_dim: ``D``.
         num_classes: ``C >= max(2, W)`` (every process owns at least one class).
-        scale: ``s`` (paper Table 5: 64).
-        margin: ``m`` in radians, ``0 <= m < pi`` (paper Table 5: 0.45).
+        margin: the margin component.
         process_group: the group the classes are split over (default: the default group, if initialised).
         sample_rate: share of each process's classes scored per training step, in ``(0, 1]`` (default 1:
             all classes, exact).
@@ -187,82 +117,60 @@ class ShardedArcFace(nn.Module):
         self,
         embedding_dim: int,
         num_classes: int,
-        scale: float = 64.0,
-        margin: float = 0.45,
+        margin: Margin,
         process_group: dist.ProcessGroup | None = None,
         sample_rate: float = 1.0,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> None:
-        super().__init__()
         embedding_dim, num_classes = check_head_sizes(embedding_dim, num_classes)
-        self.scale = check_positive_float(scale, "scale")
-        self.margin = _check_margin(margin)
-        self.sample_rate = check_float_in_range(sample_rate, "sample_rate", 0, 1, low_closed=False)
-        self.chunk_size = check_chunk_size(chunk_size)
+        sample_rate = check_float_in_range(sample_rate, "sample_rate", 0, 1, low_closed=False)
+        chunk_size = check_chunk_size(chunk_size)
         if process_group is None and dist.is_available() and dist.is_initialized():
             process_group = dist.group.WORLD
-        self.process_group = process_group
-        self.rank = 0 if process_group is None else dist.get_rank(process_group)
-        self.world_size = 1 if process_group is None else dist.get_world_size(process_group)
-        if num_classes < max(2, self.world_size):
+        rank = 0 if process_group is None else dist.get_rank(process_group)
+        world_size = 1 if process_group is None else dist.get_world_size(process_group)
+        if num_classes < max(2, world_size):
             raise ValueError(
-                f"expected num_classes >= max(2, world size {self.world_size}) so that every process owns a "
+                f"expected num_classes >= max(2, world size {world_size}) so that every process owns a "
                 f"class and a nearest negative exists, got {num_classes!r}"
             )
-        self.embedding_dim = embedding_dim
-        self.num_classes = num_classes
-        self.class_start, self.class_end = class_shard(num_classes, self.rank, self.world_size)
-        self.weight = nn.Parameter(torch.empty(self.class_end - self.class_start, embedding_dim))
+        class_start, class_end = class_shard(num_classes, rank, world_size)
+        # The holder of this shard's rows only (ChunkedMarginHead.__init__ would hold all C).
+        PrototypeHolder.__init__(self, embedding_dim, num_classes, margin, rows=class_end - class_start)
+        self.chunk_size = chunk_size
+        self.sample_rate = sample_rate
+        self.process_group = process_group
+        self.rank, self.world_size = rank, world_size
+        self.class_start, self.class_end = class_start, class_end
         #: ``(k,)`` global ids of the classes of this shard scored by the last sampled training step
         #: (``None`` when the last call used every class).
         self.sampled_classes: Tensor | None = None
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Re-draw this process's prototypes from ``N(0, 0.01^2)``."""
-        nn.init.normal_(self.weight, mean=0.0, std=0.01)
 
     # ------------------------------------------------------------------------------------------------------
     # Forward
     # ------------------------------------------------------------------------------------------------------
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> MarginHeadOutput:
-        check_shape(embeddings, "embeddings", ("B", self.embedding_dim))
-        check_floating(embeddings, "embeddings")
-        check_same_device(embeddings, "embeddings", self.weight, "the head's weight")
-        check_nonempty(embeddings, "embeddings")
-        index = check_labels(labels, self.num_classes, embeddings.shape[0], embeddings, "embeddings")
-        check_finite(embeddings, "embeddings")
-        group = self.process_group
+        index = check_head_call(embeddings, labels, self.weight, self.embedding_dim, self.num_classes)
+        group = self._group()
         batch = embeddings.shape[0]
-        if group is not None and self.world_size > 1:
+        if group is not None:
             if value_checks_enabled():
                 self._check_equal_batches(batch, embeddings.device, group)
-            gathered = _all_gather(embeddings, group)
+            gathered = all_gather(embeddings, group)
             label_parts = [torch.empty_like(index) for _ in range(self.world_size)]
             dist.all_gather(label_parts, index.contiguous(), group=group)
             gathered_labels = torch.cat(label_parts)
-            weight = _ScaleGradient.apply(self.weight, 1.0 / self.world_size)  # type: ignore[no-untyped-call]
+            weight = scale_gradient(self.weight, 1.0 / self.world_size)
         else:
             gathered, gathered_labels, weight = embeddings, index, self.weight
         local_labels = gathered_labels - self.class_start  # outside [0, C_r): a class of another process
-        self.sampled_classes = None
+        sampled = None
         if self.training and self.sample_rate < 1.0:
-            weight, local_labels = self._sample_classes(weight, local_labels)
-        nontarget_lse, positive, nearest_negative = chunked_cosine_parts(
-            gathered, weight, local_labels, self.scale, self.chunk_size
-        )
-        if group is not None and self.world_size > 1:
-            # Distributed log-sum-exp over the non-target classes of all shards; the shift is a constant.
-            shift = nontarget_lse.detach().clone()
-            dist.all_reduce(shift, op=dist.ReduceOp.MAX, group=group)
-            shift = torch.where(shift > -torch.inf, shift, 0.0)
-            total = _all_reduce_sum(torch.exp(nontarget_lse - shift), group)
-            nontarget_lse = torch.log(total) + shift
-            positive = _all_reduce_sum(positive, group)  # only the owner's entry is non-zero
-            per_shard = _all_gather(nearest_negative.unsqueeze(0), group)  # (W, B_total)
-            nearest_negative = per_shard.max(dim=0).values
-        loss = arcface_loss_from_parts(nontarget_lse, positive, self.scale, self.margin).mean()
+            weight, local_labels, sampled = self._sample_classes(weight, local_labels)
+        loss, positive, nearest_negative, statistics = self._streamed_loss(gathered, local_labels, weight)
+        self._commit(statistics)  # every argument has been checked: now the statistics may change
+        self.sampled_classes = sampled
         own = slice(self.rank * batch, (self.rank + 1) * batch)
         return MarginHeadOutput(
             logits=None,
@@ -271,6 +179,33 @@ class ShardedArcFace(nn.Module):
             positive_cosine=positive[own],
             nearest_negative_cosine=nearest_negative[own],
         )
+
+    def _group(self) -> dist.ProcessGroup | None:
+        """The process group when there is more than one process to reduce over, else ``None``."""
+        return self.process_group if self.process_group is not None and self.world_size > 1 else None
+
+    def _reduce_target_cosine(self, target_cosine: Tensor) -> Tensor:
+        group = self._group()
+        if group is not None:  # only the owner's entry is non-zero; a constant (no gradient)
+            target_cosine = target_cosine.clone()
+            dist.all_reduce(target_cosine, op=dist.ReduceOp.SUM, group=group)
+        return target_cosine
+
+    def _reduce_parts(
+        self, nontarget_lse: Tensor, positive: Tensor, nearest_negative: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        group = self._group()
+        if group is None:
+            return nontarget_lse, positive, nearest_negative
+        # Distributed log-sum-exp over the non-target classes of all shards; the shift is a constant.
+        shift = nontarget_lse.detach().clone()
+        dist.all_reduce(shift, op=dist.ReduceOp.MAX, group=group)
+        shift = torch.where(shift > -torch.inf, shift, 0.0)
+        total = all_reduce_sum(torch.exp(nontarget_lse - shift), group)
+        nontarget_lse = torch.log(total) + shift
+        positive = all_reduce_sum(positive, group)  # only the owner's entry is non-zero
+        per_shard = all_gather(nearest_negative.unsqueeze(0), group)  # (W, B_total)
+        return nontarget_lse, positive, per_shard.max(dim=0).values
 
     def _check_equal_batches(self, batch: int, device: torch.device, group: dist.ProcessGroup) -> None:
         parts = [torch.empty(1, dtype=torch.long, device=device) for _ in range(self.world_size)]
@@ -282,22 +217,22 @@ class ShardedArcFace(nn.Module):
                 f"got batch sizes {sizes}"
             )
 
-    def _sample_classes(self, weight: Tensor, local_labels: Tensor) -> tuple[Tensor, Tensor]:
+    def _sample_classes(self, weight: Tensor, local_labels: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         """Keep every class of this shard that is a label in the gathered batch plus random others; return
-        the sampled prototypes and the labels renumbered into them (others stay outside the range)."""
+        the sampled prototypes, the labels renumbered into them (others stay outside the range) and the global
+        ids of the sampled classes (``None`` when every class is kept)."""
         local_classes = weight.shape[0]
         batch_total = local_labels.shape[0]
         keep = min(local_classes, max(math.ceil(self.sample_rate * local_classes), batch_total + 1))
         if keep == local_classes:
-            return weight, local_labels
+            return weight, local_labels, None
         owned = (local_labels >= 0) & (local_labels < local_classes)
         clamped = local_labels.clamp(0, local_classes - 1)
         priority = torch.rand(local_classes, device=weight.device)
         priority.scatter_reduce_(0, clamped, owned.to(priority.dtype) * 2.0, reduce="amax")
         sampled = priority.topk(keep).indices.sort().values
-        self.sampled_classes = sampled + self.class_start
         renumbered = torch.searchsorted(sampled, clamped)
-        return weight[sampled], torch.where(owned, renumbered, -1)
+        return weight[sampled], torch.where(owned, renumbered, -1), sampled + self.class_start
 
     # ------------------------------------------------------------------------------------------------------
     # Checkpoints
@@ -441,9 +376,56 @@ class ShardedArcFace(nn.Module):
     def _all_shards(self) -> list[tuple[int, int]]:
         return [class_shard(self.num_classes, r, self.world_size) for r in range(self.world_size)]
 
+    def _shard_repr(self) -> str:
+        return (
+            f"classes=[{self.class_start}, {self.class_end}), world_size={self.world_size}, "
+            f"sample_rate={self.sample_rate}, chunk_size={self.chunk_size}"
+        )
+
     def extra_repr(self) -> str:
         return (
-            f"embedding_dim={self.embedding_dim}, num_classes={self.num_classes}, scale={self.scale}, "
-            f"margin={self.margin}, classes=[{self.class_start}, {self.class_end}), "
-            f"world_size={self.world_size}, sample_rate={self.sample_rate}, chunk_size={self.chunk_size}"
+            f"embedding_dim={self.embedding_dim}, num_classes={self.num_classes}, "
+            f"margin={self.margin_component!r}, {self._shard_repr()}"
         )
+
+
+class ShardedArcFace(ShardedMarginHead):
+    """ArcFace head whose class prototypes are split over the processes of a ``torch.distributed`` group:
+    :class:`ShardedMarginHead` with :class:`~recognizability.nn.ArcFaceMargin`, whose ``loss`` is the
+    ArcFace cross-entropy ``L_cls`` of the whole gathered batch. Its state dict (``weight`` and the class
+    range) is the one of earlier releases.
+
+    Without an initialised process group (or with a group of one process) the head is a single-process
+    chunked ArcFace holding all ``C`` classes.
+
+    Args:
+        embedding_dim: ``D``.
+        num_classes: ``C >= max(2, W)`` (every process owns at least one class).
+        scale: ``s`` (paper Table 5: 64).
+        margin: ``m`` in radians, ``0 <= m < pi`` (paper Table 5: 0.45).
+        process_group: the group the classes are split over (default: the default group, if initialised).
+        sample_rate: share of each process's classes scored per training step, in ``(0, 1]`` (default 1:
+            all classes, exact).
+        chunk_size: classes scored at a time within a process (default 16384).
+
+    Shape:
+        forward(embeddings ``(B, D)``, labels ``(B,)``) -> :class:`MarginHeadOutput` with ``logits`` and
+        ``cosine`` ``None``, ``loss`` a scalar and the two index parts ``(B,)``.
+    """
+
+    def __init__(
+        self,
+        embedding_dim: int,
+        num_classes: int,
+        scale: float = 64.0,
+        margin: float = 0.45,
+        process_group: dist.ProcessGroup | None = None,
+        sample_rate: float = 1.0,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> None:
+        component = ArcFaceMargin(scale, margin)
+        super().__init__(embedding_dim, num_classes, component, process_group, sample_rate, chunk_size)
+        self.margin = component.margin
+
+    def extra_repr(self) -> str:
+        return f"{self._options_repr()}, {self._shard_repr()}"

@@ -34,7 +34,7 @@ from recognizability.functional import (
     recognizability_index_from_parts,
     ui_cosine,
 )
-from recognizability.nn import MARGIN_HEAD_NAMES, RecognizabilityLoss, UICenter, build_margin_head
+from recognizability.nn import RecognizabilityLoss, UICenter, available_heads, build_head
 
 DTYPES = [torch.float16, torch.bfloat16, torch.float32]
 ROW_KINDS = ["random", "zero", "prototype", "minus_prototype", "huge", "tiny"]
@@ -198,7 +198,7 @@ def test_index_of_half_precision_cosines_has_finite_gradients(
 _CLASSES, _DIM, _CHANNELS = 5, 8, 4
 
 
-@pytest.mark.parametrize("head_name", MARGIN_HEAD_NAMES)
+@pytest.mark.parametrize("head_name", available_heads())
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_criterion_with_target_gradients_gives_one_half_precision_leaf_finite_gradients(
@@ -213,7 +213,7 @@ def test_criterion_with_target_gradients_gives_one_half_precision_leaf_finite_gr
     )
     dtype = inputs["embeddings"].dtype
     torch.manual_seed(0)
-    head = build_margin_head(head_name, _DIM, _CLASSES).eval()  # eval: AdaFace takes one-row batches
+    head = build_head(head_name, _DIM, _CLASSES).eval()  # eval: AdaFace takes one-row batches
     with torch.no_grad():
         head.weight.copy_(inputs["prototypes"].float())
     criterion = RecognizabilityLoss(
@@ -254,7 +254,7 @@ def test_float16_index_cases_of_the_audit() -> None:
     assert cosine.grad is not None and bool(torch.isfinite(cosine.grad).all())
     assert float(cosine.grad[0, 0]) == torch.finfo(torch.float16).max / 2  # saturated: true value ~1e7
     torch.manual_seed(0)
-    head, ui_center = build_margin_head("arcface", 8, 5), UICenter(8)
+    head, ui_center = build_head("arcface", 8, 5), UICenter(8)
     ui_center.fit(torch.randn(6, 8) + 2)
     criterion = RecognizabilityLoss(16, (7, 7), 8, index_gradient=True)
     unit = head.weight.detach()[:4] / head.weight.detach()[:4].norm(dim=1, keepdim=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -16,7 +17,8 @@ from recognizability.functional import (
     recognizability_index,
     recognizability_index_from_parts,
 )
-from recognizability.functional.chunked import chunked_arcface
+from recognizability.functional._heads import adaface_negative_logits, curricularface_negative_logits
+from recognizability.functional.chunked import chunked_arcface, chunked_cosine_parts, label_cosine
 from recognizability.nn import ArcFace
 from recognizability.nn.chunked import ChunkedArcFace
 
@@ -128,6 +130,42 @@ def test_gradcheck_on_tiny_sizes() -> None:
     assert torch.autograd.gradcheck(
         lambda e, w: chunked_arcface(e, w, labels, 8.0, 0.5, chunk_size=3), (embeddings, weight)
     )
+
+
+@pytest.mark.parametrize("margin", ["curricularface", "adaface"])
+def test_gradcheck_with_a_margin_of_its_own_on_the_negatives(margin: str) -> None:
+    """The walk differentiates a margin's elementwise non-target logits (a vector-Jacobian product per block):
+    CurricularFace's re-weighted hard negatives (with a per-row threshold) and AdaFace's clamp."""
+    torch.manual_seed(7)
+    embeddings = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(8, 3, dtype=torch.float64, requires_grad=True)
+    labels = torch.tensor([0, 7, 3, 3, 5])
+    if margin == "curricularface":
+        threshold = torch.tensor([[0.1], [-0.2], [0.3], [0.0], [-0.5]], dtype=torch.float64)
+        negatives = functools.partial(
+            curricularface_negative_logits, threshold=threshold, t=torch.tensor([0.4]), scale=3.0
+        )
+    else:
+        negatives = functools.partial(adaface_negative_logits, scale=3.0)
+
+    def parts(e: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return chunked_cosine_parts(e, w, labels, 3.0, 3, negatives)
+
+    assert torch.autograd.gradcheck(parts, (embeddings, weight))
+    # and the values: the log-sum-exp of the dense non-target logits
+    cosine = cosine_logits(embeddings, weight)
+    dense = negatives(cosine).scatter(1, labels[:, None], -math.inf).logsumexp(dim=1)
+    torch.testing.assert_close(parts(embeddings, weight)[0], dense, rtol=1e-12, atol=1e-12)
+
+
+def test_label_cosine_is_the_gathered_cosine_and_zero_for_another_shard() -> None:
+    torch.manual_seed(8)
+    embeddings, weight = torch.randn(4, 5, dtype=torch.float64) * 9, torch.randn(6, 5, dtype=torch.float64)
+    labels = torch.tensor([0, 5, -1, 6])  # -1 and 6: classes of other shards
+    got = label_cosine(embeddings, weight, labels)
+    cosine = cosine_logits(embeddings, weight)
+    torch.testing.assert_close(got[:2], cosine[[0, 1], [0, 5]], rtol=1e-14, atol=1e-14)
+    assert got[2:].tolist() == [0.0, 0.0] and not got.requires_grad
 
 
 def test_module_matches_arcface_and_gives_the_index_parts() -> None:

@@ -15,14 +15,14 @@ from recognizability.functional import (
     recognizability_index,
 )
 from recognizability.nn import (
-    MARGIN_HEAD_NAMES,
     ArcFace,
     PerceptibilityAttention,
     PerceptibilityRegression,
     RecognizabilityLoss,
     RecognizabilityLossOutput,
     UICenter,
-    build_margin_head,
+    available_heads,
+    build_head,
 )
 
 B, C, D, CH, H, W = 6, 11, 8, 16, 3, 3
@@ -177,10 +177,10 @@ class CosineOnly:
     loss: torch.Tensor
 
 
-@pytest.mark.parametrize("name", MARGIN_HEAD_NAMES)
+@pytest.mark.parametrize("name", available_heads())
 def test_every_head_output_gives_the_index_of_its_cosine(name: str) -> None:
     fm, e, y, _, ui = make_step(5)
-    head = build_margin_head(name, D, C)
+    head = build_head(name, D, C)
     crit = RecognizabilityLoss(CH, (H, W), D, use_attention=False).eval()
     out = head(e, y)
     got = crit(fm, e, y, out, ui)

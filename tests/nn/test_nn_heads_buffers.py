@@ -9,10 +9,11 @@ import torch
 
 from recognizability._validation import value_checks
 from recognizability.functional import adaface_norm_statistics, curricularface_t_update
-from recognizability.nn import MARGIN_HEAD_NAMES, AdaFace, CurricularFace, MarginHead, build_margin_head
+from recognizability.nn import AdaFace, CurricularFace, MarginHead, available_heads, build_head
 
 from .host_reads import HostRead
 
+HEAD_NAMES = available_heads()
 STATEFUL = {"adaface": ("batch_mean", "batch_std"), "curricularface": ("t",)}
 
 
@@ -69,10 +70,10 @@ def test_curricularface_t_follows_the_moving_average_in_training_only() -> None:
 @pytest.mark.parametrize("name", sorted(STATEFUL))
 def test_state_dict_round_trip_restores_the_statistics(name: str) -> None:
     torch.manual_seed(0)
-    trained = build_margin_head(name, 8, 10)
+    trained = build_head(name, 8, 10)
     for seed in range(4):
         trained(*_batch(seed))
-    restored = build_margin_head(name, 8, 10)
+    restored = build_head(name, 8, 10)
     restored.load_state_dict(trained.state_dict())
     for buffer in STATEFUL[name]:
         assert torch.equal(getattr(restored, buffer), getattr(trained, buffer))
@@ -80,14 +81,14 @@ def test_state_dict_round_trip_restores_the_statistics(name: str) -> None:
     restored.eval()
     e, y = _batch(11)
     torch.testing.assert_close(restored(e, y).loss, trained(e, y).loss, rtol=0, atol=0)
-    fresh = build_margin_head(name, 8, 10)
+    fresh = build_head(name, 8, 10)
     fresh.load_state_dict({k: v for k, v in trained.state_dict().items() if k == "weight"}, strict=False)
     assert not torch.equal(fresh.eval()(e, y).loss, trained(e, y).loss)  # the statistics matter
 
 
 @pytest.mark.parametrize("name", sorted(STATEFUL))
 def test_a_failing_call_leaves_the_statistics_unchanged(name: str) -> None:
-    head = build_margin_head(name, 8, 10)
+    head = build_head(name, 8, 10)
     head(*_batch(0))
     before = _buffers(head)
     e, y = _batch(1)
@@ -105,9 +106,12 @@ def _training_step(head: MarginHead, e: torch.Tensor, y: torch.Tensor) -> None:
     head(e, y).loss.backward()
 
 
-@pytest.mark.parametrize("name", MARGIN_HEAD_NAMES)
-def test_training_step_without_value_checks_reads_no_tensor_value(name: str, forbid_host_reads: None) -> None:
-    head = build_margin_head(name, 8, 10)
+@pytest.mark.parametrize("parallel", ["none", "chunked", "sharded"])
+@pytest.mark.parametrize("name", HEAD_NAMES)
+def test_training_step_without_value_checks_reads_no_tensor_value(
+    name: str, parallel: str, forbid_host_reads: None
+) -> None:
+    head = build_head(name, 8, 10, parallel=parallel, **({} if parallel == "none" else {"chunk_size": 3}))
     e, y = _batch(3)
     e.requires_grad_()
     with value_checks(False):
@@ -121,13 +125,13 @@ def test_training_step_without_value_checks_reads_no_tensor_value(name: str, for
     reason="torch.compile is not supported on this platform",
 )
 @pytest.mark.filterwarnings("ignore:.*torch.jit.script_method.*:DeprecationWarning")
-@pytest.mark.parametrize("name", MARGIN_HEAD_NAMES)
+@pytest.mark.parametrize("name", HEAD_NAMES)
 def test_compiled_training_step_equals_eager(name: str) -> None:
     """Graph capture with no break (``fullgraph``), buffer updates included; the ``eager`` backend keeps it
     fast on a small CPU."""
     torch._dynamo.reset()
     torch.manual_seed(0)
-    eager, compiled_head = build_margin_head(name, 8, 10), build_margin_head(name, 8, 10)
+    eager, compiled_head = build_head(name, 8, 10), build_head(name, 8, 10)
     compiled_head.load_state_dict(eager.state_dict())
     compiled = torch.compile(compiled_head, fullgraph=True, backend="eager")
     for seed in range(2):
@@ -149,7 +153,7 @@ def _non_finite_batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 @pytest.mark.parametrize("name", sorted(STATEFUL))
 def test_non_finite_embeddings_are_refused_before_the_statistics_change(name: str) -> None:
-    head = build_margin_head(name, 8, 10)
+    head = build_head(name, 8, 10)
     head(*_batch(0))
     before = _buffers(head)
     for e, y in _non_finite_batches():
@@ -162,7 +166,7 @@ def test_non_finite_embeddings_are_refused_before_the_statistics_change(name: st
 def test_without_value_checks_a_non_finite_batch_never_reaches_the_statistics(name: str) -> None:
     """The checks off (no host sync): the update keeps the old value of a statistic that came out non-finite,
     so later calls are as good as before."""
-    head = build_margin_head(name, 8, 10)
+    head = build_head(name, 8, 10)
     head(*_batch(0))
     with value_checks(False):
         for e, y in _non_finite_batches():
@@ -192,8 +196,8 @@ def test_statistics_helpers_keep_the_old_value_of_a_non_finite_statistic() -> No
     ],
 )
 def test_load_state_dict_refuses_bad_statistics(name: str, buffer: str, bad: float, words: str) -> None:
-    head = build_margin_head(name, 8, 10)
-    trained = build_margin_head(name, 8, 10)
+    head = build_head(name, 8, 10)
+    trained = build_head(name, 8, 10)
     state = trained.state_dict()
     state[buffer] = torch.tensor([bad])
     before = {k: v.clone() for k, v in head.state_dict().items()}

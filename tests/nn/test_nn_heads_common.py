@@ -1,5 +1,5 @@
 """What every margin head shares: one output type, the index parts, properties (hypothesis), float32 under
-autocast, untouched inputs, argument checks, and the registry that builds them by name."""
+autocast, untouched inputs and argument checks (the registry that builds them: test_head_registry.py)."""
 
 from __future__ import annotations
 
@@ -14,54 +14,26 @@ from hypothesis import strategies as st
 
 from recognizability.functional import cosine_logits
 from recognizability.nn import (
-    MARGIN_HEAD_NAMES,
-    MARGIN_HEADS,
+    PARALLEL_MODES,
     AdaFace,
     ArcFace,
     CosFace,
     CurricularFace,
     MagFace,
-    MarginHead,
     MarginHeadOutput,
-    build_margin_head,
+    available_heads,
+    build_head,
 )
 
+HEAD_NAMES = available_heads()
 
-def _head(name: str, d: int, c: int, **options: float) -> MarginHead:
+
+def _head(name: str, d: int, c: int, parallel: str = "none", **options: float) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_margin_head(name, d, c, **options)
+    return build_head(name, d, c, parallel=parallel, **options)
 
 
-def test_registry_builds_each_head_with_its_paper_defaults() -> None:
-    assert MARGIN_HEAD_NAMES == ("arcface", "cosface", "adaface", "curricularface", "magface")
-    expected = {
-        "arcface": (ArcFace, {"scale": 64.0, "margin": 0.45}),
-        "cosface": (CosFace, {"scale": 64.0, "margin": 0.35}),
-        "adaface": (AdaFace, {"scale": 64.0, "margin": 0.4, "h": 0.333, "t_alpha": 0.01}),
-        "curricularface": (CurricularFace, {"scale": 64.0, "margin": 0.5, "t_momentum": 0.01}),
-        "magface": (
-            MagFace,
-            {"scale": 64.0, "lower_norm": 10.0, "upper_norm": 110.0, "lower_margin": 0.45,
-             "upper_margin": 0.8, "lambda_g": 35.0},
-        ),
-    }  # fmt: skip
-    for name, (cls, defaults) in expected.items():
-        head = build_margin_head(name, 8, 5)
-        assert type(head) is cls and MARGIN_HEADS[name] is cls
-        assert head.weight.shape == (5, 8) and isinstance(head.weight, torch.nn.Parameter)
-        for key, value in defaults.items():
-            assert getattr(head, key) == value, (name, key)
-    assert build_margin_head("AdaFace", 8, 5, margin=0.3, h=0.5).h == 0.5
-
-
-def test_registry_refuses_unknown_names_and_options() -> None:
-    with pytest.raises(ValueError, match=r"name to be one of 'arcface', 'cosface'.*got 'sphereface'"):
-        build_margin_head("sphereface", 8, 5)
-    with pytest.raises(TypeError, match=r"options of CosFace among scale, margin, got unknown h"):
-        build_margin_head("cosface", 8, 5, h=0.3)
-
-
-@pytest.mark.parametrize("name", MARGIN_HEAD_NAMES)
+@pytest.mark.parametrize("name", HEAD_NAMES)
 def test_output_type_parts_and_untouched_inputs(name: str) -> None:
     head = _head(name, 6, 7)
     g = torch.Generator().manual_seed(1)
@@ -85,7 +57,7 @@ def test_output_type_parts_and_untouched_inputs(name: str) -> None:
     assert head.weight.grad is not None and bool(torch.isfinite(head.weight.grad).all())
 
 
-@pytest.mark.parametrize("name", MARGIN_HEAD_NAMES)
+@pytest.mark.parametrize("name", HEAD_NAMES)
 def test_float32_under_bf16_autocast(name: str) -> None:
     head = _head(name, 8, 9).eval()  # eval: buffers fixed so the two runs see the same statistics
     g = torch.Generator().manual_seed(2)
@@ -104,25 +76,35 @@ def test_float32_under_bf16_autocast(name: str) -> None:
     assert e.grad is not None and bool(torch.isfinite(e.grad).all())
 
 
-@pytest.mark.parametrize("name", MARGIN_HEAD_NAMES)
-def test_bad_arguments(name: str) -> None:
-    head = _head(name, 8, 4)
+@pytest.mark.parametrize("parallel", PARALLEL_MODES)
+@pytest.mark.parametrize("name", HEAD_NAMES)
+def test_bad_arguments(name: str, parallel: str) -> None:
+    """Dense, chunked and sharded (one process) alike; a wrong width is the embeddings' (issue 19), and a
+    call that raises leaves every buffer as it was."""
+    head = _head(name, 8, 4, parallel=parallel)
     with pytest.raises(ValueError, match=r"num_classes to be an int >= 2, got 1"):
-        build_margin_head(name, 8, 1)
+        build_head(name, 8, 1, parallel=parallel)
     with pytest.raises(TypeError, match=r"embedding_dim to be a positive int, got .8."):
-        build_margin_head(name, "8", 4)  # type: ignore[arg-type]
+        build_head(name, "8", 4, parallel=parallel)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"scale to be a finite float > 0, got -1.0"):
-        build_margin_head(name, 8, 4, scale=-1.0)
-    with pytest.raises(ValueError, match=r"embeddings of shape \(B, D\), got shape \(3,\)"):
+        build_head(name, 8, 4, parallel=parallel, scale=-1.0)
+    before = {key: value.clone() for key, value in head.state_dict().items() if key != "_extra_state"}
+    with pytest.raises(ValueError, match=r"expected embeddings of shape \(B, 8\), got shape \(3,\)"):
         head(torch.randn(3), torch.zeros(3, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"prototypes of shape \(C, 7\), got shape \(4, 8\)"):
-        head(torch.randn(3, 7), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"expected embeddings of shape \(B, 8\), got shape \(4, 9\)"):
+        head(torch.randn(4, 9), torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match=r"values in \[0, 4\), got values in \[0, 4\]"):
         head(torch.randn(3, 8), torch.tensor([0, 4, 1]))
     with pytest.raises(TypeError, match=r"labels with an integer dtype"):
         head(torch.randn(3, 8), torch.zeros(3))
     with pytest.raises(ValueError, match=r"labels of shape \(B,\) = \(3,\)"):
         head(torch.randn(3, 8), torch.zeros(2, dtype=torch.long))
+    bad = torch.randn(3, 8)
+    bad[0, 1] = torch.nan
+    with pytest.raises(ValueError, match=r"embeddings with finite values, got 1 non-finite"):
+        head(bad, torch.zeros(3, dtype=torch.long))
+    after = {key: value for key, value in head.state_dict().items() if key != "_extra_state"}
+    assert all(torch.equal(before[key], after[key]) for key in before)
 
 
 def test_head_specific_bad_arguments() -> None:
@@ -147,7 +129,7 @@ def test_head_specific_bad_arguments() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(
-    name=st.sampled_from(MARGIN_HEAD_NAMES),
+    name=st.sampled_from(HEAD_NAMES),
     seed=st.integers(0, 2**31 - 1),
     batch=st.integers(2, 6),
     classes=st.integers(2, 7),
@@ -161,7 +143,7 @@ def test_margin_lowers_only_the_target_and_loss_is_finite(
     non-target logits are ``s * cos(theta_j)`` (CurricularFace: unless hard, then ``s cos (t + cos)``), the
     loss is finite and at least the cross-entropy of the plain scaled cosines' softmax bound."""
     g = torch.Generator().manual_seed(seed)
-    head = build_margin_head(name, dim, classes).double()
+    head = build_head(name, dim, classes).double()
     with torch.no_grad():
         head.weight.copy_(torch.randn(classes, dim, generator=g, dtype=torch.float64))
     e = torch.randn(batch, dim, generator=g, dtype=torch.float64) * magnitude
@@ -197,7 +179,7 @@ def test_norm_free_heads_are_invariant_to_embedding_and_prototype_scale(
 ) -> None:
     """ArcFace, CosFace and CurricularFace (eval) see only directions; AdaFace and MagFace read the norm."""
     g = torch.Generator().manual_seed(seed)
-    head = build_margin_head(name, 5, 4).double().eval()
+    head = build_head(name, 5, 4).double().eval()
     e = torch.randn(3, 5, generator=g, dtype=torch.float64)
     y = torch.randint(0, 4, (3,), generator=g)
     out = head(e, y)
@@ -251,7 +233,7 @@ def test_magface_margin_grows_with_the_norm(seed: int) -> None:
     assert math.isfinite(targets[-1])
 
 
-@pytest.mark.parametrize("name", MARGIN_HEAD_NAMES)
+@pytest.mark.parametrize("name", HEAD_NAMES)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_embeddings_give_float32_outputs(name: str, dtype: torch.dtype) -> None:
     head = _head(name, 8, 9).eval()

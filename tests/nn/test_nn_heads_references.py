@@ -24,96 +24,18 @@ from recognizability.functional.margin_heads import (
 )
 from recognizability.nn import AdaFace, CosFace, CurricularFace, MagFace
 
-Rows = list[list[float]]
-
-
-def _clip(x: float, low: float, high: float) -> float:
-    return min(max(x, low), high)
-
-
-def reference_cross_entropy(logits: Rows, labels: list[int]) -> float:
-    total = 0.0
-    for row, y in zip(logits, labels, strict=True):
-        top = max(row)
-        total += -(row[y] - top - math.log(sum(math.exp(v - top) for v in row)))
-    return total / len(labels)
-
-
-def reference_cosface(cos: Rows, labels: list[int], s: float, m: float) -> Rows:
-    """CosFace: s (cos theta_y - m) at the label, s cos theta_j elsewhere."""
-    return [
-        [s * (c - m if j == y else c) for j, c in enumerate(row)] for row, y in zip(cos, labels, strict=True)
-    ]
-
-
-def reference_adaface(
-    cos: Rows, norms: list[float], labels: list[int], mean: float, std: float, s: float, m: float, h: float
-) -> Rows:
-    """AdaFace margins g_angle, g_add; head.py's eps = 1e-3 clamps (cosine, angle), norm clip [0.001, 100]."""
-    eps, out = 1e-3, []
-    for row, n, y in zip(cos, norms, labels, strict=True):
-        norm_hat = _clip(h * (_clip(n, 0.001, 100.0) - mean) / (std + eps), -1.0, 1.0)
-        g_angle, g_add = -m * norm_hat, m * norm_hat + m
-        new_row = []
-        for j, c in enumerate(row):
-            theta = math.acos(_clip(c, -1 + eps, 1 - eps))
-            if j == y:
-                new_row.append(s * (math.cos(_clip(theta + g_angle, eps, math.pi - eps)) - g_add))
-            else:
-                new_row.append(s * math.cos(_clip(theta, eps, math.pi - eps)))
-        out.append(new_row)
-    return out
-
-
-def reference_adaface_statistics(
-    norms: list[float], mean: float, std: float, alpha: float
-) -> tuple[float, float]:
-    """EMA of the batch mean and unbiased std of the clipped norms (AdaFace)."""
-    clipped = [_clip(n, 0.001, 100.0) for n in norms]
-    batch_mean = sum(clipped) / len(clipped)
-    batch_std = math.sqrt(sum((x - batch_mean) ** 2 for x in clipped) / (len(clipped) - 1))
-    return alpha * batch_mean + (1 - alpha) * mean, alpha * batch_std + (1 - alpha) * std
-
-
-def reference_curricularface(cos: Rows, labels: list[int], t: float, s: float, m: float) -> Rows:
-    """CurricularFace: target cos(theta_y + m) (ArcFace fallback past pi); a negative with
-    cos theta_j > cos(theta_y + m) becomes cos theta_j (t + cos theta_j)."""
-    out = []
-    for row, y in zip(cos, labels, strict=True):
-        theta_y = math.acos(_clip(row[y], -1.0, 1.0))
-        with_margin = math.cos(theta_y + m)
-        new_row = []
-        for j, c in enumerate(row):
-            if j == y:
-                value = with_margin if theta_y + m < math.pi else c - m * math.sin(m)
-            else:
-                value = c * (t + c) if c > with_margin else c
-            new_row.append(s * value)
-        out.append(new_row)
-    return out
-
-
-def reference_magface(
-    cos: Rows, norms: list[float], labels: list[int], s: float, l_a: float, u_a: float, l_m: float, u_m: float
-) -> Rows:
-    """MagFace loss, m(a) linear on [l_a, u_a]; easy margin (plain cos theta_y where cos theta_y <= 0)."""
-    out = []
-    for row, n, y in zip(cos, norms, labels, strict=True):
-        a = _clip(n, l_a, u_a)
-        margin = (u_m - l_m) / (u_a - l_a) * (a - l_a) + l_m
-        new_row = []
-        for j, c in enumerate(row):
-            if j == y and c > 0:
-                c = math.cos(math.acos(_clip(c, -1.0, 1.0)) + margin)
-            new_row.append(s * c)
-        out.append(new_row)
-    return out
-
-
-def reference_magface_g(norms: list[float], l_a: float, u_a: float) -> float:
-    """MagFace regulariser g(a) = a / u_a^2 + 1 / a, averaged over the batch on clipped norms."""
-    clipped = [_clip(n, l_a, u_a) for n in norms]
-    return sum(a / u_a**2 + 1 / a for a in clipped) / len(clipped)
+from .margin_references import (
+    Rows,
+    cos_rows,
+    norms_of,
+    reference_adaface,
+    reference_adaface_statistics,
+    reference_cosface,
+    reference_cross_entropy,
+    reference_curricularface,
+    reference_magface,
+    reference_magface_g,
+)
 
 
 def _rows(t: torch.Tensor) -> Rows:
@@ -226,28 +148,13 @@ def _embeddings(seed: int, b: int = 6, d: int = 5) -> tuple[torch.Tensor, torch.
     return e, torch.randint(0, 4, (b,), generator=g)
 
 
-def _norms(e: torch.Tensor) -> list[float]:
-    return [math.sqrt(sum(float(v) ** 2 for v in row)) for row in e]
-
-
-def _cos_rows(e: torch.Tensor, w: torch.Tensor) -> Rows:
-    out = []
-    for v in e.tolist():
-        row = []
-        for p in w.tolist():
-            dot = sum(a * b for a, b in zip(v, p, strict=True))
-            row.append(dot / (math.sqrt(sum(a * a for a in v)) * math.sqrt(sum(b * b for b in p))))
-        out.append(row)
-    return out
-
-
 def test_cosface_module_equals_function_and_reference() -> None:
     e, y = _embeddings(5)
     head = CosFace(5, 4, scale=16.0, margin=0.2).double()
     out = head(e, y)
     torch.testing.assert_close(out.logits, cosface_logits(cosine_logits(e, head.weight), y, 16.0, 0.2))
     want = reference_cross_entropy(
-        reference_cosface(_cos_rows(e, head.weight.detach()), y.tolist(), 16.0, 0.2), y.tolist()
+        reference_cosface(cos_rows(e, head.weight.detach()), y.tolist(), 16.0, 0.2), y.tolist()
     )
     assert math.isclose(out.loss.item(), want, rel_tol=1e-10)
 
@@ -255,7 +162,7 @@ def test_cosface_module_equals_function_and_reference() -> None:
 def test_adaface_module_equals_function_and_reference() -> None:
     e, y = _embeddings(6)
     head = AdaFace(5, 4, scale=32.0).double()
-    norms = _norms(e)
+    norms = norms_of(e)
     mean, std = reference_adaface_statistics(norms, 20.0, 100.0, 0.01)
     out = head(e, y)  # training mode: statistics folded in first, then used
     assert math.isclose(float(head.batch_mean), mean, rel_tol=1e-10)
@@ -263,9 +170,7 @@ def test_adaface_module_equals_function_and_reference() -> None:
     cosine = cosine_logits(e, head.weight)
     want_logits = adaface_logits(cosine, e.norm(dim=1), y, head.batch_mean, head.batch_std, scale=32.0)
     torch.testing.assert_close(out.logits, want_logits)
-    ref = reference_adaface(
-        _cos_rows(e, head.weight.detach()), norms, y.tolist(), mean, std, 32.0, 0.4, 0.333
-    )
+    ref = reference_adaface(cos_rows(e, head.weight.detach()), norms, y.tolist(), mean, std, 32.0, 0.4, 0.333)
     assert math.isclose(out.loss.item(), reference_cross_entropy(ref, y.tolist()), rel_tol=1e-10)
 
 
@@ -274,7 +179,7 @@ def test_curricularface_module_equals_function_and_reference() -> None:
     head = CurricularFace(5, 4, scale=16.0).double()
     with torch.no_grad():
         head.t.fill_(0.4)
-    cos = _cos_rows(e, head.weight.detach())
+    cos = cos_rows(e, head.weight.detach())
     t = 0.01 * sum(row[label] for row, label in zip(cos, y.tolist(), strict=True)) / len(cos) + 0.99 * 0.4
     out = head(e, y)
     assert math.isclose(float(head.t), t, rel_tol=1e-10)
@@ -294,9 +199,9 @@ def test_magface_module_equals_function_and_reference() -> None:
     torch.testing.assert_close(out.logits, magface_logits(cosine, norms, y))
     torch.testing.assert_close(out.loss, F.cross_entropy(out.logits, y) + 20.0 * magface_regularizer(norms))
     ref = reference_magface(
-        _cos_rows(e, head.weight.detach()), _norms(e), y.tolist(), 64.0, 10.0, 110.0, 0.45, 0.8
+        cos_rows(e, head.weight.detach()), norms_of(e), y.tolist(), 64.0, 10.0, 110.0, 0.45, 0.8
     )
-    want = reference_cross_entropy(ref, y.tolist()) + 20.0 * reference_magface_g(_norms(e), 10.0, 110.0)
+    want = reference_cross_entropy(ref, y.tolist()) + 20.0 * reference_magface_g(norms_of(e), 10.0, 110.0)
     assert math.isclose(out.loss.item(), want, rel_tol=1e-10)
 
 

@@ -1,5 +1,6 @@
-"""ShardedArcFace on 2 and 3 gloo processes equals the single-process dense ArcFace + index on the same data:
-loss, index parts, gradients of the embeddings and of every prototype; class sampling; shard checkpoints."""
+"""Every margin head sharded on 2 and 3 gloo processes (17 classes: uneven shards) equals it dense on one
+process on the same data: loss, index parts, the index, gradients of the embeddings and of every prototype,
+and the running statistics after a step; class sampling and shard checkpoints of ShardedArcFace."""
 
 from __future__ import annotations
 
@@ -17,27 +18,33 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from recognizability.functional import recognizability_index, recognizability_index_from_parts
-from recognizability.nn import ArcFace
+from recognizability.nn import ShardedMarginHead
 from recognizability.nn.sharded import ShardedArcFace, class_shard
 
-BATCH, CLASSES, DIM, SCALE, MARGIN = 4, 17, 6, 16.0, 0.5  # 17 classes: uneven shards for 2 and 3 processes
+from .margin_cases import CASES, HEAD_NAMES, build, statistics
+
+BATCH, CLASSES, DIM = 4, 17, 6  # 17 classes: uneven shards for 2 and 3 processes
+SCALE, MARGIN = CASES["arcface"]["scale"], CASES["arcface"]["margin"]
 
 
 def _dense(
-    embeddings: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor, ui_cosine: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Single-process dense ArcFace on the whole batch: loss, the two parts (gather and masked max), the
-    index from the whole cosine matrix, and the head's weight (for its gradient)."""
-    head = ArcFace(embeddings.shape[1], weight.shape[0], scale=SCALE, margin=MARGIN).to(weight.dtype)
-    with torch.no_grad():
-        head.weight.copy_(weight)
+    embeddings: torch.Tensor,
+    weight: torch.Tensor,
+    labels: torch.Tensor,
+    ui_cosine: torch.Tensor,
+    name: str = "arcface",
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.nn.Module]:
+    """Single-process dense head ``name`` on the whole batch (one training step): loss, the two parts (gather
+    and masked max), the index from the whole cosine matrix, and the head (its weight's gradient, its
+    statistics)."""
+    head = build(name, weight)  # arcface: SCALE and MARGIN
     out = head(embeddings, labels)
     cosine = out.cosine
     assert cosine is not None
     positive = cosine.gather(1, labels.unsqueeze(1)).squeeze(1)
     nearest = cosine.masked_fill(F.one_hot(labels, weight.shape[0]).bool(), -math.inf).max(dim=1).values
     index = recognizability_index(cosine.detach(), labels, ui_cosine)
-    return out.loss, positive, nearest, index, head.weight
+    return out.loss, positive, nearest, index, head
 
 
 def _data(world: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
@@ -60,8 +67,8 @@ def _max_difference(got: torch.Tensor, want: torch.Tensor) -> float:
     return float(((got - want).abs() / want.abs().clamp(min=1.0)).max())
 
 
-def _compare(group: dist.ProcessGroup, dtype: torch.dtype) -> dict[str, float]:
-    """Dense single process vs sharded, both driven through a linear backbone wrapped in DDP.
+def _compare(group: dist.ProcessGroup, dtype: torch.dtype, name: str) -> dict[str, float]:
+    """Dense single process vs sharded head ``name``, both driven through a linear backbone wrapped in DDP.
 
     Per process the objective is ``L_cls + sum_own (a sin(cos_y) + b exp(cos_nn))``; DDP averages it over
     the processes, so the single-process objective is ``L_cls + (1/W) sum_all (...)``.
@@ -75,7 +82,8 @@ def _compare(group: dist.ProcessGroup, dtype: torch.dtype) -> dict[str, float]:
     with torch.no_grad():
         backbone.weight.copy_(data["backbone"])
     embeddings = backbone(data["x"])
-    loss, positive, nearest, index, dense_weight = _dense(embeddings, data["weight"], labels, data["ui"])
+    loss, positive, nearest, index, dense = _dense(embeddings, data["weight"], labels, data["ui"], name)
+    dense_weight = dense.weight
     extra = (data["a"] * positive.sin() + data["b"] * nearest.exp()).sum() / world
     (loss + extra).backward()
 
@@ -84,8 +92,8 @@ def _compare(group: dist.ProcessGroup, dtype: torch.dtype) -> dict[str, float]:
     )
     with torch.no_grad():
         ddp_backbone.module.weight.copy_(data["backbone"])
-    head = ShardedArcFace(DIM, CLASSES, SCALE, MARGIN, process_group=group, chunk_size=3).to(dtype)
-    head.load_full_weight(data["weight"])
+    head = build(name, data["weight"], parallel="sharded", process_group=group, chunk_size=3)
+    assert isinstance(head, ShardedMarginHead) and head.world_size == world
     own_embeddings = ddp_backbone(data["x"][rows])
     own_embeddings.retain_grad()
     out = head(own_embeddings, labels[rows])
@@ -99,7 +107,7 @@ def _compare(group: dist.ProcessGroup, dtype: torch.dtype) -> dict[str, float]:
     start, end = head.class_start, head.class_end
     # the embeddings' gradient for one process's rows: recompute the dense one for them
     dense_embeddings = backbone(data["x"]).detach().requires_grad_()
-    d_loss, d_pos, d_near, _, _ = _dense(dense_embeddings, data["weight"], labels, data["ui"])
+    d_loss, d_pos, d_near, _, _ = _dense(dense_embeddings, data["weight"], labels, data["ui"], name)
     (d_loss + (data["a"] * d_pos.sin() + data["b"] * d_near.exp()).sum() / world).backward()
     assert dense_embeddings.grad is not None and dense_weight.grad is not None
     return {
@@ -113,6 +121,10 @@ def _compare(group: dist.ProcessGroup, dtype: torch.dtype) -> dict[str, float]:
         # W times the single-process gradient reaches each process's embeddings (see the class docstring)
         "embedding_gradient": _max_difference(own_embeddings.grad / world, dense_embeddings.grad[rows]),
         "backbone_gradient_after_ddp": _max_difference(ddp_backbone.module.weight.grad, backbone.weight.grad),
+        **{
+            f"statistic {key}": _max_difference(value, statistics(dense)[key])
+            for key, value in statistics(head).items()
+        },
     }
 
 
@@ -215,8 +227,11 @@ def _worker(rank: int, store: str, out_dir: str) -> None:
         for name, group in (("3 processes", dist.group.WORLD), ("2 processes", pair)):
             if rank in dist.get_process_group_ranks(group):
                 figures[name] = {
-                    "float64": _compare(group, torch.float64),
-                    "float32": _compare(group, torch.float32),
+                    **{
+                        f"{head} {dtype}": _compare(group, getattr(torch, dtype), head)
+                        for head in HEAD_NAMES
+                        for dtype in ("float64", "float32")
+                    },
                     "sampling_and_checkpoints": _sampling_and_checkpoints(group),
                 }
         with pytest.raises(ValueError, match=r"same batch size on every process"):
@@ -238,9 +253,11 @@ def test_sharded_equals_single_process_dense_on_2_and_3_processes(tmp_path: Path
         figures = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert sorted(figures) == (["2 processes", "3 processes"] if rank < 2 else ["3 processes"])
         for world, checks in figures.items():
+            assert len(checks) == 2 * len(HEAD_NAMES) + 1
             for check, differences in checks.items():
+                assert len(differences) >= 6, check
                 for name, difference in differences.items():
-                    assert difference < bounds[check], (world, rank, check, name, difference)
+                    assert difference < bounds[check.split()[-1]], (world, rank, check, name, difference)
 
 
 def test_single_process_without_a_group_is_the_whole_head() -> None:
