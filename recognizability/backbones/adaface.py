@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .._validation import check_bool, check_positive_int
+from .._validation import check_bool, check_float_in_range, check_positive_int
 from ..functional._autocast import float32_region
-from .base import FaceBackbone, _check_dropout, _check_stage_depths
+from ._checks import check_stage_depths
+from .base import FaceBackbone
 
 __all__ = ["AdaFaceIR", "adaface_ir50", "adaface_ir101"]
 
@@ -92,8 +93,8 @@ class AdaFaceIR(FaceBackbone):
         head_in_float32: bool = True,
     ) -> None:
         super().__init__()
-        layers = _check_stage_depths(layers)
-        dropout = _check_dropout(dropout)
+        layers = check_stage_depths(layers)
+        dropout = check_float_in_range(dropout, "dropout", 0, 1, high_closed=False)
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.input_size = (112, 112)
         self.feature_shape = (512, 7, 7)

@@ -23,11 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import (
-    ArgumentTypeError,
-    check_float_in_range,
-    check_positive_int,
     check_same_device,
-    check_size_pair,
     check_tensor,
 )
 from .freeze import training_batchnorm_layers
@@ -213,34 +209,3 @@ class FaceBackbone(nn.Module):
         """Images (B, 3, H, W) -> ``BackboneOutput(embedding, feature_map)`` in one pass."""
         feature_map = self.forward_features(images)
         return BackboneOutput(self.forward_head(feature_map), feature_map)
-
-
-def _check_input_size(input_size: object) -> tuple[int, int]:
-    """The ``input_size`` of a backbone constructor: an int (a square) or a pair (H, W) of positive ints."""
-    return check_size_pair(input_size, "input_size")
-
-
-def _check_dropout(dropout: object) -> float:
-    """The dropout probability of a backbone constructor, in [0, 1) (the package's range check)."""
-    return check_float_in_range(dropout, "dropout", 0, 1, high_closed=False)
-
-
-def _check_stage_depths(layers: object) -> tuple[int, int, int, int]:
-    """Validate the number of residual units in each of the four stages of an IResNet / AdaFace IR.
-
-    Raises:
-        ArgumentTypeError: ``layers`` is not a tuple or list, or holds something other than ints.
-        ValueError: not four entries, or an entry < 1.
-    """
-    message = f"expected layers to be four positive ints, got {layers!r}"
-    if not isinstance(layers, (tuple, list)):
-        raise ArgumentTypeError(message)
-    if len(layers) != 4:
-        raise ValueError(message)
-    try:
-        depths = tuple(check_positive_int(depth, "layers") for depth in layers)
-    except ArgumentTypeError:
-        raise ArgumentTypeError(message) from None
-    except ValueError:
-        raise ValueError(message) from None
-    return (depths[0], depths[1], depths[2], depths[3])

@@ -26,9 +26,9 @@ from typing import cast
 
 from torch import Tensor, nn
 
-from .._validation import check_bool, check_positive_int
+from .._validation import check_bool, check_float_in_range, check_positive_int
 from ..functional._autocast import float32_region
-from .base import FaceBackbone, _check_dropout
+from .base import FaceBackbone
 
 __all__ = ["MobileFaceNet", "mobilefacenet"]
 
@@ -125,7 +125,7 @@ class MobileFaceNet(FaceBackbone):
 
     def __init__(self, dropout: float = 0.0, embedding_dim: int = 512, head_in_float32: bool = True) -> None:
         super().__init__()
-        dropout = _check_dropout(dropout)
+        dropout = check_float_in_range(dropout, "dropout", 0, 1, high_closed=False)
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.input_size = (112, 112)
         self.feature_shape = (512, 7, 7)

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from .._validation import check_size_pair
 from .adaface import adaface_ir50, adaface_ir101
-from .base import FaceBackbone, _check_input_size
+from .base import FaceBackbone
 from .iresnet import iresnet18, iresnet34, iresnet50, iresnet100
 from .loading import CheckpointError, load_pretrained
 from .mobilefacenet import mobilefacenet
@@ -170,7 +171,7 @@ def create_backbone(name: str, *, pretrained: str | None = None, **kwargs: Any) 
     """
     key = canonical_backbone_name(name)
     if "input_size" in kwargs:
-        kwargs = {**kwargs, "input_size": _check_input_size(kwargs["input_size"])}
+        kwargs = {**kwargs, "input_size": check_size_pair(kwargs["input_size"], "input_size")}
     weights = None
     if pretrained is not None:
         if not isinstance(pretrained, str):

@@ -23,8 +23,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_positive_int
-from .base import FaceBackbone, _check_dropout, _check_input_size
+from .._validation import check_float_in_range, check_positive_int, check_size_pair
+from .base import FaceBackbone
 from .iresnet import IBasicBlock
 
 __all__ = ["SmallVLRNet", "small_vlr_net"]
@@ -50,7 +50,7 @@ class SmallVLRNet(FaceBackbone):
         embedding_dim: int = 512,
     ) -> None:
         super().__init__()
-        size = _check_input_size(input_size)
+        size = check_size_pair(input_size, "input_size")
         if size[0] % 8 or size[1] % 8:
             raise ValueError(
                 f"expected input_size to be two positive ints divisible by 8, got {input_size!r}"
@@ -58,7 +58,7 @@ class SmallVLRNet(FaceBackbone):
         width = check_positive_int(width, "width")
         if width % 2:
             raise ValueError(f"expected width to be an even positive int, got {width!r}")
-        dropout = _check_dropout(dropout)
+        dropout = check_float_in_range(dropout, "dropout", 0, 1, high_closed=False)
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.input_size = size
         self.feature_shape = (2 * width, self.input_size[0] // 8, self.input_size[1] // 8)

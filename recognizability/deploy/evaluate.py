@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-import recognizability
+from recognizability._version import __version__
 from recognizability import metrics as M
 from recognizability._figures import pyplot
 from recognizability.data._images import list_image_files
@@ -156,7 +156,7 @@ def synthetic_calibration_set(
     folder = Path(cache) if cache is not None else cache_dir()
     sizes = dataclasses.asdict(synthetic.sizes_for("tinyface", "small", **SYNTHETIC_CALIBRATION_SIZES))
     digest = hashlib.sha256(repr(sorted(sizes.items())).encode()).hexdigest()[:10]
-    root = folder / "calibration" / f"tinyface-seed{seed}-v{recognizability.__version__}-{digest}"
+    root = folder / "calibration" / f"tinyface-seed{seed}-v{__version__}-{digest}"
     if not (root / "SYNTHETIC.txt").is_file():
         root.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))

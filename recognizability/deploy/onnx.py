@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-import recognizability
+from recognizability._version import __version__
 from recognizability._files import write_atomically
 
 from .calibration import QualityCalibration
@@ -107,7 +107,7 @@ def export_onnx(
     proto = program.model_proto
     metadata = {
         "preprocessing": json.dumps(model.preprocessing.to_dict(), sort_keys=True),
-        "version": recognizability.__version__,
+        "version": __version__,
         "outputs": "embedding: float32 (B, D) backbone embedding v; xi_hat: float32 (B,) learned "
         "recognizability index (raw quality; higher = more recognisable)",
     }
@@ -117,7 +117,7 @@ def export_onnx(
         entry = proto.metadata_props.add()
         entry.key, entry.value = _PREFIX + key, value
     proto.producer_name = "recognizability"
-    proto.producer_version = recognizability.__version__
+    proto.producer_version = __version__
     onnx.checker.check_model(proto)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = proto.SerializeToString()

@@ -20,24 +20,16 @@ from torch import Tensor
 from .._deprecation import deprecated_aliases
 from .._validation import check_bool
 from ._checks import Report, check_choice, check_features, check_labels, check_positive_int, check_rates
-from .identification import (
-    _DEFAULT_MAX_ELEMENTS,
-    _check_finite_scores,
-    _mate_statistics,
-    _normalized,
-    _score_dtype,
-    identity_templates,
-)
-from .verification import _threshold_at_rate
+from ._ranking import DEFAULT_MAX_ELEMENTS as _DEFAULT_MAX_ELEMENTS
+from ._ranking import OPEN_SET_CONVENTION as _OPEN_SET_CONVENTION
+from ._ranking import check_finite_scores as _check_finite_scores
+from ._ranking import mate_statistics as _mate_statistics
+from ._ranking import normalized as _normalized
+from ._ranking import score_dtype as _score_dtype
+from ._ranking import threshold_at_rate as _threshold_at_rate
+from .identification import identity_templates
 
 __all__ = ["OpenSetResult", "tpir_at_fpir", "unmated_top_scores"]
-
-_OPEN_SET_CONVENTION = (
-    "NIST: cosine scores of L2-normalised features; FPIR(t) = share of unmated searches with top score >= t; "
-    "TPIR(t, r) = share of mated searches with mate rank < r and best mate score >= t (rank = #non-mate "
-    "candidates >= best mate score); threshold = smallest unmated top score with realised FPIR <= target; "
-    "AUC = trapezoid of the TPIR-FPIR curve over FPIR in [0, 1]"
-)
 
 
 @dataclass(frozen=True)

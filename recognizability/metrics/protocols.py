@@ -14,8 +14,11 @@ from torch import Tensor
 from .._validation import check_bool
 from ..functional.geometry import degenerate_tolerance, l2_normalize, vector_norm_at_any_scale
 from ._checks import Report, check_choice, check_features, check_labels
-from .identification import _CLOSED_SET_CONVENTION, _DEFAULT_MAX_ELEMENTS, cmc
-from .open_set import _OPEN_SET_CONVENTION, tpir_at_fpir
+from ._ranking import CLOSED_SET_CONVENTION as _CLOSED_SET_CONVENTION
+from ._ranking import DEFAULT_MAX_ELEMENTS as _DEFAULT_MAX_ELEMENTS
+from ._ranking import OPEN_SET_CONVENTION as _OPEN_SET_CONVENTION
+from .identification import cmc
+from .open_set import tpir_at_fpir
 from .verification import survface_grid_verification
 
 __all__ = [

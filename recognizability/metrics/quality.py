@@ -43,7 +43,7 @@ from ._checks import (
     check_mask,
     check_scores,
 )
-from .verification import _threshold_at_rate
+from ._ranking import threshold_at_rate as _threshold_at_rate
 
 __all__ = [
     "ERCResult",

@@ -17,6 +17,7 @@ from torch import Tensor
 from .._deprecation import deprecated_aliases
 from .._validation import check_positive_int
 from ._checks import Report, check_mask, check_rates, check_scores
+from ._ranking import threshold_at_rate as _threshold_at_rate
 
 __all__ = [
     "EERResult",
@@ -122,46 +123,6 @@ def area_under_roc(
 ) -> float:
     """Area under the ROC (trapezoid; a tie between a genuine and an impostor score counts 1/2)."""
     return roc_curve(genuine_scores, impostor_scores).auc
-
-
-def _threshold_at_rate(negative_scores: Tensor, rates: Tensor) -> tuple[Tensor, Tensor]:
-    """Library threshold rule: smallest negative score ``t`` with ``#(negative >= t) / N <= rate``.
-
-    Used for TAR@FAR (negatives = impostor scores), FPIR (negatives = top scores of non-mated searches) and
-    the ERC. When no negative score qualifies, ``t`` is the next float above the highest negative (realised
-    rate 0).
-
-    Args:
-        negative_scores: (N,) finite scores, N >= 1.
-        rates: (R,) float64 targets in [0, 1].
-
-    Returns:
-        thresholds (R,) in the scores' dtype, realised rates (R,) float64.
-    """
-    n = negative_scores.numel()
-    ascending = torch.sort(negative_scores).values
-    thresholds = []
-    realised = []
-    for rate in rates.tolist():
-        allowed = math.floor(rate * n)  # largest count c with c / n <= rate (fixed up for float rounding)
-        while allowed + 1 <= n and (allowed + 1) / n <= rate:
-            allowed += 1
-        while allowed > 0 and allowed / n > rate:
-            allowed -= 1
-        if allowed >= n:
-            thresholds.append(ascending[0])
-            realised.append(1.0)
-            continue
-        # the (allowed+1)-th highest score must be rejected: t = smallest score strictly above it
-        excluded = ascending[n - 1 - allowed]
-        index = int(torch.searchsorted(ascending, excluded.reshape(1), right=True))
-        if index < n:
-            thresholds.append(ascending[index])
-            realised.append((n - index) / n)
-        else:
-            thresholds.append(torch.nextafter(excluded, excluded.new_tensor(math.inf)))
-            realised.append(0.0)
-    return torch.stack(thresholds), torch.tensor(realised, dtype=torch.float64)
 
 
 def tar_at_far(

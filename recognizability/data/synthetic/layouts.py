@@ -25,7 +25,7 @@ import numpy as np
 import scipy.io
 from numpy.typing import NDArray
 
-from ... import __version__
+from ..._version import __version__
 from ..metadata import METADATA_FILENAME, SYNTHETIC_MARKER
 from .degrade import HARD_THRESHOLD, DegradationParameters, degrade_images, sample_degradation, severity
 from .identities import (

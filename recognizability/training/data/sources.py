@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-import recognizability
+from recognizability._version import __version__
 from recognizability.data import ImageFolder
 from recognizability.data import synthetic as S
 from recognizability.data.metadata import is_synthetic_tree
@@ -90,7 +90,7 @@ def _generate_cached(
     """
     resolved = dataclasses.asdict(S.sizes_for(layout, scale, **sizes))
     digest = hashlib.sha256(repr(sorted(resolved.items())).encode()).hexdigest()[:10]
-    target = cache / "synthetic" / f"{layout}-seed{seed}-v{recognizability.__version__}-{digest}"
+    target = cache / "synthetic" / f"{layout}-seed{seed}-v{__version__}-{digest}"
     if is_synthetic_tree(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
