@@ -12,13 +12,17 @@ subpackages imported on demand:
 - :mod:`recognizability.training`: what the reference training scripts share.
 """
 
+from collections import ChainMap
+
 from . import functional, nn
+from ._deprecation import deprecated_aliases
+from ._version import __version__
 from ._validation import set_value_checks, value_checks, value_checks_enabled
 from .nn import (
-    MARGIN_HEAD_NAMES,
     AdaFace,
     ArcFace,
     ChunkedArcFace,
+    ChunkedMarginHead,
     CosFace,
     CurricularFace,
     IndexDiversionLoss,
@@ -30,18 +34,19 @@ from .nn import (
     RecognizabilityLoss,
     RecognizabilityLossOutput,
     ShardedArcFace,
+    ShardedMarginHead,
     UICenter,
-    build_margin_head,
+    available_heads,
+    build_head,
+    register_head,
 )
-from .nn.head_output import deprecated_attribute
 
-__version__ = "0.1.0"
 
 __all__ = [
-    "MARGIN_HEAD_NAMES",
     "AdaFace",
     "ArcFace",
     "ChunkedArcFace",
+    "ChunkedMarginHead",
     "CosFace",
     "CurricularFace",
     "IndexDiversionLoss",
@@ -53,16 +58,32 @@ __all__ = [
     "RecognizabilityLoss",
     "RecognizabilityLossOutput",
     "ShardedArcFace",
+    "ShardedMarginHead",
     "UICenter",
     "__version__",
-    "build_margin_head",
+    "available_heads",
+    "build_head",
     "functional",
     "nn",
+    "register_head",
     "set_value_checks",
     "value_checks",
     "value_checks_enabled",
 ]
 
 
-def __getattr__(name: str) -> object:
-    return deprecated_attribute(__name__, name)
+__getattr__ = deprecated_aliases(
+    __name__,
+    {
+        "ArcFaceOutput": "MarginHeadOutput",
+        "MARGIN_HEAD_NAMES": "MARGIN_HEAD_NAMES",
+        "build_margin_head": "build_margin_head",
+    },
+    ChainMap(vars(nn.head_output), vars(nn.head_registry)),
+    advice={
+        "ArcFaceOutput": "use MarginHeadOutput (recognizability.MarginHeadOutput)",
+        "MARGIN_HEAD_NAMES": "use available_heads() (recognizability.available_heads)",
+        "build_margin_head": "use build_head(name, embedding_dim, num_classes, **options) "
+        "(recognizability.build_head)",
+    },
+)

@@ -28,7 +28,6 @@ import importlib
 import sys
 import warnings
 from collections.abc import Callable, Mapping
-from types import FrameType
 from typing import Any
 
 __all__ = ["deprecated_aliases", "deprecations"]
@@ -53,39 +52,25 @@ def _called_by_from_import() -> bool:
         return False
 
 
-def _asking_module(stacklevel: int) -> str:
-    """The ``__name__`` of the module that asked for the attribute, past the import machinery's own frames
-    (``from package import name`` asks through ``importlib._bootstrap``)."""
-    frame: FrameType | None = sys._getframe(stacklevel)  # counted as warnings.warn counts from its caller
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("importlib"):
-        frame = frame.f_back
-    return "" if frame is None else str(frame.f_globals.get("__name__", ""))
-
-
 def _resolver(
     module_name: str,
     value_of: Mapping[str, Callable[[], Any]],
     instead: Mapping[str, str],
     removed: Mapping[str, str],
     *,
-    quiet_inside_package: bool = False,
     stacklevel: int = 2,
 ) -> Callable[[str], Any]:
     """The module ``__getattr__``: ``value_of[name]()`` with a warning saying ``instead[name]``; a removed
     name's sentence as an AttributeError (ImportError on a from-import)."""
-    package = module_name.partition(".")[0]
 
     def __getattr__(name: str) -> Any:
         if name in value_of:
-            caller = _asking_module(stacklevel)
-            inside = caller == package or caller.startswith(package + ".")
-            if not (quiet_inside_package and inside):
-                warnings.warn(
-                    f"{module_name}.{name} is deprecated and will be removed in the next release; "
-                    f"{instead[name]}",
-                    DeprecationWarning,
-                    stacklevel=stacklevel,
-                )
+            warnings.warn(
+                f"{module_name}.{name} is deprecated and will be removed in the next release; "
+                f"{instead[name]}",
+                DeprecationWarning,
+                stacklevel=stacklevel,
+            )
             return value_of[name]()
         if name in removed:
             message = f"{module_name}.{name} was removed: {removed[name]}"
@@ -132,7 +117,6 @@ def deprecated_aliases(
     *,
     advice: Mapping[str, str] | None = None,
     removed: Mapping[str, str] | None = None,
-    quiet_inside_package: bool = False,
     stacklevel: int = 2,
 ) -> Callable[[str], Any]:
     """A module ``__getattr__`` resolving each old name in ``aliases`` to a value of ``namespace``, with a
@@ -145,8 +129,6 @@ def deprecated_aliases(
         advice: old name -> what to use instead, said in the warning (``"use build_head(...)"``); without it
             the warning says the name is private now, as its new name.
         removed: old name -> what replaces it, in words (as :func:`deprecations`).
-        quiet_inside_package: no warning when a module of the package itself asks (one not yet moved to the
-            replacement); users' code is warned.
         stacklevel: the frame that asked, counted as :func:`warnings.warn` counts (2: the caller of the
             returned ``__getattr__``; one more for each function between them).
 
@@ -157,7 +139,4 @@ def deprecated_aliases(
     said = dict(advice or {})
     instead = {old: said.get(old, f"it is private now, as {new}") for old, new in aliases.items()}
     value_of = {old: (lambda new=new: namespace[new]) for old, new in aliases.items()}
-    return _resolver(
-        module_name, value_of, instead, dict(removed or {}),
-        quiet_inside_package=quiet_inside_package, stacklevel=stacklevel,
-    )  # fmt: skip
+    return _resolver(module_name, value_of, instead, dict(removed or {}), stacklevel=stacklevel)

@@ -84,5 +84,4 @@ __getattr__ = deprecated_aliases(
         "build_margin_head": "use build_head(name, embedding_dim, num_classes, **options) "
         "(recognizability.nn.build_head)",
     },
-    quiet_inside_package=True,
 )

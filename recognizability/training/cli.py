@@ -90,7 +90,7 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
         else:
             kind = {"type": option.kind}
         if option.choices is not None:
-            kind["choices"] = option.choices
+            kind["choices"] = option.choices() if callable(option.choices) else option.choices
         group.add_argument(option.flag, dest=option.path, default=None, help=option.help, **kind)
 
 

@@ -18,7 +18,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from recognizability.deploy import load_trained_model
-from recognizability.nn import ArcFace, ShardedArcFace
+from recognizability.nn import ArcFace, ShardedMarginHead
 from recognizability.training.method.steps import nearest_class
 from recognizability.training.run.checkpoint import read_training_checkpoint
 from tests.helpers.tiny import free_port, load_example, tiny_config, tiny_data, tiny_session
@@ -60,7 +60,7 @@ def _worker(rank: int, port: int, folder: str) -> None:
                 "history": result.history,
                 "head": type(head).__name__,
                 "classes": (getattr(head, "class_start", 0), getattr(head, "class_end", data.num_classes)),
-                "full_weight": head.full_weight() if isinstance(head, ShardedArcFace) else None,
+                "full_weight": head.full_weight() if isinstance(head, ShardedMarginHead) else None,
                 # the validation's nearest prototype over both shards (a collective), on the same embeddings
                 "nearest": nearest_class(
                     torch.randn(50, 32, generator=torch.Generator().manual_seed(3)), head
@@ -133,7 +133,7 @@ def test_a_sharded_head_keeps_disjoint_shards_covering_every_class(
     two_processes: list[dict[str, Any]],
 ) -> None:
     runs = [r["sharded"] for r in two_processes]
-    assert all(run["head"] == ShardedArcFace.__name__ for run in runs)
+    assert all(run["head"] == ShardedMarginHead.__name__ for run in runs)
     classes = 8  # tiny_data
     assert [run["classes"] for run in runs] == [(0, classes // 2), (classes // 2, classes)]
     shards = [run["state"]["head.weight"] for run in runs]
@@ -188,7 +188,7 @@ def test_a_sharded_runs_checkpoint_holds_the_whole_head_and_predicts(
     whole = two_processes[0]["resumed"]["full_weight"]
     torch.testing.assert_close(stored.payload["model"]["head.weight"], whole, rtol=0, atol=0)
     model, settings = load_trained_model(checkpoint)  # one process: a head over every class
-    assert settings.head.parallel == "sharded" and isinstance(model.head, ShardedArcFace)
+    assert settings.head.parallel == "sharded" and isinstance(model.head, ShardedMarginHead)
     assert (model.head.class_start, model.head.class_end) == (0, classes)
     torch.testing.assert_close(model.head.weight.detach(), whole, rtol=0, atol=0)
     for key, value in two_processes[0]["resumed"]["state"].items():
@@ -256,7 +256,7 @@ def test_a_sharded_run_of_two_processes_resumes_in_one(
     assert result.history[:2] == [dict(row) for row in stored.payload["extra"]["history"]]
     assert math.isfinite(result.history[2]["classification"])
     head = result.model.head
-    assert isinstance(head, ShardedArcFace)
+    assert isinstance(head, ShardedMarginHead)
     assert (head.world_size, head.class_start, head.class_end) == (1, 0, 8)  # every class: the whole head
     again = read_training_checkpoint(runs / "stopped" / "last.pt")
     assert again.epoch == 3 and again.num_classes == 8

@@ -10,13 +10,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from recognizability.nn import MARGIN_HEAD_NAMES as HEAD_NAMES
 from recognizability.nn import (
-    MARGIN_HEADS,
+    AdaFace,
+    ArcFace,
     ChunkedArcFace,
+    ChunkedMarginHead,
     CosFace,
+    CurricularFace,
     MagFace,
     ShardedArcFace,
+    ShardedMarginHead,
+    available_heads,
 )
 from recognizability.training import MethodModules, build_head, build_modules, replicated_modules
 from recognizability.training.config import HeadConfig
@@ -24,6 +28,9 @@ from recognizability.training.method.steps import nearest_class
 from tests.helpers.tiny import load_example, tiny_config, tiny_data, tiny_session
 
 train = load_example("train_tinyface").train
+#: The library's own head classes, by name.
+HEAD_CLASSES = {"arcface": ArcFace, "cosface": CosFace, "adaface": AdaFace, "curricularface": CurricularFace,
+                "magface": MagFace}  # fmt: skip
 
 
 def _config(**changes: object) -> object:
@@ -31,14 +38,14 @@ def _config(**changes: object) -> object:
     return tiny_config(epochs=1, max_steps_per_epoch=2, pretrained=None, freeze_batchnorm=False, **changes)
 
 
-@pytest.mark.parametrize("name", HEAD_NAMES)
+@pytest.mark.parametrize("name", available_heads())
 def test_each_head_trains_through_the_example(name: str, tmp_path: Path) -> None:
     data = tiny_data(tmp_path, n=64)
     config = _config(name=name)
     before = build_head(config.head, 32, data.num_classes)
     result = train(name, config, data, tiny_session())
     head = result.model.head
-    assert type(head) is MARGIN_HEADS[name]
+    assert type(head) is HEAD_CLASSES[name]
     assert type(before) is type(head)
     (row,) = result.history
     assert row["steps"] == 2.0
@@ -72,7 +79,7 @@ def test_changing_the_head_takes_the_new_heads_scale_and_margin() -> None:
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"name": "cosface", "parallel": "chunked"}, "head 'arcface' with parallel='chunked'"),
+        ({"name": "softmax"}, r"head to be one of \['arcface', .*\], got 'softmax'"),
         ({"parallel": "dense"}, "parallel to be one of"),
         ({"scale": 0.0}, "scale"),
         ({"margin": -0.1}, "margin"),
@@ -84,10 +91,10 @@ def test_bad_head_settings_are_refused(changes: dict[str, object], match: str) -
 
 
 def test_a_sharded_head_without_a_process_group_holds_every_class() -> None:
-    # what prediction builds from a sharded run's checkpoint; training refuses it without torchrun
-    # (Session.prepare, tests/training/test_distributed_heads.py)
+    # what the model loader builds from a sharded run's checkpoint; the command line refuses it without
+    # torchrun (tests/training/test_distributed_heads.py)
     head = build_head(HeadConfig(parallel="sharded"), 8, 5)
-    assert isinstance(head, ShardedArcFace)
+    assert isinstance(head, ShardedMarginHead)
     assert (head.world_size, head.class_start, head.class_end) == (1, 0, 5)
 
 
@@ -95,7 +102,8 @@ def test_chunked_head_trains_like_the_dense_head(tmp_path: Path) -> None:
     data = tiny_data(tmp_path, n=64)
     dense = train("dense", _config(), data, tiny_session())
     chunked = train("chunked", _config(parallel="chunked"), data, tiny_session())
-    assert isinstance(chunked.model.head, ChunkedArcFace) and not isinstance(dense.model.head, ChunkedArcFace)
+    assert isinstance(chunked.model.head, ChunkedMarginHead)
+    assert not isinstance(dense.model.head, ChunkedMarginHead)
     for key in ("total", "classification", "regression", "diversion", "attention", "val_accuracy"):
         # float32: the chunked head sums its exponentials in another order than the dense softmax
         assert chunked.history[0][key] == pytest.approx(dense.history[0][key], rel=1e-5, abs=1e-6), key
@@ -138,3 +146,32 @@ def test_only_a_sharded_head_is_kept_out_of_the_gradient_average() -> None:
     assert all(m is not sharded.head for m in kept)
     in_average = {id(p) for m in kept for p in m.parameters()}
     assert in_average == {id(p) for n, p in sharded.named_parameters() if not n.startswith("head.")}
+
+
+def test_every_margin_head_runs_chunked_and_sharded_through_the_config() -> None:
+    for name in available_heads():
+        chunked = build_head(HeadConfig(name=name, parallel="chunked"), 8, 5)
+        sharded = build_head(HeadConfig(name=name, parallel="sharded"), 8, 5)
+        assert isinstance(chunked, ChunkedMarginHead) and isinstance(sharded, ShardedMarginHead)
+        assert type(chunked.margin_component) is type(
+            build_head(HeadConfig(name=name), 8, 5).margin_component
+        )
+
+
+def test_a_head_registered_by_the_user_is_selectable_with_head(tmp_path: Path) -> None:
+    from recognizability.nn import CosFaceMargin, head_registry, register_head
+    from recognizability.training import parse_args
+
+    @register_head("tightcosface")
+    class TightCosFace(CosFaceMargin):
+        def __init__(self, scale: float = 32.0, margin: float = 0.2) -> None:
+            super().__init__(scale, margin)
+
+    try:
+        arguments = parse_args("tinyface", ["--head", "tightcosface", "--head-parallel", "chunked",
+                                            "--out", str(tmp_path)])  # fmt: skip
+        head = build_head(arguments.config.head, 8, 5)
+        assert isinstance(head, ChunkedMarginHead) and isinstance(head.margin_component, TightCosFace)
+        assert list(arguments.runs) == ["tightcosface", "full"]
+    finally:
+        del head_registry._REGISTRY["tightcosface"]

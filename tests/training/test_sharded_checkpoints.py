@@ -19,7 +19,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from recognizability.nn import ArcFace, ShardedArcFace, UICenter
+from recognizability.nn import ArcFace, ShardedArcFace, ShardedMarginHead, UICenter
 from recognizability.nn.sharded import class_shard
 from recognizability.training.run.checkpoint import load_checkpoint, read_training_checkpoint, save_checkpoint
 from recognizability.training.run.distributed import DistributedContext, running_statistics
@@ -72,7 +72,7 @@ def _write(rank: int, store: str, folder: str) -> None:
         data = _data()
         model, optimizer = _model(None)
         head = model["head"]
-        assert isinstance(head, ShardedArcFace) and head.world_size == 2
+        assert isinstance(head, ShardedMarginHead) and head.world_size == 2
         head.load_full_weight(data["weight"])
         rows = slice(rank * BATCH, (rank + 1) * BATCH)
         head(data["embeddings"][rows], data["labels"][rows]).loss.backward()
@@ -107,7 +107,7 @@ def _read(rank: int, store: str, folder: str) -> None:
     try:
         model, optimizer = _model(None)
         head = model["head"]
-        assert isinstance(head, ShardedArcFace)
+        assert isinstance(head, ShardedMarginHead)
         stored = read_training_checkpoint(Path(folder, "last.pt"))
         local = shard_checkpoint(stored, model, optimizer)
         assert stored.payload["model"]["head.weight"].shape == (CLASSES, DIM)  # the original is not changed

@@ -22,7 +22,7 @@ them). ``to_dict``/``from_dict`` round-trip through JSON (checkpoints and report
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict, get_args, get_type_hints
 
@@ -35,10 +35,9 @@ from recognizability._validation import (
 )
 from recognizability.backbones import canonical_backbone_name
 from recognizability.functional import DEFAULT_TAU
-from recognizability.nn.head_registry import MARGIN_HEAD_NAMES
+from recognizability.nn import PARALLEL_MODES, available_heads
 
 __all__ = [
-    "HEAD_NAMES",
     "HEAD_PARALLEL",
     "LOSS_TERMS",
     "RUN_MODES",
@@ -109,14 +108,16 @@ RunMode = Literal["paper", "demo"]
 #: ArcFace-only baseline it is compared with.
 RUN_MODES: tuple[str, ...] = get_args(RunMode)
 
-#: The margin heads of ``--head`` (:data:`recognizability.nn.MARGIN_HEAD_NAMES`); "arcface" is the paper's.
-HEAD_NAMES: tuple[str, ...] = MARGIN_HEAD_NAMES
-#: How the head holds its prototypes (``--head-parallel``): dense, chunked on one device, class-sharded.
-HEAD_PARALLEL: tuple[str, ...] = ("none", "chunked", "sharded")
+#: How the head holds its prototypes (``--head-parallel``): dense, chunked on one device, class-sharded
+#: (:data:`recognizability.nn.PARALLEL_MODES`).
+HEAD_PARALLEL: tuple[str, ...] = PARALLEL_MODES
 
 
-def _option(flag: str, help: str, choices: tuple[str, ...] | None = None) -> Any:
-    """Field metadata that makes a field a command-line option ``flag`` with ``help`` (and ``choices``)."""
+def _option(
+    flag: str, help: str, choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None
+) -> Any:
+    """Field metadata that makes a field a command-line option ``flag`` with ``help`` (and ``choices``: a
+    tuple, or a function giving them when the parser is built, e.g. the heads registered by then)."""
     return {"option": flag, "help": help, "choices": choices}
 
 
@@ -228,20 +229,21 @@ class HeadConfig:
     in the same call: a head's s and m belong to it.
 
     Attributes:
-        name: a head of :func:`~recognizability.training.build_head` (:data:`HEAD_NAMES`).
+        name: a head of the one head registry (:func:`recognizability.nn.available_heads`; a head registered
+            with :func:`recognizability.nn.register_head` is selectable with ``--head`` too).
         scale: ``s`` (None: the head's default).
         margin: ``m`` (None: the head's default); radians for ArcFace and CurricularFace, a cosine offset for
             CosFace, the base margin of AdaFace.
         parallel: how the prototypes ``W`` (C, D) are held (:data:`HEAD_PARALLEL`): "none" (the dense head),
-            "chunked" (:class:`~recognizability.nn.ChunkedArcFace`: one device, never a (B, C) tensor) or
-            "sharded" (:class:`~recognizability.nn.ShardedArcFace`: classes split over the torchrun
-            processes). Both are ArcFace only (docs/scale.md).
+            "chunked" (:class:`~recognizability.nn.ChunkedMarginHead`: one device, never a (B, C) tensor) or
+            "sharded" (:class:`~recognizability.nn.ShardedMarginHead`: classes split over the torchrun
+            processes); any head with a margin component, the five of the library included (docs/scale.md).
     """
 
     name: str = field(
         default="arcface",
         metadata=_option(
-            "--head", "margin head of the recognition module (default: arcface, the paper's)", HEAD_NAMES
+            "--head", "margin head of the recognition module (default: arcface, the paper's)", available_heads
         ),
     )
     scale: float | None = field(
@@ -255,7 +257,7 @@ class HeadConfig:
         default="none",
         metadata=_option(
             "--head-parallel",
-            "prototypes: dense, chunked (one device) or sharded (torchrun); arcface only",
+            "prototypes: dense, chunked (one device) or sharded (torchrun)",
             HEAD_PARALLEL,
         ),
     )
@@ -273,11 +275,10 @@ class HeadConfig:
                     f"upper_margin with the feature norm), got margin={self.margin!r}"
                 )
         check_choice(self.parallel, "parallel", HEAD_PARALLEL)
-        if self.parallel != "none" and self.name != "arcface":
-            raise ValueError(
-                f"expected the head 'arcface' with parallel={self.parallel!r} (the chunked and sharded heads "
-                f"are ArcFace), got {self.name!r}"
-            )
+        heads = available_heads(self.parallel)
+        if self.name not in heads:
+            mode = "" if self.parallel == "none" else f" with parallel={self.parallel!r}"
+            raise ValueError(f"expected head to be one of {list(heads)}{mode}, got {self.name!r}")
 
     def options(self) -> HeadOptions:
         """The head's keyword arguments set here (``scale``, ``margin``); the others keep its defaults."""
@@ -442,7 +443,7 @@ class ConfigOption:
     flag: str
     help: str
     kind: type[Any]
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None
 
 
 #: The sections of a :class:`TrainingConfig`, in order, with their types.

@@ -12,7 +12,6 @@ gives Adam the per-module learning rates of Table 5.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -21,91 +20,46 @@ from torch import Tensor, nn
 from recognizability._validation import check_positive_float
 from recognizability.backbones import FaceBackbone, create_backbone, freeze_batchnorm, load_pretrained
 from recognizability.backbones.registry import available_pretrained
-from recognizability.nn import ChunkedArcFace, RecognizabilityLoss, ShardedArcFace, UICenter
-from recognizability.nn.head_registry import MARGIN_HEAD_NAMES, build_margin_head
+from recognizability.nn import RecognizabilityLoss, ShardedMarginHead, UICenter
+from recognizability.nn import build_head as nn_build_head
 
 from ..config import HeadConfig, LearningRates, ModelConfig, OptimConfig, TrainingConfig
 
 __all__ = [
     "MethodModules",
-    "available_heads",
     "build_backbone",
     "build_criterion",
     "build_head",
     "build_modules",
     "embed_and_score",
     "parameter_groups",
-    "register_head",
     "replicated_modules",
     "set_train_mode",
 ]
 
-#: A margin head builder: ``(head config, embedding_dim D, num_classes C) -> module`` whose
-#: ``forward(v (B, D), labels (B,))`` returns the head output ``RecognizabilityLoss`` reads.
-HeadBuilder = Callable[[HeadConfig, int, int], nn.Module]
-
-#: The margin heads :func:`build_head` knows, by ``HeadConfig.name``.
-_HEADS: dict[str, HeadBuilder] = {}
-
-
-def register_head(name: str) -> Callable[[HeadBuilder], HeadBuilder]:
-    """Decorator that registers a margin head builder under ``name`` (one entry per head)."""
-
-    def register(builder: HeadBuilder) -> HeadBuilder:
-        if name in _HEADS:
-            raise ValueError(f"expected a new head name, got {name!r} (already registered)")
-        _HEADS[name] = builder
-        return builder
-
-    return register
-
-
-def _margin_head(name: str) -> HeadBuilder:
-    """Builder of the library's margin head ``name``: its own paper's defaults, with the ``scale`` and
-    ``margin`` set in the config (:meth:`HeadConfig.options`)."""
-
-    def build(config: HeadConfig, embedding_dim: int, num_classes: int) -> nn.Module:
-        return build_margin_head(name, embedding_dim, num_classes, **config.options())
-
-    return build
-
-
-for _name in MARGIN_HEAD_NAMES:
-    register_head(_name)(_margin_head(_name))
-
-
-def available_heads() -> tuple[str, ...]:
-    """The registered margin head names, in registration order."""
-    return tuple(_HEADS)
-
 
 def build_head(config: HeadConfig, embedding_dim: int, num_classes: int) -> nn.Module:
     """The margin head named ``config.name`` (the recognition module of Fig. 2) over ``num_classes``
-    prototypes of dimension ``embedding_dim``.
-
-    ``config.parallel`` "chunked" gives :class:`~recognizability.nn.ChunkedArcFace` (the same outputs as
-    ArcFace without a (B, C) tensor) and "sharded" :class:`~recognizability.nn.ShardedArcFace`, whose
-    process holds only its shard of the classes of the initialised process group of ``torchrun``
-    (:class:`~recognizability.training.Session` joins it, and refuses "sharded" without torchrun); its
-    gradients must not be averaged over the processes (:func:`replicated_modules`). Without a process
-    group (e.g. :func:`~recognizability.deploy.load_trained_model` reading a sharded run's
-    checkpoint, which holds the whole head) it holds every class.
-    """
-    if config.name not in _HEADS:
-        raise ValueError(f"expected head to be one of {sorted(_HEADS)}, got {config.name!r}")
-    if config.parallel == "chunked":
-        return ChunkedArcFace(embedding_dim, num_classes, **config.options())
-    if config.parallel == "sharded":
-        return ShardedArcFace(embedding_dim, num_classes, **config.options())
-    return _HEADS[config.name](config, embedding_dim, num_classes)
+    prototypes of dimension ``embedding_dim``, from the one head registry
+    (:func:`recognizability.nn.build_head`): dense, or with ``config.parallel`` "chunked"
+    (:class:`~recognizability.nn.ChunkedMarginHead`: the same outputs without a (B, C) tensor) or "sharded"
+    (:class:`~recognizability.nn.ShardedMarginHead`, whose process holds only its shard of the classes of the
+    initialised process group of ``torchrun``; its gradients must not be averaged over the processes:
+    :func:`replicated_modules`). Without a process group (e.g.
+    :func:`~recognizability.deploy.load_trained_model` reading a sharded run's checkpoint, which holds the
+    whole head) a sharded head holds every class. ``config.scale`` and ``config.margin`` when set, the head's
+    own paper's values otherwise."""
+    return nn_build_head(
+        config.name, embedding_dim, num_classes, parallel=config.parallel, **config.options()
+    )
 
 
 def replicated_modules(model: MethodModules) -> tuple[nn.Module, ...]:
     """The modules of ``model`` that every torchrun process holds whole, whose gradients (and running
     statistics) are averaged over the processes: all of them, extra modules included, except a class-sharded
-    head, whose processes hold disjoint prototypes (:class:`~recognizability.nn.ShardedArcFace` already gives
-    each shard the gradient of the whole batch)."""
-    if isinstance(model.head, ShardedArcFace):
+    head, whose processes hold disjoint prototypes (:class:`~recognizability.nn.ShardedMarginHead` already
+    gives each shard the gradient of the whole batch)."""
+    if isinstance(model.head, ShardedMarginHead):
         return tuple(module for name, module in model.named_children() if name != "head")
     return (model,)
 

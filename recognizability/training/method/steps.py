@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from recognizability._validation import check_bool, check_positive_int
 from recognizability.functional import cosine_logits
-from recognizability.nn import ShardedArcFace
+from recognizability.nn import ShardedMarginHead
 
 from ..data import ImageSet, prepare_batch
 from .guards import evaluation_mode
@@ -105,7 +105,7 @@ def nearest_class(embeddings: Tensor, head: nn.Module, chunk_size: int = 16384) 
     """The class of the nearest prototype (largest cosine, no margin) of each embedding, ``(N,)`` long.
 
     The head's prototypes ``weight`` are walked ``chunk_size`` classes at a time, so no ``(N, C)`` tensor is
-    built. A class-sharded head (:class:`~recognizability.nn.ShardedArcFace`) holds only its classes
+    built. A class-sharded head (:class:`~recognizability.nn.ShardedMarginHead`) holds only its classes
     ``[class_start, class_end)``: each process finds its best class and the best over the processes wins (a
     collective: every process of the head's group must call it with the same embeddings).
     """
@@ -122,7 +122,7 @@ def nearest_class(embeddings: Tensor, head: nn.Module, chunk_size: int = 16384) 
         better = value > best
         best = torch.where(better, value, best)
         best_class = torch.where(better, index + start, best_class)
-    if not isinstance(head, ShardedArcFace):
+    if not isinstance(head, ShardedMarginHead):
         return best_class
     best_class += head.class_start
     group = head.process_group

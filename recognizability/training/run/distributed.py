@@ -122,17 +122,18 @@ def _gradients(modules: tuple[nn.Module, ...]) -> list[torch.Tensor]:
 
 def running_statistics(*modules: nn.Module) -> list[torch.Tensor]:
     """The buffers that a training-mode forward pass updates from its batch, in the submodules of ``modules``
-    that are in training mode: batch norm's ``running_mean`` and ``running_var`` (layers that track them),
-    and the buffers a module names in its ``running_statistics`` class attribute (AdaFace's ``batch_mean``
-    and ``batch_std``, CurricularFace's ``t``). Frozen batch norm (eval mode) and fitted buffers (the UI
-    centre) are left out: they are the same on every process. Each buffer once, in module order."""
+    that are in training mode: batch norm's ``running_mean`` and ``running_var`` (layers that track them), and
+    the buffers a module names in its ``running_statistics`` attribute (a margin head's statistics: AdaFace's
+    ``batch_mean`` and ``batch_std``, CurricularFace's ``t``, dense or chunked). Frozen batch norm (eval mode)
+    and fitted buffers (the UI centre) are left out: they are the same on every process. Each buffer once, in
+    module order."""
     seen: set[int] = set()
     found: list[torch.Tensor] = []
     for module in modules:
         for submodule in module.modules():
             if not submodule.training:
                 continue
-            names: tuple[str, ...] = getattr(type(submodule), "running_statistics", ())
+            names: tuple[str, ...] = getattr(submodule, "running_statistics", ())
             if isinstance(submodule, nn.modules.batchnorm._NormBase) and submodule.track_running_stats:
                 names = ("running_mean", "running_var")
             for name in names:

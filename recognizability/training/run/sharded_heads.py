@@ -1,16 +1,17 @@
 """A class-sharded head in a training checkpoint: one shard per process in memory, the whole head on disk.
 
 With ``--head-parallel sharded`` process ``r`` of ``W`` holds the prototypes of its classes only
-(:class:`~recognizability.nn.ShardedArcFace`), and Adam holds their moments beside them. A checkpoint holds
+(:class:`~recognizability.nn.ShardedMarginHead`), and Adam holds their moments beside them. A checkpoint holds
 the whole head instead: at save time every shard, and every optimiser tensor shaped like it, travels to the
-main process (:meth:`~recognizability.nn.ShardedArcFace.gather_rows`, one shard at a time), which writes them
-as the head of a one-process run over all ``C`` classes (``weight`` ``(C, D)``, class range ``[0, C)``). So
+main process (:meth:`~recognizability.nn.ShardedMarginHead.gather_rows`, one shard at a time), which writes
+them as the head of a one-process run over all ``C`` classes (``weight`` ``(C, D)``, class range
+``[0, C)``). So
 
 * ``last.pt`` is one atomically written file, like any other run's;
 * ``--resume`` works with any number of processes: each cuts its rows out of the whole head
-  (:func:`shard_checkpoint`) before the checkpoint is checked against its model and loaded;
-* ``recognizability-predict`` and ``load_trained_model`` read it in one process, where the head is a
-  one-process ``ShardedArcFace`` holding every class.
+  (:func:`shard_checkpoint`) before the checkpoint is checked against its model and loaded; *
+  ``recognizability quality`` and :func:`~recognizability.deploy.load_trained_model` read it in one process,
+  where the head is a one-process ``ShardedMarginHead`` holding every class.
 
 Cost: while writing, the main process holds the head's whole parameter and its two Adam moments on its CPU,
 ``3 C D`` floats (5.7 GiB at ``C = 1e6``, ``D = 512``; docs/scale.md), and the file is that large.
@@ -24,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from recognizability.nn import ShardedArcFace
+from recognizability.nn import ShardedMarginHead
 from recognizability.nn.sharded import shard_state
 
 from .checkpoint import TrainingCheckpoint, unwrap_model
@@ -34,12 +35,12 @@ __all__ = ["checkpoint_states", "shard_checkpoint", "sharded_heads"]
 _EXTRA_STATE = "_extra_state"
 
 
-def sharded_heads(model: nn.Module) -> list[tuple[str, ShardedArcFace]]:
+def sharded_heads(model: nn.Module) -> list[tuple[str, ShardedMarginHead]]:
     """``(state-dict prefix, head)`` of each class-sharded head in ``model`` (usually ``("head.", head)``)."""
     return [
         (f"{name}." if name else "", module)
         for name, module in unwrap_model(model).named_modules()
-        if isinstance(module, ShardedArcFace)
+        if isinstance(module, ShardedMarginHead)
     ]
 
 
@@ -56,7 +57,7 @@ def _optimizer_index(optimizer: torch.optim.Optimizer, parameter: Tensor) -> int
     return seen.get(id(parameter))
 
 
-def _whole_head_state(head: ShardedArcFace) -> dict[str, int]:
+def _whole_head_state(head: ShardedMarginHead) -> dict[str, int]:
     """The class range that a one-process head over every class saves, as a whole head in a checkpoint."""
     return shard_state(head.num_classes, 0, head.num_classes)
 
@@ -100,13 +101,13 @@ def shard_checkpoint(
 ) -> TrainingCheckpoint:
     """``checkpoint`` with each whole class-sharded head cut to the rows of this process's shard.
 
-    For every :class:`~recognizability.nn.ShardedArcFace` of ``model`` whose stored head is whole (class range
-    ``[0, C)``, ``weight`` ``(C, D)``: written by :func:`checkpoint_states` with any number of processes),
-    the returned checkpoint holds this process's rows ``[class_start, class_end)`` of the weight and of the
-    optimiser tensors shaped like it, and the shard's class range, so that it loads into this process's
-    model and optimiser. Anything else is left as it was (and then fails, or passes, the usual checks of
-    :func:`~recognizability.training.run.checkpoint.load_checkpoint`). ``checkpoint`` itself is not changed.
-    """
+    For every :class:`~recognizability.nn.ShardedMarginHead` of ``model`` whose stored head is whole (class
+    range ``[0, C)``, ``weight`` ``(C, D)``: written by :func:`checkpoint_states` with any number of
+    processes), the returned checkpoint holds this process's rows ``[class_start, class_end)`` of the weight
+    and of the optimiser tensors shaped like it, and the shard's class range, so that it loads into this
+    process's model and optimiser. Anything else is left as it was (and then fails, or passes, the usual
+    checks of :func:`~recognizability.training.run.checkpoint.load_checkpoint`). ``checkpoint`` itself is not
+    changed."""
     payload = checkpoint.payload
     model_state = dict(payload["model"])
     optimizer_state = payload["optimizer"]
