@@ -16,8 +16,8 @@ from collections import ChainMap
 
 from . import functional, nn
 from ._deprecation import deprecated_aliases
-from ._version import __version__
 from ._validation import set_value_checks, value_checks, value_checks_enabled
+from ._version import __version__
 from .nn import (
     AdaFace,
     ArcFace,
@@ -40,7 +40,6 @@ from .nn import (
     build_head,
     register_head,
 )
-
 
 __all__ = [
     "AdaFace",

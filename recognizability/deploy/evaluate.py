@@ -26,11 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from recognizability._version import __version__
 from recognizability import metrics as M
 from recognizability._figures import pyplot
-from recognizability.data._images import list_image_files
-from recognizability.data.records import ReadReport
+from recognizability._version import __version__
+from recognizability.data import ReadReport, list_image_files
 
 from .calibration import QualityCalibration, fit_calibration
 from .images import UnreadableImage

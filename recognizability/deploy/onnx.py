@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from recognizability._version import __version__
 from recognizability._files import write_atomically
+from recognizability._version import __version__
 
 from .calibration import QualityCalibration
 from .model import Preprocessing, QualityModel

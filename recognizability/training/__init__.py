@@ -112,6 +112,9 @@ __getattr__ = deprecations(
         "EmbeddedPairs": f"{_CONFIG}:EmbeddedPairs",
         "EmbeddedSet": f"{_CONFIG}:EmbeddedSet",
         "HEAD_PARALLEL": f"{_CONFIG}:HEAD_PARALLEL",
+        "LOSS_TERMS": f"{_CONFIG}:LOSS_TERMS",
+        "available_heads": "recognizability.nn:available_heads",
+        "register_head": "recognizability.nn:register_head",
         "HardProbesRank1": f"{_CONFIG}:HardProbesRank1",
         "HeadConfig": f"{_CONFIG}:HeadConfig",
         "LearningRates": f"{_CONFIG}:LearningRates",
@@ -165,5 +168,10 @@ __getattr__ = deprecations(
         "load_trained_model": "recognizability.deploy.load_trained_model (the one model loader)",
         "RecognizabilityModel": "MethodModules, built with build_modules(config, num_classes)",
         "build_model": "build_modules(config, num_classes)",
+        "HEAD_NAMES": "recognizability.nn.available_heads() (the one head registry, with registered heads)",
+        "TERM_NAMES": (
+            "every scalar field of the loss output, and any term passed to EpochMeter.update by name, is "
+            "logged; recognizability.training.config.TERMS names the terms a run can switch off"
+        ),
     },
 )
