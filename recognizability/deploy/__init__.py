@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .calibration import QualityCalibration, ThresholdGuidance, fit_calibration, pool_adjacent_violators
+from recognizability._deprecation import deprecated_aliases
+
+from .calibration import QualityCalibration, ThresholdGuidance, fit_calibration, isotonic_fit
 from .evaluate import LabelledImages, calibrate, evaluate_folders, labelled_folder, synthetic_calibration_set
 from .images import UnreadableImage, collect_images
 from .model import Preprocessing, QualityModel, load_quality_model, load_trained_model
@@ -28,12 +30,21 @@ if TYPE_CHECKING:
 _LAZY = {"OnnxQualityModel": "onnx", "export_onnx": "onnx"}
 
 
+_deprecated = deprecated_aliases(
+    __name__,
+    {"pool_adjacent_violators": "isotonic_fit"},
+    {"isotonic_fit": isotonic_fit},
+    advice={"pool_adjacent_violators": "use isotonic_fit (scipy.optimize.isotonic_regression underneath)"},
+    stacklevel=3,
+)
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _deprecated(name)
 
 
 __all__ = [
@@ -51,10 +62,10 @@ __all__ = [
     "evaluate_folders",
     "export_onnx",
     "fit_calibration",
+    "isotonic_fit",
     "labelled_folder",
     "load_quality_model",
     "load_trained_model",
-    "pool_adjacent_violators",
     "synthetic_calibration_set",
     "write_scores_csv",
 ]

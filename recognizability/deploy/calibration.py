@@ -3,7 +3,7 @@
 ``quality = round(100 * P(success | xi_hat))``, where *success* is a mated comparison of a face of that
 ``xi_hat`` with a good reference of the same person scoring at or above the comparison threshold set at a
 stated false match rate (FMR, 1e-3 by default). The probability is fitted on a labelled calibration set by
-isotonic regression (pool adjacent violators, :func:`pool_adjacent_violators`), so it never decreases as
+isotonic regression (:func:`isotonic_fit`: ``scipy.optimize.isotonic_regression``), so it never decreases as
 ``xi_hat`` rises; it is stored as knots and read by linear interpolation, constant beyond the end knots, so
 the score is bounded, monotone and an integer in [0, 100] as ISO/IEC 29794-1 asks.
 
@@ -34,30 +34,32 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from scipy.optimize import isotonic_regression
 from torch import Tensor
 
 from recognizability import metrics as M
+from recognizability._deprecation import deprecated_aliases
 
 __all__ = [
     "CALIBRATION_FORMAT",
     "QualityCalibration",
     "ThresholdGuidance",
     "fit_calibration",
+    "isotonic_fit",
     "mated_comparisons",
-    "pool_adjacent_violators",
 ]
 
 #: Version of the JSON form of :class:`QualityCalibration`.
 CALIBRATION_FORMAT = 1
 
 
-def pool_adjacent_violators(
+def isotonic_fit(
     values: Sequence[float] | NDArray[Any], weights: Sequence[float] | NDArray[Any] | None = None
 ) -> NDArray[np.float64]:
     """Weighted least-squares non-decreasing fit of ``values`` (in their given order): isotonic regression.
 
-    Pool adjacent violators: walk the values, keep a stack of blocks (weighted mean, total weight, length),
-    and merge the last two blocks while their means decrease. O(n), float64.
+    ``scipy.optimize.isotonic_regression`` (pool adjacent violators, in compiled code), after the checks
+    below; float64.
 
     Args:
         values: (N,) the responses, ordered by the predictor.
@@ -65,6 +67,10 @@ def pool_adjacent_violators(
 
     Returns:
         (N,) float64 fitted values, non-decreasing.
+
+    Raises:
+        ValueError: ``weights`` of another length, non-finite values, or weights that are not finite and
+            positive.
     """
     y = np.asarray(values, dtype=np.float64).reshape(-1)
     w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
@@ -72,20 +78,10 @@ def pool_adjacent_violators(
         raise ValueError(f"expected weights of shape ({y.size},), got shape {w.shape}")
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(w)) and np.all(w > 0)):
         raise ValueError("expected finite values and finite positive weights")
-    means: list[float] = []
-    totals: list[float] = []
-    lengths: list[int] = []
-    for value, weight in zip(y.tolist(), w.tolist(), strict=True):
-        means.append(value)
-        totals.append(weight)
-        lengths.append(1)
-        while len(means) > 1 and means[-2] > means[-1]:
-            weight_sum = totals[-2] + totals[-1]
-            merged = (means[-2] * totals[-2] + means[-1] * totals[-1]) / weight_sum
-            length = lengths[-2] + lengths[-1]
-            del means[-1], totals[-1], lengths[-1]
-            means[-1], totals[-1], lengths[-1] = merged, weight_sum, length
-    return np.repeat(np.asarray(means, dtype=np.float64), lengths)
+    if y.size == 0:
+        return y
+    fitted: NDArray[np.float64] = np.asarray(isotonic_regression(y, weights=w).x, dtype=np.float64)
+    return fitted
 
 
 @dataclass(frozen=True)
@@ -357,7 +353,7 @@ def _isotonic_knots(
     """
     unique, inverse, counts = np.unique(xi, return_inverse=True, return_counts=True)
     means = np.bincount(inverse, weights=success) / counts
-    fitted = pool_adjacent_violators(means, counts.astype(np.float64))
+    fitted = isotonic_fit(means, counts.astype(np.float64))
     xs: list[float] = []
     ps: list[float] = []
     start = 0
@@ -369,3 +365,11 @@ def _isotonic_knots(
                     ps.append(float(np.clip(fitted[start], 0.0, 1.0)))
             start = end
     return tuple(xs), tuple(ps)
+
+
+__getattr__ = deprecated_aliases(
+    __name__,
+    {"pool_adjacent_violators": "isotonic_fit"},
+    globals(),
+    advice={"pool_adjacent_violators": "use isotonic_fit (scipy.optimize.isotonic_regression underneath)"},
+)

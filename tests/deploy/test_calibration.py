@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recognizability import metrics as M
-from recognizability.deploy import QualityCalibration, fit_calibration, pool_adjacent_violators
+from recognizability.deploy import QualityCalibration, fit_calibration, isotonic_fit
 from recognizability.deploy.calibration import mated_comparisons
 
 
@@ -41,29 +41,44 @@ def _pav_reference(y: list[float], w: list[float]) -> list[float]:
         max_size=12,
     )
 )
-def test_pool_adjacent_violators_equals_the_min_max_formula(points: list[tuple[float, float]]) -> None:
+def test_isotonic_fit_equals_the_min_max_formula(points: list[tuple[float, float]]) -> None:
     y = [p[0] for p in points]
     w = [p[1] for p in points]
-    fitted = pool_adjacent_violators(y, w)
+    fitted = isotonic_fit(y, w)
     np.testing.assert_allclose(fitted, _pav_reference(y, w), rtol=1e-12, atol=1e-12)
     assert np.all(np.diff(fitted) >= 0)
     assert math.isclose(float(np.dot(fitted, w)), float(np.dot(y, w)), rel_tol=1e-9, abs_tol=1e-9)
 
 
-def test_pool_adjacent_violators_matches_scikit_learn() -> None:
+def test_isotonic_fit_matches_scikit_learn() -> None:
     isotonic = pytest.importorskip("sklearn.isotonic")
     rng = np.random.default_rng(0)
     y = (rng.random(400) < np.linspace(0.05, 0.95, 400)).astype(np.float64)
     w = rng.random(400) + 0.5
     expected = isotonic.IsotonicRegression().fit_transform(np.arange(400), y, sample_weight=w)
-    np.testing.assert_allclose(pool_adjacent_violators(y, w), expected, atol=1e-12)
+    np.testing.assert_allclose(isotonic_fit(y, w), expected, atol=1e-12)
 
 
-def test_pool_adjacent_violators_refuses_bad_weights() -> None:
+def test_isotonic_fit_refuses_bad_weights() -> None:
     with pytest.raises(ValueError, match="weights of shape"):
-        pool_adjacent_violators([1.0, 2.0], [1.0])
+        isotonic_fit([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="positive weights"):
-        pool_adjacent_violators([1.0, 2.0], [1.0, 0.0])
+        isotonic_fit([1.0, 2.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="finite values"):
+        isotonic_fit([1.0, float("nan")])
+    assert isotonic_fit([]).shape == (0,)
+
+
+def test_pool_adjacent_violators_is_a_deprecated_name_of_isotonic_fit() -> None:
+    import recognizability.deploy as deploy
+    import recognizability.deploy.calibration as calibration
+
+    for module in (deploy, calibration):
+        with pytest.warns(DeprecationWarning, match="use isotonic_fit"):
+            old = module.pool_adjacent_violators
+        assert old is isotonic_fit
+    with pytest.warns(DeprecationWarning, match="pool_adjacent_violators is deprecated"):
+        from recognizability.deploy import pool_adjacent_violators  # noqa: F401
 
 
 def _calibration_set(
@@ -112,7 +127,7 @@ def test_fitted_probability_is_the_isotonic_fit_of_the_successes() -> None:
     xi = data["probe_xi"][probes].numpy()
     success = (mated >= threshold).double().numpy()
     order = np.argsort(xi, kind="stable")
-    expected = pool_adjacent_violators(success[order])  # xi values are distinct here
+    expected = isotonic_fit(success[order])  # xi values are distinct here
     np.testing.assert_allclose(calibration.probability(xi[order]), expected, atol=1e-12)
     # the synthetic set is built so that success becomes more likely as xi rises
     assert calibration.probability([0.0])[0] < 0.5 < calibration.probability([2.0])[0]
