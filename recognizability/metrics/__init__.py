@@ -24,6 +24,7 @@ from .quality import (
     magface_quality,
     pair_quality,
     serfiq_quality,
+    serfiq_score,
     spearman_correlation,
 )
 from .verification import (
@@ -68,6 +69,7 @@ __all__ = [
     "pair_quality",
     "roc_curve",
     "serfiq_quality",
+    "serfiq_score",
     "spearman_correlation",
     "survface_grid_verification",
     "tar_at_far",

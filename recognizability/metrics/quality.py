@@ -54,6 +54,7 @@ __all__ = [
     "magface_quality",
     "pair_quality",
     "serfiq_quality",
+    "serfiq_score",
     "spearman_correlation",
 ]
 
@@ -337,13 +338,60 @@ def crfiqa_quality(
     return ccs / (nnccs + offset)
 
 
+#: Stochastic embeddings of at most this many images are compared at once by :func:`serfiq_score` (its
+#: ``(images, m, m)`` distance tensor stays below ~40 MB in float32 at m = 100).
+_SERFIQ_IMAGES_PER_CHUNK = 1024
+
+
+def serfiq_score(stochastic_embeddings: Tensor) -> Tensor:
+    """SER-FIQ quality of each image from its ``m`` stochastic embeddings: ``2 * sigmoid(-mean distance)``.
+
+    Source: Terhörst, Kolf, Damer, Kirchbuchner and Kuijper, "SER-FIQ: Unsupervised Estimation of Face Image
+    Quality Based on Stochastic Embedding Robustness", CVPR 2020, Sec. 3: the quality of an image is
+    ``q = 2 * sigmoid(-d)`` with ``d`` the mean Euclidean distance between its ``m`` L2-normalised stochastic
+    embeddings (``m`` forward passes with dropout on the last layers). The mean is over the
+    ``m (m - 1) / 2`` distinct pairs, as in the authors' released implementation (pterhoer/FaceImageQuality,
+    ``face_image_quality.py``: the upper triangle of the distance matrix, ``2 / (1 + exp(mean))``); the
+    paper's equation writes the pair sum with the factor ``2 / m**2``, i.e. the distance scaled by
+    ``(m - 1) / m`` inside a monotone function, which ranks images identically.
+
+    Vectorised over images and pairs (``torch.cdist`` on groups of images, no Python loop over samples);
+    float32 (float64 for float64 input).
+
+    Args:
+        stochastic_embeddings: ``(B, m, D)`` finite, ``m >= 2`` (un-normalised embeddings are accepted: they
+            are L2-normalised first).
+
+    Returns:
+        ``(B,)`` quality in ``(0, 1]``; 1 when every pass gives the same direction, lower = less robust.
+    """
+    x = as_tensor(stochastic_embeddings, "stochastic_embeddings")
+    if x.dim() != 3 or x.shape[1] < 2 or x.shape[2] < 1:
+        raise ValueError(
+            "expected stochastic_embeddings of shape (B, m, D) with m >= 2 passes, got shape "
+            f"{tuple(x.shape)}"
+        )
+    if not x.is_floating_point():
+        raise TypeError(f"expected floating-point stochastic_embeddings, got dtype {x.dtype}")
+    if x.numel() and not bool(torch.isfinite(x).all()):
+        raise ValueError("expected finite stochastic_embeddings, got NaN/inf values")
+    unit = l2_normalize(x, dim=2)
+    passes = x.shape[1]
+    means = [
+        torch.cdist(group, group, compute_mode="donot_use_mm_for_euclid_dist").sum((1, 2))
+        for group in torch.split(unit, _SERFIQ_IMAGES_PER_CHUNK)
+    ]
+    mean_distance = (torch.cat(means) if means else unit.new_zeros(0)) / (passes * (passes - 1))
+    return 2 * torch.sigmoid(-mean_distance)
+
+
 @torch.no_grad()
 def serfiq_quality(model: nn.Module, images: Tensor, passes: int = 100) -> Tensor:
-    """SER-FIQ (Terhörst et al. 2020): ``q = 2 * sigmoid(-mean pairwise distance)`` of ``passes``
-    stochastic passes.
+    """SER-FIQ (Terhörst et al. 2020) of a whole model: :func:`serfiq_score` of ``passes`` stochastic passes.
 
     The model runs in eval mode except its dropout modules, which are put in train mode; every module's
-    mode is restored afterwards. Embeddings are L2-normalised before the pairwise Euclidean distances.
+    mode is restored afterwards. Each pass runs the whole model; for a face backbone whose last layers alone
+    need repeating, :func:`recognizability.deploy.serfiq_quality_of_backbone` runs those alone, batched.
 
     Args:
         model: maps (B, ...) images to (B, D) embeddings and contains at least one dropout module.
@@ -366,14 +414,11 @@ def serfiq_quality(model: nn.Module, images: Tensor, passes: int = 100) -> Tenso
         model.eval()
         for m in dropouts:
             m.train()
-        runs = torch.stack([l2_normalize(model(images).float(), dim=1) for _ in range(passes)], 1)
+        runs = torch.stack([model(images).float() for _ in range(passes)], 1)
     finally:
         for module, mode in modes.items():
             module.train(mode)
-    distances = torch.cdist(runs, runs)  # (B, T, T)
-    t = passes
-    mean_distance = distances.sum((1, 2)) / (t * (t - 1))
-    return 2 * torch.sigmoid(-mean_distance)
+    return serfiq_score(runs)
 
 
 def _average_ranks(x: Tensor) -> Tensor:
