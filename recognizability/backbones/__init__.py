@@ -24,7 +24,14 @@ from .iresnet import IResNet, iresnet18, iresnet34, iresnet50, iresnet100
 from .loading import CheckpointError, LoadReport, extract_state_dict, load_pretrained, read_checkpoint_file
 from .mobilefacenet import MobileFaceNet, mobilefacenet
 from .preprocessing import channel_order_for, normalize_for
-from .registry import available_backbones, available_pretrained, canonical_backbone_name, create_backbone
+from .registry import (
+    PretrainedWeights,
+    available_backbones,
+    available_pretrained,
+    canonical_backbone_name,
+    create_backbone,
+    pretrained_weights,
+)
 from .small import SmallVLRNet, small_vlr_net
 
 __all__ = [
@@ -35,6 +42,7 @@ __all__ = [
     "IResNet",
     "LoadReport",
     "MobileFaceNet",
+    "PretrainedWeights",
     "SmallVLRNet",
     "adaface_ir50",
     "adaface_ir101",
@@ -54,6 +62,7 @@ __all__ = [
     "load_pretrained",
     "mobilefacenet",
     "normalize_for",
+    "pretrained_weights",
     "read_checkpoint_file",
     "small_vlr_net",
     "training_batchnorm_layers",

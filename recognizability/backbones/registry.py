@@ -35,6 +35,7 @@ __all__ = [
     "available_pretrained",
     "canonical_backbone_name",
     "create_backbone",
+    "pretrained_weights",
 ]
 
 _FACTORIES: dict[str, Callable[..., FaceBackbone]] = {
@@ -111,6 +112,26 @@ def available_pretrained() -> dict[str, list[str]]:
     for backbone, tag in sorted(_PRETRAINED):
         out.setdefault(backbone, []).append(tag)
     return out
+
+
+def pretrained_weights(name: str, tag: str) -> PretrainedWeights:
+    """What the package ships under ``create_backbone(name, pretrained=tag)``: its file, sha256 and the
+    architecture arguments the weights were trained with (to rebuild the network without the file).
+
+    Raises:
+        TypeError: ``name`` or ``tag`` is not a str.
+        ValueError: an unknown backbone name, or a tag not shipped for it (the message lists the tags).
+    """
+    key = canonical_backbone_name(name)
+    if not isinstance(tag, str):
+        raise TypeError(f"expected tag to be a str, got {type(tag).__name__}")
+    weights = _PRETRAINED.get((key, tag))
+    if weights is None:
+        raise ValueError(
+            f"expected a tag of the weights shipped for {key!r}, one of "
+            f"{available_pretrained().get(key, [])}, got {tag!r}"
+        )
+    return weights
 
 
 def _load_shipped(backbone: FaceBackbone, weights: PretrainedWeights) -> None:
