@@ -8,7 +8,10 @@
   good reference succeeds at the FMR | xi_hat))``, isotonic in ``xi_hat``, with threshold guidance from the
   calibration set's EDC;
 - :func:`embed_images`, :func:`collect_images`, :func:`evaluate_folders`: folders of images, unreadable files
-  listed and skipped.
+  listed and skipped;
+- :func:`fit_quality` / :class:`QualityFitSettings` (:mod:`~recognizability.deploy.quality_fit`): a quality
+  score fitted to a frozen recognizer you already run, written as a ``--checkpoint`` of the commands
+  (docs/quality.md); :func:`serfiq_quality_of_backbone`: SER-FIQ on the same recognizer, batched.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from recognizability._deprecation import deprecated_aliases
 from .calibration import QualityCalibration, ThresholdGuidance, fit_calibration, isotonic_fit
 from .evaluate import LabelledImages, calibrate, evaluate_folders, labelled_folder, synthetic_calibration_set
 from .images import UnreadableImage, collect_images
-from .model import Preprocessing, QualityModel, load_quality_model, load_trained_model
+from .model import Preprocessing, QualityModel, build_quality_model, load_quality_model, load_trained_model
+from .quality_fit import QualityFitResult, QualityFitSettings, fit_quality
 from .scoring import EmbeddedImages, embed_images, write_scores_csv
+from .stochastic import serfiq_quality_of_backbone, stochastic_embeddings
 
 if TYPE_CHECKING:
     from .onnx import OnnxQualityModel, export_onnx
@@ -53,19 +58,25 @@ __all__ = [
     "OnnxQualityModel",
     "Preprocessing",
     "QualityCalibration",
+    "QualityFitResult",
+    "QualityFitSettings",
     "QualityModel",
     "ThresholdGuidance",
     "UnreadableImage",
+    "build_quality_model",
     "calibrate",
     "collect_images",
     "embed_images",
     "evaluate_folders",
     "export_onnx",
     "fit_calibration",
+    "fit_quality",
     "isotonic_fit",
     "labelled_folder",
     "load_quality_model",
     "load_trained_model",
+    "serfiq_quality_of_backbone",
+    "stochastic_embeddings",
     "synthetic_calibration_set",
     "write_scores_csv",
 ]

@@ -1,11 +1,13 @@
-"""The ``recognizability`` command: export, quality, calibrate, evaluate.
+"""The ``recognizability`` command: export, quality, calibrate, evaluate, fit-quality.
 
+    recognizability fit-quality --backbone r50 --pretrained backbone.pth --faces faces/ --pseudo-ui --out q.pt
     recognizability calibrate --checkpoint runs/tinyface/full/last.pt            # synthetic calibration set
     recognizability export    --checkpoint runs/tinyface/full/last.pt --out model.onnx
     recognizability quality   faces/ "more/*.png" --onnx model.onnx --out scores.csv
     recognizability quality   --onnx model.onnx --threshold-for 0.05
     recognizability evaluate  --probe probe/ --gallery gallery/ --checkpoint last.pt --out eval/
 
+``--checkpoint`` takes a training checkpoint (``last.pt``) or a quality model written by ``fit-quality``.
 A checkpoint's calibration lives next to it (``last.calibration.json``, written by ``calibrate``) unless
 ``--calibration FILE`` names another; an exported model carries its calibration in its metadata. No file is
 ever replaced without ``--overwrite``, and an input of the command (the model, its calibration, an image being
@@ -19,6 +21,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -246,9 +249,112 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_quality(args: argparse.Namespace) -> int:
+    from .quality_fit import QualityFitSettings, fit_quality
+
+    _check_run_options(args)
+    if args.no_cache and args.cache is not None:
+        raise ValueError("expected --cache DIR or --no-cache, got both")
+    settings = QualityFitSettings(
+        target=args.target, regression_input=args.input, dropout=args.dropout,
+        diversion_weight=args.diversion_weight, tau=args.tau, steps=args.steps,
+        learning_rate=args.learning_rate, calibration_share=args.calibration_share, fmr=args.fmr,
+        pseudo_ui_size=args.pseudo_ui_size, seed=args.seed,
+    )  # fmt: skip
+    require_image_decoder()
+    result = fit_quality(
+        args.backbone, args.pretrained, args.faces, args.out, ui=args.ui, pseudo_ui=args.pseudo_ui,
+        settings=settings, input_size=args.input_size, embedding_dim=args.embedding_dim,
+        skip_small_identities=args.skip_small_identities,
+        cache=False if args.no_cache else (True if args.cache is None else args.cache),
+        overwrite=args.overwrite, device=args.device, batch_size=args.batch_size, workers=args.workers,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    report = result.report
+    identities, faces, embedding = report["identities"], report["faces"], report["embedding_pass"]
+    wrote = f"wrote {result.path}" + (f" and {result.calibration_path}" if result.calibration_path else "")
+    print(
+        f"{wrote}: {settings.target} head on the {settings.regression_input.replace('_', ' ')} of "
+        f"{args.backbone} ({args.pretrained}); fitted on {identities['fitted']} identities "
+        f"({faces['fitted']} faces), {identities['held_out']} held out; embedding pass "
+        f"{embedding['images_read']} of {embedding['images']} images read ({embedding['seconds']:.1f} s), "
+        f"fit {report['fit']['seconds']:.1f} s"
+    )
+    if "held_out_spearman_with_target" in report:
+        calibration = report["calibration"]
+        print(
+            f"held-out identities: Spearman {report['held_out_spearman_with_target']:.3f} between the "
+            f"predicted and the actual {settings.target}; calibration on {calibration['mated']} mated / "
+            f"{calibration['non_mated']} non-mated comparisons at FMR {calibration['fmr']:g}"
+            + (" (SYNTHETIC faces)" if calibration["synthetic"] else "")
+        )
+    else:
+        print(
+            "no calibration (--calibration-share 0): run recognizability calibrate --checkpoint "
+            f"{result.path}"
+        )
+    if report["identities_left_out_small"]:
+        print(
+            f"left out {len(report['identities_left_out_small'])} identities with one image", file=sys.stderr
+        )
+    _report_unreadable(result.unreadable)
+    return 0
+
+
+def _fit_quality_parser(commands: Any) -> None:
+    from recognizability.functional import DEFAULT_TAU
+
+    from .quality_fit import PSEUDO_UI_SIZE, REGRESSION_INPUTS, TARGETS
+
+    fit = commands.add_parser(
+        "fit-quality",
+        help="fit a quality score to a frozen recognizer: a --checkpoint for quality, export and evaluate",
+    )
+    fit.add_argument("--backbone", required=True, help="backbone name (recognizability.backbones registry)")
+    fit.add_argument(
+        "--pretrained", required=True, help="a tag shipped with the package or a checkpoint file"
+    )
+    fit.add_argument("--input-size", type=int, help="S of the S x S input (small_vlr_net; default its own)")
+    fit.add_argument("--embedding-dim", type=int, help="D, when the checkpoint's differs from the default")
+    fit.add_argument("--faces", required=True, help="labelled faces FOLDER/<identity>/<images>")
+    ui = fit.add_mutually_exclusive_group(required=True)
+    ui.add_argument("--ui", help="a folder of unrecognisable face images (the UI set)")
+    ui.add_argument(
+        "--pseudo-ui", action="store_true",
+        help="no UI set: the labelled faces degraded beyond recognition stand in for one",
+    )  # fmt: skip
+    fit.add_argument("--out", required=True, help="the quality model file (its calibration goes beside it)")
+    fit.add_argument("--overwrite", action="store_true", help="replace an existing --out and its calibration")
+    fit.add_argument("--target", choices=TARGETS, default="index", help="regression target (index)")
+    fit.add_argument("--input", choices=REGRESSION_INPUTS, default="feature_map", help="what the head reads")
+    fit.add_argument("--dropout", type=float, help="head dropout (default 0.9 on the feature map, 0 on v)")
+    fit.add_argument("--diversion-weight", type=float, default=0.0, help="weight of the index diversion term")
+    fit.add_argument(
+        "--tau", type=float, default=DEFAULT_TAU, help=f"tau of the diversion term ({DEFAULT_TAU})"
+    )
+    fit.add_argument("--steps", type=int, default=1500, help="Adam steps of the fit (1500)")
+    fit.add_argument("--learning-rate", type=float, default=3e-3, help="peak learning rate (3e-3)")
+    fit.add_argument(
+        "--calibration-share", type=float, default=0.2,
+        help="share of identities held out to calibrate the score on (0.2; 0: none)",
+    )  # fmt: skip
+    fit.add_argument("--fmr", type=float, default=1e-3, help="FMR of the calibration (1e-3)")
+    fit.add_argument("--pseudo-ui-size", type=int, default=PSEUDO_UI_SIZE, help="pseudo-UI side in pixels")
+    fit.add_argument("--seed", type=int, default=0, help="seed of the split, the fit and its dropout (0)")
+    fit.add_argument(
+        "--skip-small-identities", action="store_true",
+        help="leave out identities with one image instead of refusing them",
+    )  # fmt: skip
+    fit.add_argument("--cache", help="feature cache folder (default $RECOGNIZABILITY_CACHE/fit-quality)")
+    fit.add_argument("--no-cache", action="store_true", help="cache nothing")
+    fit.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    _run_options(fit)
+    fit.set_defaults(run=_fit_quality)
+
+
 def _model_options(parser: argparse.ArgumentParser, *, onnx: bool = True) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--checkpoint", help="last.pt of a training run")
+    group.add_argument("--checkpoint", help="last.pt of a training run, or a quality model of fit-quality")
     if onnx:
         group.add_argument("--onnx", help="a model written by recognizability export")
     parser.add_argument(
@@ -267,7 +373,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recognizability",
-        description="Face quality (xi_hat, calibrated 0-100) and recognition with a trained model.",
+        description="Face quality (xi_hat, calibrated 0-100) and recognition with a trained model, and a "
+        "quality score fitted to a recognizer you already run.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -315,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-plots", action="store_true", help="write the report only")
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing report")
     evaluate.set_defaults(run=_evaluate)
+    _fit_quality_parser(commands)
     return parser
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -134,11 +134,12 @@ class _DecodedImages(Dataset[tuple[int, Tensor | None, str]]):
 @dataclass
 class ImageBatch:
     """One batch: ``images`` uint8 (b, 3, S, S) of the readable ``indices`` (into the path list), and the
-    unreadable images of the batch."""
+    unreadable images of the batch with their ``unreadable_indices``."""
 
     indices: list[int]
     images: Tensor
     unreadable: list[UnreadableImage]
+    unreadable_indices: list[int] = field(default_factory=list)
 
 
 def _collate(paths: Sequence[Path]) -> Any:
@@ -149,7 +150,8 @@ def _collate(paths: Sequence[Path]) -> Any:
             stacked = torch.stack([image for _, image in good])
         else:
             stacked = torch.empty((0, 3, 0, 0), dtype=torch.uint8)
-        return ImageBatch([i for i, _ in good], stacked, bad)
+        failed = [i for i, image, _ in items if image is None]
+        return ImageBatch([i for i, _ in good], stacked, bad, failed)
 
     return collate
 

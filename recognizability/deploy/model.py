@@ -7,13 +7,19 @@ centre, the ArcFace prototypes or the loss modules, so the deployed model keeps 
     images (B, 3, S, S) RGB 0..255 -> normalisation -> backbone.forward_features -> F
     F -> backbone.forward_head -> v (B, D)          F -> PerceptibilityRegression (eval) -> xi_hat (B,)
 
-The normalisation is inside :class:`QualityModel` (so an exported ONNX graph takes plain RGB pixels);
-decoding and the bicubic resize to ``S x S`` happen before (:meth:`Preprocessing.resize`), exactly as in
-training and evaluation.
+(a head fitted to a frozen recognizer by ``recognizability fit-quality`` may read v instead of F). The
+normalisation is inside :class:`QualityModel` (so an exported ONNX graph takes plain RGB pixels); decoding
+and the bicubic resize to ``S x S`` happen before (:meth:`Preprocessing.resize`), exactly as in training and
+evaluation.
+
+:func:`load_quality_model` is the one loader of both kinds of ``--checkpoint``: a training checkpoint
+(``last.pt``, through :func:`load_trained_model`) and a quality model file of ``fit-quality``
+(:mod:`~recognizability.deploy.quality_file`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,7 +27,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from recognizability.backbones import channel_order_for, normalize_for
+from recognizability.backbones import (
+    channel_order_for,
+    create_backbone,
+    load_pretrained,
+    normalize_for,
+    read_checkpoint_file,
+)
 from recognizability.data import transforms as T
 from recognizability.nn import PerceptibilityRegression
 from recognizability.training.config import TrainingConfig
@@ -34,8 +46,22 @@ from recognizability.training.run.checkpoint import (
 )
 
 from .calibration import QualityCalibration
+from .quality_file import (
+    QUALITY_MODEL,
+    REGRESSION_INPUTS,
+    QualityModelFile,
+    RegressionInput,
+    is_quality_model_payload,
+    parse_quality_model_payload,
+)
 
-__all__ = ["Preprocessing", "QualityModel", "load_quality_model", "load_trained_model"]
+__all__ = [
+    "Preprocessing",
+    "QualityModel",
+    "build_quality_model",
+    "load_quality_model",
+    "load_trained_model",
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +110,8 @@ class QualityModel(nn.Module):
         regression: the trained :class:`~recognizability.nn.PerceptibilityRegression`.
         preprocessing: the recorded preprocessing.
         calibration: the xi_hat -> quality calibration, or None.
+        regression_input: what the regression module reads: ``"feature_map"`` F (the paper) or
+            ``"embedding"`` v (a head fitted by ``fit-quality`` may).
 
     Shape:
         forward(images float (B, 3, S, S) RGB 0..255) -> (embedding (B, D) float32, xi_hat (B,) float32).
@@ -97,18 +125,27 @@ class QualityModel(nn.Module):
         regression: PerceptibilityRegression,
         preprocessing: Preprocessing,
         calibration: QualityCalibration | None = None,
+        regression_input: RegressionInput = "feature_map",
     ) -> None:
         super().__init__()
+        if regression_input not in REGRESSION_INPUTS:
+            raise ValueError(
+                f"expected regression_input to be one of {list(REGRESSION_INPUTS)}, got {regression_input!r}"
+            )
         self.backbone = backbone
         self.regression = regression
         self.preprocessing = preprocessing
         self.calibration = calibration
+        self.regression_input: RegressionInput = regression_input
         self.eval()
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        embedding, xi_hat = embed_and_score(
-            self.backbone, self.regression, normalize_for(self.backbone, images)
-        )
+        x = normalize_for(self.backbone, images)
+        if self.regression_input == "feature_map":
+            embedding, xi_hat = embed_and_score(self.backbone, self.regression, x)
+        else:
+            embedding = self.backbone.forward_head(self.backbone.forward_features(x))  # type: ignore[operator]
+            xi_hat = self.regression(embedding)
         return embedding.float(), xi_hat
 
     @torch.no_grad()
@@ -182,9 +219,80 @@ def load_quality_model(
     device: str | torch.device = "cpu",
     calibration: QualityCalibration | None = None,
 ) -> QualityModel:
-    """The :class:`QualityModel` of a training checkpoint (``last.pt``): its backbone and perceptibility
-    regression module, read by :func:`load_trained_model` (weights only)."""
+    """The :class:`QualityModel` of a ``--checkpoint``: a training checkpoint (``last.pt``: its backbone and
+    perceptibility regression module, read by :func:`load_trained_model`) or a quality model file written by
+    ``recognizability fit-quality`` (a frozen recognizer and its fitted head). Weights only, in both cases.
+
+    Args:
+        checkpoint: the file.
+        device: where the model is placed.
+        calibration: the calibration to attach (the commands read ``<stem>.calibration.json`` beside the
+            file, or ``--calibration``), or None.
+
+    Raises:
+        TypeError, FileNotFoundError, IsADirectoryError, PermissionError, CheckpointError (a ValueError): the
+            file is missing or neither kind of checkpoint, or its model cannot be rebuilt.
+    """
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"expected --checkpoint to be a path, got {type(checkpoint).__name__}")
+    expected = f"--checkpoint to be {TRAINING_CHECKPOINT} or {QUALITY_MODEL}"
+    try:  # mapped, not read: a training checkpoint's tensors stay on disk until load_trained_model reads them
+        payload = read_checkpoint_file(checkpoint, expected=expected, mmap=True)
+    except CheckpointError as error:
+        if not error.forbidden_globals:
+            raise
+        payload = None  # a format-1 training checkpoint: load_trained_model reads it
+    if is_quality_model_payload(payload):
+        return build_quality_model(parse_quality_model_payload(payload, checkpoint), device, calibration)
     model, config = load_trained_model(checkpoint, device)
     backbone = model.backbone
     preprocessing = Preprocessing(config.model.input_size, channel_order_for(backbone), config.model.backbone)
     return QualityModel(backbone, model.criterion.regression, preprocessing, calibration).to(device)
+
+
+def build_quality_model(
+    content: QualityModelFile,
+    device: str | torch.device = "cpu",
+    calibration: QualityCalibration | None = None,
+) -> QualityModel:
+    """Rebuild the :class:`QualityModel` of a checked quality model file (backbone from the registry with its
+    stored architecture, weights loaded strictly; the regression module with its stored weights).
+
+    Raises:
+        CheckpointError: naming the file, when the backbone cannot be built or the weights do not fit it.
+    """
+    source = str(content.path)
+    architecture: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in content.architecture.items()
+    }
+    try:
+        backbone = create_backbone(content.backbone, **architecture)
+        load_pretrained(backbone, content.backbone_state)
+    except (TypeError, ValueError) as error:  # CheckpointError is a ValueError
+        raise CheckpointError(
+            f"{QUALITY_MODEL} {source!r}: could not rebuild its backbone {content.backbone!r} "
+            f"{content.architecture}: {error}",
+            path=source,
+        ) from None
+    expected = (
+        math.prod(backbone.feature_shape)
+        if content.regression_input == "feature_map"
+        else backbone.embedding_dim
+    )
+    if content.in_features != expected:
+        raise CheckpointError(
+            f"{QUALITY_MODEL} {source!r}: its regression module reads {content.in_features} values, the "
+            f"backbone's {content.regression_input} has {expected}",
+            path=source,
+        )
+    regression = PerceptibilityRegression(content.in_features, dropout=0.0)
+    regression.load_state_dict(content.regression_state)
+    try:
+        preprocessing = Preprocessing.from_dict(content.preprocessing)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{QUALITY_MODEL} {source!r}: {error}", path=source) from None
+    model = QualityModel(
+        backbone, regression, preprocessing, calibration,
+        regression_input="feature_map" if content.regression_input == "feature_map" else "embedding",
+    )  # fmt: skip
+    return model.to(device)

@@ -31,7 +31,9 @@ def _serfiq_loop(embeddings: torch.Tensor) -> list[float]:
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("shape", [(1, 2, 3), (5, 7, 4), (3, 30, 16)])
-def test_serfiq_score_equals_the_loop_of_its_equation(shape: tuple[int, int, int], dtype: torch.dtype) -> None:
+def test_serfiq_score_equals_the_loop_of_its_equation(
+    shape: tuple[int, int, int], dtype: torch.dtype
+) -> None:
     x = torch.randn(shape, generator=torch.Generator().manual_seed(sum(shape)), dtype=dtype)
     got = serfiq_score(x)
     assert got.dtype == dtype and got.shape == (shape[0],)
