@@ -78,7 +78,8 @@ def fit_regression(inputs: Tensor, targets: Tensor, settings: QualityFitSettings
     rng_state = torch.random.get_rng_state()
     try:
         torch.manual_seed(settings.seed)  # the module's dropout draws come from the global stream
-        module = _fit(x, y, mean, scale, settings, generator)
+        with torch.enable_grad():  # also when called under torch.no_grad()
+            module = _fit(x, y, mean, scale, settings, generator)
     finally:
         torch.random.set_rng_state(rng_state)
     return module
