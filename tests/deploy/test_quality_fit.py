@@ -144,7 +144,7 @@ def test_fit_regression_is_reproducible_from_its_seed() -> None:
 def test_fit_regression_with_the_diversion_term_raises_the_predictions() -> None:
     g = torch.Generator().manual_seed(4)
     x, y = torch.randn(500, 16, generator=g), torch.full((500,), -2.0)
-    plain = QualityFitSettings(regression_input="embedding", steps=300, learning_rate=0.05)
+    plain = QualityFitSettings(target="index", regression_input="embedding", steps=300, learning_rate=0.05)
     base = fit_regression(x, y, plain).module
     pushed = fit_regression(x, y, plain.replace(diversion_weight=5.0, tau=1.0)).module
     with torch.no_grad():  # the hinge max(0, 1 - xi_hat) outweighs the smooth L1 pulling back to -2
@@ -296,6 +296,15 @@ def test_the_feature_cache_resumes_and_a_second_pass_reads_no_image(
     shards[2].write_bytes(b"not a torch file")  # and one damaged
     third = embed_faces(backbone, preprocessing, paths, labels, ["a", "b", "c", "d"], **kwargs)  # type: ignore[arg-type]
     assert third.images_read == 12 and torch.equal(third.feature_maps, first.feature_maps)
+    without_ui = embed_faces(backbone, preprocessing, paths, labels, ["a", "b", "c", "d"],
+                             **{**kwargs, "ui": None})  # type: ignore[arg-type]  # fmt: skip
+    assert without_ui.images_read == 0 and without_ui.ui_embeddings is None  # the faces have their own folder
+    no_pseudo = {**kwargs, "pseudo_ui": None, "cache": tmp_path / "cache2"}
+    embed_faces(backbone, preprocessing, paths, labels, ["a", "b", "c", "d"], **no_pseudo)  # type: ignore[arg-type]
+    asked = embed_faces(backbone, preprocessing, paths, labels, ["a", "b", "c", "d"],
+                        **{**no_pseudo, "pseudo_ui": (2, 5)})  # type: ignore[arg-type]  # fmt: skip
+    assert asked.images_read == 20  # shards made without the pseudo-UI faces are made again, the UI's are not
+    assert torch.equal(asked.pseudo_ui_embeddings, first.pseudo_ui_embeddings)  # type: ignore[arg-type]
     paths[0].touch()  # a changed image: another cache folder
     import os
 

@@ -6,12 +6,14 @@ and, for the pseudo-UI set, the embedding of each chosen face degraded beyond re
 (:func:`recognizability.data.transforms.degrade` to ``pseudo_ui_size`` pixels and back) -- from the same
 decoded image, so even the pseudo-UI set costs no second read.
 
-The results are written to a cache folder in shards of :data:`SHARD_IMAGES` images, each moved into place
+The results are written to cache folders in shards of :data:`SHARD_IMAGES` images, each moved into place
 atomically (:func:`~recognizability._files.write_atomically`) as soon as it is complete, so an interrupted
 pass resumes where it stopped and a second fit with the same backbone and images reads no image at all. The
-folder's name is a digest of everything the features depend on: the backbone weights' content (sha256), the
-preprocessing, the pseudo-UI settings and every image file's path, size and modification time; any change
-makes a new folder. Shards are read back with ``torch.load(weights_only=True)`` only
+faces and the UI images have folders of their own (a fit with another UI set, or none, reuses the faces'),
+each named by a digest of everything its features depend on: the backbone weights' content (sha256), the
+preprocessing and every image file's path, size and modification time; any change makes a new folder. A
+faces shard records the pseudo-UI settings it was made with; one made without them (or with others) is made
+again when a pseudo-UI set is asked for. Shards are read back with ``torch.load(weights_only=True)`` only
 (:func:`~recognizability.backbones.read_checkpoint_file`); a shard that cannot be read or does not fit is
 computed again.
 
@@ -63,7 +65,7 @@ class FaceFeatures:
         pseudo_ui_embeddings: ``(K', D)`` float32 embeddings of the degraded faces, or None.
         unreadable: the images skipped, and why.
         images_read: images decoded by this call (0 when everything came from the cache).
-        cache: the cache folder, or None.
+        cache: the faces' cache folder, or None.
     """
 
     paths: list[Path]
@@ -99,23 +101,17 @@ def _file_key(paths: Sequence[Path]) -> list[list[Any]]:
     return out
 
 
-def _cache_key(
-    backbone_digest: str,
-    preprocessing: Preprocessing,
-    faces: Sequence[Path],
-    ui: Sequence[Path],
-    pseudo: tuple[int, int] | None,
-) -> str:
+def _cache_key(backbone_digest: str, preprocessing: Preprocessing, part: str, files: Sequence[Path]) -> str:
+    """The cache folder name of one part (``"faces"`` or ``"ui"``) of a pass."""
     content = {
         "format": CACHE_FORMAT,
         "shard": SHARD_IMAGES,
         "backbone": backbone_digest,
         "preprocessing": preprocessing.to_dict(),
-        "faces": _file_key(faces),
-        "ui": _file_key(ui),
-        "pseudo_ui": None if pseudo is None else list(pseudo),
+        "part": part,
+        "files": _file_key(files),
     }
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    return f"{part}-{hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:32]}"
 
 
 def _storable(feature_map: Tensor) -> Tensor:
@@ -147,7 +143,9 @@ class _ShardResult:
     unreadable: list[list[str]] = field(default_factory=list)
     done: int = 0
 
-    def payload(self, shard: _Shard, dim: int, feature_shape: tuple[int, ...]) -> dict[str, Any]:
+    def payload(
+        self, shard: _Shard, dim: int, feature_shape: tuple[int, ...], pseudo_ui: tuple[int, int] | None
+    ) -> dict[str, Any]:
         def cat(items: list[Tensor], empty: Tensor) -> Tensor:
             return torch.cat(items) if items else empty
 
@@ -164,11 +162,15 @@ class _ShardResult:
             payload["feature_maps"] = cat(self.feature_maps, torch.zeros(0, *feature_shape).half())
             payload["pseudo_indices"] = cat(self.pseudo_indices, torch.zeros(0, dtype=torch.int64))
             payload["pseudo_embeddings"] = cat(self.pseudo_embeddings, torch.zeros(0, dim))
+            payload["pseudo_ui"] = None if pseudo_ui is None else [int(pseudo_ui[0]), int(pseudo_ui[1])]
         return payload
 
 
-def _read_shard(path: Path, shard: _Shard, dim: int, feature_shape: tuple[int, ...]) -> dict[str, Any] | None:
-    """A cached shard checked against what it must hold, or None (then it is computed again)."""
+def _read_shard(
+    path: Path, shard: _Shard, dim: int, feature_shape: tuple[int, ...], pseudo_ui: tuple[int, int] | None
+) -> dict[str, Any] | None:
+    """A cached shard checked against what it must hold (with the pseudo-UI set asked for, if any), or None
+    (then it is computed again)."""
     if not path.is_file():
         return None
     try:
@@ -177,7 +179,7 @@ def _read_shard(path: Path, shard: _Shard, dim: int, feature_shape: tuple[int, .
         return None
     keys = {"format", "part", "start", "stop", "indices", "embeddings", "unreadable"}
     if shard.part == "faces":
-        keys |= {"feature_maps", "pseudo_indices", "pseudo_embeddings"}
+        keys |= {"feature_maps", "pseudo_indices", "pseudo_embeddings", "pseudo_ui"}
     if not isinstance(data, dict) or not keys <= set(data):
         return None
     if (data["format"], data["part"], data["start"], data["stop"]) != (
@@ -205,6 +207,8 @@ def _read_shard(path: Path, shard: _Shard, dim: int, feature_shape: tuple[int, .
             and pseudo_v.shape == (pseudo.numel(), dim)
         ):
             return None
+        if pseudo_ui is not None and data["pseudo_ui"] != [int(pseudo_ui[0]), int(pseudo_ui[1])]:
+            return None  # made without (or with other) pseudo-UI faces
     return data
 
 
@@ -242,11 +246,11 @@ def embed_faces(
         preprocessing: how images reach it (:class:`~recognizability.deploy.Preprocessing`).
         paths, labels, identities: the labelled faces (``FOLDER/<identity>/<images>``), labels indexing
             ``identities``.
-        backbone_digest: the sha256 of the backbone's weights (part of the cache folder's name).
+        backbone_digest: the sha256 of the backbone's weights (part of the cache folders' names).
         ui: UI image files, or None.
         pseudo_ui: ``(size, count)``: also embed at most ``count`` faces (:func:`pseudo_ui_positions`) shrunk
             to ``size`` x ``size`` pixels and enlarged back; None: no pseudo-UI set.
-        cache: the cache root (a folder named by the digest is made in it); None: nothing is cached.
+        cache: the cache root (folders named by their digests are made in it); None: nothing is cached.
         device: where the backbone runs. batch_size: images per forward pass. workers: background decoding
             processes. progress: a tqdm bar.
 
@@ -259,24 +263,24 @@ def embed_faces(
     pseudo_size = None if pseudo_ui is None else int(pseudo_ui[0])
     dim = int(getattr(backbone, "embedding_dim"))  # noqa: B009 - a FaceBackbone attribute nn.Module lacks
     feature_shape = tuple(int(s) for s in getattr(backbone, "feature_shape"))  # noqa: B009
-    folder = None
+    folders: dict[str, Path] = {}
     if cache is not None:
-        folder = Path(cache) / _cache_key(backbone_digest, preprocessing, faces, ui_paths, pseudo_ui)[:32]
+        for part, files in (("faces", faces), ("ui", ui_paths)):
+            folders[part] = Path(cache) / _cache_key(backbone_digest, preprocessing, part, files)
     shards = [
         _Shard(part, k, start, min(len(items), start + SHARD_IMAGES))
         for part, items in (("faces", faces), ("ui", ui_paths))
         for k, start in enumerate(range(0, len(items), SHARD_IMAGES))
     ]
     loaded: dict[_Shard, dict[str, Any]] = {}
-    if folder is not None:
-        for shard in shards:
-            data = _read_shard(folder / shard.name, shard, dim, feature_shape)
-            if data is not None:
-                loaded[shard] = data
+    for shard in shards if folders else ():
+        data = _read_shard(folders[shard.part] / shard.name, shard, dim, feature_shape, pseudo_ui)
+        if data is not None:
+            loaded[shard] = data
     missing = [s for s in shards if s not in loaded]
     work = _Work.of(missing, len(faces), pseudo_ui)
-    if len(work) and folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+    for part in {s.part for s in missing} if folders else ():
+        folders[part].mkdir(parents=True, exist_ok=True)
     bar = _progress(len(work), progress)
     modes = {module: module.training for module in backbone.modules()}
     try:
@@ -287,10 +291,10 @@ def embed_faces(
         for batch in image_batches(files, preprocessing, batch_size, workers):
             _embed_batch(backbone, batch, work, pending, torch.device(device), pseudo_size)
             for shard in [s for s, r in pending.items() if r.done == s.stop - s.start]:
-                payload = pending.pop(shard).payload(shard, dim, feature_shape)
+                payload = pending.pop(shard).payload(shard, dim, feature_shape, pseudo_ui)
                 loaded[shard] = payload
-                if folder is not None:
-                    write_atomically(folder / shard.name, _saver(payload))
+                if folders:
+                    write_atomically(folders[shard.part] / shard.name, _saver(payload))
             if bar is not None:
                 bar.update(len(batch.indices) + len(batch.unreadable))
     finally:
@@ -299,7 +303,7 @@ def embed_faces(
         for module, mode in modes.items():
             module.train(mode)
     return _assemble(shards, loaded, faces, labels, identities, bool(ui_paths), pseudo_ui is not None,
-                     len(work), folder)  # fmt: skip
+                     len(work), folders.get("faces"))  # fmt: skip
 
 
 def _saver(payload: dict[str, Any]) -> Callable[[IO[bytes]], None]:
