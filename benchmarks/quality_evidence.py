@@ -56,12 +56,12 @@ SEEDS = (0, 1, 2, 3, 4)
 DEFAULT_HEAD = "index/F/real"
 #: name -> (settings changes, UI set)
 HEADS: dict[str, tuple[dict[str, Any], str]] = {
-    "index/F/real": ({}, "real"),
-    "index/F/pseudo": ({}, "pseudo"),
-    "index/v/real": ({"regression_input": "embedding"}, "real"),
-    "index/v/pseudo": ({"regression_input": "embedding"}, "pseudo"),
-    "index/F/real/ID": ({"diversion_weight": 0.4}, "real"),
-    "index/F/pseudo/ID": ({"diversion_weight": 0.4}, "pseudo"),
+    "index/F/real": ({"target": "index"}, "real"),
+    "index/F/pseudo": ({"target": "index"}, "pseudo"),
+    "index/v/real": ({"target": "index", "regression_input": "embedding"}, "real"),
+    "index/v/pseudo": ({"target": "index", "regression_input": "embedding"}, "pseudo"),
+    "index/F/real/ID": ({"target": "index", "diversion_weight": 0.4}, "real"),
+    "index/F/pseudo/ID": ({"target": "index", "diversion_weight": 0.4}, "pseudo"),
     "ratio/F": ({"target": "certainty_ratio"}, "real"),
     "ratio/v": ({"target": "certainty_ratio", "regression_input": "embedding"}, "real"),
 }
@@ -314,6 +314,11 @@ def t_interval(differences: Sequence[float], confidence: float = 0.95) -> tuple[
     return mean, mean - half, mean + half
 
 
+def _digits(key: str) -> int:
+    """Decimals shown of a figure: the EDC pAUC's differences lie in the fourth."""
+    return 4 if key.startswith("edc") else 3
+
+
 def _mean_sd(values: list[float], digits: int = 3) -> str:
     if not values:
         return "n/a"
@@ -321,12 +326,16 @@ def _mean_sd(values: list[float], digits: int = 3) -> str:
     return f"{statistics.fmean(values):.{digits}f} ± {sd:.{digits}f}"
 
 
-def _difference(values: list[float]) -> str:
+def _median_range(values: list[float], digits: int) -> str:
+    return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}, {max(values):.{digits}f}]"
+
+
+def _difference(values: list[float], digits: int = 3) -> str:
     if len(values) < 2:
         return "n/a"
     mean, low, high = t_interval(values)
     verdict = "effect" if low > 0 or high < 0 else "no effect resolved"
-    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}] ({verdict})"
+    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] ({verdict})"
 
 
 def tables(results: dict[str, Any]) -> str:
@@ -342,7 +351,7 @@ def tables(results: dict[str, Any]) -> str:
         "|---|" + "---:|" * len(FIGURES),
     ]
     for name in SCORES:
-        cells = [_mean_sd([r["figures"][name][k] for r in records if name in r["figures"]]) for k in FIGURES]
+        cells = [_mean_sd([r["figures"][name][k] for r in records], _digits(k)) for k in FIGURES]
         out.append(f"| {name} | " + " | ".join(cells) + " |")
     compared = ("spearman", "edc_pauc_fmr0.001", "erc_auc_fmr0.001")
     out += [
@@ -357,7 +366,7 @@ def tables(results: dict[str, Any]) -> str:
         if name == DEFAULT_HEAD:
             continue
         cells = [
-            _difference([r["figures"][name][k] - r["figures"][DEFAULT_HEAD][k] for r in records])
+            _difference([r["figures"][name][k] - r["figures"][DEFAULT_HEAD][k] for r in records], _digits(k))
             for k in compared
         ]
         out.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -376,21 +385,21 @@ def tables(results: dict[str, Any]) -> str:
     ratio = [c["scoring_images_per_second_head"] / c["scoring_images_per_second_serfiq"] for c in costs]
     out += [
         "",
-        "| cost (per seed) | mean ± sd |",
+        "| cost (shared machine, load varying during the runs) | median [min, max] |",
         "|---|---:|",
         f"| embedding pass, s ({costs[0]['embedding_pass_images_read']} images read) | "
-        f"{_mean_sd([c['embedding_pass_seconds'] for c in costs], 1)} |",
+        f"{_median_range([c['embedding_pass_seconds'] for c in costs], 1)} |",
         f"| the same pass again from the cache, s ({costs[0]['cached_pass_images_read']} images read) | "
-        f"{_mean_sd([c['cached_pass_seconds'] for c in costs], 2)} |",
+        f"{_median_range([c['cached_pass_seconds'] for c in costs], 2)} |",
         f"| one fit from cached features (targets, {costs[0]['fit_steps']} steps, calibration), s | "
-        f"{_mean_sd(fits, 1)} |",
+        f"{_median_range(fits, 1)} |",
         f"| SER-FIQ ({costs[0]['serfiq_passes']} passes) on the cached test feature maps, s | "
-        f"{_mean_sd([c['serfiq_seconds_on_cached_features'] for c in costs], 1)} |",
-        f"| scoring, trunk + fitted head, images/s | "
-        f"{_mean_sd([c['scoring_images_per_second_head'] for c in costs], 0)} |",
+        f"{_median_range([c['serfiq_seconds_on_cached_features'] for c in costs], 1)} |",
+        "| scoring, trunk + fitted head, images/s | "
+        f"{_median_range([c['scoring_images_per_second_head'] for c in costs], 0)} |",
         "| scoring, trunk + SER-FIQ, images/s | "
-        f"{_mean_sd([c['scoring_images_per_second_serfiq'] for c in costs], 0)} |",
-        f"| speed ratio fitted head / SER-FIQ | {_mean_sd(ratio, 1)} |",
+        f"{_median_range([c['scoring_images_per_second_serfiq'] for c in costs], 0)} |",
+        f"| speed ratio fitted head / SER-FIQ, same seed | {_median_range(ratio, 1)} |",
     ]
     held = [r["heads"][DEFAULT_HEAD].get("held_out_spearman_with_target") for r in records]
     held_values = [h for h in held if h is not None]

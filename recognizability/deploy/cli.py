@@ -1,6 +1,6 @@
 """The ``recognizability`` command: export, quality, calibrate, evaluate, fit-quality.
 
-    recognizability fit-quality --backbone r50 --pretrained backbone.pth --faces faces/ --pseudo-ui --out q.pt
+    recognizability fit-quality --backbone r50 --pretrained backbone.pth --faces faces/ --out quality.pt
     recognizability calibrate --checkpoint runs/tinyface/full/last.pt            # synthetic calibration set
     recognizability export    --checkpoint runs/tinyface/full/last.pt --out model.onnx
     recognizability quality   faces/ "more/*.png" --onnx model.onnx --out scores.csv
@@ -317,15 +317,18 @@ def _fit_quality_parser(commands: Any) -> None:
     fit.add_argument("--input-size", type=int, help="S of the S x S input (small_vlr_net; default its own)")
     fit.add_argument("--embedding-dim", type=int, help="D, when the checkpoint's differs from the default")
     fit.add_argument("--faces", required=True, help="labelled faces FOLDER/<identity>/<images>")
-    ui = fit.add_mutually_exclusive_group(required=True)
-    ui.add_argument("--ui", help="a folder of unrecognisable face images (the UI set)")
+    ui = fit.add_mutually_exclusive_group()
+    ui.add_argument("--ui", help="--target index: a folder of unrecognisable face images (the UI set)")
     ui.add_argument(
         "--pseudo-ui", action="store_true",
-        help="no UI set: the labelled faces degraded beyond recognition stand in for one",
+        help="--target index without a UI set: the labelled faces degraded beyond recognition stand in",
     )  # fmt: skip
     fit.add_argument("--out", required=True, help="the quality model file (its calibration goes beside it)")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing --out and its calibration")
-    fit.add_argument("--target", choices=TARGETS, default="index", help="regression target (index)")
+    fit.add_argument(
+        "--target", choices=TARGETS, default="certainty_ratio",
+        help="regression target: CR-FIQA's certainty ratio (default) or the paper's index (needs a UI set)",
+    )  # fmt: skip
     fit.add_argument("--input", choices=REGRESSION_INPUTS, default="feature_map", help="what the head reads")
     fit.add_argument("--dropout", type=float, help="head dropout (default 0.9 on the feature map, 0 on v)")
     fit.add_argument("--diversion-weight", type=float, default=0.0, help="weight of the index diversion term")

@@ -46,18 +46,20 @@ def test_fit_quality_makes_a_checkpoint_every_command_takes(
     monkeypatch.setenv("RECOGNIZABILITY_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "models" / "quality.pt"
     faces = str(tree / "tree" / "Training_Set")
-    ui = ["--ui", str(tree / "ui")]
+    ui = ["--target", "index", "--ui", str(tree / "ui")]
     status, printed, _ = _run(capsys, *FIT, "--faces", faces, *ui, "--out", str(out), *FAST)
     assert status == 0, printed
     assert "index head on the feature map" in printed and "SYNTHETIC" in printed
     calibration = out.with_name("quality.calibration.json")
     assert out.is_file() and calibration.is_file()
     assert json.loads(calibration.read_text())["synthetic"] is True
-    # a second fit with other choices reads no image: the embedding pass is cached
+    # a second fit with other choices (the default target, which needs no UI set) reads no image
     second = tmp_path / "models" / "ratio.pt"
-    choices = ["--target", "certainty_ratio", "--input", "embedding"]
-    status, printed, _ = _run(capsys, *FIT, "--faces", faces, *ui, "--out", str(second), *choices, *FAST)
-    assert status == 0 and "embedding pass 0 of 186 images read" in printed, printed
+    status, printed, _ = _run(
+        capsys, *FIT, "--faces", faces, "--out", str(second), "--input", "embedding", *FAST
+    )
+    assert status == 0 and "certainty_ratio head on the embedding" in printed, printed
+    assert "embedding pass 0 of 160 images read" in printed, printed
 
     probe = tree / "tree" / "Testing_Set" / "Probe"
     assert _run(capsys, "quality", "--checkpoint", str(out), "--threshold-for", "0.5")[0] == 0
@@ -108,10 +110,10 @@ def test_fit_quality_makes_a_checkpoint_every_command_takes(
 
 def test_pseudo_ui_and_no_calibration(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "q.pt"
-    status, printed, _ = _run(capsys, "fit-quality", "--backbone", "small_vlr_net", "--pretrained",
-                              "synthetic-hr", "--faces", str(tree / "tree" / "Training_Set"), "--pseudo-ui",
-                              "--out", str(out), "--no-cache", "--steps", "30", "--calibration-share", "0",
-                              "--workers", "0", "--no-progress")  # fmt: skip
+    faces = str(tree / "tree" / "Training_Set")
+    options = ["--no-cache", "--steps", "30", "--calibration-share", "0", "--workers", "0", "--no-progress"]
+    index = ["--target", "index", "--pseudo-ui"]
+    status, printed, _ = _run(capsys, *FIT, "--faces", faces, *index, "--out", str(out), *options)
     assert status == 0 and "run recognizability calibrate --checkpoint" in printed
     assert out.is_file() and not out.with_name("q.calibration.json").exists()
     status, _, err = _run(capsys, "quality", "--checkpoint", str(out), "--threshold-for", "0.5")
@@ -149,6 +151,8 @@ def _image_folder(root: Path, layout: dict[str, int]) -> Path:
         ("unknown tag", r"tag shipped for 'small_vlr_net' \(\['synthetic-hr'\]\) or a checkpoint file"),
         ("too few comparisons", r"1/fmr = 1000 non-mated comparisons .* --fmr or --calibration-share"),
         ("both UI sets", r"not allowed with argument"),
+        ("a UI set the ratio does not read", r"no UI set with --target certainty_ratio .* got --ui"),
+        ("the index without a UI set", r"exactly one UI set for --target index .* got neither"),
     ],
 )
 def test_bad_input_is_refused_by_name_and_nothing_is_written(
@@ -159,7 +163,7 @@ def test_bad_input_is_refused_by_name_and_nothing_is_written(
     faces = str(tree / "tree" / "Training_Set")
     ui = ["--ui", str(tree / "ui")]
     pretrained = "synthetic-hr"
-    extra: list[str] = ["--fmr", "0.01", "--calibration-share", "0.5"]
+    extra: list[str] = ["--fmr", "0.01", "--calibration-share", "0.5", "--target", "index"]
     if case == "one identity":
         faces = str(_image_folder(tmp_path / "faces", {"solo": 3}))
     elif case == "identities with one image":
@@ -178,7 +182,11 @@ def test_bad_input_is_refused_by_name_and_nothing_is_written(
     elif case == "unknown tag":
         pretrained = "vggface2"
     elif case == "too few comparisons":
-        extra = ["--fmr", "0.001", "--calibration-share", "0.2"]
+        extra = ["--fmr", "0.001", "--calibration-share", "0.2", "--target", "index"]
+    elif case == "a UI set the ratio does not read":
+        extra = ["--fmr", "0.01", "--calibration-share", "0.5"]
+    elif case == "the index without a UI set":
+        ui = []
     elif case == "both UI sets":
         ui += ["--pseudo-ui"]
     monkeypatch.setenv("RECOGNIZABILITY_CACHE", str(tmp_path / "cache"))
@@ -199,7 +207,7 @@ def test_small_identities_can_be_left_out(tmp_path: Path, capsys: pytest.Capture
     pytest.importorskip("PIL")
     layout = {f"id{k}": 4 for k in range(8)} | {"lone": 1}
     faces = _image_folder(tmp_path / "faces", layout)
-    status, printed, err = _run(capsys, *FIT, "--faces", str(faces), "--pseudo-ui", "--out",
+    status, printed, err = _run(capsys, *FIT, "--faces", str(faces), "--out",
                                 str(tmp_path / "q.pt"), "--skip-small-identities", "--no-cache", "--steps",
                                 "20", "--calibration-share", "0.5", "--fmr", "0.1", "--workers", "0",
                                 "--no-progress")  # fmt: skip
@@ -213,7 +221,7 @@ def test_an_existing_output_or_an_input_is_never_replaced(
     out = tmp_path / "q.pt"
     out.write_text("mine")
     common = ["fit-quality", "--backbone", "small_vlr_net", "--pretrained", "synthetic-hr", "--faces",
-              str(tree / "tree" / "Training_Set"), "--pseudo-ui", "--no-cache"]  # fmt: skip
+              str(tree / "tree" / "Training_Set"), "--no-cache"]  # fmt: skip
     status, _, err = _run(capsys, *common, "--out", str(out))
     assert status == 2 and "pass --overwrite" in err and out.read_text() == "mine"
     sidecar = tmp_path / "r.calibration.json"

@@ -42,6 +42,7 @@ from recognizability.backbones import (
     read_checkpoint_file,
 )
 from recognizability.data import ReadReport, is_image_file, is_synthetic_tree, list_image_files
+from recognizability.nn import PerceptibilityRegression
 
 from ..calibration import QualityCalibration, fit_calibration
 from ..evaluate import LabelledImages, labelled_folder
@@ -293,7 +294,7 @@ class QualityHead:
         report: what the fit measured (JSON-able).
     """
 
-    regression: nn.Module
+    regression: PerceptibilityRegression
     regression_input: str
     calibration: QualityCalibration | None
     held_out: Tensor
@@ -450,7 +451,8 @@ def fit_quality(
         out: the quality model file; its calibration goes beside it (:func:`calibration_path_for`).
         ui: a folder of unrecognisable faces (:func:`check_ui_folder`) ...
         pseudo_ui: ... or True: the labelled faces degraded beyond recognition instead (exactly one of
-            the two).
+            the two for ``settings.target == "index"``; neither for the certainty ratio, which reads no UI
+            centre).
         settings: the fit's choices (default :class:`QualityFitSettings`).
         skip_small_identities: leave out identities with one image instead of refusing them.
         cache: the feature cache's root folder; True: ``$RECOGNIZABILITY_CACHE/fit-quality``; False: none.
@@ -467,9 +469,19 @@ def fit_quality(
     settings = QualityFitSettings() if settings is None else settings
     if not isinstance(settings, QualityFitSettings):
         raise TypeError(f"expected settings to be a QualityFitSettings, got {type(settings).__name__}")
-    if (ui is None) == (not pseudo_ui):
+    needs_ui = settings.target == "index"
+    if needs_ui and (ui is None) == (not pseudo_ui):
         got = "both" if ui is not None else "neither"
-        raise ValueError(f"expected exactly one UI set: --ui FOLDER or --pseudo-ui, got {got}")
+        raise ValueError(
+            "expected exactly one UI set for --target index (d_UI of Eq. 2): --ui FOLDER or --pseudo-ui, "
+            f"got {got}"
+        )
+    if not needs_ui and (ui is not None or pseudo_ui):
+        given = f"--ui {str(ui)!r}" if ui is not None else "--pseudo-ui"
+        raise ValueError(
+            f"expected no UI set with --target {settings.target} (it reads no UI centre), got {given}; pass "
+            f"--target index to use it"
+        )
     inputs = [str(faces), *([str(ui)] if ui is not None else []), str(pretrained)]
     out_path = check_new_output(out, overwrite=overwrite, inputs=inputs, reads=is_image_file)
     calibration_out = calibration_path_for(out_path) if settings.calibrated else None
@@ -502,20 +514,21 @@ def fit_quality(
     )  # fmt: skip
     embedding_seconds = time.perf_counter() - began
     ui_embeddings = features.ui_embeddings if ui is not None else features.pseudo_ui_embeddings
-    if ui_embeddings is None or ui_embeddings.shape[0] == 0:
+    if needs_ui and (ui_embeddings is None or ui_embeddings.shape[0] == 0):
         what = f"--ui {str(ui)!r}" if ui is not None else "--pseudo-ui"
         raise ValueError(f"expected readable UI images from {what}, got none (see the unreadable images)")
     synthetic = _synthetic(Path(faces))
-    head = fit_quality_head(
-        features, settings, ui_center_of(ui_embeddings), source=f"--faces {faces}", synthetic=synthetic
-    )
+    center = ui_center_of(ui_embeddings) if needs_ui and ui_embeddings is not None else None
+    head = fit_quality_head(features, settings, center, source=f"--faces {faces}", synthetic=synthetic)
     report = {
         **head.report,
         "embedding_pass": {"seconds": embedding_seconds, "images_read": features.images_read,
                            "images": len(face_set.paths) + len(ui_paths or []),
                            "cache": None if features.cache is None else str(features.cache)},
-        "ui": {"source": str(ui) if ui is not None else "pseudo", "images": int(ui_embeddings.shape[0]),
-               "pseudo_ui_size": settings.pseudo_ui_size if pseudo_ui else None},
+        "ui": None if not needs_ui or ui_embeddings is None else {
+            "source": str(ui) if ui is not None else "pseudo", "images": int(ui_embeddings.shape[0]),
+            "pseudo_ui_size": settings.pseudo_ui_size if pseudo_ui else None,
+        },
         "faces_folder": str(faces),
         "identities_left_out_small": left_out,
         "unreadable": len(features.unreadable),
