@@ -44,7 +44,7 @@ from .method import (
 from .run import RunOptions, TrainingCheckpoint, prepare_run_dir, resolve_device
 from .run.distributed import launched_by_torchrun
 
-__all__ = ["ExampleArguments", "build_parser", "parse_args", "planned_runs"]
+__all__ = ["ExampleArguments", "build_parser", "choose_config", "parse_args", "planned_runs", "size_options"]
 
 
 @dataclass(frozen=True)
@@ -161,17 +161,28 @@ def _parse_losses(text: str | None) -> tuple[str, ...] | None:
     return terms
 
 
+def size_options(items: Sequence[str], flag: str) -> dict[str, int]:
+    """Repeated ``KEY=N`` options (``--synthetic-size``) as a dict; N a non-negative int.
+
+    Raises:
+        ValueError: an item that is not ``KEY=N``, naming ``flag``.
+    """
+    sizes: dict[str, int] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip().isdigit():
+            raise ValueError(f"{flag}: expected KEY=N with N a non-negative int, got {item!r}")
+        sizes[key.strip()] = int(value)
+    return sizes
+
+
 def _synthetic_sizes(items: Sequence[str]) -> tuple[dict[str, int], dict[str, int]]:
     """``KEY=N`` options -> (dataset sizes, UI sizes); the UI set's field names route a key to the UI set."""
     ui_names = {f.name for f in dataclasses.fields(UISizes)}
-    sizes: dict[str, int] = {}
-    ui_sizes: dict[str, int] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not value.strip().isdigit():
-            raise ValueError(f"--synthetic-size: expected KEY=N with N a non-negative int, got {item!r}")
-        (ui_sizes if key in ui_names else sizes)[key.strip()] = int(value)
-    return sizes, ui_sizes
+    sizes = size_options(items, "--synthetic-size")
+    return {k: v for k, v in sizes.items() if k not in ui_names}, {
+        k: v for k, v in sizes.items() if k in ui_names
+    }
 
 
 def _check_out(out: Path) -> None:

@@ -38,6 +38,7 @@ from recognizability.data import ImageFolder
 from recognizability.data import transforms as T
 from recognizability.nn import ArcFace
 
+from .cli import size_options
 from .data import ImageSet, load_image_set
 from .data.sources import _generate_cached, cache_dir
 from .method import check_batch_size_for_training
@@ -56,7 +57,14 @@ from .run.run_dir import CHECKPOINT_NAME, prepare_run_dir
 #: The files of a pretraining run: a folder holding any of them holds a run (``--overwrite`` replaces all).
 PRETRAIN_FILES: tuple[str, ...] = (CHECKPOINT_NAME, "backbone.pt", "pretrain.json")
 
-__all__ = ["PretrainConfig", "PretrainResult", "load_identity_folder", "main", "pretrain"]
+__all__ = [
+    "PretrainConfig",
+    "PretrainResult",
+    "build_pretraining",
+    "load_identity_folder",
+    "main",
+    "pretrain",
+]
 
 
 @dataclass(frozen=True)
@@ -171,6 +179,23 @@ def _batch(
     return normalize_for(backbone, x)
 
 
+def build_pretraining(
+    config: PretrainConfig, num_classes: int, device: torch.device
+) -> tuple[FaceBackbone, ArcFace, torch.optim.Optimizer]:
+    """The pieces of stage 1 from a fresh seed (``config.seed``): the backbone, its ArcFace head over
+    ``num_classes`` identities, and Adam over both (``config.lr``, ``config.weight_decay``)."""
+    seed_everything(config.seed)
+    size = (config.input_size, config.input_size)
+    backbone = create_backbone(config.backbone, input_size=size, embedding_dim=config.embedding_dim).to(
+        device
+    )
+    head = ArcFace(config.embedding_dim, num_classes, scale=config.scale, margin=config.margin).to(device)
+    optimizer = torch.optim.Adam(
+        [*backbone.parameters(), *head.parameters()], lr=config.lr, weight_decay=config.weight_decay
+    )
+    return backbone, head, optimizer
+
+
 def pretrain(
     config: PretrainConfig,
     data: ImageSet,
@@ -198,16 +223,7 @@ def pretrain(
     if num_classes < 2:
         raise ValueError(f"expected at least 2 identities to train a classifier, got {num_classes}")
     if start is None:
-        seed_everything(config.seed)
-        backbone = create_backbone(
-            config.backbone,
-            input_size=(config.input_size, config.input_size),
-            embedding_dim=config.embedding_dim,
-        ).to(device)
-        head = ArcFace(config.embedding_dim, num_classes, scale=config.scale, margin=config.margin).to(device)
-        optimizer: torch.optim.Optimizer = torch.optim.Adam(
-            [*backbone.parameters(), *head.parameters()], lr=config.lr, weight_decay=config.weight_decay
-        )
+        backbone, head, optimizer = build_pretraining(config, num_classes, device)
         finished = 0
     else:
         backbone, head, optimizer, finished = start
@@ -291,16 +307,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _synthetic_sizes(items: Sequence[str]) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not value.strip().isdigit():
-            raise ValueError(f"--synthetic-size: expected KEY=N with N a non-negative int, got {item!r}")
-        sizes[key.strip()] = int(value)
-    return sizes
-
-
 def _checked_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> PretrainConfig:
     """The run's configuration; a bad value is a usage error naming its option. The backbone and the ArcFace
     head are built on the ``meta`` device (no memory) to check the architecture options and the batch size
@@ -341,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = _checked_config(parser, args)
     try:
         device = resolve_device(args.device)
-        sizes = _synthetic_sizes(args.synthetic_size)
+        sizes = size_options(args.synthetic_size, "--synthetic-size")
     except (TypeError, ValueError) as err:
         parser.error(str(err))
     if args.hr_root is not None and not Path(args.hr_root).is_dir():
@@ -369,15 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"pretraining {config.backbone} on {root} ({provenance}) -> {run.path}", file=sys.stderr)
     start = None
     if run.resume_checkpoint is not None:
-        seed_everything(config.seed)
-        num_classes = int(data.labels.max()) + 1
-        backbone = create_backbone(
-            config.backbone, input_size=(config.input_size,) * 2, embedding_dim=config.embedding_dim
-        ).to(device)
-        head = ArcFace(config.embedding_dim, num_classes, scale=config.scale, margin=config.margin).to(device)
-        optimizer = torch.optim.Adam(
-            [*backbone.parameters(), *head.parameters()], lr=config.lr, weight_decay=config.weight_decay
-        )
+        backbone, head, optimizer = build_pretraining(config, int(data.labels.max()) + 1, device)
         payload = load_checkpoint(
             run.resume_checkpoint, model=_pair(backbone, head), optimizer=optimizer, settings=config
         )
