@@ -27,20 +27,17 @@ from numpy.typing import NDArray
 
 from ..._version import __version__
 from ..metadata import METADATA_FILENAME, SYNTHETIC_MARKER
-from .degrade import HARD_THRESHOLD, DegradationParameters, degrade_images, sample_degradation, severity
-from .identities import (
-    IDENTITY_SCHEMA,
-    VARIATION_SCHEMA,
-    ParameterTable,
-    identity_rng,
-    sample_identity,
-    sample_variation,
-)
+from .camera import degrade_images
+from .degrade import HARD_THRESHOLD, DegradationParameters, sample_degradation, severity
+from .identities import IDENTITY_SCHEMA, ParameterTable, identity_rng, sample_identity
 from .png import write_png
-from .render import RENDER_SIZE, occlusion_fraction, render_faces
+from .render import RENDER_SIZE, render_batch
 from .sizes import HRSizes, SCFaceSizes, SurvFaceSizes, TinyFaceSizes, UISizes
+from .variation import VARIATION_SCHEMA, sample_variation
+from .version import GENERATOR_VERSION
 
 __all__ = [
+    "IMAGE_COLUMNS",
     "METADATA_COLUMNS",
     "METADATA_FILENAME",
     "PROVENANCE_FILENAME",
@@ -56,12 +53,27 @@ __all__ = [
 
 #: The provenance marker every tree carries at its root (one constant: :data:`..metadata.SYNTHETIC_MARKER`).
 PROVENANCE_FILENAME = SYNTHETIC_MARKER
+#: Per-image columns after the degradation parameters: pose in degrees, expression, occluders (0/1; glasses:
+#: 0 none, 1 clear, 2 dark).
+IMAGE_COLUMNS: tuple[str, ...] = (
+    "yaw",
+    "pitch",
+    "roll",
+    "smile",
+    "mouth_open",
+    "eye_open",
+    "glasses",
+    "hat",
+    "mask",
+    "hand",
+)
 METADATA_COLUMNS: tuple[str, ...] = (
     "path",
     "identity",
     "severity",
     "hard",
     *DegradationParameters.column_names(),
+    *IMAGE_COLUMNS,
 )
 _BATCH = 64
 
@@ -131,9 +143,9 @@ def _allocate(total: int, groups: int, rng: np.random.Generator) -> NDArray[np.i
     return np.asarray(extra + 1, dtype=np.int64)
 
 
-#: Render grid for images downsampled to 32 pixels or fewer (see ``render_faces``); larger undegraded images
+#: Render grid for images reduced to 32 pixels or fewer (see ``render_batch``); larger undegraded images
 #: use 112 (or their own side, above 112).
-_LOW_RESOLUTION_RENDER = 64
+_LOW_RESOLUTION_RENDER = 48
 
 
 def _render_size(job: ImageJob) -> int:
@@ -222,8 +234,7 @@ def _render_batches(root: Path, seed: int, batches: Sequence[Sequence[ImageJob]]
             rngs.append(rng)
         identities = ParameterTable.from_rows(identity_rows, IDENTITY_SCHEMA)
         variations = ParameterTable.from_rows(variation_rows, VARIATION_SCHEMA)
-        renders = render_faces(identities, variations, size=_render_size(batch[0]))
-        occlusion = occlusion_fraction(identities, variations)
+        renders, occlusion = render_batch(identities, variations, size=_render_size(batch[0]))
         degradations = [
             replace(d, occlusion=round(float(o), 6)) for d, o in zip(degradations, occlusion, strict=True)
         ]
@@ -238,10 +249,22 @@ def _render_batches(root: Path, seed: int, batches: Sequence[Sequence[ImageJob]]
                 "noise_sigma",
                 "quantisation_levels",
                 "occlusion",
+                "jpeg_quality",
+                "upsample",
             )
         }
         severities = severity(**columns)
-        for job, image, d, exact in zip(batch, images, degradations, severities.tolist(), strict=True):
+        pose = np.degrees(np.stack([variations.column(name) for name in ("yaw", "pitch", "roll")], axis=1))
+        extras = [
+            [f"{a:.3f}" for a in angles]
+            + [f"{variations.column(name)[i]:.3f}" for name in ("smile", "mouth_open", "eye_open")]
+            + [str(int(identities.column("glasses")[i]))]
+            + [str(int(variations.column(name)[i, 0])) for name in ("hat", "mask", "hand")]
+            for i, angles in enumerate(pose.tolist())
+        ]
+        for job, image, d, exact, extra in zip(
+            batch, images, degradations, severities.tolist(), extras, strict=True
+        ):
             s = round(exact, 6)  # the value written; ``hard`` is decided on it so the CSV is self-consistent
             target = root / job.path
             if target.parent not in made:
@@ -262,6 +285,9 @@ def _render_batches(root: Path, seed: int, batches: Sequence[Sequence[ImageJob]]
                     f"{d.noise_sigma:.6f}",
                     str(d.quantisation_levels),
                     f"{d.occlusion:.6f}",
+                    str(d.jpeg_quality),
+                    f"{d.upsample:.3f}",
+                    *extra,
                 ]
             )
     return rows
@@ -279,6 +305,7 @@ def _write_provenance(root: Path, layout: str, seed: int, sizes: object) -> None
     text = (
         "SYNTHETIC DATA - not a real face dataset.\n"
         f"Written by recognizability.data.synthetic (recognizability {__version__}).\n"
+        f"generator version: {GENERATOR_VERSION}\n"
         f"layout: {layout}\nseed: {seed}\nsizes: {sizes!r}\n"
         "Procedurally rendered faces in the real dataset's layout (.png for .jpg).\n"
         "A stand-in for the real benchmark: every figure obtained on it must be reported as synthetic\n"
