@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..._validation import check_choice, check_positive_int
 from ..metadata import METADATA_FILENAME, SYNTHETIC_MARKER
+from .cache import cache_dir, cached_tree_path, generate_cached
 from .camera import degrade_images
 from .degrade import HARD_THRESHOLD, DegradationParameters, sample_degradation, severity
 from .identities import ParameterTable, sample_identities
@@ -76,9 +77,12 @@ __all__ = [
     "SurvFaceSizes",
     "TinyFaceSizes",
     "UISizes",
+    "cache_dir",
+    "cached_tree_path",
     "degrade_images",
     "encode_png",
     "generate",
+    "generate_cached",
     "hr_identity_name",
     "presets_of",
     "render_batch",
