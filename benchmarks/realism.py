@@ -6,7 +6,8 @@ Two judges the generator never saw:
   ``opencv-python-headless`` 4.x wheels). Protocol: the image converted to grey, resized to 100 x 100
   (bicubic), padded by 20 replicated pixels, ``detectMultiScale(scaleFactor=1.05, minNeighbors=3,
   minSize=(40, 40))``; a face is found when it returns at least one box.
-- ``dlib``: dlib's built-in HOG + linear SVM frontal face detector (``dlib.get_frontal_face_detector()``, inside
+- ``dlib``: dlib's built-in HOG + linear SVM frontal face detector (``dlib.get_frontal_face_detector()``,
+  inside
   the ``dlib-bin`` wheel, no model file), on the same 140 x 140 grey image, upsampled once by the detector
   (its smallest window is 80 x 80 pixels); a face is found when it returns at least one box.
 
@@ -23,13 +24,14 @@ crops), when scikit-image is installed.
 Usage::
 
     python benchmarks/realism.py                           # prints the table, writes results/realism.json
-    python benchmarks/realism.py --trees DIR --label v1    # judge trees written earlier (DIR/hr, DIR/tinyface)
+    python benchmarks/realism.py --trees DIR --label v1    # judge earlier trees DIR/hr, DIR/tinyface
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import sys
 import tempfile
@@ -197,7 +199,9 @@ def measure(trees: Path, judges: dict[str, Judge]) -> dict[str, Any]:
     for name in judges:
         for part in sorted(set(parts)):
             chosen = [i for i, p in enumerate(parts) if p == part]
-            results[name][part] = summarise_degraded([rows[i] for i in chosen], [hits[name][i] for i in chosen])
+            results[name][part] = summarise_degraded(
+                [rows[i] for i in chosen], [hits[name][i] for i in chosen]
+            )
     ui = trees / "tinyface" / "UI"
     rows, hits = judge_tree(ui, judges, lambda path: True)
     faces = [i for i, row in enumerate(rows) if row["path"].startswith("ui_")]
@@ -265,12 +269,64 @@ def goals_met(judged: dict[str, Any]) -> dict[str, bool]:
         "frontal >= 90 %": bool(frontal and frontal["rate"] >= GOALS["frontal"]),
         "clean >= 70 %": hr["all"]["rate"] >= GOALS["clean"],
         "non-faces <= 5 %": judged["ui_nonfaces"]["rate"] <= GOALS["nonface"],
-        "falls with severity": all(a >= b for a, b in zip(bins, bins[1:], strict=False)),
+        "falls with severity": all(a >= b for a, b in itertools.pairwise(bins)),
     }
 
 
+def _tile(image: NDArray[np.uint8], cell: int) -> NDArray[np.uint8]:
+    """``image`` enlarged by pixel repetition to ``cell`` pixels high, centred on a grey ``cell`` square."""
+    import cv2
+
+    h, w = image.shape[:2]
+    width = max(1, round(w * cell / h))
+    big = cv2.resize(image, (width, cell), interpolation=cv2.INTER_NEAREST)
+    out = np.full((cell, cell, 3), 128, dtype=np.uint8)
+    left = (cell - width) // 2
+    out[:, left : left + width] = big[:, : min(width, cell)]
+    return out
+
+
+def grid_rows(trees: Path, count: int) -> tuple[list[NDArray[np.uint8]], list[NDArray[np.uint8]]]:
+    """(the first image of the first ``count`` hr identities; ``count`` TinyFace training images at evenly
+    spaced severity quantiles, mildest first)."""
+    rows = _rows(trees / "hr")
+    firsts = [row for row in rows if row["path"].endswith("/0001.png")][:count]
+    clean = [read_rgb(trees / "hr" / row["path"]) for row in firsts]
+    train = sorted(
+        (row for row in _rows(trees / "tinyface") if row["path"].startswith("Training_Set/")),
+        key=lambda row: (float(row["severity"]), row["path"]),
+    )
+    picks = [train[round((i + 0.5) / count * (len(train) - 1))] for i in range(count)]
+    degraded = [read_rgb(trees / "tinyface" / row["path"]) for row in picks]
+    return clean, degraded
+
+
+def write_grid(path: Path, columns: dict[str, Path], count: int = 10, cell: int = 64) -> None:
+    """A PNG of clean and degraded renders, one pair of rows per generator: clean ``hr`` faces, then
+    TinyFace-like training images of rising severity, each enlarged by pixel repetition."""
+    import cv2
+
+    label_width = 150
+    bands: list[NDArray[np.uint8]] = []
+    for kind in (0, 1):
+        for label, trees in columns.items():
+            images = grid_rows(trees, count)[kind]
+            strip = np.concatenate([_tile(image, cell) for image in images], axis=1)
+            text = np.full((cell, label_width, 3), 255, dtype=np.uint8)
+            words = [label, "clean hr" if kind == 0 else "degraded"]
+            for i, word in enumerate(words):
+                cv2.putText(text, word, (6, 24 + 22 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+            bands.append(np.concatenate([text, strip], axis=1))
+            bands.append(np.full((4, label_width + count * cell, 3), 255, dtype=np.uint8))
+    picture = np.concatenate(bands[:-1], axis=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+
+
 def main(argv: Iterable[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--trees", type=Path, help="judge DIR/hr and DIR/tinyface (with UI) written earlier")
     parser.add_argument("--label", help="name of this column (default: v<generator version>)")
@@ -280,7 +336,17 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument(
         "--before", type=Path, help="a JSON file written by this script earlier: printed beside this one"
     )
+    parser.add_argument(
+        "--grid",
+        type=Path,
+        help="also write a PNG of clean and degraded renders of --trees (and --grid-before) to this file",
+    )
+    parser.add_argument(
+        "--grid-before", type=Path, help="trees of an earlier generator (DIR/hr, DIR/tinyface) for the grid"
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.grid is not None and args.trees is None:
+        parser.error("--grid needs --trees (the trees to show)")
     names = [name.strip() for name in args.judges.split(",") if name.strip()]
     unknown = sorted(set(names) - set(JUDGES))
     if unknown or not names:
@@ -317,7 +383,19 @@ def main(argv: Iterable[str] | None = None) -> int:
     print("Share of images in which a face is found (SYNTHETIC faces; reference = real faces)")
     print("\n".join(table_lines(columns)))
     for name, goals in record["goals"].items():
-        print(f"goals ({name}): " + ", ".join(f"{goal}: {'met' if ok else 'NOT met'}" for goal, ok in goals.items()))
+        print(
+            f"goals ({name}): "
+            + ", ".join(f"{goal}: {'met' if ok else 'NOT met'}" for goal, ok in goals.items())
+        )
+    if args.grid is not None:
+        shown = (
+            {}
+            if args.grid_before is None
+            else {f"v{_tree_version(args.grid_before / 'hr')}": args.grid_before}
+        )
+        shown[label] = args.trees
+        write_grid(args.grid, shown)
+        print(f"wrote {args.grid}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
