@@ -19,11 +19,11 @@ from recognizability.data.synthetic import GENERATOR_VERSION, generate
 
 SIZES = {**TINY, "hr": dict(identities=2, images_per_identity=2, image_size=16)}
 GOLDEN = {
-    "hr": "a2af91f3bbee914800fb9e1edf2df08c73b4a23f00c877fa421b1d0e9f9d054f",
-    "scface": "9fe188cdf08e718ac2e100d312bf3a9a466ba62b68e6af284d488059fae849a3",
-    "survface": "878d1ed6d3797f17233126c75991c127e5bb53b0367aa717846c9c6adbc95fc3",
-    "tinyface": "95d162dd86b15838ca8fe71a96ba9f480d2ac1218e634666a7b702cae53cfee1",
-    "ui": "88071783d6ea37a11974ee6c10cb8c55914667a0f2d289c7dc971dbb65903a3d",
+    "hr": "1048abbc5223ffeb114643adb4f41cb0a4c46c2eeafdd9a3676d5ff4f8ad18b4",
+    "scface": "2f17def80a3d4d243407569cefae3274cbe79d8333c9acc54d9d4a2f58b0db7c",
+    "survface": "533f5d3878d62f66c0f135a15d2954ee238f99b09f3ed8aa5061909da1d64904",
+    "tinyface": "b1c548e425e0ffbe1cec6ad2629661ebdc9e122c9dfd07e6e3dd96177eaeffd9",
+    "ui": "73c0b13fd491c4bf58af38043e5aeded304c8ffc088c82802e56d52929c6fca2",
 }
 
 

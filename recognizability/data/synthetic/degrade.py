@@ -177,11 +177,11 @@ def sample_degradation(
     angle = float(rng.uniform(0.0, math.pi))
     noise_sigma = float(0.003 + lvl * rng.uniform(0.0, 0.06) + extra * 0.15)
     upsample = 1.0
-    if rng.uniform() < 0.3 and height >= 8:
-        upsample = round(1.0 + lvl * rng.uniform(0.0, 0.8), 3)
+    if rng.uniform() < 0.2 and height >= 8:
+        upsample = round(1.0 + lvl * rng.uniform(0.0, 0.6), 3)
     quality = 100
     if rng.uniform() < 0.75:
-        quality = int(max(5, round(95.0 - lvl * rng.uniform(20.0, 85.0) - extra * 30.0)))
+        quality = int(max(5, round(95.0 - lvl * rng.uniform(15.0, 70.0) - extra * 40.0)))
     return DegradationParameters(
         height, width, gaussian_sigma, motion, angle, noise_sigma, 256, 0.0, quality, upsample
     )

@@ -175,8 +175,8 @@ def render_jobs(root: Path, seed: int, jobs: Sequence[ImageJob], workers: int = 
     """Render, degrade and write ``jobs`` under ``root``; return their metadata rows (see
     :data:`METADATA_COLUMNS`), in job order.
 
-    ``workers > 1`` renders in that many processes. The batches are cut exactly as in one process (a batch's
-    anti-aliasing width depends on its members), so the files are byte-identical for any ``workers``.
+    ``workers > 1`` renders in that many processes. The batches are cut exactly as in one process (and an
+    image does not depend on the others of its batch), so the files are byte-identical for any ``workers``.
     """
     batches = [list(batch) for batch in _batches(jobs)]
     if workers <= 1 or len(batches) <= 1:
@@ -525,8 +525,8 @@ def write_survface(root: Path, seed: int, sizes: SurvFaceSizes, workers: int = 1
 
 def write_ui(root: Path, seed: int, sizes: UISizes, workers: int = 1) -> None:
     """UI set: ``ui_<k>.png`` (one-off identities, 3-8 pixels high, heavy blur/noise, frequent occlusion,
-    latent level 1.0-1.35) and ``nonface_<k>.png`` (background clutter only, 6-24 pixels), flat in
-    ``root``."""
+    latent level 1.0-1.35) and ``nonface_<k>.png`` (the scene alone: textured background, no head, 6-24
+    pixels), flat in ``root``."""
     face = Regime(level=(1.0, 1.35), min_size=3, max_size=8, occlusion_probability=0.5)
     nonface = Regime(level=(0.3, 1.0), min_size=6, max_size=24, face_present=False)
     jobs = [
@@ -555,11 +555,12 @@ def write_hr(root: Path, seed: int, sizes: HRSizes, workers: int = 1) -> None:
 
     Identity folders are ``000001``, ``000002``, ... and images ``0001.png``, ``0002.png``, ... (zero-padded:
     sorted order is numeric order). Every image is ``image_size`` x ``image_size``, rendered with the usual
-    within-identity variation (pose, expression, illumination, background clutter, an occluder in
+    within-identity variation (pose, expression, illumination, scene, an occluder in
     :data:`HR_OCCLUSION_PROBABILITY` of the images) and no very-low-resolution degradation: images of 32
-    pixels or fewer are resampled from the 64 x 64 render grid with the area-like prefilter only, larger ones
-    from a 112 x 112 (or larger) render. The identities come from a stream of their own, so none of them
-    appears in any other layout or role. Severity in the metadata is then the occlusion term alone.
+    pixels or fewer are reduced from the 48 x 48 render grid with the sensor's area prefilter only (no blur,
+    noise or JPEG), larger ones come from a 112 x 112 (or larger) render. The identities come from a stream of
+    their own, so none of them appears in any other layout or role. Severity in the metadata is then the
+    occlusion term alone.
     """
     regime = Regime(level=None, occlusion_probability=HR_OCCLUSION_PROBABILITY, clean_size=sizes.image_size)
     stream = _STREAMS[("hr", "identity")]

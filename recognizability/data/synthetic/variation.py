@@ -84,8 +84,8 @@ def sample_variation(
     mouth_open = float(rng.uniform(0.2, 1.0)) if rng.uniform() < 0.2 else 0.0
     eye_draw = rng.uniform()
     eye_open = 0.0 if eye_draw < 0.05 else 1.0 - 0.35 * float(rng.uniform())
-    elevation = math.radians(float(rng.uniform(10.0, 55.0)) if not frontal else 25.0)
-    azimuth = math.radians(float(rng.uniform(-55.0, 55.0)) * k)
+    elevation = math.radians(float(rng.uniform(10.0, 50.0)) if not frontal else 25.0)
+    azimuth = math.radians(float(rng.uniform(-45.0, 45.0)) * k)
     light = [
         math.sin(azimuth) * math.cos(elevation),
         -math.sin(elevation),
@@ -119,7 +119,7 @@ def sample_variation(
         "eye_open": eye_open if not frontal else 1.0,
         "gaze": [0.5 * bell(rng) * k, 0.3 * bell(rng) * k],
         "light_direction": light,
-        "ambient": float(rng.uniform(0.25, 0.55)) if not frontal else 0.45,
+        "ambient": float(rng.uniform(0.3, 0.55)) if not frontal else 0.45,
         "specular": float(rng.uniform(0.02, 0.12)),
         "exposure": float(rng.uniform(0.85, 1.2)) if not frontal else 1.0,
         "color_cast": [1.0 + 0.05 * bell(rng) * k for _ in range(3)],
