@@ -45,9 +45,9 @@ def reference_severity(p: dict[str, float]) -> float:
         / math.sqrt(1 + p["gaussian_sigma"] ** 2 + (p["motion_length"] / 2) ** 2)
     )
     r = min(max((math.log2(28) - math.log2(side)) / (math.log2(28) - math.log2(5)), 0.0), 1.0)
-    n = min(p["noise_sigma"] / 0.10, 1.0)
+    n = min(p["noise_sigma"] / 0.06, 1.0)
     q = min(max((8 - math.log2(p["quantisation_levels"])) / 5, 0.0), 1.0)
-    j = min(max((95 - p["jpeg_quality"]) / 85, 0.0), 1.0)
+    j = min(max((95 - p["jpeg_quality"]) / 70, 0.0), 1.0)
     o = min(p["occlusion"] / 0.5, 1.0)
     return min(0.60 * r + 0.12 * n + 0.03 * q + 0.10 * j + 0.15 * o, 1.0)
 

@@ -20,10 +20,10 @@ from recognizability.data.synthetic import GENERATOR_VERSION, generate
 SIZES = {**TINY, "hr": dict(identities=2, images_per_identity=2, image_size=16)}
 GOLDEN = {
     "hr": "1048abbc5223ffeb114643adb4f41cb0a4c46c2eeafdd9a3676d5ff4f8ad18b4",
-    "scface": "2f17def80a3d4d243407569cefae3274cbe79d8333c9acc54d9d4a2f58b0db7c",
-    "survface": "533f5d3878d62f66c0f135a15d2954ee238f99b09f3ed8aa5061909da1d64904",
-    "tinyface": "b1c548e425e0ffbe1cec6ad2629661ebdc9e122c9dfd07e6e3dd96177eaeffd9",
-    "ui": "73c0b13fd491c4bf58af38043e5aeded304c8ffc088c82802e56d52929c6fca2",
+    "scface": "5245d6410425fdf2c15bec37e6f9f6768f73befca949d2043611b88a8734236f",
+    "survface": "003017e67b2ac8d7c513f0579f6866588178766fd1679f8d9828c89cee5f1632",
+    "tinyface": "898c828c4735f34575d5060aaa8a752f7ae60a132cb83fb70bf78c2e56738710",
+    "ui": "7ceb796df124a62c79482d3b44b15cec9c76035af5a357009427bc7e0968ee7b",
 }
 
 

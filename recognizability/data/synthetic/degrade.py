@@ -31,12 +31,12 @@ HARD_THRESHOLD = 0.5
 
 # Severity model constants: effective resolution (geometric mean side of the sensor image over the blur
 # spread) of _SHARP_SIDE pixels or more counts as sharp, _LOST_SIDE or fewer as lost; noise std, JPEG quality
-# loss and occlusion share that saturate their terms.
+# and occlusion share that saturate their terms (noise and JPEG at about the camera's level-1 extremes).
 _SHARP_SIDE = 28.0
 _LOST_SIDE = 5.0
-_NOISE_SATURATION = 0.10
+_NOISE_SATURATION = 0.06
 _JPEG_CLEAN = 95.0
-_JPEG_LOST = 10.0
+_JPEG_LOST = 25.0
 _OCCLUSION_SATURATION = 0.5
 _WEIGHTS = {"resolution": 0.60, "noise": 0.12, "quantisation": 0.03, "jpeg": 0.10, "occlusion": 0.15}
 
@@ -105,8 +105,8 @@ def severity(
 
     - r = resolution loss: ``clip((log2 28 - log2 s_eff) / (log2 28 - log2 5), 0, 1)``, where the effective
       side ``s_eff = sqrt(height * width) / upsample / sqrt(1 + gaussian_sigma**2 + (motion_length / 2)**2)``;
-    - n = ``clip(noise_sigma / 0.10, 0, 1)``; q = ``clip((8 - log2 quantisation_levels) / 5, 0, 1)``;
-    - j = ``clip((95 - jpeg_quality) / 85, 0, 1)``; o = ``clip(occlusion / 0.5, 0, 1)``.
+    - n = ``clip(noise_sigma / 0.06, 0, 1)``; q = ``clip((8 - log2 quantisation_levels) / 5, 0, 1)``;
+    - j = ``clip((95 - jpeg_quality) / 70, 0, 1)``; o = ``clip(occlusion / 0.5, 0, 1)``.
 
     Each term is monotone in its parameters and the weights are positive, so severity is monotone in every
     parameter.
