@@ -14,10 +14,7 @@ ISO/IEC 29794-1) with its area.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +25,6 @@ import torch
 
 from recognizability import metrics as M
 from recognizability._figures import pyplot
-from recognizability._version import __version__
 from recognizability.data import ReadReport, list_image_files
 
 from .calibration import QualityCalibration, fit_calibration
@@ -149,28 +145,10 @@ def synthetic_calibration_set(
     Returns:
         probe, gallery and a description of the source.
     """
-    from recognizability.data import TinyFace, synthetic
-    from recognizability.training.data.sources import cache_dir
+    from recognizability.data import TinyFace
+    from recognizability.data.synthetic import generate_cached
 
-    folder = Path(cache) if cache is not None else cache_dir()
-    sizes = dataclasses.asdict(synthetic.sizes_for("tinyface", "small", **SYNTHETIC_CALIBRATION_SIZES))
-    digest = hashlib.sha256(repr(sorted(sizes.items())).encode()).hexdigest()[:10]
-    root = folder / "calibration" / f"tinyface-seed{seed}-v{__version__}-{digest}"
-    if not (root / "SYNTHETIC.txt").is_file():
-        root.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-        try:
-            generate: Any = (
-                synthetic.generate
-            )  # sizes are keyword ints; mypy cannot match ** to named options
-            generate("tinyface", tmp, seed=seed, **SYNTHETIC_CALIBRATION_SIZES)
-            if root.exists():  # another process finished first
-                shutil.rmtree(tmp)
-            else:
-                os.replace(tmp, root)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    root = generate_cached("tinyface", seed, SYNTHETIC_CALIBRATION_SIZES, cache)
     sets = []
     for subset in ("probe", "gallery"):
         samples = TinyFace(root, subset).samples

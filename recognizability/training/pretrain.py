@@ -36,11 +36,11 @@ from recognizability.backbones import create_backbone, normalize_for
 from recognizability.backbones.base import FaceBackbone
 from recognizability.data import ImageFolder
 from recognizability.data import transforms as T
+from recognizability.data.synthetic import generate_cached
 from recognizability.nn import ArcFace
 
 from .cli import size_options
 from .data import ImageSet, load_image_set
-from .data.sources import _generate_cached, cache_dir
 from .method import check_batch_size_for_training
 from .run.checkpoint import (
     CHECKPOINT_KIND,
@@ -365,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(err))
     try:
         if args.hr_root is None:
-            root = _generate_cached("hr", args.synthetic_seed, sizes, cache_dir())
+            root = generate_cached("hr", args.synthetic_seed, sizes)
             provenance = "synthetic"
         else:
             root, provenance = Path(args.hr_root), "user folder"

@@ -13,9 +13,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from test_generate import TINY
 
 from recognizability.data.synthetic import GENERATOR_VERSION, generate
+from tests.helpers.synthetic_sizes import TINY
 
 SIZES = {**TINY, "hr": dict(identities=2, images_per_identity=2, image_size=16)}
 GOLDEN = {

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from recognizability.data.synthetic import generate
+from tests.helpers.paths import REPO
 
 pytest.importorskip("cv2")
-REALISM = Path(__file__).resolve().parents[2] / "benchmarks" / "realism.py"
+REALISM = REPO / "benchmarks" / "realism.py"
 
 
 def realism() -> ModuleType:
