@@ -34,7 +34,7 @@ from recognizability._figures import VECTOR_FORMATS
 from recognizability.backbones import CheckpointError, available_pretrained, load_pretrained
 from recognizability.data.synthetic import UISizes, sizes_for
 
-from .config import LOSS_TERMS, TrainingConfig, demo_config, get_benchmark, paper_config
+from .config import LOSS_TERMS, TrainingConfig, demo_config, describe, get_benchmark, paper_config
 from .data.sources import SYNTHETIC_SCALE
 from .method import (
     build_backbone,
@@ -79,7 +79,8 @@ def choose_config(
         config = paper_config(dataset, overrides.get("model.backbone") or "iresnet50")
     else:
         config = demo_config(dataset)
-    return config.replace(**overrides)
+    config = config.replace(**overrides)
+    return config.replace(description=describe(config))  # says what is loaded, --pretrained FILE included
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
