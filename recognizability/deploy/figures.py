@@ -1,7 +1,7 @@
 """``recognizability figures``: the paper's explanatory figures for a trained run, on any folder of faces.
 
     recognizability figures --checkpoint runs/tinyface/full/last.pt --compare runs/tinyface/arcface/last.pt \\
-        --out figures/                                   # the synthetic test faces (held out, seed 1)
+        --out figures/                                   # the run's test probes
     recognizability figures --checkpoint last.pt --faces my_faces/ --out figures/ --vector pdf
 
 - ``quality_extremes.png`` (paper Fig. 6): the faces with the lowest and the highest learned index xi_hat,
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +35,7 @@ from recognizability._files import check_new_output
 from recognizability._validation import check_positive_int
 from recognizability.backbones import channel_order_for, normalize_for
 from recognizability.training import MethodModules, TrainingConfig
-from recognizability.training.config import TERMS
+from recognizability.training.config import TERMS, get_benchmark
 
 from .evaluate import synthetic_calibration_set
 from .explain import activation_maps, quality_scores
@@ -228,7 +229,21 @@ def describe_run(config: TrainingConfig) -> str:
     return f"{config.model.backbone}, {' + '.join([config.head.name, *symbols])}"
 
 
-def _default_faces() -> tuple[list[Path], str]:
+def _default_faces(checkpoint: Path) -> tuple[list[Path], str]:
+    """The probes of the run's own test set (its ``report.json`` beside the checkpoint names the data), or,
+    without them, the synthetic held-out set of the default calibration."""
+    report_path = checkpoint.parent / "report.json"
+    if report_path.is_file():
+        try:
+            report = json.loads(report_path.read_text())
+            data, spec = report["data"], get_benchmark(report["dataset"])
+            root = Path(data["root"])
+            if root.is_dir():
+                samples = spec.reader(root, spec.probe_subset).samples
+                provenance = data.get("provenance", "?")
+                return [s.path for s in samples], f"{spec.name} test probes of the run ({provenance})"
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a report of another layout or a moved data folder: the held-out set below
     probe, _, _ = synthetic_calibration_set()
     return probe.paths, "synthetic TinyFace-layout test probes (seed 1, held out from the demo's seed 0)"
 
@@ -270,7 +285,7 @@ def _run_figures(args: argparse.Namespace) -> int:
         paths, problems = collect_images(args.faces)
         dataset = _describe_faces(args.faces, paths)
     else:
-        (paths, dataset), problems = _default_faces(), []
+        (paths, dataset), problems = _default_faces(Path(args.checkpoint)), []
     if not paths:
         raise ValueError(f"expected face images in --faces {args.faces}, found none")
     scored = score_faces(
@@ -334,7 +349,8 @@ def add_figures_command(commands: Any) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--faces", nargs="+", metavar="FACES",
-        help="image files, folders (walked recursively) and globs (default: the synthetic test probes)",
+        help="image files, folders (walked recursively) and globs (default: the probes of the run's test "
+        "set, named by the report.json beside --checkpoint, or else the synthetic held-out set)",
     )  # fmt: skip
     parser.add_argument(
         "--out", required=True, help="folder for quality_extremes.png and activation_maps.png"
