@@ -41,7 +41,10 @@ FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```[ \t]*$", re.MULTILI
 FRAGMENT = re.compile(r"\A# fragment: (?P<why>\S.*)$", re.MULTILINE)
 #: Pages whose blocks are not run yet, with why (each is owned by work in progress elsewhere).
 PENDING: dict[str, str] = {
-    "synthetic.md": "rewritten with the face generator of version 2, which marks its blocks",
+    "synthetic.md": (
+        "owned by the face generator's work: its blocks generate full-size trees (minutes) and get their "
+        "fragment markers there"
+    ),
 }
 
 
@@ -162,6 +165,17 @@ def test_written_constructors_match_the_classes(page: Path) -> None:
                 assert line.strip() == _signature(getattr(nn, found.group(1))), block.name
 
 
+#: Result files a page names before the runs that write them have finished, with those runs.
+AWAITED: dict[str, str] = {
+    "benchmarks/results/ablation.json": "the ablation on the faces of generator version 2 (docs/ablation.md)",
+}
+
+
+def test_awaited_results_are_still_awaited() -> None:
+    arrived = [name for name in AWAITED if (ROOT / name).exists()]
+    assert not arrived, f"{arrived} exist now: remove them from AWAITED"
+
+
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
 def test_files_the_page_names_exist(page: Path) -> None:
     if page.name in PENDING:
@@ -169,17 +183,20 @@ def test_files_the_page_names_exist(page: Path) -> None:
     named = re.findall(
         r"\b((?:tests|benchmarks|examples|recognizability)/[\w/.-]+\.(?:py|json|md))", page.read_text()
     )
-    missing = sorted({name for name in named if not (ROOT / name).exists()})
+    missing = sorted({name for name in named if not (ROOT / name).exists() and name not in AWAITED})
     assert not missing, missing
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
 def test_figures_shown_exist_are_small_and_name_their_command(page: Path) -> None:
+    if page.name in PENDING:
+        pytest.skip(PENDING[page.name])
     text = page.read_text()
-    for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
-        figure = page.parent / target
-        assert figure.is_file() and figure.stat().st_size < 300_000, target
-        assert "benchmarks/docs_figures.py" in text, f"{page.name} shows {target} without its command"
+    for found in re.finditer(r"!\[[^\]]*\]\(([^)]+)\)", text):
+        figure = page.parent / found.group(1)
+        assert figure.is_file() and figure.stat().st_size < 300_000, found.group(1)
+        before = text[max(0, found.start() - 1500) : found.start()]
+        assert re.search(r"`(python|recognizability)[ -]", before), f"{found.group(1)}: no command before it"
 
 
 def test_training_page_lists_every_option_of_the_scripts() -> None:

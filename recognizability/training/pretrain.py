@@ -317,9 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--preset", choices=tuple(PRESETS), default="shipped",
-        help="shipped: the run of the shipped synthetic-hr weights (1,000 x 16 faces, 12 epochs, about 23 "
-        "minutes on one CPU thread); small: 200 x 16 faces, 6 epochs, a few minutes (options below override "
-        "either)",
+        help="shipped: the run of the shipped synthetic-hr weights (1,000 x 16 faces, 12 epochs, minutes on "
+        "one CPU thread); small: 200 x 16 faces, 6 epochs, about a minute (options below override either)",
     )  # fmt: skip
     defaults = PretrainConfig()
     for f in dataclasses.fields(PretrainConfig):

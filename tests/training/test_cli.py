@@ -3,6 +3,7 @@ options derived from the configuration's fields, the runs it plans, the syntheti
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from pathlib import Path
 
@@ -90,3 +91,13 @@ def test_synthetic_size_options_route_ui_keys() -> None:
     assert sizes == {"train_images": 64} and ui == {"face_images": 20, "nonface_images": 2}
     with pytest.raises(ValueError, match="KEY=N"):
         _synthetic_sizes(["train_images"])
+
+
+def test_help_texts_name_the_head_and_every_output_option() -> None:
+    actions = {flag: action for action in build_parser("tinyface")._actions for flag in action.option_strings}
+    assert "margin head (--head)" in str(actions["--losses"].help) and "ArcFace" not in str(
+        actions["--losses"].help
+    )
+    for flag in ("--no-plots", "--no-progress", "--vector", "--threads"):
+        assert actions[flag].help, flag
+    assert actions["--quiet"].help == argparse.SUPPRESS  # the name of earlier releases, hidden
