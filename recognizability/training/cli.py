@@ -30,10 +30,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from recognizability._figures import VECTOR_FORMATS
 from recognizability.backbones import CheckpointError, available_pretrained, load_pretrained
 from recognizability.data.synthetic import UISizes, sizes_for
 
-from .config import LOSS_TERMS, TrainingConfig, demo_config, get_benchmark, paper_config
+from .config import LOSS_TERMS, TrainingConfig, demo_config, describe, get_benchmark, paper_config
 from .data.sources import SYNTHETIC_SCALE
 from .method import (
     build_backbone,
@@ -78,7 +79,8 @@ def choose_config(
         config = paper_config(dataset, overrides.get("model.backbone") or "iresnet50")
     else:
         config = demo_config(dataset)
-    return config.replace(**overrides)
+    config = config.replace(**overrides)
+    return config.replace(description=describe(config))  # says what is loaded, --pretrained FILE included
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +144,10 @@ def build_parser(dataset: str, description: str = "") -> argparse.ArgumentParser
         help="replace an earlier run in OUT/<run> (kept until the new run writes its first checkpoint)",
     )
     p.add_argument("--no-plots", action="store_true", help="write report.json only, no figures")
+    p.add_argument(
+        "--vector", action="append", choices=VECTOR_FORMATS, default=[],
+        help="also write each figure as PDF or SVG beside its PNG (repeatable)",
+    )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)  # the name of earlier releases
     return p
@@ -342,6 +348,7 @@ def parse_args(dataset: str, argv: Sequence[str] | None = None, description: str
         synthetic_seed=args.synthetic_seed, synthetic_sizes=sizes, synthetic_ui_sizes=ui_sizes,
         device=args.device, threads=args.threads, amp=args.amp, compile=args.compile, resume=args.resume,
         overwrite=args.overwrite, plots=not args.no_plots, progress=not (args.no_progress or args.quiet),
+        vector=tuple(dict.fromkeys(args.vector)),
     )  # fmt: skip
     return _check(parser, args, options)
 
