@@ -40,12 +40,7 @@ NOT_CODE = ("text", "bibtex", "json", "csv")
 FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 FRAGMENT = re.compile(r"\A# fragment: (?P<why>\S.*)$", re.MULTILINE)
 #: Pages whose blocks are not run yet, with why (each is owned by work in progress elsewhere).
-PENDING: dict[str, str] = {
-    "synthetic.md": (
-        "owned by the face generator's work: its blocks generate full-size trees (minutes) and get their "
-        "fragment markers there"
-    ),
-}
+PENDING: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
