@@ -25,6 +25,7 @@ import json
 import math
 import multiprocessing
 import platform
+import re
 import statistics
 import sys
 import time
@@ -38,7 +39,7 @@ from scipy import stats
 
 from recognizability.data.synthetic import sizes_for
 from recognizability.functional import DEFAULT_TAU
-from recognizability.nn.head_registry import MARGIN_HEAD_NAMES
+from recognizability.nn import available_heads
 from recognizability.training import RunOptions, Session, TrainingConfig
 from recognizability.training.config import LOSS_TERMS
 from recognizability.training.config.presets import demo_config
@@ -57,6 +58,9 @@ class Row:
     tau: float | None = None
     head: str = "arcface"
     baseline: str = "ArcFace"
+    #: Other LossConfig fields the row sets (the gradient-path readings: detach_regression_input,
+    #: index_gradient).
+    loss: tuple[tuple[str, bool], ...] = ()
 
 
 ROWS: tuple[Row, ...] = (
@@ -68,6 +72,12 @@ ROWS: tuple[Row, ...] = (
     *(Row(f"all, tau={tau:g}", LOSS_TERMS, tau) for tau in (0.5, 1.0, 1.645, 2.576) if tau != DEFAULT_TAU),
     Row("AdaFace", (), head="adaface", baseline="AdaFace"),
     Row("AdaFace + all", LOSS_TERMS, head="adaface", baseline="AdaFace"),
+    # The placebo: the regression module reads a detached feature map and only L_L1 is on, so nothing it
+    # learns reaches the backbone or the head; it can move rank-1 only through the random stream (its dropout
+    # draws). Every other row is read against it.
+    Row("placebo (L1, detached)", ("l1",), loss=(("detach_regression_input", True),)),
+    Row("all, regression detached", LOSS_TERMS, loss=(("detach_regression_input", True),)),
+    Row("all, index gradient", LOSS_TERMS, loss=(("index_gradient", True),)),
 )
 ROW_NAMES = tuple(r.name for r in ROWS)
 HEAD_TITLES = {
@@ -107,7 +117,7 @@ def base_config(quick: bool) -> TrainingConfig:
 
 
 def row_config(base: TrainingConfig, row: Row, seed: int) -> TrainingConfig:
-    config = base.with_losses(row.terms).replace(seed=seed, name=row.head)
+    config = base.with_losses(row.terms).replace(seed=seed, name=row.head, **dict(row.loss))
     return config if row.tau is None else config.replace(tau=row.tau)
 
 
@@ -128,7 +138,8 @@ def run_one(row: Row, seed: int, quick: bool) -> dict[str, Any]:
     session, data, train = _STATE["session"], _STATE["data"], _STATE["train"]
     config = row_config(base_config(quick), row, seed)
     began = time.perf_counter()
-    result = train(f"{row.name.replace(' ', '').replace(',', '_')}_seed{seed}", config, data, session)
+    folder = re.sub(r"[^A-Za-z0-9+=.]+", "_", row.name).strip("_")
+    result = train(f"{folder}_seed{seed}", config, data, session)
     report = session.evaluate(result, data)
     figures: dict[str, Any] = dict(report.headline_figures())
     for name, quality in report.quality.items():
@@ -147,6 +158,7 @@ def run_one(row: Row, seed: int, quick: bool) -> dict[str, Any]:
         "head": row.head,
         "baseline": row.baseline,
         "tau": config.loss.tau,
+        "loss": dict(row.loss),
         "seconds": time.perf_counter() - began,
         **figures,
     }
@@ -195,7 +207,11 @@ def with_head(head: str) -> tuple[Row, ...]:
             return alone
         return f"{alone} {row.name}" if row.name.startswith("+") else f"{alone} + {row.name}"
 
-    return tuple(Row(name(r), r.terms, r.tau, head=head, baseline=alone) for r in ROWS if r.head == "arcface")
+    return tuple(
+        Row(name(r), r.terms, r.tau, head=head, baseline=alone, loss=r.loss)
+        for r in ROWS
+        if r.head == "arcface"
+    )
 
 
 def _finite(value: object) -> bool:
@@ -297,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rows", nargs="+", help="row names (default: all)")
     p.add_argument(
         "--head",
-        choices=MARGIN_HEAD_NAMES,
+        choices=available_heads(),
         help="run the ArcFace rows with this margin head instead (Table 4)",
     )
     p.add_argument("--jobs", type=int, default=1, help="runs trained side by side, one torch thread each")

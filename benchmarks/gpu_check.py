@@ -309,7 +309,7 @@ def _train_tinyface_command(ctx: Context) -> list[str]:
     args = [
         "examples/train_tinyface.py", "--config", "paper", "--backbone", "iresnet50",
         "--data-root", str(_data_root(ctx)), "--pretrained", str(_backbone_path(ctx)),
-        "--epochs", "1", "--out", str(ctx.work / "train_tinyface"), "--quiet", "--no-plots",
+        "--epochs", "1", "--out", str(ctx.work / "train_tinyface"), "--no-progress", "--no-plots",
     ]  # fmt: skip
     if ctx.dry_run:  # a tiny UI set (the default small one, 300 images, costs a minute on a CPU)
         args += ["--device", "cpu", "--max-steps", "1", "--batch-size", "2"]

@@ -38,6 +38,7 @@ from recognizability import metrics as M
 from recognizability.backbones import normalize_for, pretrained_weights
 from recognizability.data import TinyFace, synthetic
 from recognizability.data import transforms as T
+from recognizability.data.synthetic import cache_dir
 from recognizability.deploy import Preprocessing, QualityModel, serfiq_quality_of_backbone
 from recognizability.deploy.quality_fit import (
     QualityFitSettings,
@@ -49,7 +50,6 @@ from recognizability.deploy.quality_fit import (
     ui_center_of,
 )
 from recognizability.training.data import load_image_set
-from recognizability.training.data.sources import cache_dir
 
 BACKBONE, TAG = "small_vlr_net", "synthetic-hr"
 SEEDS = (0, 1, 2, 3, 4)

@@ -10,8 +10,8 @@ Fig. 2 forward and step; then the SCFace protocol (rank-1 per distance, 4.20 m, 
 the mugshots) and the quality comparison of the learned index with ERS, MagFace and CR-FIQA. Plumbing
 (device and torchrun, checkpoints and --resume, progress, reports, plots) comes from recognizability.training
 helpers called below. Quality of any image folder from a run:
-``recognizability-predict --checkpoint OUT/full/last.pt --images DIR --out q.csv``. Options: ``--help`` and
-docs/training.md.
+``recognizability quality DIR --checkpoint OUT/full/last.pt --out q.csv``; the paper's Fig. 5 and 6 for it:
+``recognizability figures --checkpoint OUT/full/last.pt --out DIR``. Options: ``--help`` and docs/training.md.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ _register_pretrained(
         tag="synthetic-hr",
         filename="small_vlr_net_synthetic_hr.pt",
         architecture={"input_size": (32, 32), "width": 64, "embedding_dim": 128},
-        sha256="c21e9d3aae392492d1f193dcd562466dc3c665a0a351744e0ffc94ef9e645b4f",
+        sha256="01c8cedb9b52fcff556b6ea50af8ecde1d0ef2973d0a27f97a40600e8756c063",
         description="small_vlr_net trained with ArcFace on the synthetic hr set (clean faces; synthetic)",
     )
 )

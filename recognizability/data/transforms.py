@@ -15,9 +15,10 @@ loop over samples:
 
 Pixel values are on the 0..255 scale until :func:`normalize`: uint8 batches, or float batches holding 0..255
 values. Each function returns the dtype it was given (uint8 results are rounded and clamped to 0..255, since
-bicubic interpolation overshoots). Random functions take an optional ``torch.Generator`` for reproducibility;
-random numbers are drawn on the generator's device and moved to the batch's device (a host-to-device copy,
-never a device-to-host sync).
+bicubic interpolation overshoots; :func:`resize_batch` computes them in float64, so that any float64
+implementation of its weights reproduces its bytes: docs/deployment.md). Random functions take an optional
+``torch.Generator`` for reproducibility; random numbers are drawn on the generator's device and moved to the
+batch's device (a host-to-device copy, never a device-to-host sync).
 """
 
 from __future__ import annotations
@@ -133,9 +134,25 @@ def _to_compute(images: Tensor) -> Tensor:
     return images if images.dtype in (torch.float32, torch.float64) else images.float()
 
 
+def _resize_compute(images: Tensor) -> Tensor:
+    """What :func:`resize_batch` interpolates: float64 for uint8 images (weights and sums exact to ~1e-13,
+    so that the rounding to integers gives the same bytes in any float64 implementation; float32 on a device
+    without float64), else as :func:`_to_compute`."""
+    if images.dtype == torch.uint8 and images.device.type != "mps":
+        return images.double()
+    return _to_compute(images)
+
+
+#: Decimals uint8 results are rounded to before the rounding to integers: a value within 5e-7 of a half
+#: becomes that half exactly (ties to even), so summation-order differences of float64 (~1e-13) cannot
+#: round it either way.
+_SNAP_DECIMALS = 6
+
+
 def _restore(result: Tensor, like: Tensor, value_range: tuple[float, float] | None) -> Tensor:
     if like.dtype == torch.uint8:
-        return result.round().clamp(0.0, 255.0).to(torch.uint8)
+        snapped = result.round(decimals=_SNAP_DECIMALS)
+        return snapped.round().clamp(0.0, 255.0).to(torch.uint8)
     if value_range is not None:
         result = result.clamp(value_range[0], value_range[1])
     return result.to(like.dtype)
@@ -159,7 +176,10 @@ def resize_batch(
         value_range: for float inputs, clamp the result to this range (bicubic overshoots); uint8 results are
             always rounded and clamped to 0..255.
 
-    Returns the input unchanged when it already has the requested size.
+    uint8 images are interpolated in float64, rounded to 6 decimals, then to the nearest integer (ties to
+    even) and clamped to 0..255: the exact recipe of docs/deployment.md ("Preprocessing, exactly"), which a
+    numpy script reproduces byte for byte. Returns the input unchanged when it already has the requested
+    size.
     """
     _check_batch(images)
     target = check_size_pair(size, "size")
@@ -168,7 +188,7 @@ def resize_batch(
     if tuple(images.shape[-2:]) == target:
         return images
     result = F.interpolate(
-        _to_compute(images), size=target, mode="bicubic", align_corners=False, antialias=antialias
+        _resize_compute(images), size=target, mode="bicubic", align_corners=False, antialias=antialias
     )
     return _restore(result, images, value_range)
 

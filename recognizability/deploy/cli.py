@@ -1,4 +1,4 @@
-"""The ``recognizability`` command: export, quality, calibrate, evaluate, fit-quality.
+"""The ``recognizability`` command: export, quality, calibrate, evaluate, figures, fit-quality.
 
     recognizability fit-quality --backbone r50 --pretrained backbone.pth --faces faces/ --out quality.pt
     recognizability calibrate --checkpoint runs/tinyface/full/last.pt            # synthetic calibration set
@@ -6,6 +6,7 @@
     recognizability quality   faces/ "more/*.png" --onnx model.onnx --out scores.csv
     recognizability quality   --onnx model.onnx --threshold-for 0.05
     recognizability evaluate  --probe probe/ --gallery gallery/ --checkpoint last.pt --out eval/
+    recognizability figures   --checkpoint runs/tinyface/full/last.pt --out figures/   # paper Fig. 5, 6
 
 ``--checkpoint`` takes a training checkpoint (``last.pt``) or a quality model written by ``fit-quality``.
 A checkpoint's calibration lives next to it (``last.calibration.json``, written by ``calibrate``) unless
@@ -25,12 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from recognizability._figures import VECTOR_FORMATS
 from recognizability._files import check_new_output, write_json
 from recognizability._validation import check_float_in_range, check_positive_int
 from recognizability.data import is_image_file
 
 from .calibration import QualityCalibration
 from .evaluate import calibrate, evaluate_folders, labelled_folder, plot_evaluation, synthetic_calibration_set
+from .figures import add_figures_command
 from .images import UnreadableImage, collect_images, require_image_decoder
 from .model import load_quality_model
 from .scoring import STDOUT, Scorer, embed_images, write_scores_csv
@@ -235,11 +238,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     scorer = _load(args, need_calibration=True)
     report = evaluate_folders(
         scorer, args.probe, args.gallery, args.distractors, batch_size=args.batch_size, workers=args.workers,
-        progress=not args.no_progress,
+        progress=not args.no_progress, model=args.checkpoint or args.onnx,
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     write_json(report_path, report)
-    figures = [] if args.no_plots else plot_evaluation(report, out)
+    figures = [] if args.no_plots else plot_evaluation(report, out, vector=tuple(dict.fromkeys(args.vector)))
     ident = report["identification"]
     ranks = ", ".join(
         f"{k.replace('_', '-')} {100 * v:.1f}%" for k, v in ident.items() if k.startswith("rank_")
@@ -423,8 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--distractors", help="a folder of distractor images (no identities)")
     evaluate.add_argument("--out", required=True, help="folder for report.json and the plots")
     evaluate.add_argument("--no-plots", action="store_true", help="write the report only")
+    evaluate.add_argument(
+        "--vector", action="append", choices=VECTOR_FORMATS, default=[],
+        help="also write each figure as PDF or SVG beside its PNG (repeatable)",
+    )  # fmt: skip
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing report")
     evaluate.set_defaults(run=_evaluate)
+    add_figures_command(commands)
     _fit_quality_parser(commands)
     return parser
 

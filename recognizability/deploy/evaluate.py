@@ -14,10 +14,7 @@ ISO/IEC 29794-1) with its area.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +24,14 @@ import numpy as np
 import torch
 
 from recognizability import metrics as M
-from recognizability._figures import pyplot
-from recognizability._version import __version__
+from recognizability._figures import (
+    figure_title,
+    integer_ticks,
+    method_style,
+    pyplot,
+    save_figure,
+    wilson_interval,
+)
 from recognizability.data import ReadReport, list_image_files
 
 from .calibration import QualityCalibration, fit_calibration
@@ -149,28 +152,10 @@ def synthetic_calibration_set(
     Returns:
         probe, gallery and a description of the source.
     """
-    from recognizability.data import TinyFace, synthetic
-    from recognizability.training.data.sources import cache_dir
+    from recognizability.data import TinyFace
+    from recognizability.data.synthetic import generate_cached
 
-    folder = Path(cache) if cache is not None else cache_dir()
-    sizes = dataclasses.asdict(synthetic.sizes_for("tinyface", "small", **SYNTHETIC_CALIBRATION_SIZES))
-    digest = hashlib.sha256(repr(sorted(sizes.items())).encode()).hexdigest()[:10]
-    root = folder / "calibration" / f"tinyface-seed{seed}-v{__version__}-{digest}"
-    if not (root / "SYNTHETIC.txt").is_file():
-        root.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-        try:
-            generate: Any = (
-                synthetic.generate
-            )  # sizes are keyword ints; mypy cannot match ** to named options
-            generate("tinyface", tmp, seed=seed, **SYNTHETIC_CALIBRATION_SIZES)
-            if root.exists():  # another process finished first
-                shutil.rmtree(tmp)
-            else:
-                os.replace(tmp, root)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    root = generate_cached("tinyface", seed, SYNTHETIC_CALIBRATION_SIZES, cache)
     sets = []
     for subset in ("probe", "gallery"):
         samples = TinyFace(root, subset).samples
@@ -189,12 +174,14 @@ def evaluate_folders(
     batch_size: int = 256,
     workers: int = 1,
     progress: bool = False,
+    model: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``scorer`` on the user's probe/gallery (and distractor) ImageFolder trees.
 
     Args:
         scorer: a model with a calibration (its quality is evaluated).
         fmr: FMR of the EDC (default: the calibration's).
+        model: what the scorer is, for the report and the figures' titles (e.g. the checkpoint's path).
 
     Returns:
         the JSON-able report: ``identification`` (rank-k, mAP), ``verification`` (TAR@FAR), ``quality``
@@ -274,6 +261,8 @@ def evaluate_folders(
                 "pauc": edc.edc_pauc,
                 "pauc_minus_best": edc.edc_pauc_minus_best,
                 "discard_limit": edc.discard_limit,
+                "mated": int(same.sum()),
+                "non_mated": int((~same).sum()),
             },
             "histogram": histogram.tolist(),
             "mean_probe_quality": float(probe_q.mean()),
@@ -288,6 +277,7 @@ def evaluate_folders(
             "probe": str(probe_root),
             "gallery": str(gallery_root),
             "distractors": None if distractor_root is None else str(distractor_root),
+            "model": model,
             "probe_images": len(p.paths),
             "gallery_images": len(g.paths),
             "distractor_images": distractor_count,
@@ -307,46 +297,69 @@ def evaluate_folders(
     }
 
 
-def plot_evaluation(report: dict[str, Any], out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Draw ``cmc.png``, ``edc.png`` and ``quality_histogram.png`` from an evaluation report (matplotlib)."""
+def _evaluation_title(report: dict[str, Any], what: str, n: str, width: float) -> str:
+    data = report["data"]
+    synthetic = " (synthetic calibration)" if report["quality"]["calibration"]["synthetic"] else ""
+    folders = f"probe {Path(data['probe']).name}/, gallery {Path(data['gallery']).name}/"
+    if data.get("distractors"):
+        folders += f" + {data['distractor_images']} distractors"
+    model = data.get("model") or "model not recorded"
+    return figure_title(what, dataset=folders, model=f"{model}{synthetic}", n=n, width=width)
+
+
+def plot_evaluation(
+    report: dict[str, Any], out_dir: str | os.PathLike[str], *, vector: Sequence[str] = ()
+) -> list[Path]:
+    """Draw ``cmc.png``, ``edc.png`` and ``quality_histogram.png`` from an evaluation report, in the package's
+    one figure style (:mod:`recognizability._figures`): titles naming the folders, the model and n, integer
+    rank ticks on a 0..1 axis with the 95 % Wilson band, the calibrated quality in the learned index's colour.
+    ``vector``: "pdf" and/or "svg" copies beside each PNG."""
     plt = pyplot()
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
+    width = 6.4
     cmc = report["curves"]["cmc"]
+    probes = int(report["identification"]["probes"])
+    style = method_style("calibrated_quality")
+    fig, ax = plt.subplots(figsize=(width, 4.6), layout="constrained")
+    lower, upper = wilson_interval(cmc["rates"], probes)
+    ax.fill_between(cmc["ranks"], lower, upper, color="#000000", alpha=0.15, linewidth=0)
+    ax.plot(cmc["ranks"], cmc["rates"], marker="o", markersize=4, color="#000000",
+            label=f"rank-1 {cmc['rates'][0]:.3f}; band: 95 % Wilson interval")  # fmt: skip
+    ax.set_xlabel("rank")
+    ax.set_ylabel("identification rate")
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlim(min(cmc["ranks"]) - 0.5, max(cmc["ranks"]) + 0.5)
+    integer_ticks(ax.xaxis)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(_evaluation_title(report, "CMC (closed-set identification)", f"n = {probes} probes", width),
+                 fontsize=9)  # fmt: skip
+    written += save_figure(fig, folder / "cmc.png", vector=vector)
+
     edc = report["quality"]["edc"]
+    fig, ax = plt.subplots(figsize=(width, 4.6), layout="constrained")
+    ax.plot(edc["discard_fractions"], edc["fnmr"], drawstyle="steps-post", color=style.color,
+            label=f"{style.label} (pAUC {edc['pauc']:.4f})")  # fmt: skip
+    ax.set_xlabel("fraction of mated comparisons discarded (lowest quality first)")
+    ax.set_ylabel(f"FNMR at FMR {edc['fmr']:g} (threshold fixed once)")
+    ax.set_ylim(bottom=0.0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    pairs = f"n = {edc.get('mated', '?')} mated and {edc.get('non_mated', '?')} non-mated comparisons"
+    fig.suptitle(_evaluation_title(report, "error versus discard (ISO/IEC 29794-1)", pairs, width),
+                 fontsize=9)  # fmt: skip
+    written += save_figure(fig, folder / "edc.png", vector=vector)
+
     histogram = report["quality"]["histogram"]
-    figures = {
-        "cmc.png": (cmc["ranks"], cmc["rates"], "rank", "identification rate", "CMC"),
-        "edc.png": (
-            edc["discard_fractions"], edc["fnmr"], "fraction of mated pairs discarded",
-            f"FNMR at FMR {edc['fmr']:g}", "error versus discard (calibrated quality)",
-        ),
-    }  # fmt: skip
-    for name, (x, y, xlabel, ylabel, title) in figures.items():
-        fig, ax = plt.subplots(figsize=(5, 4))
-        ax.plot(
-            x,
-            y,
-            marker="o" if name == "cmc.png" else None,
-            drawstyle="steps-post" if name == "edc.png" else "default",
-        )
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(folder / name, dpi=100)
-        plt.close(fig)
-        written.append(folder / name)
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.bar(range(len(histogram)), histogram, width=1.0)
-    ax.set_xlabel("quality (0-100)")
+    images = int(sum(histogram))
+    fig, ax = plt.subplots(figsize=(width, 4.2), layout="constrained")
+    ax.bar(range(len(histogram)), histogram, width=1.0, color=style.color)
+    ax.set_xlabel("calibrated quality (0-100)")
     ax.set_ylabel("images")
-    synthetic = " (synthetic calibration)" if report["quality"]["calibration"]["synthetic"] else ""
-    ax.set_title(f"quality of probe and gallery images{synthetic}")
-    fig.tight_layout()
-    fig.savefig(folder / "quality_histogram.png", dpi=100)
-    plt.close(fig)
-    written.append(folder / "quality_histogram.png")
+    ax.set_xlim(-0.5, 100.5)
+    fig.suptitle(_evaluation_title(report, "quality of the probe and gallery images",
+                                   f"n = {images} images", width), fontsize=9)  # fmt: skip
+    written += save_figure(fig, folder / "quality_histogram.png", vector=vector)
     return written

@@ -30,10 +30,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from recognizability._figures import VECTOR_FORMATS
 from recognizability.backbones import CheckpointError, available_pretrained, load_pretrained
 from recognizability.data.synthetic import UISizes, sizes_for
 
-from .config import LOSS_TERMS, TrainingConfig, demo_config, get_benchmark, paper_config
+from .config import LOSS_TERMS, TrainingConfig, demo_config, describe, get_benchmark, paper_config
 from .data.sources import SYNTHETIC_SCALE
 from .method import (
     build_backbone,
@@ -44,7 +45,7 @@ from .method import (
 from .run import RunOptions, TrainingCheckpoint, prepare_run_dir, resolve_device
 from .run.distributed import launched_by_torchrun
 
-__all__ = ["ExampleArguments", "build_parser", "parse_args", "planned_runs"]
+__all__ = ["ExampleArguments", "build_parser", "choose_config", "parse_args", "planned_runs", "size_options"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ def choose_config(
         config = paper_config(dataset, overrides.get("model.backbone") or "iresnet50")
     else:
         config = demo_config(dataset)
-    return config.replace(**overrides)
+    config = config.replace(**overrides)
+    return config.replace(description=describe(config))  # says what is loaded, --pretrained FILE included
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +144,10 @@ def build_parser(dataset: str, description: str = "") -> argparse.ArgumentParser
         help="replace an earlier run in OUT/<run> (kept until the new run writes its first checkpoint)",
     )
     p.add_argument("--no-plots", action="store_true", help="write report.json only, no figures")
+    p.add_argument(
+        "--vector", action="append", choices=VECTOR_FORMATS, default=[],
+        help="also write each figure as PDF or SVG beside its PNG (repeatable)",
+    )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)  # the name of earlier releases
     return p
@@ -161,17 +167,28 @@ def _parse_losses(text: str | None) -> tuple[str, ...] | None:
     return terms
 
 
+def size_options(items: Sequence[str], flag: str) -> dict[str, int]:
+    """Repeated ``KEY=N`` options (``--synthetic-size``) as a dict; N a non-negative int.
+
+    Raises:
+        ValueError: an item that is not ``KEY=N``, naming ``flag``.
+    """
+    sizes: dict[str, int] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip().isdigit():
+            raise ValueError(f"{flag}: expected KEY=N with N a non-negative int, got {item!r}")
+        sizes[key.strip()] = int(value)
+    return sizes
+
+
 def _synthetic_sizes(items: Sequence[str]) -> tuple[dict[str, int], dict[str, int]]:
     """``KEY=N`` options -> (dataset sizes, UI sizes); the UI set's field names route a key to the UI set."""
     ui_names = {f.name for f in dataclasses.fields(UISizes)}
-    sizes: dict[str, int] = {}
-    ui_sizes: dict[str, int] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not value.strip().isdigit():
-            raise ValueError(f"--synthetic-size: expected KEY=N with N a non-negative int, got {item!r}")
-        (ui_sizes if key in ui_names else sizes)[key.strip()] = int(value)
-    return sizes, ui_sizes
+    sizes = size_options(items, "--synthetic-size")
+    return {k: v for k, v in sizes.items() if k not in ui_names}, {
+        k: v for k, v in sizes.items() if k in ui_names
+    }
 
 
 def _check_out(out: Path) -> None:
@@ -331,6 +348,7 @@ def parse_args(dataset: str, argv: Sequence[str] | None = None, description: str
         synthetic_seed=args.synthetic_seed, synthetic_sizes=sizes, synthetic_ui_sizes=ui_sizes,
         device=args.device, threads=args.threads, amp=args.amp, compile=args.compile, resume=args.resume,
         overwrite=args.overwrite, plots=not args.no_plots, progress=not (args.no_progress or args.quiet),
+        vector=tuple(dict.fromkeys(args.vector)),
     )  # fmt: skip
     return _check(parser, args, options)
 

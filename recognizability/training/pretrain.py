@@ -6,6 +6,7 @@ property of such a backbone. This module is that first stage for any library bac
 faces laid out as ``<identity>/<image>`` (the synthetic ``hr`` layout, or a user's own VGGFace2-like folder)::
 
     python -m recognizability.training.pretrain --out runs/pretrain            # the synthetic hr set
+    python -m recognizability.training.pretrain --preset small --out runs/pretrain_small   # minutes
     python -m recognizability.training.pretrain --hr-root /data/faces --backbone iresnet50 --input-size 112 \
         --embedding-dim 512 --out runs/pretrain_r50
 
@@ -36,10 +37,11 @@ from recognizability.backbones import create_backbone, normalize_for
 from recognizability.backbones.base import FaceBackbone
 from recognizability.data import ImageFolder
 from recognizability.data import transforms as T
+from recognizability.data.synthetic import generate_cached
 from recognizability.nn import ArcFace
 
+from .cli import size_options
 from .data import ImageSet, load_image_set
-from .data.sources import _generate_cached, cache_dir
 from .method import check_batch_size_for_training
 from .run.checkpoint import (
     CHECKPOINT_KIND,
@@ -56,7 +58,39 @@ from .run.run_dir import CHECKPOINT_NAME, prepare_run_dir
 #: The files of a pretraining run: a folder holding any of them holds a run (``--overwrite`` replaces all).
 PRETRAIN_FILES: tuple[str, ...] = (CHECKPOINT_NAME, "backbone.pt", "pretrain.json")
 
-__all__ = ["PretrainConfig", "PretrainResult", "load_identity_folder", "main", "pretrain"]
+
+@dataclass(frozen=True)
+class PretrainPreset:
+    """A named starting point of the command line: :class:`PretrainConfig` fields and synthetic ``hr`` sizes
+    (options given on the command line override both).
+
+    Attributes:
+        config: fields of :class:`PretrainConfig` that differ from its defaults.
+        sizes: size options of the synthetic ``hr`` set (``identities``, ``images_per_identity``, ...).
+    """
+
+    config: dict[str, Any]
+    sizes: dict[str, int]
+
+
+#: ``--preset``: "shipped" is the run that made the shipped ``synthetic-hr`` weights (the defaults: 1,000
+#: identities x 16 images, 12 epochs); "small" is stage 1 in a few minutes on a CPU (200 x 16, 6 epochs):
+#: enough to try the two-stage protocol end to end, not to replace the shipped weights.
+PRESETS: dict[str, PretrainPreset] = {
+    "shipped": PretrainPreset({}, {}),
+    "small": PretrainPreset({"epochs": 6, "lr_decay_epoch": 5}, {"identities": 200}),
+}
+
+__all__ = [
+    "PRESETS",
+    "PretrainConfig",
+    "PretrainPreset",
+    "PretrainResult",
+    "build_pretraining",
+    "load_identity_folder",
+    "main",
+    "pretrain",
+]
 
 
 @dataclass(frozen=True)
@@ -171,6 +205,23 @@ def _batch(
     return normalize_for(backbone, x)
 
 
+def build_pretraining(
+    config: PretrainConfig, num_classes: int, device: torch.device
+) -> tuple[FaceBackbone, ArcFace, torch.optim.Optimizer]:
+    """The pieces of stage 1 from a fresh seed (``config.seed``): the backbone, its ArcFace head over
+    ``num_classes`` identities, and Adam over both (``config.lr``, ``config.weight_decay``)."""
+    seed_everything(config.seed)
+    size = (config.input_size, config.input_size)
+    backbone = create_backbone(config.backbone, input_size=size, embedding_dim=config.embedding_dim).to(
+        device
+    )
+    head = ArcFace(config.embedding_dim, num_classes, scale=config.scale, margin=config.margin).to(device)
+    optimizer = torch.optim.Adam(
+        [*backbone.parameters(), *head.parameters()], lr=config.lr, weight_decay=config.weight_decay
+    )
+    return backbone, head, optimizer
+
+
 def pretrain(
     config: PretrainConfig,
     data: ImageSet,
@@ -198,16 +249,7 @@ def pretrain(
     if num_classes < 2:
         raise ValueError(f"expected at least 2 identities to train a classifier, got {num_classes}")
     if start is None:
-        seed_everything(config.seed)
-        backbone = create_backbone(
-            config.backbone,
-            input_size=(config.input_size, config.input_size),
-            embedding_dim=config.embedding_dim,
-        ).to(device)
-        head = ArcFace(config.embedding_dim, num_classes, scale=config.scale, margin=config.margin).to(device)
-        optimizer: torch.optim.Optimizer = torch.optim.Adam(
-            [*backbone.parameters(), *head.parameters()], lr=config.lr, weight_decay=config.weight_decay
-        )
+        backbone, head, optimizer = build_pretraining(config, num_classes, device)
         finished = 0
     else:
         backbone, head, optimizer, finished = start
@@ -273,12 +315,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--synthetic-size", action="append", default=[], metavar="KEY=N",
         help="size of the synthetic hr set (identities, images_per_identity, image_size); repeatable",
     )  # fmt: skip
+    p.add_argument(
+        "--preset", choices=tuple(PRESETS), default="shipped",
+        help="shipped: the run of the shipped synthetic-hr weights (1,000 x 16 faces, 12 epochs, minutes on "
+        "one CPU thread); small: 200 x 16 faces, 6 epochs, about a minute (options below override either)",
+    )  # fmt: skip
     defaults = PretrainConfig()
     for f in dataclasses.fields(PretrainConfig):
         value = getattr(defaults, f.name)
         p.add_argument(
-            f"--{f.name.replace('_', '-')}", type=type(value), default=value, help=f"(default {value})"
-        )
+            f"--{f.name.replace('_', '-')}", type=type(value), default=None,
+            help=f"(default {value}; --preset small: {PRESETS['small'].config.get(f.name, value)})",
+        )  # fmt: skip
     p.add_argument("--out", required=True, help="output folder: last.pt, backbone.pt, pretrain.json")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument(
@@ -291,29 +339,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _synthetic_sizes(items: Sequence[str]) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not value.strip().isdigit():
-            raise ValueError(f"--synthetic-size: expected KEY=N with N a non-negative int, got {item!r}")
-        sizes[key.strip()] = int(value)
-    return sizes
-
-
 def _checked_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> PretrainConfig:
     """The run's configuration; a bad value is a usage error naming its option. The backbone and the ArcFace
     head are built on the ``meta`` device (no memory) to check the architecture options and the batch size
     against the batch-norm layers."""
-    defaults = PretrainConfig()
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig)}
-    for name, value in values.items():
-        if value != getattr(defaults, name):
-            try:
-                PretrainConfig(**{name: value})
-            except (TypeError, ValueError) as err:
-                parser.error(f"argument --{name.replace('_', '-')}: {err}")
-    config = PretrainConfig(**values)
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig)}
+    given = {name: value for name, value in given.items() if value is not None}
+    for name, value in given.items():
+        try:
+            PretrainConfig(**{name: value})
+        except (TypeError, ValueError) as err:
+            parser.error(f"argument --{name.replace('_', '-')}: {err}")
+    config = PretrainConfig(**{**PRESETS[args.preset].config, **given})
     try:
         with torch.device("meta"):
             backbone = create_backbone(
@@ -341,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = _checked_config(parser, args)
     try:
         device = resolve_device(args.device)
-        sizes = _synthetic_sizes(args.synthetic_size)
+        sizes = {**PRESETS[args.preset].sizes, **size_options(args.synthetic_size, "--synthetic-size")}
     except (TypeError, ValueError) as err:
         parser.error(str(err))
     if args.hr_root is not None and not Path(args.hr_root).is_dir():
@@ -359,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(err))
     try:
         if args.hr_root is None:
-            root = _generate_cached("hr", args.synthetic_seed, sizes, cache_dir())
+            root = generate_cached("hr", args.synthetic_seed, sizes)
             provenance = "synthetic"
         else:
             root, provenance = Path(args.hr_root), "user folder"
@@ -369,15 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"pretraining {config.backbone} on {root} ({provenance}) -> {run.path}", file=sys.stderr)
     start = None
     if run.resume_checkpoint is not None:
-        seed_everything(config.seed)
-        num_classes = int(data.labels.max()) + 1
-        backbone = create_backbone(
-            config.backbone, input_size=(config.input_size,) * 2, embedding_dim=config.embedding_dim
-        ).to(device)
-        head = ArcFace(config.embedding_dim, num_classes, scale=config.scale, margin=config.margin).to(device)
-        optimizer = torch.optim.Adam(
-            [*backbone.parameters(), *head.parameters()], lr=config.lr, weight_decay=config.weight_decay
-        )
+        backbone, head, optimizer = build_pretraining(config, int(data.labels.max()) + 1, device)
         payload = load_checkpoint(
             run.resume_checkpoint, model=_pair(backbone, head), optimizer=optimizer, settings=config
         )

@@ -20,14 +20,6 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from vlr_fake_trees import (
-    build_scface,
-    build_survface,
-    build_tinyface,
-    save_name_id_mat,
-    write_huge_png,
-    write_image,
-)
 
 from recognizability.data import (
     ImageDecodeError,
@@ -43,6 +35,14 @@ from recognizability.data import transforms as T
 from recognizability.data.synthetic import generate
 from recognizability.data.synthetic import layouts as synthetic_layouts
 from recognizability.data.synthetic.__main__ import main as cli_main
+from tests.helpers.fake_trees import (
+    build_scface,
+    build_survface,
+    build_tinyface,
+    save_name_id_mat,
+    write_huge_png,
+    write_image,
+)
 
 Image = pytest.importorskip("PIL.Image")
 

@@ -47,21 +47,25 @@ def test_resize_keeps_dtype_and_range(b: int, h: int, w: int, out_h: int, out_w:
     floats = T.resize_batch(images.float(), (out_h, out_w), value_range=(0.0, 255.0))
     assert floats.dtype == torch.float32
     assert floats.min() >= 0.0 and floats.max() <= 255.0
-    # uint8 result = float result rounded (same computation, then quantised).
-    assert torch.equal(out, floats.round().to(torch.uint8))
+    # uint8 result = the float64 result rounded to 6 decimals, then to integers (ties to even): the recipe of
+    # docs/deployment.md, exact in any float64 implementation
+    exact = T.resize_batch(images.double(), (out_h, out_w), value_range=(0.0, 255.0))
+    assert torch.equal(out, exact.round(decimals=6).round().to(torch.uint8))
+    assert (out.int() - floats.round().int()).abs().max() <= 1  # float32 differs at most at ties
 
 
 def test_resize_clamps_bicubic_overshoot_and_matches_interpolate() -> None:
     # A 0/255 checkerboard makes bicubic overshoot below 0 and above 255.
     board = ((torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 255).to(torch.uint8)
     images = board.expand(2, 3, 8, 8).contiguous()
-    raw = F.interpolate(images.float(), size=(29, 29), mode="bicubic", align_corners=False, antialias=True)
+    raw = F.interpolate(images.double(), size=(29, 29), mode="bicubic", align_corners=False, antialias=True)
     assert raw.min() < 0 and raw.max() > 255  # the overshoot the clamp exists for
-    out = T.resize_batch(images, 29)
-    assert torch.equal(out, raw.round().clamp(0, 255).to(torch.uint8))
-    plain = F.interpolate(images.float(), size=(29, 29), mode="bicubic", align_corners=False)
+    out = T.resize_batch(images, 29)  # uint8: float64, 6 decimals, integers (ties to even), clamped
+    assert torch.equal(out, raw.round(decimals=6).round().clamp(0, 255).to(torch.uint8))
+    plain = F.interpolate(images.double(), size=(29, 29), mode="bicubic", align_corners=False)
     assert torch.equal(
-        T.resize_batch(images, 29, antialias=False), plain.round().clamp(0, 255).to(torch.uint8)
+        T.resize_batch(images, 29, antialias=False),
+        plain.round(decimals=6).round().clamp(0, 255).to(torch.uint8),
     )
     assert T.resize_batch(images, 8) is images  # already that size
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from vlr_fake_trees import build_tinyface, write_huge_png, write_image
 
 from recognizability.data import ImageFolder, TinyFace, decode_image
+from tests.helpers.fake_trees import build_tinyface, write_huge_png, write_image
 
 
 def test_folder_is_walked_recursively_with_label_minus_one(tmp_path: Path) -> None:

@@ -11,11 +11,11 @@ import pytest
 import scipy.io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from vlr_fake_trees import build_tinyface, cell_column
 
 from recognizability.data import MatFormatError, TinyFace
 from recognizability.data._mat import find_variable, load_mat, read_id_vector, read_name_cells
 from recognizability.data._protocol import check_bijection, identity_sort_key
+from tests.helpers.fake_trees import build_tinyface, cell_column
 
 names = st.lists(
     st.text(alphabet=string.ascii_letters + string.digits + "_.", min_size=1, max_size=12), max_size=8

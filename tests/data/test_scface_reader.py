@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from vlr_fake_trees import build_scface, write_image
 
 from recognizability.data import SCFace
+from tests.helpers.fake_trees import build_scface, write_image
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 import scipy.io
-from vlr_fake_trees import (
+
+from recognizability.data import MatFormatError, SurvFace, survface_verification_pairs
+from tests.helpers.fake_trees import (
     SURV_GALLERY,
     SURV_MAT_ID,
     SURV_MATED,
@@ -17,8 +19,6 @@ from vlr_fake_trees import (
     save_name_id_mat,
     write_image,
 )
-
-from recognizability.data import MatFormatError, SurvFace, survface_verification_pairs
 
 
 @pytest.fixture

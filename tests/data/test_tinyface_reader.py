@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from vlr_fake_trees import (
+
+from recognizability.data import ImageDecodeError, MatFormatError, TinyFace
+from tests.helpers.fake_trees import (
     TINYFACE_GALLERY,
     TINYFACE_MAT_ID,
     TINYFACE_PROBE,
@@ -17,8 +19,6 @@ from vlr_fake_trees import (
     build_tinyface,
     save_name_id_mat,
 )
-
-from recognizability.data import ImageDecodeError, MatFormatError, TinyFace
 
 
 @pytest.fixture

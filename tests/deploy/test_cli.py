@@ -237,7 +237,7 @@ def test_default_calibration_set_is_the_synthetic_benchmark(
     calibration = QualityCalibration.from_json(out.read_text())
     assert calibration.synthetic and "synthetic benchmark (TinyFace layout, seed 1" in calibration.source
     assert calibration.mated == 48 and calibration.non_mated == 48 * 11
-    trees = list((tmp_path / "cache" / "calibration").iterdir())
+    trees = list((tmp_path / "cache" / "synthetic").iterdir())  # the one synthetic cache
     assert len(trees) == 1 and (trees[0] / "SYNTHETIC.txt").is_file()
     # the tree is generated once and reused
     stamp = (trees[0] / "SYNTHETIC.txt").stat().st_mtime_ns

@@ -90,6 +90,9 @@ def test_demo_trains_baseline_and_full_and_predicts_quality(
     header = table.splitlines()[1].split()
     assert header == ["arcface", "full"]
     assert "timing (" in printed and "training images/s" in printed
+    # the demo says where it wrote everything, and at which FMR its ERC areas are
+    assert f"outputs in {out}/:" in printed and "arcface/: last.pt, report.json" in printed
+    assert "error-versus-reject area at FMR 1e-2" in printed
     baseline = json.loads((out / "arcface" / "report.json").read_text())
     assert baseline["settings"]["losses"] == []
     # ArcFace alone never trains the regression module: its output is no index and is not compared

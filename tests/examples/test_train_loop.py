@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from recognizability.training import RunData, build_modules, prepare_batch
+from recognizability.training import RunData, RunOptions, Session, build_modules, prepare_batch
 from recognizability.training.config import LOSS_TERMS
+from recognizability.training.run import session as session_module
 from tests.helpers.tiny import EXAMPLES, load_example, tiny_config, tiny_data, tiny_session
 
 train = load_example("train_tinyface").train
@@ -39,6 +40,49 @@ def test_resume_reaches_bitwise_the_same_weights(tmp_path: Path) -> None:
     differing = [k for k in a if not torch.equal(a[k], b[k])]
     assert differing == []
     assert straight.history[-1]["total"] == resumed.history[-1]["total"]
+
+
+def test_resume_trains_with_the_thread_count_of_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CPU kernels split their sums by thread: the checkpoint records the count, --resume restores it (the
+    machine's load may have changed torch's own choice), so the resumed run is the uninterrupted one."""
+    monkeypatch.setattr(session_module, "_cpu_is_busy", lambda: False)  # the load of this machine aside
+    data = tiny_data(tmp_path)
+    config = tiny_config(epochs=3)
+    previous = torch.get_num_threads()
+    out = tmp_path / "out"
+    try:
+        torch.set_num_threads(1)
+        straight = train("run", config, data, tiny_session())
+        train("run", config.replace(epochs=1), data, tiny_session(out))
+        saved = torch.load(out / "run" / "last.pt", weights_only=True)
+        assert saved["extra"]["threads"] == 1
+        torch.set_num_threads(2)  # the resuming process starts with another count
+        resumed = train("run", config, data, tiny_session(out, resume=True))
+        assert torch.get_num_threads() == 1
+        assert "using 1 torch threads, as" in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(previous)
+    a, b = _weights(straight.model), _weights(resumed.model)
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+
+
+def test_threads_given_on_resume_win_and_say_what_they_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    previous = torch.get_num_threads()
+    out = tmp_path / "out"
+    try:
+        torch.set_num_threads(1)
+        train("run", tiny_config(epochs=1), tiny_data(tmp_path), tiny_session(out))
+        options = RunOptions(out=out, device="cpu", resume=True, progress=False, plots=False, threads=2)
+        session = Session(options)
+        train("run", tiny_config(epochs=2), tiny_data(tmp_path), session)
+        assert torch.get_num_threads() == 2
+        assert "was trained with 1 torch threads; --threads 2" in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("losses", [(), ("id",), ("mse",), ("l1",), LOSS_TERMS])

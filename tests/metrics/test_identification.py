@@ -11,7 +11,7 @@ from recognizability.metrics import (
     flip_fuse,
     identity_templates,
 )
-from tests.metrics import references as ref
+from tests.helpers import metric_references as ref
 
 
 def _tied_problem(seed: int, n_probe: int = 12, n_gallery: int = 25, dim: int = 4):

@@ -17,7 +17,7 @@ from recognizability.metrics import (
     spearman_correlation,
     tpir_at_fpir,
 )
-from tests.metrics import references as ref
+from tests.helpers import metric_references as ref
 
 
 def _open_problem(seed):

@@ -16,7 +16,7 @@ from recognizability.metrics import (
     survface_grid_verification,
     tar_at_far,
 )
-from tests.metrics import references as ref
+from tests.helpers import metric_references as ref
 
 # scores on a coarse grid so that ties between and within classes are frequent
 tied = st.lists(st.integers(0, 8).map(lambda k: k / 8), min_size=1, max_size=30)

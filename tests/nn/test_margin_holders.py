@@ -9,18 +9,7 @@ import torch
 
 from recognizability.functional import recognizability_index, recognizability_index_from_parts
 from recognizability.nn import ChunkedMarginHead, CosFaceMargin, MarginHead, ShardedMarginHead
-
-from .margin_cases import (
-    CASES,
-    HEAD_NAMES,
-    START,
-    brute_force_parts,
-    build,
-    near_prototypes,
-    objective,
-    statistics,
-)
-from .margin_references import (
+from tests.helpers.margin_references import (
     cos_rows,
     norms_of,
     reference_adaface,
@@ -31,6 +20,17 @@ from .margin_references import (
     reference_curricularface,
     reference_magface,
     reference_magface_g,
+)
+
+from .margin_cases import (
+    CASES,
+    HEAD_NAMES,
+    START,
+    brute_force_parts,
+    build,
+    near_prototypes,
+    objective,
+    statistics,
 )
 
 BATCH, CLASSES, DIM = 9, 23, 6  # 23 classes: no chunk size below divides it but 1

@@ -10,8 +10,7 @@ import torch
 from recognizability._validation import value_checks
 from recognizability.functional import adaface_norm_statistics, curricularface_t_update
 from recognizability.nn import AdaFace, CurricularFace, MarginHead, available_heads, build_head
-
-from .host_reads import HostRead
+from tests.helpers.host_reads import HostRead
 
 HEAD_NAMES = available_heads()
 STATEFUL = {"adaface": ("batch_mean", "batch_std"), "curricularface": ("t",)}

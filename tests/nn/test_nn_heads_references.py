@@ -23,8 +23,7 @@ from recognizability.functional.margin_heads import (
     positive_and_nearest_negative_cosine,
 )
 from recognizability.nn import AdaFace, CosFace, CurricularFace, MagFace
-
-from .margin_references import (
+from tests.helpers.margin_references import (
     Rows,
     cos_rows,
     norms_of,

@@ -13,8 +13,7 @@ import torch
 
 from recognizability._validation import value_checks
 from recognizability.nn import ArcFace, RecognizabilityLoss, UICenter
-
-from .host_reads import HostRead
+from tests.helpers.host_reads import HostRead
 
 Step = tuple[ArcFace, RecognizabilityLoss, UICenter, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 

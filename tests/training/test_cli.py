@@ -3,6 +3,7 @@ options derived from the configuration's fields, the runs it plans, the syntheti
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 from recognizability.backbones import create_backbone
 from recognizability.training import TrainingConfig, build_backbone, demo_config, parse_args
 from recognizability.training.cli import _synthetic_sizes, build_parser, choose_config
+from recognizability.training.config import describe
 from tests.helpers.usage import UsageError, run_command
 
 # Every option of release 0.1.0's parser (recognizability/training/cli.py at 0.1.0), plus --overwrite.
@@ -60,7 +62,13 @@ def test_options_replace_the_fields_they_name(tmp_path: Path) -> None:
     assert parse_args("tinyface", ["--data-root", str(tmp_path), *weights]).config.run.mode == "paper"
     # parsed for the CPU: the weights are checked against the demo's backbone
     demo_weights = ["--device", "cpu", "--pretrained", str(_weights(tmp_path, "demo"))]
-    assert parse_args("tinyface", demo_weights).config.run.mode == "demo"  # no GPU, no --data-root
+    demo = parse_args("tinyface", demo_weights).config
+    assert demo.run.mode == "demo"  # no GPU, no --data-root
+    # the configuration line says what is loaded: the file, not the shipped weights it replaces
+    assert f"initialised from {demo_weights[3]}" in demo.run.description
+    assert "shipped" not in demo.run.description and "synthetic hr" not in demo.run.description
+    assert "pretrained on the synthetic hr set" in parse_args("tinyface", []).config.run.description
+    assert "from random initialisation" in describe(demo_config("tinyface").replace(pretrained=None))
     assert choose_config("tinyface", "auto", gpu=True, real_data=False, overrides={}).run.mode == "paper"
     untouched = parse_args("tinyface", []).config
     assert untouched == parse_args("tinyface", []).config.replace(seed=0)
@@ -83,3 +91,13 @@ def test_synthetic_size_options_route_ui_keys() -> None:
     assert sizes == {"train_images": 64} and ui == {"face_images": 20, "nonface_images": 2}
     with pytest.raises(ValueError, match="KEY=N"):
         _synthetic_sizes(["train_images"])
+
+
+def test_help_texts_name_the_head_and_every_output_option() -> None:
+    actions = {flag: action for action in build_parser("tinyface")._actions for flag in action.option_strings}
+    assert "margin head (--head)" in str(actions["--losses"].help) and "ArcFace" not in str(
+        actions["--losses"].help
+    )
+    for flag in ("--no-plots", "--no-progress", "--vector", "--threads"):
+        assert actions[flag].help, flag
+    assert actions["--quiet"].help == argparse.SUPPRESS  # the name of earlier releases, hidden

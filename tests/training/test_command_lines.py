@@ -46,10 +46,10 @@ def _other_weights(tmp: Path) -> str:
 
 
 def _a_trained_run_in(tmp: Path) -> Path:
-    from .test_bad_inputs_training import _trained_checkpoint  # embedding_dim 16, not the demo's
+    from tests.helpers.models import trained_checkpoint  # embedding_dim 16, not the demo's
 
     (tmp / "out" / "full").mkdir(parents=True)
-    _trained_checkpoint(tmp / "out" / "full")
+    trained_checkpoint(tmp / "out" / "full")
     return tmp / "out"
 
 
@@ -162,10 +162,10 @@ def test_pretrain_overwrite_keeps_the_earlier_run_when_the_new_one_fails(
 
 
 def test_pretrain_resume_of_a_fine_tuning_run_says_what_it_holds(tmp_path: Path) -> None:
-    from .test_bad_inputs_training import _trained_checkpoint
+    from tests.helpers.models import trained_checkpoint
 
     folder = tmp_path / "full"
     folder.mkdir()
-    _trained_checkpoint(folder)
+    trained_checkpoint(folder)
     with pytest.raises(UsageError, match=r"those of a fine-tuning \(stage 2\) run.*example's --resume"):
         run_command(pretrain_module.main, ["--out", str(folder), "--resume", "--hr-root", str(tmp_path)])

@@ -23,10 +23,13 @@ from pathlib import Path
 
 from ..._validation import check_choice, check_positive_int
 from ..metadata import METADATA_FILENAME, SYNTHETIC_MARKER
-from .degrade import HARD_THRESHOLD, DegradationParameters, degrade_images, sample_degradation, severity
-from .identities import ParameterTable, sample_identities, sample_variation
+from .cache import cache_dir, cached_tree_path, generate_cached
+from .camera import degrade_images
+from .degrade import HARD_THRESHOLD, DegradationParameters, sample_degradation, severity
+from .identities import ParameterTable, sample_identities
 from .layouts import (
     HR_OCCLUSION_PROBABILITY,
+    IMAGE_COLUMNS,
     METADATA_COLUMNS,
     PROVENANCE_FILENAME,
     SCFACE_DISTANCE_LEVELS,
@@ -38,7 +41,7 @@ from .layouts import (
     write_ui,
 )
 from .png import encode_png, write_png
-from .render import RENDER_SIZE, render_faces
+from .render import RENDER_SIZE, render_batch, render_faces
 from .sizes import (
     LAYOUT_SIZES,
     PRESETS,
@@ -50,10 +53,14 @@ from .sizes import (
     presets_of,
     sizes_for,
 )
+from .variation import sample_variation
+from .version import GENERATOR_VERSION
 
 __all__ = [
+    "GENERATOR_VERSION",
     "HARD_THRESHOLD",
     "HR_OCCLUSION_PROBABILITY",
+    "IMAGE_COLUMNS",
     "LAYOUTS",
     "METADATA_COLUMNS",
     "METADATA_FILENAME",
@@ -70,11 +77,15 @@ __all__ = [
     "SurvFaceSizes",
     "TinyFaceSizes",
     "UISizes",
+    "cache_dir",
+    "cached_tree_path",
     "degrade_images",
     "encode_png",
     "generate",
+    "generate_cached",
     "hr_identity_name",
     "presets_of",
+    "render_batch",
     "render_faces",
     "sample_degradation",
     "sample_identities",

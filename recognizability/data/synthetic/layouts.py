@@ -27,20 +27,17 @@ from numpy.typing import NDArray
 
 from ..._version import __version__
 from ..metadata import METADATA_FILENAME, SYNTHETIC_MARKER
-from .degrade import HARD_THRESHOLD, DegradationParameters, degrade_images, sample_degradation, severity
-from .identities import (
-    IDENTITY_SCHEMA,
-    VARIATION_SCHEMA,
-    ParameterTable,
-    identity_rng,
-    sample_identity,
-    sample_variation,
-)
+from .camera import degrade_images
+from .degrade import HARD_THRESHOLD, DegradationParameters, sample_degradation, severity
+from .identities import IDENTITY_SCHEMA, ParameterTable, identity_rng, sample_identity
 from .png import write_png
-from .render import RENDER_SIZE, occlusion_fraction, render_faces
+from .render import RENDER_SIZE, render_batch
 from .sizes import HRSizes, SCFaceSizes, SurvFaceSizes, TinyFaceSizes, UISizes
+from .variation import VARIATION_SCHEMA, sample_variation
+from .version import GENERATOR_VERSION
 
 __all__ = [
+    "IMAGE_COLUMNS",
     "METADATA_COLUMNS",
     "METADATA_FILENAME",
     "PROVENANCE_FILENAME",
@@ -56,12 +53,27 @@ __all__ = [
 
 #: The provenance marker every tree carries at its root (one constant: :data:`..metadata.SYNTHETIC_MARKER`).
 PROVENANCE_FILENAME = SYNTHETIC_MARKER
+#: Per-image columns after the degradation parameters: pose in degrees, expression, occluders (0/1; glasses:
+#: 0 none, 1 clear, 2 dark).
+IMAGE_COLUMNS: tuple[str, ...] = (
+    "yaw",
+    "pitch",
+    "roll",
+    "smile",
+    "mouth_open",
+    "eye_open",
+    "glasses",
+    "hat",
+    "mask",
+    "hand",
+)
 METADATA_COLUMNS: tuple[str, ...] = (
     "path",
     "identity",
     "severity",
     "hard",
     *DegradationParameters.column_names(),
+    *IMAGE_COLUMNS,
 )
 _BATCH = 64
 
@@ -131,9 +143,9 @@ def _allocate(total: int, groups: int, rng: np.random.Generator) -> NDArray[np.i
     return np.asarray(extra + 1, dtype=np.int64)
 
 
-#: Render grid for images downsampled to 32 pixels or fewer (see ``render_faces``); larger undegraded images
+#: Render grid for images reduced to 32 pixels or fewer (see ``render_batch``); larger undegraded images
 #: use 112 (or their own side, above 112).
-_LOW_RESOLUTION_RENDER = 64
+_LOW_RESOLUTION_RENDER = 48
 
 
 def _render_size(job: ImageJob) -> int:
@@ -163,8 +175,8 @@ def render_jobs(root: Path, seed: int, jobs: Sequence[ImageJob], workers: int = 
     """Render, degrade and write ``jobs`` under ``root``; return their metadata rows (see
     :data:`METADATA_COLUMNS`), in job order.
 
-    ``workers > 1`` renders in that many processes. The batches are cut exactly as in one process (a batch's
-    anti-aliasing width depends on its members), so the files are byte-identical for any ``workers``.
+    ``workers > 1`` renders in that many processes. The batches are cut exactly as in one process (and an
+    image does not depend on the others of its batch), so the files are byte-identical for any ``workers``.
     """
     batches = [list(batch) for batch in _batches(jobs)]
     if workers <= 1 or len(batches) <= 1:
@@ -222,8 +234,7 @@ def _render_batches(root: Path, seed: int, batches: Sequence[Sequence[ImageJob]]
             rngs.append(rng)
         identities = ParameterTable.from_rows(identity_rows, IDENTITY_SCHEMA)
         variations = ParameterTable.from_rows(variation_rows, VARIATION_SCHEMA)
-        renders = render_faces(identities, variations, size=_render_size(batch[0]))
-        occlusion = occlusion_fraction(identities, variations)
+        renders, occlusion = render_batch(identities, variations, size=_render_size(batch[0]))
         degradations = [
             replace(d, occlusion=round(float(o), 6)) for d, o in zip(degradations, occlusion, strict=True)
         ]
@@ -238,10 +249,22 @@ def _render_batches(root: Path, seed: int, batches: Sequence[Sequence[ImageJob]]
                 "noise_sigma",
                 "quantisation_levels",
                 "occlusion",
+                "jpeg_quality",
+                "upsample",
             )
         }
         severities = severity(**columns)
-        for job, image, d, exact in zip(batch, images, degradations, severities.tolist(), strict=True):
+        pose = np.degrees(np.stack([variations.column(name) for name in ("yaw", "pitch", "roll")], axis=1))
+        extras = [
+            [f"{a:.3f}" for a in angles]
+            + [f"{variations.column(name)[i]:.3f}" for name in ("smile", "mouth_open", "eye_open")]
+            + [str(int(identities.column("glasses")[i]))]
+            + [str(int(variations.column(name)[i, 0])) for name in ("hat", "mask", "hand")]
+            for i, angles in enumerate(pose.tolist())
+        ]
+        for job, image, d, exact, extra in zip(
+            batch, images, degradations, severities.tolist(), extras, strict=True
+        ):
             s = round(exact, 6)  # the value written; ``hard`` is decided on it so the CSV is self-consistent
             target = root / job.path
             if target.parent not in made:
@@ -262,6 +285,9 @@ def _render_batches(root: Path, seed: int, batches: Sequence[Sequence[ImageJob]]
                     f"{d.noise_sigma:.6f}",
                     str(d.quantisation_levels),
                     f"{d.occlusion:.6f}",
+                    str(d.jpeg_quality),
+                    f"{d.upsample:.3f}",
+                    *extra,
                 ]
             )
     return rows
@@ -279,6 +305,7 @@ def _write_provenance(root: Path, layout: str, seed: int, sizes: object) -> None
     text = (
         "SYNTHETIC DATA - not a real face dataset.\n"
         f"Written by recognizability.data.synthetic (recognizability {__version__}).\n"
+        f"generator version: {GENERATOR_VERSION}\n"
         f"layout: {layout}\nseed: {seed}\nsizes: {sizes!r}\n"
         "Procedurally rendered faces in the real dataset's layout (.png for .jpg).\n"
         "A stand-in for the real benchmark: every figure obtained on it must be reported as synthetic\n"
@@ -417,10 +444,10 @@ def write_survface(root: Path, seed: int, sizes: SurvFaceSizes, workers: int = 1
     watch-list rank); ``Face_Verification_Test_Set/verification_images/`` with ``positive_pairs_names.mat``
     and ``negative_pairs_names.mat`` (P x 2 cells of file names).
 
-    Latent levels are uniform in [0, 0.8] (sizes about 24 x 20 on average).
+    Latent levels are uniform in [0, 0.85] (sizes about 22 x 18 on average; about 5 % of the images hard).
     """
     rng = identity_rng(seed, _ALLOCATION_TAG, _STREAMS[("survface", "watchlist")])
-    regime = Regime(level=(0.0, 0.8))
+    regime = Regime(level=(0.0, 0.85))
     jobs: list[ImageJob] = []
 
     def add(folder: str, pid: int, stream: int, index: int, k: int) -> str:
@@ -498,8 +525,8 @@ def write_survface(root: Path, seed: int, sizes: SurvFaceSizes, workers: int = 1
 
 def write_ui(root: Path, seed: int, sizes: UISizes, workers: int = 1) -> None:
     """UI set: ``ui_<k>.png`` (one-off identities, 3-8 pixels high, heavy blur/noise, frequent occlusion,
-    latent level 1.0-1.35) and ``nonface_<k>.png`` (background clutter only, 6-24 pixels), flat in
-    ``root``."""
+    latent level 1.0-1.35) and ``nonface_<k>.png`` (the scene alone: textured background, no head, 6-24
+    pixels), flat in ``root``."""
     face = Regime(level=(1.0, 1.35), min_size=3, max_size=8, occlusion_probability=0.5)
     nonface = Regime(level=(0.3, 1.0), min_size=6, max_size=24, face_present=False)
     jobs = [
@@ -528,11 +555,12 @@ def write_hr(root: Path, seed: int, sizes: HRSizes, workers: int = 1) -> None:
 
     Identity folders are ``000001``, ``000002``, ... and images ``0001.png``, ``0002.png``, ... (zero-padded:
     sorted order is numeric order). Every image is ``image_size`` x ``image_size``, rendered with the usual
-    within-identity variation (pose, expression, illumination, background clutter, an occluder in
+    within-identity variation (pose, expression, illumination, scene, an occluder in
     :data:`HR_OCCLUSION_PROBABILITY` of the images) and no very-low-resolution degradation: images of 32
-    pixels or fewer are resampled from the 64 x 64 render grid with the area-like prefilter only, larger ones
-    from a 112 x 112 (or larger) render. The identities come from a stream of their own, so none of them
-    appears in any other layout or role. Severity in the metadata is then the occlusion term alone.
+    pixels or fewer are reduced from the 48 x 48 render grid with the sensor's area prefilter only (no blur,
+    noise or JPEG), larger ones come from a 112 x 112 (or larger) render. The identities come from a stream of
+    their own, so none of them appears in any other layout or role. Severity in the metadata is then the
+    occlusion term alone.
     """
     regime = Regime(level=None, occlusion_probability=HR_OCCLUSION_PROBABILITY, clean_size=sizes.image_size)
     stream = _STREAMS[("hr", "identity")]

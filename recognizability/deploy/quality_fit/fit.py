@@ -42,6 +42,7 @@ from recognizability.backbones import (
     read_checkpoint_file,
 )
 from recognizability.data import ReadReport, is_image_file, is_synthetic_tree, list_image_files
+from recognizability.data.synthetic import cache_dir
 from recognizability.nn import PerceptibilityRegression
 
 from ..calibration import QualityCalibration, fit_calibration
@@ -415,8 +416,6 @@ class QualityFitResult:
 
 
 def _default_cache() -> Path:
-    from recognizability.training.data.sources import cache_dir
-
     return cache_dir() / "fit-quality"
 
 

@@ -21,7 +21,7 @@ from .benchmarks import (
     get_benchmark,
     register_benchmark,
 )
-from .presets import demo_config, paper_config
+from .presets import demo_config, describe, paper_config
 from .sections import (
     HEAD_PARALLEL,
     LOSS_TERMS,
@@ -67,6 +67,7 @@ __all__ = [
     "UIConfig",
     "available_benchmarks",
     "demo_config",
+    "describe",
     "get_benchmark",
     "loss_term",
     "paper_config",

@@ -23,6 +23,8 @@ rest unchanged.
 
 from __future__ import annotations
 
+from recognizability.backbones import available_pretrained
+
 from .benchmarks import get_benchmark
 from .sections import (
     DataConfig,
@@ -36,7 +38,32 @@ from .sections import (
     UIConfig,
 )
 
-__all__ = ["demo_config", "paper_config"]
+__all__ = ["demo_config", "describe", "paper_config"]
+
+
+def _weights(model: ModelConfig) -> str:
+    """Where the backbone's weights come from, in words."""
+    if model.pretrained is None:
+        return "from random initialisation"
+    if model.pretrained == "synthetic-hr":
+        return "pretrained on the synthetic hr set (shipped weights)"
+    if model.pretrained in available_pretrained().get(model.backbone, []):
+        return f"with the shipped {model.pretrained!r} weights"
+    return f"initialised from {model.pretrained}"
+
+
+def describe(config: TrainingConfig) -> str:
+    """The one-line description printed at the start of a run and written into its report, from the
+    configuration's own fields: the preset (the paper's Table 5, or the declared CPU demo), the backbone, its
+    input size and where its weights come from (``--pretrained``: the shipped weights, a file, or none)."""
+    model, dataset = config.model, config.run.dataset
+    size = f"{model.backbone} at {model.input_size}x{model.input_size}, {_weights(model)}"
+    if config.run.mode == "demo":
+        return (
+            f"CPU demo configuration (NOT the paper's): {size}, fine-tuned on the {dataset} layout; the "
+            "paper's configuration is iresnet50 at 112x112 (Table 5)"
+        )
+    return f"paper configuration (Table 5, {dataset}): {size}"
 
 
 def paper_config(dataset: str, backbone: str = "iresnet50") -> TrainingConfig:
@@ -49,12 +76,8 @@ def paper_config(dataset: str, backbone: str = "iresnet50") -> TrainingConfig:
     lr = row.lr
     if backbone == "mobilefacenet":
         lr = LearningRates(backbone=1e-4, recognition=1e-3, attention=1e-2, regression=lr.regression)
-    return TrainingConfig(
-        run=RunConfig(
-            dataset=dataset,
-            mode="paper",
-            description=f"paper configuration (Table 5, {dataset}, {backbone} at 112x112)",
-        ),
+    config = TrainingConfig(
+        run=RunConfig(dataset=dataset, mode="paper"),
         model=ModelConfig(backbone=backbone, input_size=112, backbone_dropout=row.backbone_dropout),
         head=HeadConfig(scale=64.0, margin=0.45),
         loss=LossConfig(regression_dropout=0.9),
@@ -64,6 +87,7 @@ def paper_config(dataset: str, backbone: str = "iresnet50") -> TrainingConfig:
         ),
         data=DataConfig(batch_size=row.batch_size),
     )
+    return config.replace(description=describe(config))
 
 
 def demo_config(dataset: str) -> TrainingConfig:
@@ -79,16 +103,8 @@ def demo_config(dataset: str) -> TrainingConfig:
     ArcFace baseline, full method, evaluation) takes a few minutes on 2 CPU cores (docs/training.md).
     """
     get_benchmark(dataset)  # a clear error for an unknown name
-    return TrainingConfig(
-        run=RunConfig(
-            dataset=dataset,
-            mode="demo",
-            description=(
-                "CPU demo configuration (NOT the paper's): small_vlr_net at 32x32 pretrained on the "
-                f"synthetic hr set, fine-tuned on the {dataset} layout; the paper's configuration is "
-                "iresnet50 at 112x112 (Table 5)"
-            ),
-        ),
+    config = TrainingConfig(
+        run=RunConfig(dataset=dataset, mode="demo"),
         model=ModelConfig(
             backbone="small_vlr_net",
             input_size=32,
@@ -108,3 +124,4 @@ def demo_config(dataset: str) -> TrainingConfig:
         ),
         data=DataConfig(batch_size=64, validation_max=256),
     )
+    return config.replace(description=describe(config))

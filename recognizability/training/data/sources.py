@@ -10,18 +10,13 @@ for a benchmark that has them, the verification pairs.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from recognizability._version import __version__
 from recognizability.data import ImageFolder
 from recognizability.data import synthetic as S
 from recognizability.data.metadata import is_synthetic_tree
@@ -32,7 +27,6 @@ from .images import ImageSet, VerificationPairs, load_image_set
 __all__ = [
     "Benchmark",
     "RunData",
-    "cache_dir",
     "load_run_data",
     "load_test_sets",
     "load_train_set",
@@ -69,42 +63,8 @@ class Benchmark:
         }
 
 
-def cache_dir() -> Path:
-    """``$RECOGNIZABILITY_CACHE`` or ``~/.cache/recognizability``."""
-    env = os.environ.get("RECOGNIZABILITY_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "recognizability"
-
-
 #: The generator's size preset of the runs' synthetic benchmarks (``--synthetic-size`` changes its fields).
 SYNTHETIC_SCALE = "small"
-
-
-def _generate_cached(
-    layout: str, seed: int, sizes: dict[str, int], cache: Path, scale: str = SYNTHETIC_SCALE
-) -> Path:
-    """Generate the synthetic ``layout`` at the size preset ``scale`` (with ``sizes`` changed) once into the
-    cache (atomically: temp folder + rename); reuse it.
-
-    The folder name carries the library version and a digest of every resolved size, so a tree written by
-    another release or with other (default) sizes is never mistaken for this one.
-    """
-    resolved = dataclasses.asdict(S.sizes_for(layout, scale, **sizes))
-    digest = hashlib.sha256(repr(sorted(resolved.items())).encode()).hexdigest()[:10]
-    target = cache / "synthetic" / f"{layout}-seed{seed}-v{__version__}-{digest}"
-    if is_synthetic_tree(target):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        S.generate(layout, tmp, seed=seed, scale=scale, with_ui=False, overwrite=False, **sizes)
-        if target.exists():  # another process finished first
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
 
 
 def resolve_benchmark(
@@ -126,13 +86,12 @@ def resolve_benchmark(
         seed: seed of the synthetic benchmark.
         sizes, ui_sizes: keyword sizes passed to ``recognizability.data.synthetic.generate`` (None: its small
             default).
-        cache: cache folder (None: :func:`cache_dir`).
+        cache: cache folder (None: :func:`recognizability.data.synthetic.cache_dir`).
     """
     spec = get_benchmark(dataset)
-    cache = cache if cache is not None else cache_dir()
     sizes = dict(sizes or {})
     if data_root is None:
-        root = _generate_cached(spec.synthetic_layout, seed, sizes, cache)
+        root = S.generate_cached(spec.synthetic_layout, seed, sizes, cache, SYNTHETIC_SCALE)
     else:
         root = Path(data_root)
         if not root.is_dir():
@@ -140,7 +99,7 @@ def resolve_benchmark(
                 f"expected --data-root to be a folder in the {dataset} layout, got {str(root)!r}"
             )
     if ui_root is None:
-        ui = _generate_cached("ui", seed, dict(ui_sizes or {}), cache)
+        ui = S.generate_cached("ui", seed, dict(ui_sizes or {}), cache, SYNTHETIC_SCALE)
     else:
         ui = Path(ui_root)
         if not ui.is_dir():

@@ -203,7 +203,7 @@ def _cmc(probe: EmbeddedSet, gallery: EmbeddedSet, distractor: EmbeddedSet | Non
         probe.embeddings, probe.labels, gallery.embeddings, gallery.labels, ranks,
         distractor_features=extra,
     )  # fmt: skip
-    return CMCCurve([float(r) for r in ranks], [float(x) for x in result.rates.tolist()])
+    return CMCCurve([float(r) for r in ranks], [float(x) for x in result.rates.tolist()], result.num_probes)
 
 
 def _scatter(probe: EmbeddedSet, ui_distance: Tensor, seed: int) -> IndexScatter:
@@ -328,7 +328,9 @@ def evaluate_run(
         index_vs_ui_distance=_scatter(probe, distances[0], config.run.seed),
         conventions=conventions,
         config=config,
-        data=DataSummary(data.benchmark, {k: len(v) for k, v in data.tests.items()}, len(data.ui)),
+        data=DataSummary(
+            data.benchmark, {k: len(v) for k, v in data.tests.items()}, len(data.ui), len(data.train)
+        ),
         training=training,
         ui_cluster=trained_ui_cluster,
         ui_cluster_pretrained=ui_cluster_pretrained,

@@ -87,10 +87,11 @@ class PairCounts:
 
 @dataclass(frozen=True)
 class CMCCurve:
-    """Closed-set CMC of the mated probes at ranks 1..20."""
+    """Closed-set CMC of the mated probes at ranks 1..20, measured on ``probes`` probes (0: not recorded)."""
 
     ranks: list[float]
     rates: list[float]
+    probes: int = 0
 
 
 @dataclass(frozen=True)
@@ -132,11 +133,13 @@ class TrainingSummary:
 
 @dataclass(frozen=True)
 class DataSummary:
-    """Where the test data came from and how much of it there was."""
+    """Where the data came from and how much of it there was (``train_size``: training images, None when not
+    recorded)."""
 
     benchmark: Benchmark
     test_sizes: dict[str, int]
     ui_size: int
+    train_size: int | None = None
 
     @property
     def note(self) -> str:
@@ -212,7 +215,7 @@ class RunReport:
                 else self.ui_cluster_pretrained.to_dict(),
             },
             "curves": {
-                "cmc": {"ranks": self.cmc.ranks, "rates": self.cmc.rates},
+                "cmc": {"ranks": self.cmc.ranks, "rates": self.cmc.rates, "probes": self.cmc.probes},
                 "index_vs_ui_distance": self.index_vs_ui_distance.to_dict(),
             },
             "conventions": self.conventions,
@@ -221,6 +224,7 @@ class RunReport:
                 **self.data.benchmark.to_dict(),
                 "test_sizes": self.data.test_sizes,
                 "ui_size": self.data.ui_size,
+                "train_size": self.data.train_size,
                 "note": self.data.note,
             },
             "training": {

@@ -66,8 +66,9 @@ CHECKPOINT_KIND = "recognizability training checkpoint"
 #: its ArcFace head, which prediction cannot use (pretraining checkpoints written before carried
 #: :data:`CHECKPOINT_KIND` and are told apart by their settings).
 PRETRAINING_CHECKPOINT_KIND = "recognizability pretraining checkpoint"
-#: Settings that may differ between a checkpoint and the run resuming it.
-RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "max_steps_per_epoch")
+#: Settings that may differ between a checkpoint and the run resuming it (the description is the printed line
+#: that names the configuration; its wording changes nothing the run computes).
+RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "max_steps_per_epoch", "description")
 
 #: What a training checkpoint is, in the words of the error messages.
 TRAINING_CHECKPOINT = "a training checkpoint (OUT/<run>/last.pt written by an example script's training run)"

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from recognizability._figures import fmr_text
 from recognizability._files import write_json
 from recognizability.metrics.ui_cluster import UIClusterStatistics
 
@@ -38,7 +39,7 @@ from ..report import (
     ui_cluster_table,
     write_report,
 )
-from ..report.plots import PLOT_NAMES, plot_report
+from ..report.plots import plot_comparison, plot_files, plot_report
 from ..report.ui_cluster import has_ui_cluster_ground_truth
 from .checkpoint import TrainingCheckpoint, load_checkpoint, save_checkpoint
 from .distributed import init_distributed
@@ -65,6 +66,7 @@ class RunOptions:
         overwrite: replace an earlier run in ``OUT/<run>``.
         plots: draw the figures of each report.
         progress: show progress bars.
+        vector: vector formats ("pdf", "svg") written beside each figure's PNG.
     """
 
     out: Path
@@ -81,6 +83,7 @@ class RunOptions:
     overwrite: bool = False
     plots: bool = True
     progress: bool = True
+    vector: tuple[str, ...] = ()
 
 
 @dataclass
@@ -160,6 +163,7 @@ class TrainingRun:
                 self.start_epoch = int(payload["epoch"])
                 self.history = [dict(row) for row in payload["extra"].get("history", [])]
                 session.say(f"resumed from {self.checkpoint} after epoch {self.start_epoch}")
+                session.resume_threads(payload["extra"].get("threads"), self.checkpoint)
         self.seconds = 0.0
         self._began = self._epoch_began = time.perf_counter()
         self._lrs: dict[str, float] = {}
@@ -193,7 +197,8 @@ class TrainingRun:
                 with self.run_dir.replacing_earlier_run():
                     save_checkpoint(
                         self.checkpoint, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
-                        epoch=epoch + 1, settings=self.config, extra={"history": self.history},
+                        epoch=epoch + 1, settings=self.config,
+                        extra={"history": self.history, "threads": torch.get_num_threads()},
                         model_state=model_state, optimizer_state=optimizer_state,
                     )  # fmt: skip
         self.session.context.barrier()
@@ -254,6 +259,28 @@ class Session:
     def device(self) -> torch.device:
         return self.context.device
 
+    def resume_threads(self, recorded: object, checkpoint: Path | None) -> None:
+        """With ``--resume``, train on with the number of torch CPU threads the run was trained with (its
+        checkpoint records it): CPU kernels split their sums by thread, so another count gives other last
+        bits, and a resumed run would no longer reach bitwise the weights of an uninterrupted one.
+        ``--threads N`` wins (and is said to break that)."""
+        if not isinstance(recorded, int) or isinstance(recorded, bool) or recorded < 1:
+            return  # a checkpoint of an earlier release records no thread count
+        if self.options.threads is not None:
+            if self.options.threads != recorded:
+                self.say(
+                    f"{checkpoint} was trained with {recorded} torch threads; --threads "
+                    f"{self.options.threads}: the resumed run may differ from an uninterrupted one in the "
+                    "last bits"
+                )
+            return
+        if torch.get_num_threads() != recorded:
+            torch.set_num_threads(recorded)
+            self.say(
+                f"using {recorded} torch threads, as {checkpoint} was trained (results on a CPU depend on "
+                "the thread count; --threads N to choose)"
+            )
+
     @property
     def amp(self) -> bool:
         """bf16 autocast: asked for and on CUDA."""
@@ -283,7 +310,7 @@ class Session:
             o = self.options
             self._run_dirs[name] = prepare_run_dir(
                 self.out / name, resume=o.resume, overwrite=o.overwrite, settings=config,
-                writer=self.context.is_main, outputs=PLOT_NAMES, resume_checkpoint=checkpoint,
+                writer=self.context.is_main, outputs=plot_files(), resume_checkpoint=checkpoint,
             )  # fmt: skip
         return self._run_dirs[name]
 
@@ -380,7 +407,7 @@ class Session:
             write_report(report, folder / "report.json")
             if self.options.plots:
                 try:
-                    plot_report(report.to_dict(), folder)
+                    plot_report(report.to_dict(), folder, vector=self.options.vector)
                 except ImportError as error:
                     self.say(f"plots skipped: {error}")
         return report
@@ -407,9 +434,12 @@ class Session:
             self.timings["total"] = time.perf_counter() - self.began
             self.say(f"\nmeasured on {provenance} data ({description}):")
             self.say(comparison_table(done))
+            fmrs = [next(iter(f.erc_auc), None) for r in done.values() for f in r.quality.values()]
+            fmr = next((fmr_text(value) for value in fmrs if value is not None), "?")
             self.say(
                 "rank_1: protocol rank-1 (hard: probes marked hard); *_spearman: with severity (more "
-                "negative = better); *_erc_auc: error-versus-reject area (lower = better)"
+                f"negative = better); *_erc_auc: error-versus-reject area at FMR {fmr} (lower = better; the "
+                "left panel of each run's erc.png)"
             )
             figure1 = ui_cluster_table(done)
             if figure1 is not None:
@@ -429,11 +459,36 @@ class Session:
                 lines.append(f"  {name}: {epochs} epochs, {rate:.0f} training images/s (mean over epochs)")
             self.say("\n".join(lines))
             if self.out is not None:
-                self.out.mkdir(parents=True, exist_ok=True)
-                runs = {name: r.headline_figures() for name, r in done.items()}
-                write_json(self.out / "comparison.json", {"runs": runs, "seconds": self.timings})
-                plots = ", plots" if self.options.plots else ""
-                files = f"last.pt, report.json{plots}"
-                self.say(f"wrote {self.out}/comparison.json and, per run, {self.out}/<run>/ ({files})")
+                self.say(self.write_comparison(done))
         if self.context.is_distributed:
             torch.distributed.destroy_process_group()
+
+    def write_comparison(self, done: dict[str, RunReport]) -> str:
+        """Write ``OUT/comparison.json`` (headline figures and timings) and, with plots,
+        ``OUT/comparison.png`` (the runs' CMC on one set of axes); returns the lines that say where every
+        output of the runs is."""
+        assert self.out is not None
+        self.out.mkdir(parents=True, exist_ok=True)
+        runs = {name: r.headline_figures() for name, r in done.items()}
+        write_json(self.out / "comparison.json", {"runs": runs, "seconds": self.timings})
+        lines = [f"outputs in {self.out}/:", "  comparison.json          headline figures and timings"]
+        if self.options.plots:
+            try:
+                written = plot_comparison(
+                    {name: r.to_dict() for name, r in done.items()}, self.out / "comparison.png",
+                    vector=self.options.vector,
+                )  # fmt: skip
+                names = ", ".join(p.name for p in written)
+                lines.append(f"  {names:<24} {' against '.join(done)}: CMC on one set of axes")
+            except ImportError as error:
+                lines.append(f"  (figures skipped: {error})")
+        for name in done:
+            folder = self.out / name
+            files = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+            lines.append(f"  {name}/: {', '.join(files)}")
+        checkpoint = self.out / next(reversed(list(done))) / "last.pt"
+        lines.append(
+            f"redraw a run's figures: recognizability-plots {self.out}/<run>/report.json; the paper's Fig. 5 "
+            f"and 6 for a run: recognizability figures --checkpoint {checkpoint} --out DIR"
+        )
+        return "\n".join(lines)

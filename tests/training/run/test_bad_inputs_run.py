@@ -1,6 +1,6 @@
-"""Bad inputs of the training-side entry points -- checkpoint readers and loaders, backbone loading, run
-folders, the training step's checks, quality prediction and its command -- each with the error type and the
-words it must carry; and calls that fail change nothing (state snapshotted before, compared after)."""
+"""Bad inputs of the run layer: checkpoint readers and loaders (through every reader, also the model loader
+and the quality command), files that are not training checkpoints, checkpoints of another model or
+optimiser, and the arguments of the checkpoint and run-folder functions; a refused load changes nothing."""
 
 from __future__ import annotations
 
@@ -14,19 +14,10 @@ import pytest
 import torch
 from torch import nn
 
-from recognizability.backbones import create_backbone, freeze_batchnorm, load_pretrained
+from recognizability.backbones import create_backbone, load_pretrained
 from recognizability.backbones.loading import CheckpointError, read_checkpoint_file
 from recognizability.deploy import load_trained_model
 from recognizability.deploy.cli import main as recognizability_main
-from recognizability.training import MethodModules, build_modules, parameter_groups
-from recognizability.training.config.presets import demo_config
-from recognizability.training.data.images import ImageSet, prepare_batch
-from recognizability.training.method.guards import (
-    check_batch_size_for_training,
-    check_training_batch,
-    evaluation_mode,
-)
-from recognizability.training.method.steps import embed_images, validate
 from recognizability.training.run.checkpoint import (
     check_resume_settings,
     load_checkpoint,
@@ -34,64 +25,15 @@ from recognizability.training.run.checkpoint import (
     save_checkpoint,
 )
 from recognizability.training.run.run_dir import prepare_run_dir
+from tests.helpers.checkpoints import StandInSettings
+from tests.helpers.models import (
+    optimizer_state,
+    same_state,
+    small_model,
+    state,
+    trained_checkpoint,
+)
 from tests.helpers.tiny import step_losses
-
-from .test_checkpoint import StandInSettings
-
-NUM_CLASSES = 5
-EMBEDDING_DIM = 16
-
-
-def _model(freeze: bool = False) -> MethodModules:
-    torch.manual_seed(0)
-    config = demo_config("tinyface").replace(
-        embedding_dim=EMBEDDING_DIM, freeze_batchnorm=freeze, pretrained=None
-    )
-    model = build_modules(config, NUM_CLASSES)
-    model.ui_center.fit(torch.randn(8, EMBEDDING_DIM, generator=torch.Generator().manual_seed(1)))
-    return model
-
-
-def _adam(model: MethodModules) -> torch.optim.Adam:
-    config = demo_config("tinyface").replace(embedding_dim=EMBEDDING_DIM, pretrained=None)
-    return torch.optim.Adam(_groups(model, config))
-
-
-def _groups(model: MethodModules, config: Any) -> list[dict[str, Any]]:
-    c = model.criterion
-    return parameter_groups(
-        config.optim, backbone=model.backbone, recognition=model.head, attention=c.attention,
-        regression=c.regression,
-    )  # fmt: skip
-
-
-def _trained_checkpoint(
-    folder: Path, num_classes: int = NUM_CLASSES, embedding_dim: int = EMBEDDING_DIM
-) -> Path:
-    """A checkpoint of a MethodModules after one Adam step (so the optimizer has moments)."""
-    torch.manual_seed(0)
-    config = demo_config("tinyface").replace(embedding_dim=embedding_dim, pretrained=None)
-    model = build_modules(config, num_classes)
-    model.ui_center.fit(torch.randn(8, embedding_dim))
-    optimizer = torch.optim.Adam(_groups(model, config))
-    step_losses(model, torch.randn(4, 3, 32, 32), torch.arange(4) % num_classes).total.backward()
-    optimizer.step()
-    return save_checkpoint(
-        folder / "last.pt", model=model, optimizer=optimizer, scheduler=None, epoch=1, settings=config
-    )
-
-
-def _state(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-def _same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-def _optimizer_state(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
-    return [v.clone() for s in optimizer.state_dict()["state"].values() for v in s.values()]
-
 
 # ----------------------------------------------------------------------------------------------------------
 # Bad files, one row per kind of fault, through every reader
@@ -232,33 +174,33 @@ def test_a_file_that_is_not_a_training_checkpoint_is_named(
 
 
 def test_a_checkpoint_of_another_model_changes_nothing(tmp_path: Path) -> None:
-    path = _trained_checkpoint(tmp_path, num_classes=7)
-    model = _model()
-    before = _state(model)
+    path = trained_checkpoint(tmp_path, num_classes=7)
+    model = small_model()
+    before = state(model)
     with pytest.raises(
         CheckpointError, match=r"(?s)7 classes.*shape mismatches.*head\.weight.*Nothing was loaded"
     ):
         load_checkpoint(path, model=model)
-    assert _same_state(before, _state(model))
+    assert same_state(before, state(model))
     other = tmp_path / "other"
     other.mkdir()
-    path = _trained_checkpoint(other, embedding_dim=8)
+    path = trained_checkpoint(other, embedding_dim=8)
     with pytest.raises(CheckpointError, match="embedding 8"):
         load_checkpoint(path, model=model)
-    assert _same_state(before, _state(model))
+    assert same_state(before, state(model))
 
 
 def test_a_mismatched_optimizer_changes_neither_model_nor_optimizer(tmp_path: Path) -> None:
-    path = _trained_checkpoint(tmp_path)
-    model = _model()
+    path = trained_checkpoint(tmp_path)
+    model = small_model()
     optimizer = torch.optim.Adam(model.parameters())  # one group, the checkpoint has four
     step_losses(model, torch.randn(4, 3, 32, 32), torch.arange(4)).total.backward()
     optimizer.step()
-    model_before, optimizer_before = _state(model), _optimizer_state(optimizer)
+    model_before, optimizer_before = state(model), optimizer_state(optimizer)
     with pytest.raises(CheckpointError, match=r"4 parameter groups, the optimizer 1"):
         load_checkpoint(path, model=model, optimizer=optimizer)
-    assert _same_state(model_before, _state(model))
-    assert all(torch.equal(a, b) for a, b in zip(optimizer_before, _optimizer_state(optimizer), strict=True))
+    assert same_state(model_before, state(model))
+    assert all(torch.equal(a, b) for a, b in zip(optimizer_before, optimizer_state(optimizer), strict=True))
 
 
 def test_optimizer_moments_of_other_shapes_are_refused_before_copying(tmp_path: Path) -> None:
@@ -279,12 +221,12 @@ def test_optimizer_moments_of_other_shapes_are_refused_before_copying(tmp_path: 
     torch.save(payload, path)
     fresh = nn.Linear(3, 2)
     fresh_optimizer = torch.optim.Adam(fresh.parameters())
-    before = _state(fresh)
+    before = state(fresh)
     with pytest.raises(
         CheckpointError, match=r"'exp_avg' of parameter 0 has shape \(5, 5\), the parameter \(2, 3\)"
     ):
         load_checkpoint(path, model=fresh, optimizer=fresh_optimizer)
-    assert _same_state(before, _state(fresh)) and fresh_optimizer.state_dict()["state"] == {}
+    assert same_state(before, state(fresh)) and fresh_optimizer.state_dict()["state"] == {}
 
 
 def test_a_checkpoint_without_prototypes_is_not_a_trained_model(tmp_path: Path) -> None:
@@ -339,7 +281,7 @@ ARGUMENT_FAULTS: list[tuple[str, Callable[[Path], Any], type[BaseException], str
     ("read_checkpoint_file(3)", lambda t: read_checkpoint_file(_THREE), TypeError, "str or os.PathLike"),
     ("load_pretrained(None)", lambda t: load_pretrained(_NO_MODEL, t / "x.pt"), TypeError, "nn.Module"),
     ("load_pretrained(path 3)", lambda t: load_pretrained(_small(), _THREE), TypeError, "path or a mapping"),
-    ("load_pretrained(training checkpoint)", lambda t: load_pretrained(_small(), _trained_checkpoint(t)),
+    ("load_pretrained(training checkpoint)", lambda t: load_pretrained(_small(), trained_checkpoint(t)),
         CheckpointError, "training checkpoint of this library.*load_trained_model"),
     ("load_pretrained(other backbone)", lambda t: load_pretrained(_small(), _iresnet18_weights(t)),
         CheckpointError, "does not fit SmallVLRNet"),
@@ -357,13 +299,6 @@ ARGUMENT_FAULTS: list[tuple[str, Callable[[Path], Any], type[BaseException], str
         FileExistsError, "--resume.*--overwrite"),
     ("prepare_run_dir(last.pt a folder)", lambda t: prepare_run_dir(_folder_named_last_pt(t), resume=True),
         IsADirectoryError, r"last\.pt' to be the run's checkpoint file \(or absent\), got a folder"),
-    ("check_batch_size_for_training(1)", lambda t: check_batch_size_for_training(_model(), 1), ValueError,
-        f"batch_size >= 2.*{_BN1}"),
-    ("check_batch_size_for_training(0)", lambda t: check_batch_size_for_training(_model(), 0), ValueError,
-        "batch_size >= 1"),
-    ("check_batch_size_for_training('8')", lambda t: check_batch_size_for_training(_model(), "8"),
-        TypeError, "batch_size to be an int"),
-    ("evaluation_mode(3)", lambda t: evaluation_mode(_THREE).__enter__(), TypeError, "nn.Module"),
 ]  # fmt: skip
 
 
@@ -380,162 +315,3 @@ def test_bad_arguments_are_named(
 ) -> None:
     with pytest.raises(error, match=words):
         call(tmp_path)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# The training step: bad batches raise before the backbone runs
-# ----------------------------------------------------------------------------------------------------------
-
-_IMAGES = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(3))
-_ONE_NAN = _IMAGES.clone()
-_ONE_NAN[1, 0, 5, 7] = float("nan")
-
-BATCH_FAULTS: list[tuple[str, torch.Tensor, Any, type[BaseException], str]] = [
-    ("label_out_of_range", _IMAGES, torch.tensor([0, 1, 2, NUM_CLASSES]), ValueError, r"values in \[0, 5\)"),
-    ("negative_label", _IMAGES, torch.tensor([0, -1, 2, 3]), ValueError, r"values in \[0, 5\)"),
-    ("float_labels", _IMAGES, torch.tensor([0.0, 1.0, 2.0, 3.0]), TypeError, "integer dtype"),
-    ("bool_labels", _IMAGES, torch.tensor([True, False, True, False]), TypeError, "integer dtype"),
-    ("labels_of_another_batch", _IMAGES, torch.tensor([0, 1, 2]), ValueError, r"\(B,\) = \(4,\)"),
-    ("labels_2d", _IMAGES, torch.zeros(4, 1, dtype=torch.int64), ValueError, r"\(B,\) = \(4,\)"),
-    ("labels_a_list", _IMAGES, [0, 1, 2, 3], TypeError, "labels to be a torch.Tensor"),
-    ("one_image", _IMAGES[:1], torch.tensor([0]), ValueError, r"B >= 2 while batch norm trains"),
-    ("images_3d", _IMAGES[0], torch.tensor([0, 1, 2]), ValueError,
-     r"\(B, 3, 32, 32\).*got shape \(3, 32, 32\)"),
-    ("images_of_another_size", torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3]), ValueError,
-     r"\(B, 3, 32, 32\)"),
-    ("one_nan_pixel", _ONE_NAN, torch.arange(4), ValueError, "expected finite images, got 1 NaN"),
-    ("inf_images", torch.full((4, 3, 32, 32), float("inf")), torch.arange(4), ValueError, "finite images"),
-    ("float16_images", _IMAGES.half(), torch.arange(4), TypeError,
-     r"dtype torch.float32.*got dtype torch.float16"),
-    ("float64_images", _IMAGES.double(), torch.arange(4), TypeError, "float64"),
-    ("uint8_images", torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.arange(4), TypeError,
-     "floating-point images"),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("name", "images", "labels", "error", "words"), BATCH_FAULTS, ids=[row[0] for row in BATCH_FAULTS]
-)
-def test_a_bad_training_batch_changes_no_statistic(
-    name: str, images: torch.Tensor, labels: Any, error: type[BaseException], words: str
-) -> None:
-    model = _model()
-    model.train()
-    before = _state(model)
-    with pytest.raises(error, match=words):
-        check_training_batch(model, images, labels, NUM_CLASSES)  # the example's check, before the step
-    assert _same_state(before, _state(model))  # batch-norm running statistics included
-
-
-def test_a_training_step_before_the_ui_centre_is_fitted_changes_nothing() -> None:
-    torch.manual_seed(0)
-    config = demo_config("tinyface").replace(embedding_dim=EMBEDDING_DIM, pretrained=None)
-    model = build_modules(config, NUM_CLASSES)
-    model.train()
-    before = _state(model)
-    with pytest.raises(RuntimeError, match=r"fitted UI centre.*ui_center\.fit"):
-        check_training_batch(model, _IMAGES, torch.arange(4), NUM_CLASSES)
-    assert _same_state(before, _state(model))
-
-
-def test_float_images_are_accepted_under_autocast() -> None:
-    model = _model()
-    model.train()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        check_training_batch(model, _IMAGES.bfloat16(), torch.arange(4), NUM_CLASSES)
-        out = step_losses(model, _IMAGES.bfloat16(), torch.arange(4))
-    assert torch.isfinite(out.total)
-
-
-def test_one_image_is_fine_when_no_batch_norm_trains() -> None:
-    model = _model()
-    model.eval()
-    check_training_batch(model, _IMAGES[:1], torch.tensor([0]), NUM_CLASSES)
-    frozen = nn.Sequential(freeze_batchnorm(nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3))))
-    assert check_batch_size_for_training(frozen, 1) == 1
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Modes are restored on every exit path
-# ----------------------------------------------------------------------------------------------------------
-
-
-def test_evaluation_mode_restores_every_flag_after_an_exception() -> None:
-    model = _model(freeze=True)
-    model.train()
-    frozen = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    assert frozen and not any(m.training for m in frozen)  # frozen layers stay in eval inside train()
-    modes = [m.training for m in model.modules()]
-    with pytest.raises(RuntimeError, match="inside"), evaluation_mode(model):
-        assert not any(m.training for m in model.modules())
-        raise RuntimeError("raised inside the block")
-    assert [m.training for m in model.modules()] == modes
-    model.eval()
-    with evaluation_mode(model):
-        pass
-    assert not any(m.training for m in model.modules())
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Embedding a set and validation: arguments checked, modes restored on every exit path
-# ----------------------------------------------------------------------------------------------------------
-
-
-def _image_set(n: int = 6) -> ImageSet:
-    g = torch.Generator().manual_seed(5)
-    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
-    return ImageSet(images, torch.arange(n) % NUM_CLASSES, None, None, [f"i{k}" for k in range(n)])
-
-
-_CPU = torch.device("cpu")
-EMBED_FAULTS: list[tuple[str, Callable[[MethodModules], Any], type[BaseException], str]] = [
-    ("input_size 0", lambda m: embed_images(m, _image_set(), 0, _CPU), ValueError, "input_size"),
-    ("batch_size 0", lambda m: embed_images(m, _image_set(), 32, _CPU, batch_size=0), ValueError,
-        "batch_size"),
-    ("degrade_to 0", lambda m: embed_images(m, _image_set(), 32, _CPU, degrade_to=0), ValueError,
-        "degrade_to"),
-    ("not an ImageSet", lambda m: embed_images(m, _THREE, 32, _CPU), TypeError, "ImageSet"),
-    ("a size the backbone refuses", lambda m: embed_images(m, _image_set(), 16, _CPU), ValueError,
-        r"\(B, 3, 32, 32\)"),
-    ("validate degrade_to 0", lambda m: validate(m, _image_set(), 32, 0, _CPU), ValueError, "degrade_to"),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(("name", "call", "error", "words"), EMBED_FAULTS, ids=[r[0] for r in EMBED_FAULTS])
-def test_a_failed_embedding_leaves_every_mode_and_statistic_as_it_was(
-    name: str, call: Callable[[MethodModules], Any], error: type[BaseException], words: str
-) -> None:
-    model = _model(freeze=True)
-    model.train()
-    modes = [m.training for m in model.modules()]
-    before = _state(model)
-    with pytest.raises(error, match=words):
-        call(model)
-    assert [m.training for m in model.modules()] == modes and model.training
-    assert _same_state(before, _state(model))
-
-
-IMAGE_SET_FAULTS: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
-    ("float images in [0, 1]", lambda: ImageSet(torch.rand(4, 3, 32, 32), torch.arange(4), None, None,
-        list("abcd")), TypeError, r"images to be uint8.*got dtype torch.float32"),
-    ("4 images, 1 path", lambda: ImageSet(_image_set(4).images, torch.arange(4), None, None, ["a"]),
-        ValueError, r"N = 4.*'paths': 1"),
-    ("3 labels", lambda: ImageSet(_image_set(4).images, torch.arange(3), None, None, list("abcd")),
-        ValueError, r"'labels': 3"),
-    ("severity of 2", lambda: ImageSet(_image_set(4).images, torch.arange(4), torch.rand(2), None,
-        list("abcd")), ValueError, r"'severity': 2"),
-    ("int32 labels", lambda: ImageSet(_image_set(4).images, torch.arange(4).int(), None, None, list("abcd")),
-        TypeError, "int64"),
-    ("prepare_batch(float)", lambda: prepare_batch(torch.rand(2, 3, 32, 32), 32, create_backbone(
-        "small_vlr_net")), TypeError, r"uint8.*got torch.float32"),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("name", "call", "error", "words"), IMAGE_SET_FAULTS, ids=[r[0] for r in IMAGE_SET_FAULTS]
-)
-def test_image_sets_refuse_what_would_be_read_wrong(
-    name: str, call: Callable[[], Any], error: type[BaseException], words: str
-) -> None:
-    with pytest.raises(error, match=words):
-        call()

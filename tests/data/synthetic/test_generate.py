@@ -19,32 +19,9 @@ from recognizability.data.synthetic import (
     sizes_for,
 )
 from recognizability.data.synthetic.__main__ import main as cli_main
+from tests.helpers.synthetic_sizes import TINY
 
 Image = pytest.importorskip("PIL.Image")
-
-TINY = {
-    "tinyface": dict(
-        train_identities=3,
-        train_images=6,
-        test_identities=4,
-        probe_identities=3,
-        probe_images=4,
-        gallery_images=5,
-        distractor_images=3,
-    ),
-    "scface": dict(subjects=3, cameras=2),
-    "survface": dict(
-        train_identities=2,
-        train_images=4,
-        watchlist_identities=2,
-        gallery_images=3,
-        mated_probe_images=3,
-        unmated_identities=2,
-        unmated_probe_images=2,
-        verification_pairs=2,
-    ),
-    "ui": dict(face_images=4, nonface_images=2),
-}
 
 
 def tree_digest(root: Path) -> dict[str, str]:

@@ -51,7 +51,15 @@ def _report() -> RunReport:
         config=demo_config("tinyface").with_losses(["id"]),
         data=DataSummary(Benchmark("tinyface", Path("r"), Path("u"), "synthetic"), {"probe": 4}, 3),
         training=TrainingSummary(
-            [{"images_per_second": 10.0}, {"images_per_second": 30.0}], 1.0, 0, "cpu", 1, 1
+            [
+                {"epoch": 1.0, "total": 3.0, "classification": 2.0, "images_per_second": 10.0},
+                {"epoch": 2.0, "total": 2.0, "classification": 1.5, "images_per_second": 30.0},
+            ],
+            1.0,
+            0,
+            "cpu",
+            1,
+            1,
         ),
         ui_cluster=_cluster(0.0),
         ui_cluster_pretrained=_cluster(0.3),
@@ -89,7 +97,9 @@ def test_report_headline_figures_and_json_layout() -> None:
 
 def test_plots_are_written_from_the_report_alone(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    written = plot_report(_report().to_dict(), tmp_path / "plots")
+    report = _report()
+    trained = dataclasses.replace(report, config=report.config.with_losses(["l1"]))
+    written = plot_report(trained.to_dict(), tmp_path / "plots")
     assert [p.name for p in written] == list(PLOT_NAMES)
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -19,27 +16,7 @@ from recognizability.training.run.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
-
-
-@dataclass(frozen=True)
-class StandInSettings:
-    """A run's settings as checkpoints see them: to_dict/from_dict, epochs, a step cap, other fields."""
-
-    epochs: int = 3
-    tau: float = 0.5
-    lr: float = 0.1
-    seed: int = 0
-    max_steps_per_epoch: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> StandInSettings:
-        return cls(**values)
-
-    def replace(self, **changes: Any) -> StandInSettings:
-        return dataclasses.replace(self, **changes)
+from tests.helpers.checkpoints import StandInSettings
 
 
 def _objects() -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from recognizability.nn import ArcFace, available_heads
 from recognizability.training import TrainingConfig, build_head, build_modules, demo_config, parameter_groups
 from recognizability.training.config import HeadConfig
+from tests.helpers.paths import TEST_DATA
 
-LEGACY = json.loads((Path(__file__).parents[1] / "data" / "checkpoints" / "legacy_v0_1_0.json").read_text())
+LEGACY = json.loads((TEST_DATA / "checkpoints" / "legacy_v0_1_0.json").read_text())
 
 
 def _config() -> TrainingConfig:

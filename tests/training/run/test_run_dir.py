@@ -18,8 +18,7 @@ from recognizability.training.run.checkpoint import (
     save_checkpoint,
 )
 from recognizability.training.run.run_dir import find_temporary_files, prepare_run_dir
-
-from .test_checkpoint import StandInSettings
+from tests.helpers.checkpoints import StandInSettings
 
 
 def _write_run(folder: Path, epoch: int = 2, settings: StandInSettings | None = None) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,9 @@ from recognizability.training import (
     demo_config,
     paper_config,
 )
+from tests.helpers.paths import TEST_DATA
 
-LEGACY = json.loads((Path(__file__).parents[1] / "data" / "checkpoints" / "legacy_v0_1_0.json").read_text())
+LEGACY = json.loads((TEST_DATA / "checkpoints" / "legacy_v0_1_0.json").read_text())
 
 # A value for every loss field that differs from its default, so a field that does not reach the criterion
 # shows up as the default.

@@ -20,6 +20,8 @@ PARAMS = {
     "noise_sigma": st.floats(0.0, 0.5),
     "quantisation_levels": st.integers(2, 256),
     "occlusion": st.floats(0.0, 1.0),
+    "jpeg_quality": st.integers(1, 100),
+    "upsample": st.floats(1.0, 4.0),
 }
 # +1: a larger value of the parameter can only make the image worse; -1: only better.
 DIRECTION = {
@@ -30,19 +32,24 @@ DIRECTION = {
     "noise_sigma": 1,
     "quantisation_levels": -1,
     "occlusion": 1,
+    "jpeg_quality": -1,
+    "upsample": 1,
 }
 
 
 def reference_severity(p: dict[str, float]) -> float:
     """The documented formula, written out with math for one image."""
-    side = math.sqrt(p["height"] * p["width"]) / math.sqrt(
-        1 + p["gaussian_sigma"] ** 2 + (p["motion_length"] / 2) ** 2
+    side = (
+        math.sqrt(p["height"] * p["width"])
+        / p["upsample"]
+        / math.sqrt(1 + p["gaussian_sigma"] ** 2 + (p["motion_length"] / 2) ** 2)
     )
     r = min(max((math.log2(28) - math.log2(side)) / (math.log2(28) - math.log2(5)), 0.0), 1.0)
-    n = min(p["noise_sigma"] / 0.10, 1.0)
+    n = min(p["noise_sigma"] / 0.06, 1.0)
     q = min(max((8 - math.log2(p["quantisation_levels"])) / 5, 0.0), 1.0)
+    j = min(max((95 - p["jpeg_quality"]) / 70, 0.0), 1.0)
     o = min(p["occlusion"] / 0.5, 1.0)
-    return min(0.65 * r + 0.15 * n + 0.05 * q + 0.15 * o, 1.0)
+    return min(0.60 * r + 0.12 * n + 0.03 * q + 0.10 * j + 0.15 * o, 1.0)
 
 
 @settings(max_examples=200, deadline=None)
@@ -52,7 +59,7 @@ def test_severity_in_unit_interval_and_monotone(params: dict[str, float], name: 
     assert 0.0 <= base <= 1.0
     assert base == pytest.approx(reference_severity(params), abs=1e-12)
     worse = dict(params)
-    strategy_bounds = {"height": 120, "width": 120, "quantisation_levels": 256}
+    strategy_bounds = {"height": 120, "width": 120, "quantisation_levels": 256, "jpeg_quality": 100}
     if DIRECTION[name] > 0:
         worse[name] = params[name] + fraction * 2.0
     else:  # decrease towards the smallest legal value
@@ -64,7 +71,11 @@ def test_severity_in_unit_interval_and_monotone(params: dict[str, float], name: 
 
 def test_severity_extremes_and_broadcasting() -> None:
     assert float(severity(112, 112)) == 0.0
-    assert float(severity(2, 2, 3.0, 6.0, 0.3, 4, 1.0)) == 1.0
+    assert float(severity(2, 2, 3.0, 6.0, 0.3, 4, 1.0, 5, 2.0)) == 1.0
+    qualities = severity(20, 16, jpeg_quality=np.array([100, 90, 60, 30, 10]))
+    assert np.all(np.diff(qualities) > 0)
+    enlarged = severity(24, 20, upsample=np.array([1.0, 1.5, 2.0, 3.0]))
+    assert np.all(np.diff(enlarged) > 0)
     values = severity(np.array([32, 16, 8, 4]), np.array([26, 13, 6, 3]))
     assert values.shape == (4,) and np.all(np.diff(values) > 0)
 
@@ -76,6 +87,8 @@ def test_severity_extremes_and_broadcasting() -> None:
         ({"height": 5, "width": 5, "noise_sigma": -0.1}, "noise_sigma finite and >= 0"),
         ({"height": 5, "width": 5, "quantisation_levels": 1}, "quantisation_levels >= 2"),
         ({"height": 5, "width": 5, "occlusion": float("nan")}, "occlusion finite"),
+        ({"height": 5, "width": 5, "jpeg_quality": 0}, r"jpeg_quality in \[1, 100\]"),
+        ({"height": 5, "width": 5, "upsample": 0.5}, "upsample finite and >= 1"),
     ],
 )
 def test_severity_bad_input(kwargs: dict[str, float], match: str) -> None:
@@ -97,6 +110,9 @@ def test_sampled_degradation_grows_with_level() -> None:
                         d.motion_length,
                         d.noise_sigma,
                         d.quantisation_levels,
+                        0.0,
+                        d.jpeg_quality,
+                        d.upsample,
                     )
                 )
             )

@@ -30,9 +30,9 @@ from recognizability.training.run.checkpoint import (
     seed_everything,
 )
 from recognizability.training.run.run_dir import prepare_run_dir
+from tests.helpers.checkpoints import StandInSettings
+from tests.helpers.paths import EXAMPLES, TEST_DATA
 from tests.helpers.usage import UsageError, run_command
-
-from .test_checkpoint import StandInSettings
 
 
 class _CreatesFile:
@@ -227,9 +227,7 @@ def test_saved_checkpoint_reads_with_weights_only(tmp_path: Path) -> None:
 def test_a_release_0_1_0_checkpoint_rebuilds_its_model_without_running_code(tmp_path: Path) -> None:
     # The layout release 0.1.0 wrote (format 1: RNG states pickled as they come, flat settings), with the
     # settings recorded in tests/data/checkpoints/legacy_v0_1_0.json (written by that release's fit).
-    legacy = json.loads(
-        (Path(__file__).parents[1] / "data" / "checkpoints" / "legacy_v0_1_0.json").read_text()
-    )
+    legacy = json.loads((TEST_DATA / "checkpoints" / "legacy_v0_1_0.json").read_text())
     settings = legacy["settings"]
     model = build_modules(TrainingConfig.from_dict(settings), 4)
     assert sorted(model.state_dict()) == sorted(legacy["model_keys"])
@@ -266,7 +264,7 @@ def test_the_pretraining_command_refuses_a_payload_on_resume_before_any_data(tmp
 def test_an_example_script_refuses_a_payload_on_resume_before_any_data(tmp_path: Path) -> None:
     import importlib.util
 
-    script = Path(__file__).parents[2] / "examples" / "train_tinyface.py"
+    script = EXAMPLES / "train_tinyface.py"
     spec = importlib.util.spec_from_file_location("train_tinyface_under_test", script)
     assert spec is not None and spec.loader is not None
     example = importlib.util.module_from_spec(spec)
