@@ -121,9 +121,9 @@ def test_fit_regression_recovers_a_linear_target_from_raw_inputs() -> None:
     x = torch.randn(2000, 12, generator=g) * torch.logspace(-2, 2, 12) + torch.linspace(-50, 50, 12)
     w = torch.randn(12, generator=g) / torch.logspace(-2, 2, 12)
     y = (x - torch.linspace(-50, 50, 12)) @ w + 3.0
-    state = torch.random.get_rng_state()
+    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
     fit = fit_regression(x, y, QualityFitSettings(regression_input="embedding", steps=1500, batch_size=256))
-    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.equal(torch.random.get_rng_state(), state) and torch.get_num_threads() == threads
     assert isinstance(fit.module, PerceptibilityRegression) and not fit.module.training
     with torch.no_grad():
         predicted = fit.module(x)
