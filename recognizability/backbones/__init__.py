@@ -25,7 +25,6 @@ from .loading import CheckpointError, LoadReport, extract_state_dict, load_pretr
 from .mobilefacenet import MobileFaceNet, mobilefacenet
 from .preprocessing import channel_order_for, normalize_for
 from .registry import (
-    PretrainedWeights,
     available_backbones,
     available_pretrained,
     canonical_backbone_name,
@@ -42,7 +41,6 @@ __all__ = [
     "IResNet",
     "LoadReport",
     "MobileFaceNet",
-    "PretrainedWeights",
     "SmallVLRNet",
     "adaface_ir50",
     "adaface_ir101",

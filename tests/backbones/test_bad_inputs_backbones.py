@@ -30,6 +30,24 @@ ROWS: list[Row] = [
     ),
     ("create_backbone", lambda: backbones.create_backbone(5), TypeError, r"name to be a str, got int"),
     (
+        "pretrained_weights",
+        lambda: backbones.pretrained_weights("small_vlr_net", "vggface2"),
+        ValueError,
+        r"tag of the weights shipped for 'small_vlr_net', one of \['synthetic-hr'\], got 'vggface2'",
+    ),
+    (
+        "pretrained_weights",
+        lambda: backbones.pretrained_weights("small_vlr_net", 3),
+        TypeError,
+        r"tag to be a str, got int",
+    ),
+    (
+        "pretrained_weights",
+        lambda: backbones.pretrained_weights("resnet", "synthetic-hr"),
+        ValueError,
+        r"name to be one of .*got 'resnet'",
+    ),
+    (
         "canonical_backbone_name",
         lambda: backbones.canonical_backbone_name("resnet", "--backbone"),
         ValueError,

@@ -387,6 +387,24 @@ ROWS: list[Row] = [
         r"model to be a torch.nn.Module, got str",
     ),
     (
+        "serfiq_score",
+        lambda: metrics.serfiq_score(x(4, 1, 3)),
+        ValueError,
+        r"stochastic_embeddings of shape \(B, m, D\) with m >= 2 passes, got shape \(4, 1, 3\)",
+    ),
+    (
+        "serfiq_score",
+        lambda: metrics.serfiq_score(torch.ones(4, 2, 3, dtype=torch.int64)),
+        TypeError,
+        r"floating-point stochastic_embeddings, got dtype torch.int64",
+    ),
+    (
+        "serfiq_score",
+        lambda: metrics.serfiq_score(torch.full((4, 2, 3), float("inf"))),
+        ValueError,
+        r"finite stochastic_embeddings, got NaN/inf",
+    ),
+    (
         "spearman_correlation",
         lambda: metrics.spearman_correlation([1.0, 2.0, 3.0], [1.0, 2.0]),
         ValueError,
