@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from scipy import stats
 
-from recognizability.data.synthetic import sizes_for
+from recognizability.data.synthetic import GENERATOR_VERSION, sizes_for
 from recognizability.functional import DEFAULT_TAU
 from recognizability.nn import available_heads
 from recognizability.training import RunOptions, Session, TrainingConfig
@@ -80,6 +80,9 @@ ROWS: tuple[Row, ...] = (
     Row("all, index gradient", LOSS_TERMS, loss=(("index_gradient", True),)),
 )
 ROW_NAMES = tuple(r.name for r in ROWS)
+#: The rows the CPU demo prints beside its one-seed comparison (the full method, the placebo that measures the
+#: lab's noise, and the quality head that costs recognition nothing).
+SUMMARY_ROWS = ("all", "placebo (L1, detached)", "all, regression detached", "AdaFace + all")
 HEAD_TITLES = {
     "arcface": "ArcFace", "cosface": "CosFace", "adaface": "AdaFace", "curricularface": "CurricularFace",
     "magface": "MagFace",
@@ -283,7 +286,7 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     head alone and its 95 % interval, for rank-1 on all and on hard probes."""
     records = results["records"]
     rows = []
-    for row in ("all", "AdaFace + all"):
+    for row in SUMMARY_ROWS:
         entry: dict[str, Any] = {"row": row}
         for key in RECOGNITION:
             differences = paired(records, row, key)
@@ -293,8 +296,10 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
             rows.append(entry)
     seeds = sorted({r["seed"] for r in records})
     tree = results.get("tree", "evidence")
+    version = results.get("generator_version")
+    faces = "" if version is None else f", generator version {version}"
     return {
-        "data": f"{len(seeds)} seeds on the synthetic TinyFace '{tree}' tree",
+        "data": f"{len(seeds)} seeds on the synthetic TinyFace '{tree}' tree{faces}",
         "seeds": seeds,
         "rows": rows,
     }
@@ -346,7 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = f"{platform.machine()}, {args.jobs} job(s) of 1 torch thread, torch {torch.__version__}"
     header = {
         "command": " ".join(["python benchmarks/ablation.py", *(sys.argv[1:] if argv is None else argv)]),
-        "machine": machine, "synthetic": True, "dataset": f"synthetic {DATASET} layout, sizes {sizes}",
+        "generator_version": GENERATOR_VERSION, "machine": machine, "synthetic": True,
+        "dataset": f"synthetic {DATASET} layout, sizes {sizes}",
         "tree": "quick" if args.quick else "evidence",
         "config": base_config(args.quick).to_dict(), "seeds": seeds, "rows": [r.name for r in rows],
     }  # fmt: skip

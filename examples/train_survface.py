@@ -114,19 +114,16 @@ def train(name: str, config: TrainingConfig, data: RunData, session: Session) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = parse_args(
-        DATASET, argv, description=(__doc__ or "").splitlines()[0]
-    )  # every check, up front
+    # Every check, up front: a bad option is a usage error before anything is loaded or written.
+    arguments = parse_args(DATASET, argv, description=(__doc__ or "").splitlines()[0])
     session = Session(arguments.options)  # device, torchrun process group, CPU threads
     session.say(f"configuration: {arguments.config.run.description}")  # Table 5, or the declared CPU demo
-    # The demo compares the margin head alone with the full method: the same function, run twice.
-    session.prepare(
-        arguments.runs, arguments.checkpoints
-    )  # OUT/<run>: --resume continues, --overwrite replaces
-    data = session.load_data(
-        DATASET, arguments.config.model.input_size
-    )  # real trees, or the synthetic stand-in
+    # OUT/<run>: --resume continues a run, --overwrite replaces it, anything else there is refused.
+    session.prepare(arguments.runs, arguments.checkpoints)
+    # The real trees under --data-root, or the synthetic stand-in in the same layout.
+    data = session.load_data(DATASET, arguments.config.model.input_size)
     reports = {}
+    # The demo compares the margin head alone with the full method: the same function, run twice.
     for name, config in arguments.runs.items():
         result = train(name, config, data, session)
         reports[name] = session.evaluate(result, data)  # SurvFace protocol, quality, report.json, plots

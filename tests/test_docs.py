@@ -39,8 +39,6 @@ CODE = ("python", "bash", "sh")
 NOT_CODE = ("text", "bibtex", "json", "csv")
 FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 FRAGMENT = re.compile(r"\A# fragment: (?P<why>\S.*)$", re.MULTILINE)
-#: Pages whose blocks are not run yet, with why (each is owned by work in progress elsewhere).
-PENDING: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -131,8 +129,6 @@ def run_page(page: Path, folder: Path) -> tuple[dict[str, Any], list[str]]:
 
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
 def test_every_fence_says_what_it_holds(page: Path) -> None:
-    if page.name in PENDING:
-        pytest.skip(PENDING[page.name])
     unlabelled = [b.name for b in blocks(page) if b.language not in (*CODE, *NOT_CODE)]
     assert not unlabelled, f"fences without a language of {CODE + NOT_CODE}: {unlabelled}"
     for block in blocks(page):
@@ -160,32 +156,17 @@ def test_written_constructors_match_the_classes(page: Path) -> None:
                 assert line.strip() == _signature(getattr(nn, found.group(1))), block.name
 
 
-#: Result files a page names before the runs that write them have finished, with those runs.
-AWAITED: dict[str, str] = {
-    "benchmarks/results/ablation.json": "the ablation on the faces of generator version 2 (docs/ablation.md)",
-}
-
-
-def test_awaited_results_are_still_awaited() -> None:
-    arrived = [name for name in AWAITED if (ROOT / name).exists()]
-    assert not arrived, f"{arrived} exist now: remove them from AWAITED"
-
-
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
 def test_files_the_page_names_exist(page: Path) -> None:
-    if page.name in PENDING:
-        pytest.skip(PENDING[page.name])
     named = re.findall(
         r"\b((?:tests|benchmarks|examples|recognizability)/[\w/.-]+\.(?:py|json|md))", page.read_text()
     )
-    missing = sorted({name for name in named if not (ROOT / name).exists() and name not in AWAITED})
+    missing = sorted({name for name in named if not (ROOT / name).exists()})
     assert not missing, missing
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
 def test_figures_shown_exist_are_small_and_name_their_command(page: Path) -> None:
-    if page.name in PENDING:
-        pytest.skip(PENDING[page.name])
     text = page.read_text()
     for found in re.finditer(r"!\[[^\]]*\]\(([^)]+)\)", text):
         figure = page.parent / found.group(1)
@@ -259,8 +240,6 @@ CHECKS: dict[str, Callable[[dict[str, Any], list[str]], None]] = {
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
 def test_every_code_block_of_the_page_runs_in_order(page: Path, page_folder: Path) -> None:
-    if page.name in PENDING:
-        pytest.skip(PENDING[page.name])
     for module in ("PIL", "matplotlib"):
         pytest.importorskip(module)
     namespace, printed = run_page(page, page_folder)

@@ -57,3 +57,20 @@ def test_shipped_summary_is_the_records_summary(results: dict[str, object]) -> N
     assert ablation_summary() == _ablation_script().summary(results)
     lines = evidence_lines()
     assert lines and "synthetic" in lines[0] and any(line.strip().startswith("all") for line in lines)
+
+
+def test_the_earlier_labs_tables_are_its_records() -> None:
+    # the generator-version-1 (cartoon) records kept beside the current ones, and their tables in the docs
+    earlier = json.loads((REPO / "benchmarks" / "results" / "ablation_v1.json").read_text())
+    assert earlier["generator_version"] == 1 and earlier["synthetic"] is True
+    text = DOC.read_text()
+    begin, end = "<!-- tables of benchmarks/results/ablation_v1.json -->", "<!-- end of v1 tables -->"
+    shown = text[text.index(begin) + len(begin) : text.index(end)].strip()
+    assert shown == _ablation_script().tables(earlier["records"]).strip()
+
+
+def test_the_records_name_the_generator_version_of_their_faces(results: dict[str, object]) -> None:
+    from recognizability.data.synthetic import GENERATOR_VERSION
+
+    assert results["generator_version"] == GENERATOR_VERSION
+    assert results["rows"] and "placebo (L1, detached)" in results["rows"]  # type: ignore[operator]

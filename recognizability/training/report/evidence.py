@@ -33,11 +33,12 @@ def evidence_lines(summary: dict[str, Any] | None = None) -> list[str]:
         return []
     lines = [
         f"five seeds, paired, from docs/ablation.md ({summary['data']}; synthetic): mean difference against "
-        "ArcFace alone [95 % confidence interval]"
+        "the same head alone [95 % confidence interval]; the placebo shows the lab's noise"
     ]
+    width = max(len(row["row"]) for row in summary["rows"]) + 2
     for row in summary["rows"]:
         cells = [f"{key} {_interval(row[key])}" for key in ("rank_1", "rank_1_hard") if key in row]
-        lines.append(f"  {row['row']:<16}" + "; ".join(cells))
+        lines.append(f"  {row['row']:<{width}}" + "; ".join(cells))
     return lines
 
 

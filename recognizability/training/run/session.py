@@ -451,7 +451,8 @@ class Session:
                 evidence = evidence_lines()
                 if evidence:
                     self.say("\nthe comparison above is one seed on a small test set; " + "\n".join(evidence))
-            lines = [f"timing ({os.cpu_count()} CPUs visible, {torch.get_num_threads()} torch threads):"]
+            threads = torch.get_num_threads()
+            lines = [f"timing ({os.cpu_count()} CPUs visible, {threads} torch thread{'s' * (threads != 1)}):"]
             lines += [f"  {phase:<28}{seconds:8.1f} s" for phase, seconds in self.timings.items()]
             for name, report in done.items():
                 epochs = len(report.training.history)
