@@ -3,29 +3,21 @@ and the summary the CPU demo prints (shipped in the package)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from recognizability.training.report.evidence import ablation_summary, evidence_lines
+from tests.helpers.paths import BENCHMARKS, REPO, load_script
 
-REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks" / "results" / "ablation.json"
 DOC = REPO / "docs" / "ablation.md"
 BEGIN, END = "<!-- tables of benchmarks/results/ablation.json -->", "<!-- end of tables -->"
 
 
 def _ablation_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ablation_script", REPO / "benchmarks" / "ablation.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses of the script resolve their module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCHMARKS / "ablation.py", "ablation_script")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ and its runner records failures and timeouts without stopping, never touches fil
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -16,16 +15,11 @@ from types import ModuleType
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.helpers.paths import BENCHMARKS, load_script
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gpu_check", BENCHMARKS / "gpu_check.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_check"] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCHMARKS / "gpu_check.py")
 
 
 gpu_check = _load()

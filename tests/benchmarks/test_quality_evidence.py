@@ -3,28 +3,21 @@ docs/quality.md (synthetic, five seeds, every score), and the page's tables are 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import BENCHMARKS, REPO, load_script
+
 RESULTS = REPO / "benchmarks" / "results" / "quality_evidence.json"
 DOC = REPO / "docs" / "quality.md"
 BEGIN, END = "<!-- tables of benchmarks/results/quality_evidence.json -->", "<!-- end of tables -->"
 
 
 def _script() -> ModuleType:
-    path = REPO / "benchmarks" / "quality_evidence.py"
-    spec = importlib.util.spec_from_file_location("quality_evidence_script", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCHMARKS / "quality_evidence.py", "quality_evidence_script")
 
 
 @pytest.fixture(scope="module")

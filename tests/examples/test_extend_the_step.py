@@ -5,7 +5,6 @@ in ``last.pt``, resumes it exactly and trains it with its own learning rate, wit
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -13,6 +12,7 @@ from types import ModuleType
 import pytest
 import torch
 
+from tests.helpers.paths import load_script
 from tests.helpers.tiny import EXAMPLES
 
 #: The edits a researcher makes to the copy: (text of the example, replacement).
@@ -51,11 +51,7 @@ def _copy(tmp: Path) -> ModuleType:
         source = source.replace(old, new)
     path = tmp / "my_train.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location("my_train", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path, "my_train")
 
 
 def _argv(out: Path, *extra: str) -> list[str]:

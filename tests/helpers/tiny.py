@@ -3,7 +3,6 @@ scripts themselves (they are files, not modules of the package)."""
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 from pathlib import Path
 from types import ModuleType
@@ -21,8 +20,7 @@ from recognizability.training import (
     demo_config,
 )
 from recognizability.training.data import Benchmark
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from tests.helpers.paths import EXAMPLES, load_script
 
 
 def free_port() -> int:
@@ -34,11 +32,7 @@ def free_port() -> int:
 
 def load_example(name: str) -> ModuleType:
     """``examples/<name>.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(EXAMPLES / f"{name}.py")
 
 
 def tiny_data(tmp: Path, n: int = 192, classes: int = 8) -> RunData:

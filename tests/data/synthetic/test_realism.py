@@ -8,7 +8,6 @@ in at most 5 % of the UI set's non-face crops, and less often as severity rises.
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -16,18 +15,14 @@ import numpy as np
 import pytest
 
 from recognizability.data.synthetic import generate
-from tests.helpers.paths import REPO
+from tests.helpers.paths import REPO, load_script
 
 pytest.importorskip("cv2")
 REALISM = REPO / "benchmarks" / "realism.py"
 
 
 def realism() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("realism_script", REALISM)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REALISM, "realism_script")
 
 
 def judged(root: Path) -> list[tuple[dict[str, str], bool]]:

@@ -31,7 +31,7 @@ from recognizability.training.run.checkpoint import (
 )
 from recognizability.training.run.run_dir import prepare_run_dir
 from tests.helpers.checkpoints import StandInSettings
-from tests.helpers.paths import EXAMPLES, TEST_DATA
+from tests.helpers.paths import EXAMPLES, TEST_DATA, load_script
 from tests.helpers.usage import UsageError, run_command
 
 
@@ -262,13 +262,7 @@ def test_the_pretraining_command_refuses_a_payload_on_resume_before_any_data(tmp
 
 
 def test_an_example_script_refuses_a_payload_on_resume_before_any_data(tmp_path: Path) -> None:
-    import importlib.util
-
-    script = EXAMPLES / "train_tinyface.py"
-    spec = importlib.util.spec_from_file_location("train_tinyface_under_test", script)
-    assert spec is not None and spec.loader is not None
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = load_script(EXAMPLES / "train_tinyface.py", "train_tinyface_under_test")
     marker = tmp_path / "ran"
     out = tmp_path / "out"
     for run in ("arcface", "full"):
