@@ -456,8 +456,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     records: list[dict[str, Any]] = []
     if args.resume and results_path.exists():
         earlier = json.loads(results_path.read_text())
-        if earlier.get("tree") != header["tree"] or earlier.get("weights_sha256") != header["weights_sha256"]:
-            p.error(f"--resume: {results_path} holds another tree or other weights")
+        changed = [k for k in ("tree", "generator_version", "weights_sha256") if earlier.get(k) != header[k]]
+        if changed:
+            p.error(f"--resume: {results_path} was measured with another {', '.join(changed)}")
         records = earlier["records"]
     began = time.time()
     for seed in seeds:
