@@ -305,9 +305,9 @@ def _fit_quality(args: argparse.Namespace) -> int:
 
 
 def _fit_quality_parser(commands: Any) -> None:
-    from recognizability.functional import DEFAULT_TAU
+    from .quality_fit import REGRESSION_INPUTS, TARGETS, QualityFitSettings
 
-    from .quality_fit import PSEUDO_UI_SIZE, REGRESSION_INPUTS, TARGETS
+    default = QualityFitSettings()  # the one place the fit's defaults are written
 
     fit = commands.add_parser(
         "fit-quality",
@@ -329,24 +329,43 @@ def _fit_quality_parser(commands: Any) -> None:
     fit.add_argument("--out", required=True, help="the quality model file (its calibration goes beside it)")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing --out and its calibration")
     fit.add_argument(
-        "--target", choices=TARGETS, default="certainty_ratio",
-        help="regression target: CR-FIQA's certainty ratio (default) or the paper's index (needs a UI set)",
+        "--target", choices=TARGETS, default=default.target,
+        help=f"regression target ({default.target}): the paper's index (needs --ui or --pseudo-ui) or "
+        "CR-FIQA's certainty ratio",
     )  # fmt: skip
-    fit.add_argument("--input", choices=REGRESSION_INPUTS, default="feature_map", help="what the head reads")
-    fit.add_argument("--dropout", type=float, help="head dropout (default 0.9 on the feature map, 0 on v)")
-    fit.add_argument("--diversion-weight", type=float, default=0.0, help="weight of the index diversion term")
     fit.add_argument(
-        "--tau", type=float, default=DEFAULT_TAU, help=f"tau of the diversion term ({DEFAULT_TAU})"
+        "--input", choices=REGRESSION_INPUTS, default=default.regression_input, help="what the head reads"
     )
-    fit.add_argument("--steps", type=int, default=1500, help="Adam steps of the fit (1500)")
-    fit.add_argument("--learning-rate", type=float, default=3e-3, help="peak learning rate (3e-3)")
+    fit.add_argument("--dropout", type=float, help="head dropout (default 0.9 on the feature map, 0 on v)")
     fit.add_argument(
-        "--calibration-share", type=float, default=0.2,
-        help="share of identities held out to calibrate the score on (0.2; 0: none)",
+        "--diversion-weight", type=float,
+        help="weight of the index diversion term (default 0.4 with --target index, 0 with the ratio)",
     )  # fmt: skip
-    fit.add_argument("--fmr", type=float, default=1e-3, help="FMR of the calibration (1e-3)")
-    fit.add_argument("--pseudo-ui-size", type=int, default=PSEUDO_UI_SIZE, help="pseudo-UI side in pixels")
-    fit.add_argument("--seed", type=int, default=0, help="seed of the split, the fit and its dropout (0)")
+    fit.add_argument(
+        "--tau", type=float, default=default.tau, help=f"tau of the diversion term ({default.tau})"
+    )
+    fit.add_argument(
+        "--steps", type=int, default=default.steps, help=f"Adam steps of the fit ({default.steps})"
+    )
+    fit.add_argument(
+        "--learning-rate", type=float, default=default.learning_rate,
+        help=f"peak learning rate ({default.learning_rate:g})",
+    )  # fmt: skip
+    fit.add_argument(
+        "--calibration-share", type=float, default=default.calibration_share,
+        help=f"share of identities held out to calibrate the score on ({default.calibration_share}; 0: none)",
+    )  # fmt: skip
+    fit.add_argument(
+        "--fmr", type=float, default=default.fmr, help=f"FMR of the calibration ({default.fmr:g})"
+    )
+    fit.add_argument(
+        "--pseudo-ui-size", type=int, default=default.pseudo_ui_size,
+        help=f"pseudo-UI side in pixels ({default.pseudo_ui_size})",
+    )  # fmt: skip
+    fit.add_argument(
+        "--seed", type=int, default=default.seed,
+        help=f"seed of the split, the fit and its dropout ({default.seed})",
+    )  # fmt: skip
     fit.add_argument(
         "--skip-small-identities", action="store_true",
         help="leave out identities with one image instead of refusing them",

@@ -46,18 +46,17 @@ def test_fit_quality_makes_a_checkpoint_every_command_takes(
     monkeypatch.setenv("RECOGNIZABILITY_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "models" / "quality.pt"
     faces = str(tree / "tree" / "Training_Set")
-    ui = ["--target", "index", "--ui", str(tree / "ui")]
+    ui = ["--ui", str(tree / "ui")]  # the default target, the index, needs a UI set
     status, printed, _ = _run(capsys, *FIT, "--faces", faces, *ui, "--out", str(out), *FAST)
     assert status == 0, printed
     assert "index head on the feature map" in printed and "SYNTHETIC" in printed
     calibration = out.with_name("quality.calibration.json")
     assert out.is_file() and calibration.is_file()
     assert json.loads(calibration.read_text())["synthetic"] is True
-    # a second fit with other choices (the default target, which needs no UI set) reads no image
+    # a second fit with other choices (the certainty ratio, which needs no UI set) reads no image
     second = tmp_path / "models" / "ratio.pt"
-    status, printed, _ = _run(
-        capsys, *FIT, "--faces", faces, "--out", str(second), "--input", "embedding", *FAST
-    )
+    ratio = ["--target", "certainty_ratio", "--input", "embedding"]
+    status, printed, _ = _run(capsys, *FIT, "--faces", faces, "--out", str(second), *ratio, *FAST)
     assert status == 0 and "certainty_ratio head on the embedding" in printed, printed
     assert "embedding pass 0 of 160 images read" in printed, printed
 
@@ -112,7 +111,7 @@ def test_pseudo_ui_and_no_calibration(tree: Path, tmp_path: Path, capsys: pytest
     out = tmp_path / "q.pt"
     faces = str(tree / "tree" / "Training_Set")
     options = ["--no-cache", "--steps", "30", "--calibration-share", "0", "--workers", "0", "--no-progress"]
-    index = ["--target", "index", "--pseudo-ui"]
+    index = ["--pseudo-ui"]
     status, printed, _ = _run(capsys, *FIT, "--faces", faces, *index, "--out", str(out), *options)
     assert status == 0 and "run recognizability calibrate --checkpoint" in printed
     assert out.is_file() and not out.with_name("q.calibration.json").exists()
@@ -122,6 +121,8 @@ def test_pseudo_ui_and_no_calibration(tree: Path, tmp_path: Path, capsys: pytest
     assert (
         content["kind"] == "recognizability quality model" and content["report"]["ui"]["source"] == "pseudo"
     )
+    # the file says what the fit used: the default target and its diversion term, written out
+    assert (content["settings"]["target"], content["settings"]["diversion_weight"]) == ("index", 0.4)
 
 
 def _nothing_written(tmp_path: Path) -> None:
@@ -163,7 +164,7 @@ def test_bad_input_is_refused_by_name_and_nothing_is_written(
     faces = str(tree / "tree" / "Training_Set")
     ui = ["--ui", str(tree / "ui")]
     pretrained = "synthetic-hr"
-    extra: list[str] = ["--fmr", "0.01", "--calibration-share", "0.5", "--target", "index"]
+    extra: list[str] = ["--fmr", "0.01", "--calibration-share", "0.5"]
     if case == "one identity":
         faces = str(_image_folder(tmp_path / "faces", {"solo": 3}))
     elif case == "identities with one image":
@@ -182,9 +183,9 @@ def test_bad_input_is_refused_by_name_and_nothing_is_written(
     elif case == "unknown tag":
         pretrained = "vggface2"
     elif case == "too few comparisons":
-        extra = ["--fmr", "0.001", "--calibration-share", "0.2", "--target", "index"]
+        extra = ["--fmr", "0.001", "--calibration-share", "0.2"]
     elif case == "a UI set the ratio does not read":
-        extra = ["--fmr", "0.01", "--calibration-share", "0.5"]
+        extra += ["--target", "certainty_ratio"]
     elif case == "the index without a UI set":
         ui = []
     elif case == "both UI sets":
@@ -207,9 +208,9 @@ def test_small_identities_can_be_left_out(tmp_path: Path, capsys: pytest.Capture
     pytest.importorskip("PIL")
     layout = {f"id{k}": 4 for k in range(8)} | {"lone": 1}
     faces = _image_folder(tmp_path / "faces", layout)
-    status, printed, err = _run(capsys, *FIT, "--faces", str(faces), "--out",
-                                str(tmp_path / "q.pt"), "--skip-small-identities", "--no-cache", "--steps",
-                                "20", "--calibration-share", "0.5", "--fmr", "0.1", "--workers", "0",
+    status, printed, err = _run(capsys, *FIT, "--faces", str(faces), "--out", str(tmp_path / "q.pt"),
+                                "--pseudo-ui", "--skip-small-identities", "--no-cache", "--steps", "20",
+                                "--calibration-share", "0.5", "--fmr", "0.1", "--workers", "0",
                                 "--no-progress")  # fmt: skip
     assert status == 0, err
     assert "left out 1 identities with one image" in err and "fitted on 4 identities" in printed
@@ -221,7 +222,7 @@ def test_an_existing_output_or_an_input_is_never_replaced(
     out = tmp_path / "q.pt"
     out.write_text("mine")
     common = ["fit-quality", "--backbone", "small_vlr_net", "--pretrained", "synthetic-hr", "--faces",
-              str(tree / "tree" / "Training_Set"), "--no-cache"]  # fmt: skip
+              str(tree / "tree" / "Training_Set"), "--pseudo-ui", "--no-cache"]  # fmt: skip
     status, _, err = _run(capsys, *common, "--out", str(out))
     assert status == 2 and "pass --overwrite" in err and out.read_text() == "mine"
     sidecar = tmp_path / "r.calibration.json"

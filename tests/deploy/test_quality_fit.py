@@ -144,7 +144,9 @@ def test_fit_regression_is_reproducible_from_its_seed() -> None:
 def test_fit_regression_with_the_diversion_term_raises_the_predictions() -> None:
     g = torch.Generator().manual_seed(4)
     x, y = torch.randn(500, 16, generator=g), torch.full((500,), -2.0)
-    plain = QualityFitSettings(target="index", regression_input="embedding", steps=300, learning_rate=0.05)
+    plain = QualityFitSettings(
+        target="index", regression_input="embedding", diversion_weight=0.0, steps=300, learning_rate=0.05
+    )
     base = fit_regression(x, y, plain).module
     pushed = fit_regression(x, y, plain.replace(diversion_weight=5.0, tau=1.0)).module
     with torch.no_grad():  # the hinge max(0, 1 - xi_hat) outweighs the smooth L1 pulling back to -2
@@ -161,6 +163,21 @@ def test_settings_refuse_what_they_cannot_do() -> None:
         QualityFitSettings(fmr=0.0)
     assert QualityFitSettings().module_dropout == 0.9
     assert QualityFitSettings(regression_input="embedding").module_dropout == 0.0
+
+
+def test_the_defaults_are_the_ones_the_evidence_chose() -> None:
+    # docs/quality.md: the index on the feature map with the diversion term at 0.4 (Table 5's 2 : 5)
+    default = QualityFitSettings()
+    assert (default.target, default.regression_input, default.diversion_term_weight) == (
+        "index",
+        "feature_map",
+        0.4,
+    )
+    assert QualityFitSettings(target="certainty_ratio").diversion_term_weight == 0.0
+    assert QualityFitSettings(diversion_weight=0.0).diversion_term_weight == 0.0
+    assert QualityFitSettings(diversion_weight=1.5).diversion_term_weight == 1.5
+    written = QualityFitSettings().resolved()  # what a quality model file records
+    assert (written.dropout, written.diversion_weight) == (0.9, 0.4)
     assert QualityFitSettings.from_dict(QualityFitSettings(seed=4).to_dict()) == QualityFitSettings(seed=4)
 
 

@@ -538,7 +538,7 @@ def fit_quality(
         out_path, backbone=frozen.name, architecture=frozen.architecture, backbone_state=module.state_dict(),
         backbone_source=frozen.source, backbone_sha256=frozen.sha256, regression_input=head.regression_input,
         regression_state=head.regression.state_dict(), preprocessing=preprocessing.to_dict(),
-        settings=settings.to_dict(), report=report,
+        settings=settings.resolved().to_dict(), report=report,
     )  # fmt: skip
     if calibration_out is not None and head.calibration is not None:
         write_json(calibration_out, head.calibration.to_dict())

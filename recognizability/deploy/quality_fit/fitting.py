@@ -2,7 +2,8 @@
 
 The module is :class:`~recognizability.nn.PerceptibilityRegression` (flatten, dropout, one linear layer;
 paper Sec. 3.2), the loss the smooth L1 of Eq. 4 (threshold 0.75 for the index, CR-FIQA's 0.5 for the
-certainty ratio), plus, when asked, ``diversion_weight`` times the index diversion term of Eq. 7. The inputs
+certainty ratio), plus, for the index, ``diversion_term_weight`` (0.4 unless set) times the index diversion
+term of Eq. 7. The inputs
 are standardised for the fit (each feature centred and scaled by its standard deviation over the faces, so
 that one learning rate suits any backbone's feature scale) and the standardisation is folded into the linear
 layer afterwards: the module returned reads the raw feature map (or embedding), as the deployed model feeds
@@ -110,7 +111,8 @@ def _fit(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=settings.learning_rate, total_steps=settings.steps
     )
-    diversion = IndexDiversionLoss(tau=settings.tau).to(x.device) if settings.diversion_weight > 0 else None
+    diversion_weight = settings.diversion_term_weight
+    diversion = IndexDiversionLoss(tau=settings.tau).to(x.device) if diversion_weight > 0 else None
     batch = min(settings.batch_size, n)
     losses = torch.empty(settings.steps)
     module.train()
@@ -121,7 +123,7 @@ def _fit(
             predicted, y.index_select(0, rows), beta=settings.smooth_l1_beta
         )
         if diversion is not None:
-            loss = loss + settings.diversion_weight * diversion(predicted)
+            loss = loss + diversion_weight * diversion(predicted)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
