@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from scipy import stats
 
 from recognizability.data.synthetic import GENERATOR_VERSION, sizes_for
 from recognizability.functional import DEFAULT_TAU
@@ -43,6 +42,7 @@ from recognizability.nn import available_heads
 from recognizability.training import RunOptions, Session, TrainingConfig
 from recognizability.training.config import LOSS_TERMS
 from recognizability.training.config.presets import demo_config
+from recognizability.training.report.evidence import paired_t_interval
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = "tinyface"
@@ -167,16 +167,6 @@ def run_one(row: Row, seed: int, quick: bool) -> dict[str, Any]:
     }
 
 
-def t_interval(differences: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean of paired differences and its two-sided Student-t confidence interval."""
-    n = len(differences)
-    mean = statistics.fmean(differences)
-    if n < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * statistics.stdev(differences) / math.sqrt(n)
-    return mean, mean - half, mean + half
-
-
 def paired(records: list[dict[str, Any]], row: str, key: str) -> list[float]:
     """Per-seed differences ``row - its baseline`` of ``key`` over the seeds both have."""
     baseline = _baseline_of(records, row)
@@ -231,7 +221,7 @@ def _mean_sd(values: list[float]) -> str:
 def _difference(values: list[float]) -> str:
     if len(values) < 2:
         return "n/a"
-    mean, low, high = t_interval(values)
+    mean, low, high = paired_t_interval(values)
     verdict = "effect" if low > 0 or high < 0 else "no effect resolved"
     return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}] ({verdict})"
 
@@ -291,7 +281,7 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         for key in RECOGNITION:
             differences = paired(records, row, key)
             if len(differences) >= 2:
-                entry[key] = [round(x, 4) for x in t_interval(differences)]
+                entry[key] = [round(x, 4) for x in paired_t_interval(differences)]
         if len(entry) > 1:
             rows.append(entry)
     seeds = sorted({r["seed"] for r in records})

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import statistics
 import sys
@@ -32,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from scipy import stats
 
 from recognizability import metrics as M
 from recognizability.backbones import normalize_for, pretrained_weights
@@ -53,6 +51,8 @@ from recognizability.deploy.quality_fit import (
     ui_center_of,
 )
 from recognizability.training.data import load_image_set
+from recognizability.training.report.evaluation import common_reject_fractions, probe_gallery_pairs
+from recognizability.training.report.evidence import paired_t_interval
 
 BACKBONE, TAG = "small_vlr_net", "synthetic-hr"
 SEEDS = (0, 1, 2, 3, 4)
@@ -76,7 +76,6 @@ BASELINES = ("serfiq", "norm", "ers/real", "ers/pseudo")
 SCORES = (*HEADS, *BASELINES)
 FMRS = (1e-3, 1e-2)
 PSEUDO_SIZES = (2, 3, 4, 6, 8)
-REJECT_FRACTIONS = tuple(round(0.05 * k, 2) for k in range(20))
 FIGURES = {
     "spearman": "Spearman",
     "erc_auc_fmr0.001": "ERC area @1e-3",
@@ -105,20 +104,6 @@ def make_tree(work: Path, seed: int, quick: bool, reuse: bool) -> Path:
     return root
 
 
-def common_fractions(pair_qualities: dict[str, torch.Tensor], is_genuine: torch.Tensor) -> list[float]:
-    """The rejected fractions at which every score still keeps a genuine and an impostor pair (one grid for
-    all scores, as the ablation's quality figures)."""
-    n = int(is_genuine.numel())
-    limit = 1.0
-    for quality in pair_qualities.values():
-        kept = is_genuine[torch.argsort(quality, stable=True)]
-        positions = torch.arange(n)
-        last_genuine = int(positions[kept].max()) if bool(kept.any()) else -1
-        last_impostor = int(positions[~kept].max()) if bool((~kept).any()) else -1
-        limit = min(limit, min(last_genuine, last_impostor) / n - 0.05)
-    return [f for f in REJECT_FRACTIONS if f <= limit] or [0.0]
-
-
 def quality_figures(
     scores: dict[str, torch.Tensor],
     severity: torch.Tensor,
@@ -129,22 +114,11 @@ def quality_figures(
     impostors: int,
 ) -> dict[str, dict[str, float]]:
     """Spearman with severity, ERC areas and EDC pAUC of every score on the test split (probes first)."""
-    probe_labels, gallery_labels = labels[:probes], labels[probes:]
-    same = probe_labels[:, None] == gallery_labels[None, :]
-    genuine = same.nonzero()
-    candidates = (~same).nonzero()
-    chosen = torch.randperm(len(candidates), generator=torch.Generator().manual_seed(seed))[:impostors]
-    pairs = torch.cat([genuine, candidates[chosen]])
-    is_genuine = torch.cat(
-        [torch.ones(len(genuine), dtype=torch.bool), torch.zeros(len(chosen), dtype=torch.bool)]
-    )
+    pi, gi, is_genuine = probe_gallery_pairs(labels[:probes], labels[probes:], impostors, seed)
     unit = torch.nn.functional.normalize(v.double(), dim=1)
-    similarity = (unit[:probes][pairs[:, 0]] * unit[probes:][pairs[:, 1]]).sum(1)
-    pair_q = {
-        name: torch.minimum(q[:probes][pairs[:, 0]], q[probes:][pairs[:, 1]]).double()
-        for name, q in scores.items()
-    }
-    fractions = common_fractions(pair_q, is_genuine)
+    similarity = (unit[:probes][pi] * unit[probes:][gi]).sum(1)
+    pair_q = {name: torch.minimum(q[:probes][pi], q[probes:][gi]).double() for name, q in scores.items()}
+    fractions = common_reject_fractions(pair_q, is_genuine)
     out: dict[str, dict[str, float]] = {}
     for name, q in scores.items():
         figures = {"spearman": M.spearman_correlation(q, severity)}
@@ -155,8 +129,8 @@ def quality_figures(
             figures[f"edc_pauc_fmr{fmr:g}"] = float(edc.edc_pauc)
         out[name] = figures
     out["_pairs"] = {
-        "genuine": float(len(genuine)),
-        "impostor": float(len(chosen)),
+        "genuine": float(is_genuine.sum()),
+        "impostor": float((~is_genuine).sum()),
         "fractions": float(len(fractions)),
     }
     return out
@@ -305,16 +279,6 @@ def run_seed(seed: int, work: Path, quick: bool, reuse: bool = False) -> dict[st
     }  # fmt: skip
 
 
-def t_interval(differences: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean of paired differences and its two-sided Student-t confidence interval."""
-    n = len(differences)
-    mean = statistics.fmean(differences)
-    if n < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * statistics.stdev(differences) / math.sqrt(n)
-    return mean, mean - half, mean + half
-
-
 def _digits(key: str) -> int:
     """Decimals shown of a figure: the EDC pAUC's differences lie in the fourth."""
     return 4 if key.startswith("edc") else 3
@@ -334,7 +298,7 @@ def _median_range(values: list[float], digits: int) -> str:
 def _difference(values: list[float], digits: int = 3) -> str:
     if len(values) < 2:
         return "n/a"
-    mean, low, high = t_interval(values)
+    mean, low, high = paired_t_interval(values)
     verdict = "effect" if low > 0 or high < 0 else "no effect resolved"
     return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] ({verdict})"
 

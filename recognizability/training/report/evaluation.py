@@ -40,7 +40,7 @@ from .reports import (
 )
 from .ui_cluster import ui_cluster
 
-__all__ = ["evaluate_run"]
+__all__ = ["common_reject_fractions", "evaluate_run", "probe_gallery_pairs"]
 
 #: At most this many probes are written to the report for the index-versus-UI-distance scatter (Fig. 1/6).
 _MAX_SCATTER_POINTS = 5000
@@ -78,7 +78,7 @@ CONVENTIONS: dict[str, str] = {
 }
 
 
-def _probe_gallery_pairs(
+def probe_gallery_pairs(
     probe_labels: Tensor, gallery_labels: Tensor, max_impostors: int, seed: int
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Verification pairs from a closed-set test split: every mated probe-gallery pair, and ``max_impostors``
@@ -99,7 +99,7 @@ def _probe_gallery_pairs(
     return pairs[:, 0], pairs[:, 1], is_genuine
 
 
-def _common_reject_fractions(pair_qualities: dict[str, Tensor], is_genuine: Tensor) -> list[float]:
+def common_reject_fractions(pair_qualities: dict[str, Tensor], is_genuine: Tensor) -> list[float]:
     """The fractions of :data:`_REJECT_FRACTIONS` at which every quality score still keeps a genuine and an
     impostor pair (on a small test set the last ones can empty a class); one grid for all scores, so their
     ERC areas stay comparable."""
@@ -165,12 +165,12 @@ def _quality(
         del scores["learned_index"]
     if crfiqa_trained is not None:
         scores["crfiqa_trained"] = crfiqa_trained
-    pi, gi, is_genuine = _probe_gallery_pairs(probe.labels, gallery.labels, max_impostors, seed)
+    pi, gi, is_genuine = probe_gallery_pairs(probe.labels, gallery.labels, max_impostors, seed)
     unit_probe, unit_gallery = l2_normalize(probe.embeddings, dim=1), l2_normalize(gallery.embeddings, dim=1)
     similarity = (unit_probe[pi] * unit_gallery[gi]).sum(dim=1)
     n_probe = len(probe)
     pair_qualities = {name: torch.minimum(q[:n_probe][pi], q[n_probe:][gi]) for name, q in scores.items()}
-    fractions = _common_reject_fractions(pair_qualities, is_genuine)
+    fractions = common_reject_fractions(pair_qualities, is_genuine)
     out: dict[str, QualityFigures] = {}
     for name in QUALITY_METHODS:
         if name not in scores:

@@ -9,12 +9,29 @@ records of ``benchmarks/results/ablation.json`` (a test checks that the two agre
 from __future__ import annotations
 
 import json
+import math
+import statistics
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
-__all__ = ["SUMMARY_FILENAME", "ablation_summary", "evidence_lines"]
+from scipy import stats
+
+__all__ = ["SUMMARY_FILENAME", "ablation_summary", "evidence_lines", "paired_t_interval"]
 
 SUMMARY_FILENAME = "ablation_summary.json"
+
+
+def paired_t_interval(differences: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of per-seed paired differences and its two-sided Student-t confidence interval (n - 1 degrees of
+    freedom): ``(mean, low, high)``; the interval is NaN with fewer than two differences. The comparison of
+    every evidence table (docs/ablation.md, docs/quality.md)."""
+    n = len(differences)
+    mean = statistics.fmean(differences)
+    if n < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * statistics.stdev(differences) / math.sqrt(n)
+    return mean, mean - half, mean + half
 
 
 def ablation_summary() -> dict[str, Any] | None:

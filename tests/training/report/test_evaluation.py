@@ -10,9 +10,9 @@ from recognizability.metrics import spearman_correlation
 from recognizability.nn.certainty_ratio import certainty_ratio
 from recognizability.training.report.evaluation import (
     _REJECT_FRACTIONS,
-    _common_reject_fractions,
     _fit_crfiqa_branch,
     _full_prototypes,
+    common_reject_fractions,
 )
 
 
@@ -21,14 +21,14 @@ def test_reject_fractions_stop_before_a_pair_class_runs_out() -> None:
     is_genuine = torch.tensor([False] * 8 + [True] * 2)
     good = torch.arange(10, dtype=torch.float32)  # genuine pairs have the highest quality
     bad = -good  # genuine pairs are rejected first
-    assert _common_reject_fractions({"good": good}, is_genuine) == [
+    assert common_reject_fractions({"good": good}, is_genuine) == [
         f
         for f in _REJECT_FRACTIONS
         if f <= 7 / 10 - 0.05  # last impostor at position 7 of 0..9
     ]
     # with "bad", rejecting 2 of 10 removes every genuine pair; the grid for both scores stops one step
     # before the last fraction that keeps one (0.1)
-    assert _common_reject_fractions({"good": good, "bad": bad}, is_genuine) == [0.0, 0.05]
+    assert common_reject_fractions({"good": good, "bad": bad}, is_genuine) == [0.0, 0.05]
 
 
 def test_the_crfiqa_branch_learns_the_certainty_ratio_of_the_training_faces() -> None:
