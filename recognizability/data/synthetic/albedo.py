@@ -8,27 +8,14 @@ of the cornea).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
-from numpy.typing import NDArray
 
+from .arrays import Array, Column
+from .arrays import per_image as _b
+from .arrays import per_image_rgb as _rgb
 from .masks import blend, ellipse, inside, smoothstep
 
 __all__ = ["face_albedo", "hair_region"]
-
-Array = NDArray[np.float32]
-Column = Callable[[str], NDArray[np.float64]]
-
-
-def _b(values: NDArray[Any]) -> Array:
-    return np.asarray(values, dtype=np.float32)[:, None, None]
-
-
-def _rgb(values: NDArray[Any]) -> Array:
-    """(B, 3) -> (3, B, 1, 1) float32."""
-    return np.ascontiguousarray(np.asarray(values, dtype=np.float32).T)[:, :, None, None]
 
 
 def hair_region(x: Array, y: Array, z: Array, idn: Column, soft: Array) -> Array:

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .arrays import Array
+from .arrays import per_image as _b
+
 __all__ = ["Hit", "Pose", "cast_ellipsoid", "head_rays", "pose_matrices"]
 
-Array = NDArray[np.float32]
 #: Height (face Y) below which the head starts to narrow towards the chin.
 TAPER_START = 0.15
 
@@ -43,11 +44,6 @@ def pose_matrices(
         rxy = [[sum(rx[r][k] * ry[k][s] for k in range(3)) for s in range(3)] for r in range(3)]
         out[i] = [[sum(rz[r][k] * rxy[k][s] for k in range(3)) for s in range(3)] for r in range(3)]
     return out
-
-
-def _b(values: NDArray[Any]) -> Array:
-    """(B,) -> (B, 1, 1) float32."""
-    return np.asarray(values, dtype=np.float32)[:, None, None]
 
 
 @dataclass(frozen=True)

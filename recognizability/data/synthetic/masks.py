@@ -7,11 +7,10 @@ edge is about ``soft`` wide.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
+
+from .arrays import Array
 
 __all__ = ["blend", "ellipse", "inside", "smoothstep"]
-
-Array = NDArray[np.float32]
 
 
 def smoothstep(t: Array) -> Array:

@@ -8,26 +8,15 @@ in image coordinates, in front of everything. Each function returns the coverage
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 from numpy.typing import NDArray
 
+from .arrays import Array, Column
+from .arrays import per_image as _b
+from .arrays import per_image_rgb as _rgb
 from .masks import blend, ellipse, inside
 
 __all__ = ["draw_glasses", "draw_mask", "hand", "hat_region"]
-
-Array = NDArray[np.float32]
-Column = Callable[[str], NDArray[np.float64]]
-
-
-def _b(values: NDArray[Any]) -> Array:
-    return np.asarray(values, dtype=np.float32)[:, None, None]
-
-
-def _rgb(values: NDArray[Any]) -> Array:
-    return np.ascontiguousarray(np.asarray(values, dtype=np.float32).T)[:, :, None, None]
 
 
 def draw_glasses(albedo: Array, x: Array, y: Array, idn: Column, soft: Array) -> Array:

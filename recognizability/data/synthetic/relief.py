@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .arrays import Array
+
 __all__ = ["Bump", "face_bumps", "relief"]
 
-Array = NDArray[np.float32]
 #: One bump: (cx, cy, rx, ry, amp), each (B, 1, 1) float32.
 Bump = tuple[Array, Array, Array, Array, Array]
 

@@ -21,13 +21,15 @@ floor and table lookups; per-image trigonometry uses Python's ``math``.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..._validation import check_positive_int
 from .albedo import face_albedo, hair_region
+from .arrays import Array
+from .arrays import per_image as _b
+from .arrays import per_image_rgb as _rgb
 from .geometry import cast_ellipsoid, head_rays, pose_matrices
 from .identities import IDENTITY_SCHEMA, VARIATION_SCHEMA, ParameterTable
 from .masks import blend, ellipse, inside, smoothstep
@@ -42,16 +44,6 @@ __all__ = ["EYE_LINE", "RENDER_SIZE", "render_batch", "render_faces"]
 RENDER_SIZE = 112
 #: Height of the eye line in the crop (image coordinates, -1 top, 1 bottom) before the per-image shift.
 EYE_LINE = -0.2
-
-Array = NDArray[np.float32]
-
-
-def _b(values: NDArray[Any]) -> Array:
-    return np.asarray(values, dtype=np.float32)[:, None, None]
-
-
-def _rgb(values: NDArray[Any]) -> Array:
-    return np.ascontiguousarray(np.asarray(values, dtype=np.float32).T)[:, :, None, None]
 
 
 def _auto_exposure(skin: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -9,27 +9,17 @@ are computed once per size.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 from numpy.typing import NDArray
 
+from .arrays import Array, Column
+from .arrays import per_image as _b
+from .arrays import per_image_rgb as _rgb
 from .masks import blend, ellipse, inside, smoothstep
 
 __all__ = ["body", "scene"]
 
-Array = NDArray[np.float32]
-Column = Callable[[str], NDArray[np.float64]]
 _OCTAVES = ((3, 1.0), (5, 0.6), (9, 0.35), (17, 0.2))
-
-
-def _b(values: NDArray[Any]) -> Array:
-    return np.asarray(values, dtype=np.float32)[:, None, None]
-
-
-def _rgb(values: NDArray[Any]) -> Array:
-    return np.ascontiguousarray(np.asarray(values, dtype=np.float32).T)[:, :, None, None]
 
 
 def _taps(points: int, size: int) -> tuple[NDArray[np.int64], Array]:

@@ -14,11 +14,12 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from .arrays import Array
+from .arrays import per_image as _b
 from .variation import GAMMAS
 
 __all__ = ["encode", "shade", "to_head"]
 
-Array = NDArray[np.float32]
 _LUT_LEVELS = 4096
 # _TONE[g, i] = (i / (N - 1)) ** (2 * GAMMAS[g]): display value of linear light (i / (N - 1)) ** 2.
 _TONE = np.array(
@@ -33,10 +34,6 @@ def to_head(vectors: NDArray[np.float64], rotation: NDArray[np.float64]) -> NDAr
         for j in range(3):
             out[i, j] = sum(float(rotation[i, k, j]) * float(vectors[i, k]) for k in range(3))
     return out
-
-
-def _b(values: NDArray[np.float64]) -> Array:
-    return values.astype(np.float32)[:, None, None]
 
 
 def shade(
