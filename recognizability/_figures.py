@@ -21,6 +21,7 @@ draw through :func:`pyplot` alone, with these conventions:
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import math
 import textwrap
@@ -35,6 +36,7 @@ __all__ = [
     "METHOD_STYLES",
     "VECTOR_FORMATS",
     "MethodStyle",
+    "add_vector_option",
     "check_vector_formats",
     "figure_title",
     "fmr_text",
@@ -47,6 +49,17 @@ __all__ = [
 
 #: Vector formats :func:`save_figure` writes beside the PNG on request.
 VECTOR_FORMATS: tuple[str, ...] = ("pdf", "svg")
+
+
+def add_vector_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--vector pdf|svg`` option of every command that draws figures (repeatable; ``args.vector`` is a
+    list, checked by :func:`check_vector_formats` where the figures are saved)."""
+    parser.add_argument(
+        "--vector", action="append", choices=VECTOR_FORMATS, default=[],
+        help="also write each figure as PDF or SVG beside its PNG (repeatable)",
+    )  # fmt: skip
+
+
 #: Resolution of the PNG files.
 PNG_DPI = 120
 

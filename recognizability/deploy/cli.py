@@ -26,15 +26,21 @@ from typing import Any
 
 import numpy as np
 
-from recognizability._figures import VECTOR_FORMATS
+from recognizability._figures import add_vector_option, check_vector_formats
 from recognizability._files import check_new_output, write_json
-from recognizability._validation import check_float_in_range, check_positive_int
+from recognizability._validation import check_float_in_range
 from recognizability.data import is_image_file
 
 from .calibration import QualityCalibration
 from .evaluate import calibrate, evaluate_folders, labelled_folder, plot_evaluation, synthetic_calibration_set
 from .figures import add_figures_command
-from .images import UnreadableImage, collect_images, require_image_decoder
+from .images import (
+    UnreadableImage,
+    add_image_batch_options,
+    check_image_batch_options,
+    collect_images,
+    require_image_decoder,
+)
 from .model import load_quality_model
 from .scoring import STDOUT, Scorer, embed_images, write_scores_csv
 
@@ -111,11 +117,6 @@ def _check_out(path: str, args: argparse.Namespace, *images: str) -> Path:
     return check_new_output(path, overwrite=args.overwrite, inputs=inputs, reads=is_image_file)
 
 
-def _check_run_options(args: argparse.Namespace) -> None:
-    check_positive_int(args.batch_size, "--batch-size")
-    check_positive_int(args.workers, "--workers", minimum=0)
-
-
 def _synthetic_warning(calibration: QualityCalibration) -> str:
     if calibration.synthetic:
         return (
@@ -143,7 +144,7 @@ def _quality(args: argparse.Namespace) -> int:
         raise ValueError("expected --out scores.csv (or --out - for standard output), got none")
     if args.threshold_for is not None:
         check_float_in_range(args.threshold_for, "--threshold-for", 0.0, 1.0, high_closed=False)
-    _check_run_options(args)
+    check_image_batch_options(args)
     to_stdout = args.out == STDOUT
     if args.out is not None and not to_stdout:
         _check_out(args.out, args, *args.images)
@@ -197,7 +198,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         out = str(default_calibration_path(args.checkpoint))
     else:
         out = args.out
-    _check_run_options(args)
+    check_image_batch_options(args)
     check_float_in_range(args.fmr, "--fmr", 0.0, 1.0, low_closed=False, high_closed=False)
     inputs = [f for f in (args.checkpoint, args.onnx, args.calibration, args.probe, args.gallery) if f]
     check_new_output(out, overwrite=args.overwrite, inputs=inputs, reads=is_image_file)
@@ -231,7 +232,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"expected --out to be a folder for report.json and the plots, got the file {args.out!r}"
         )
     report_path = out / "report.json"
-    _check_run_options(args)
+    check_image_batch_options(args)
     folders = [f for f in (args.probe, args.gallery, args.distractors) if f]
     check_new_output(report_path, overwrite=args.overwrite, inputs=[*_model_files(args), *folders])
     require_image_decoder()
@@ -242,7 +243,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     write_json(report_path, report)
-    figures = [] if args.no_plots else plot_evaluation(report, out, vector=tuple(dict.fromkeys(args.vector)))
+    figures = [] if args.no_plots else plot_evaluation(report, out, vector=check_vector_formats(args.vector))
     ident = report["identification"]
     ranks = ", ".join(
         f"{k.replace('_', '-')} {100 * v:.1f}%" for k, v in ident.items() if k.startswith("rank_")
@@ -255,7 +256,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _fit_quality(args: argparse.Namespace) -> int:
     from .quality_fit import QualityFitSettings, fit_quality
 
-    _check_run_options(args)
+    check_image_batch_options(args)
     if args.no_cache and args.cache is not None:
         raise ValueError("expected --cache DIR or --no-cache, got both")
     settings = QualityFitSettings(
@@ -373,7 +374,7 @@ def _fit_quality_parser(commands: Any) -> None:
     fit.add_argument("--cache", help="feature cache folder (default $RECOGNIZABILITY_CACHE/fit-quality)")
     fit.add_argument("--no-cache", action="store_true", help="cache nothing")
     fit.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    _run_options(fit)
+    add_image_batch_options(fit)
     fit.set_defaults(run=_fit_quality)
 
 
@@ -387,12 +388,6 @@ def _model_options(parser: argparse.ArgumentParser, *, onnx: bool = True) -> Non
         help="calibration JSON (default: <checkpoint stem>.calibration.json, or the ONNX metadata)",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (ONNX: cpu or cuda)")
-
-
-def _run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (256)")
-    parser.add_argument("--workers", type=int, default=1, help="background image-decoding processes (1)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -412,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     quality = commands.add_parser("quality", help="quality 0-100 and xi_hat of images -> CSV")
     quality.add_argument("images", nargs="*", help="image files, folders (walked recursively) and globs")
     _model_options(quality)
-    _run_options(quality)
+    add_image_batch_options(quality)
     quality.add_argument("--out", help="CSV to write (columns path, quality, xi_hat); - for standard output")
     quality.add_argument(
         "--threshold-for", type=float, metavar="FNMR",
@@ -424,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     calibration = commands.add_parser("calibrate", help="fit the xi_hat -> quality 0-100 calibration")
     _model_options(calibration)
-    _run_options(calibration)
+    add_image_batch_options(calibration)
     calibration.add_argument(
         "--probe", help="labelled probe folder PROBE/<identity>/... (default: synthetic)"
     )
@@ -439,16 +434,13 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="rank-k, mAP, TAR@FAR and the quality's EDC on your folders"
     )
     _model_options(evaluate)
-    _run_options(evaluate)
+    add_image_batch_options(evaluate)
     evaluate.add_argument("--probe", required=True, help="PROBE/<identity>/<images>")
     evaluate.add_argument("--gallery", required=True, help="GALLERY/<identity>/<images>")
     evaluate.add_argument("--distractors", help="a folder of distractor images (no identities)")
     evaluate.add_argument("--out", required=True, help="folder for report.json and the plots")
     evaluate.add_argument("--no-plots", action="store_true", help="write the report only")
-    evaluate.add_argument(
-        "--vector", action="append", choices=VECTOR_FORMATS, default=[],
-        help="also write each figure as PDF or SVG beside its PNG (repeatable)",
-    )  # fmt: skip
+    add_vector_option(evaluate)
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing report")
     evaluate.set_defaults(run=_evaluate)
     add_figures_command(commands)

@@ -30,7 +30,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from recognizability._figures import VECTOR_FORMATS, figure_title, method_style, pyplot, save_figure
+from recognizability._figures import (
+    add_vector_option,
+    check_vector_formats,
+    figure_title,
+    method_style,
+    pyplot,
+    save_figure,
+)
 from recognizability._files import check_new_output
 from recognizability._validation import check_positive_int
 from recognizability.backbones import channel_order_for, normalize_for
@@ -39,7 +46,14 @@ from recognizability.training.config import TERMS, get_benchmark
 
 from .evaluate import synthetic_calibration_set
 from .explain import activation_maps, quality_scores
-from .images import UnreadableImage, collect_images, image_batches, require_image_decoder
+from .images import (
+    UnreadableImage,
+    add_image_batch_options,
+    check_image_batch_options,
+    collect_images,
+    image_batches,
+    require_image_decoder,
+)
 from .model import Preprocessing, load_trained_model
 
 __all__ = [
@@ -261,10 +275,10 @@ def _run_figures(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"expected --out to be a folder for the figures, got the file {args.out!r}")
-    for flag in ("count", "maps", "batch_size"):
-        check_positive_int(getattr(args, flag), f"--{flag.replace('_', '-')}")
-    check_positive_int(args.workers, "--workers", minimum=0)
-    vector = tuple(dict.fromkeys(args.vector))
+    for flag in ("count", "maps"):
+        check_positive_int(getattr(args, flag), f"--{flag}")
+    check_image_batch_options(args)
+    vector = check_vector_formats(args.vector)
     inputs = [f for f in (args.checkpoint, args.compare) if f]
     for name in FIGURE_NAMES:
         for suffix in ("png", *vector):
@@ -358,11 +372,7 @@ def add_figures_command(commands: Any) -> None:
     parser.add_argument("--count", type=int, default=8, help="faces per row of the quality figure (8)")
     parser.add_argument("--maps", type=int, default=6, help="faces in the activation-map figure (6)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (256)")
-    parser.add_argument("--workers", type=int, default=1, help="background image-decoding processes (1)")
-    parser.add_argument(
-        "--vector", action="append", choices=VECTOR_FORMATS, default=[],
-        help="also write each figure as PDF or SVG beside its PNG (repeatable)",
-    )  # fmt: skip
+    add_image_batch_options(parser, progress=False)
+    add_vector_option(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace figures that exist in --out")
     parser.set_defaults(run=_run_figures)

@@ -6,6 +6,7 @@ skipped, and listed at the end.
 
 from __future__ import annotations
 
+import argparse
 import glob
 import os
 from collections.abc import Iterator, Sequence
@@ -26,11 +27,35 @@ from recognizability.data import (
     list_image_files,
 )
 
+from .._validation import check_positive_int
 from .model import Preprocessing
 
 _EXTENSIONS = "/".join(IMAGE_EXTENSIONS)
 
-__all__ = ["ImageBatch", "UnreadableImage", "collect_images", "image_batches", "require_image_decoder"]
+__all__ = [
+    "ImageBatch",
+    "UnreadableImage",
+    "add_image_batch_options",
+    "check_image_batch_options",
+    "collect_images",
+    "image_batches",
+    "require_image_decoder",
+]
+
+
+def add_image_batch_options(parser: argparse.ArgumentParser, *, progress: bool = True) -> None:
+    """The options of every command that reads images in batches: ``--batch-size``, ``--workers`` and, with
+    ``progress``, ``--no-progress``; :func:`check_image_batch_options` checks their values."""
+    parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (256)")
+    parser.add_argument("--workers", type=int, default=1, help="background image-decoding processes (1)")
+    if progress:
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def check_image_batch_options(args: argparse.Namespace) -> None:
+    """``--batch-size`` >= 1 and ``--workers`` >= 0, or a ValueError naming the option and the value."""
+    check_positive_int(args.batch_size, "--batch-size")
+    check_positive_int(args.workers, "--workers", minimum=0)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from recognizability._figures import VECTOR_FORMATS
+from recognizability._figures import add_vector_option, check_vector_formats
 from recognizability.backbones import CheckpointError, available_pretrained, load_pretrained
 from recognizability.data.synthetic import UISizes, sizes_for
 
@@ -144,10 +144,7 @@ def build_parser(dataset: str, description: str = "") -> argparse.ArgumentParser
         help="replace an earlier run in OUT/<run> (kept until the new run writes its first checkpoint)",
     )
     p.add_argument("--no-plots", action="store_true", help="write report.json only, no figures")
-    p.add_argument(
-        "--vector", action="append", choices=VECTOR_FORMATS, default=[],
-        help="also write each figure as PDF or SVG beside its PNG (repeatable)",
-    )  # fmt: skip
+    add_vector_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)  # the name of earlier releases
     return p
@@ -348,7 +345,7 @@ def parse_args(dataset: str, argv: Sequence[str] | None = None, description: str
         synthetic_seed=args.synthetic_seed, synthetic_sizes=sizes, synthetic_ui_sizes=ui_sizes,
         device=args.device, threads=args.threads, amp=args.amp, compile=args.compile, resume=args.resume,
         overwrite=args.overwrite, plots=not args.no_plots, progress=not (args.no_progress or args.quiet),
-        vector=tuple(dict.fromkeys(args.vector)),
+        vector=check_vector_formats(args.vector),
     )  # fmt: skip
     return _check(parser, args, options)
 

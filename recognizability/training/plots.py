@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recognizability._figures import VECTOR_FORMATS
+from recognizability._figures import add_vector_option, check_vector_formats
 from recognizability._files import check_new_output
 
 from .report.plots import plot_comparison, plot_files, plot_report
@@ -59,10 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--runs-only", action="store_true", help="with --comparison: draw only the comparison figure"
     )
-    parser.add_argument(
-        "--vector", action="append", choices=VECTOR_FORMATS, default=[],
-        help="also write each figure as PDF or SVG beside its PNG (repeatable)",
-    )  # fmt: skip
+    add_vector_option(parser)
     parser.add_argument(
         "--overwrite", action="store_true", help="replace figures that exist in --out or at --comparison"
     )
@@ -71,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("argument --runs-only: expected --comparison FILE.png with it, got none")
     paths = [Path(p) for p in args.reports]
     reports = [_read(parser, path) for path in paths]
-    vector = tuple(dict.fromkeys(args.vector))
+    vector = check_vector_formats(args.vector)
     targets = []
     for path in paths:
         if args.out is None:
