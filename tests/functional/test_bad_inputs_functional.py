@@ -5,8 +5,6 @@ value); then calls that fail and must change nothing."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 import torch
@@ -17,8 +15,8 @@ from tests.helpers.bad_inputs import (
     NAN,
     Row,
     class_labels,
+    table_tests,
     ui_center,
-    uncovered,
     x,
 )
 
@@ -315,19 +313,9 @@ ROWS: list[Row] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("target", "call", "error", "pattern"), ROWS, ids=[f"{r[0]}-{i}" for i, r in enumerate(ROWS)]
+test_bad_input_raises_a_clear_error, test_table_covers_every_public_function_and_module = table_tests(
+    ROWS, [functional], "recognizability.functional."
 )
-def test_bad_input_raises_a_clear_error(
-    target: str, call: Callable[[], Any], error: type[Exception], pattern: str
-) -> None:
-    with pytest.raises(error, match=pattern):
-        call()
-
-
-def test_table_covers_every_public_function_and_module() -> None:
-    missing = uncovered(ROWS, [functional], "recognizability.functional.")
-    assert not missing, f"public names without a bad-input row: {missing}"
 
 
 def test_the_documented_value_checks_of_docs_method_md() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
+import pytest
 import torch
 
 import recognizability.backbones as backbones
@@ -24,6 +25,7 @@ __all__ = [
     "public_callables",
     "small_state_with_non_finite_values",
     "snapshot",
+    "table_tests",
     "ui_center",
     "uncovered",
     "under_cpu_autocast",
@@ -109,3 +111,26 @@ def uncovered(rows: Iterable[Row], packages: Iterable[ModuleType], prefix: str) 
     """The public callables of ``packages`` that no row covers."""
     covered = {target.split(".")[0] for target, *_ in rows}
     return sorted(public_callables(packages, prefix) - covered)
+
+
+def table_tests(
+    rows: list[Row], packages: list[ModuleType], prefix: str
+) -> tuple[Callable[..., None], Callable[[], None]]:
+    """The two tests of a package's bad-input table, for its test module to bind to ``test_*`` names:
+    every row raises its error with a message matching its pattern, and every public callable of
+    ``packages`` (defined under ``prefix``) has a row."""
+
+    @pytest.mark.parametrize(
+        ("target", "call", "error", "pattern"), rows, ids=[f"{r[0]}-{i}" for i, r in enumerate(rows)]
+    )
+    def test_bad_input_raises_a_clear_error(
+        target: str, call: Callable[[], Any], error: type[Exception], pattern: str
+    ) -> None:
+        with pytest.raises(error, match=pattern):
+            call()
+
+    def test_table_covers_every_public_function_and_module() -> None:
+        missing = uncovered(rows, packages, prefix)
+        assert not missing, f"public names without a bad-input row: {missing}"
+
+    return test_bad_input_raises_a_clear_error, test_table_covers_every_public_function_and_module

@@ -4,9 +4,6 @@ value); then calls that fail and must change nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 import torch
 
@@ -17,7 +14,7 @@ from tests.helpers.bad_inputs import (
     Row,
     class_labels,
     dropout_model,
-    uncovered,
+    table_tests,
     x,
 )
 
@@ -455,19 +452,9 @@ ROWS: list[Row] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("target", "call", "error", "pattern"), ROWS, ids=[f"{r[0]}-{i}" for i, r in enumerate(ROWS)]
+test_bad_input_raises_a_clear_error, test_table_covers_every_public_function_and_module = table_tests(
+    ROWS, [metrics, ui_cluster], "recognizability.metrics."
 )
-def test_bad_input_raises_a_clear_error(
-    target: str, call: Callable[[], Any], error: type[Exception], pattern: str
-) -> None:
-    with pytest.raises(error, match=pattern):
-        call()
-
-
-def test_table_covers_every_public_function_and_module() -> None:
-    missing = uncovered(ROWS, [metrics, ui_cluster], "recognizability.metrics.")
-    assert not missing, f"public names without a bad-input row: {missing}"
 
 
 def test_accumulators_unchanged_by_refused_batches() -> None:

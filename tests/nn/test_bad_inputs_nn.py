@@ -4,9 +4,6 @@ value); then calls that fail and must change nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 import torch
 
@@ -18,8 +15,8 @@ from tests.helpers.bad_inputs import (
     assert_unchanged,
     class_labels,
     snapshot,
+    table_tests,
     ui_center,
-    uncovered,
     x,
 )
 
@@ -358,19 +355,9 @@ ROWS: list[Row] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("target", "call", "error", "pattern"), ROWS, ids=[f"{r[0]}-{i}" for i, r in enumerate(ROWS)]
+test_bad_input_raises_a_clear_error, test_table_covers_every_public_function_and_module = table_tests(
+    ROWS, [rnn], "recognizability.nn."
 )
-def test_bad_input_raises_a_clear_error(
-    target: str, call: Callable[[], Any], error: type[Exception], pattern: str
-) -> None:
-    with pytest.raises(error, match=pattern):
-        call()
-
-
-def test_table_covers_every_public_function_and_module() -> None:
-    missing = uncovered(ROWS, [rnn], "recognizability.nn.")
-    assert not missing, f"public names without a bad-input row: {missing}"
 
 
 @pytest.mark.parametrize(
