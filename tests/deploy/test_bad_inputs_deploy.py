@@ -8,9 +8,7 @@ given are compared byte for byte before and after.
 from __future__ import annotations
 
 import csv
-import struct
 import sys
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,33 +18,11 @@ import torch
 from recognizability.deploy.cli import main, predict_main
 
 pytest.importorskip("PIL")
+from tests.helpers.fake_trees import write_huge_png, write_image
 
 
-def _png(path: Path, width: int = 20, height: int = 24, seed: int = 0) -> Path:
-    from PIL import Image
-
-    g = torch.Generator().manual_seed(seed)
-    pixels = torch.randint(0, 256, (height, width, 3), dtype=torch.uint8, generator=g)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels.numpy()).save(path)
-    return path
-
-
-def _huge_png(path: Path, side: int = 14000) -> Path:
-    """A valid PNG header declaring ``side`` x ``side`` RGB pixels (Pillow's decompression-bomb limit is
-    about 179 million pixels; this declares 196 million), with one tiny compressed row."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0"))
-        + chunk(b"IEND", b"")
-    )
-    return path
+def _png(path: Path, seed: int = 0) -> Path:
+    return write_image(path, (20, 24), value=seed)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -189,7 +165,7 @@ def test_a_decompression_bomb_is_skipped_and_named(
 ) -> None:
     folder = tmp_path / "faces"
     _png(folder / "good.png")
-    bomb = _huge_png(folder / "huge.png")
+    bomb = write_huge_png(folder / "huge.png")
     out = tmp_path / "q.csv"
     argv = ["quality", str(folder), "--checkpoint", str(checkpoint), "--out", str(out), "--workers", "0"]
     assert main(argv) == 0
