@@ -173,8 +173,9 @@ def run_seed(seed: int, work: Path, quick: bool, reuse: bool = False) -> dict[st
     t = time.perf_counter()
     again = training_pass()  # a second fit's pass: served by the cache
     cached_seconds = time.perf_counter() - t
-    records = [*TinyFace(tree, "probe").samples, *TinyFace(tree, "gallery").samples]
-    probes = len(TinyFace(tree, "probe").samples)
+    test_sets = (TinyFace(tree, "probe"), TinyFace(tree, "gallery"))  # probes first, as the pairs expect
+    records = [record for test_set in test_sets for record in test_set.samples]
+    probes = len(test_sets[0].samples)
     test_labels = [int(r.label) for r in records]
     test = embed_faces(
         backbone,
@@ -236,9 +237,7 @@ def run_seed(seed: int, work: Path, quick: bool, reuse: bool = False) -> dict[st
 
     # scoring speed on the test images, side by side: trunk + fitted head against trunk + SER-FIQ (after one
     # warm-up batch each, three alternating rounds, the median rate of each)
-    test_images = torch.cat(
-        [load_image_set(TinyFace(tree, s), preprocessing.input_size).images for s in ("probe", "gallery")]
-    )
+    test_images = torch.cat([load_image_set(t, preprocessing.input_size).images for t in test_sets])
     model = QualityModel(backbone, default_regression, preprocessing)
 
     def with_head(chunk: torch.Tensor) -> None:
