@@ -158,7 +158,7 @@ def face_albedo(x: Array, y: Array, idn: Column, var: Column, soft: Array) -> tu
                 np.where(_b(style) == 3, np.maximum(goatee, moustache), np.maximum(full, moustache)),
             ),
         )
-        beard = beard * density * (f32(1.0) - upper * (_b(style) != 4) * f32(0.0))
+        beard = beard * density
         blend(image, beard, hair * f32(0.8))
 
     skin_share = (f32(1.0) - eyes) * (f32(1.0) - upper) * (f32(1.0) - brows)

@@ -49,7 +49,7 @@ def pose_matrices(
 @dataclass(frozen=True)
 class Pose:
     """Per-image rays in head coordinates: origins ``ox, oy, oz`` (B, S, S) on the plane z_camera = 0 and
-    the direction ``d`` towards the camera (three (B, 1, 1) arrays), plus the rotation (B, 3, 3)."""
+    the direction ``d`` towards the camera (three (B, 1, 1) arrays)."""
 
     ox: Array
     oy: Array
@@ -57,7 +57,6 @@ class Pose:
     dx: Array
     dy: Array
     dz: Array
-    rotation: NDArray[np.float64]
 
 
 def head_rays(
@@ -75,7 +74,7 @@ def head_rays(
     ox = a * _b(r[:, 0, 0]) + b * _b(r[:, 1, 0])
     oy = a * _b(r[:, 0, 1]) + b * _b(r[:, 1, 1])
     oz = a * _b(r[:, 0, 2]) + b * _b(r[:, 1, 2])
-    return Pose(ox, oy, oz, _b(r[:, 2, 0]), _b(r[:, 2, 1]), _b(r[:, 2, 2]), rotation)
+    return Pose(ox, oy, oz, _b(r[:, 2, 0]), _b(r[:, 2, 1]), _b(r[:, 2, 2]))
 
 
 @dataclass(frozen=True)
@@ -84,12 +83,10 @@ class Hit:
 
     Attributes:
         coverage: (B, S, S) in [0, 1]: 1 well inside the silhouette, falling to 0 over about a pixel.
-        t: ray parameter of the hit (larger = nearer the camera).
         x, y, z: the point; nx, ny, nz: the unit outward normal.
     """
 
     coverage: Array
-    t: Array
     x: Array
     y: Array
     z: Array
@@ -144,4 +141,4 @@ def cast_ellipsoid(
         ny = ny - x * x * iax * slope / w
         x = x * w
     norm = np.sqrt(nx * nx + ny * ny + nz * nz) + np.float32(1e-12)
-    return Hit(coverage, t, x, y + centre_y, z + centre_z, nx / norm, ny / norm, nz / norm)
+    return Hit(coverage, x, y + centre_y, z + centre_z, nx / norm, ny / norm, nz / norm)

@@ -42,8 +42,8 @@ def ellipse(
 
 
 def blend(image: Array, mask: Array, color: Array) -> None:
-    """Composite ``color`` (3, B, 1, 1) over ``image`` (3, B, S, S) with coverage ``mask`` (B, S, S), in
-    place."""
+    """Composite ``color`` (3, B, 1, 1), or per pixel (3, B, S, S), over ``image`` (3, B, S, S) with coverage
+    ``mask`` (B, S, S), in place."""
     for k in range(3):
         plane = image[k]
         plane += mask * (color[k] - plane)

@@ -70,9 +70,7 @@ def draw_mask(albedo: Array, x: Array, y: Array, idn: Column, var: Column, soft:
     region = inside(np.maximum(np.maximum(top - y, y - bottom), np.abs(x) - f32(0.93)), soft) * worn
     pleats = f32(0.92) + f32(0.08) * inside(np.abs(y - top - f32(0.25)) - f32(0.015), soft)
     colour = _rgb(var("mask")[:, 1:]) * pleats[None]
-    for k in range(3):
-        plane = albedo[k]
-        plane += region * (colour[k] - plane)
+    blend(albedo, region, colour)
     return region
 
 

@@ -12,13 +12,12 @@ gradient, from which :mod:`shading` bends the head's normals.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .arrays import Array
+from .arrays import Array, Column, per_image
 
 __all__ = ["Bump", "face_bumps", "relief"]
 
@@ -27,13 +26,12 @@ Bump = tuple[Array, Array, Array, Array, Array]
 
 
 def _b(values: NDArray[Any] | float, n: int) -> Array:
-    out: Array = np.broadcast_to(np.asarray(values, dtype=np.float32), (n,))[:, None, None].copy()
+    """:func:`~.arrays.per_image` of ``values``, a (B,) column or one number for all ``n`` images."""
+    out: Array = per_image(np.broadcast_to(np.asarray(values, dtype=np.float32), (n,))).copy()
     return out
 
 
-def face_bumps(
-    idn: Callable[[str], NDArray[np.float64]], var: Callable[[str], NDArray[np.float64]]
-) -> list[Bump]:
+def face_bumps(idn: Column, var: Column) -> list[Bump]:
     """The bumps of a batch: identity columns ``idn(name)`` and variation columns ``var(name)``, each (B,)."""
     n = len(idn("eye_y"))
     smile, opened = var("smile"), var("mouth_open")

@@ -54,7 +54,6 @@ def texture(seeds: NDArray[np.float64], size: int) -> Array:
 def scene(u: Array, v: Array, var: Column) -> Array:
     """The background, linear RGB (3, B, S, S), for the pixel grid ``u`` (1, 1, S), ``v`` (1, S, 1)."""
     size = u.shape[-1]
-    n = len(var("texture_seed"))
     background = var("background")
     t = np.clip((v + np.float32(1.0)) * np.float32(0.5), 0.0, 1.0)
     first, second = _rgb(background[:, :3]), _rgb(background[:, 3:])
@@ -66,11 +65,7 @@ def scene(u: Array, v: Array, var: Column) -> Array:
     softness = np.float32(0.02) + _b(edge[:, 4]) * np.float32(0.3)
     step = smoothstep(along / softness + np.float32(0.5))
     contrast = np.float32(0.35) + _b(edge[:, 3]) * np.float32(1.3)
-    out: Array = (
-        image
-        * (np.float32(1.0) + (contrast - np.float32(1.0)) * step)[None]
-        * np.ones((3, n, 1, 1), np.float32)
-    )
+    out: Array = image * (np.float32(1.0) + (contrast - np.float32(1.0)) * step)[None]
     return out
 
 
@@ -99,6 +94,4 @@ def body(
     )
     shade = np.float32(0.7) + np.float32(0.3) * smoothstep(np.float32(0.5) - (v - cy) / (a * np.float32(4.0)))
     clothing = _rgb(var("clothing"))
-    for k in range(3):
-        plane = image[k]
-        plane += shoulders * present * (clothing[k] * shade - plane)
+    blend(image, shoulders * present, clothing * shade[None])
