@@ -14,8 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -92,18 +90,10 @@ def generate_cached(
     target = cached_tree_path(layout, seed, sizes, cache, scale)
     if is_synthetic_tree(target):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        overrides: dict[str, int] = dict(sizes or {})
-        generate(layout, partial, seed, scale, with_ui=False, overwrite=False, workers=1, **overrides)
-        try:
-            os.replace(partial, target)
-        except OSError:
-            if not is_synthetic_tree(target):  # not a race lost to another process
-                raise
-            shutil.rmtree(partial)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    overrides: dict[str, int] = dict(sizes or {})
+    try:  # generate stages the tree beside the target and moves it into place (stale stages it removes)
+        generate(layout, target, seed, scale, with_ui=False, overwrite=False, workers=1, **overrides)
+    except OSError:  # FileExistsError included
+        if not is_synthetic_tree(target):  # not a race lost to another process
+            raise
     return target

@@ -1,10 +1,10 @@
 """Per-image degradation parameters of the camera model, and the ground-truth severity computed from them.
 
-The camera (:mod:`camera`) applies, in this order: optical blur (``gaussian_sigma``), motion blur
-(``motion_length`` at ``motion_angle``), downsampling to the sensor's ``height / upsample`` x
-``width / upsample`` pixels, sensor noise (``noise_sigma``), optional posterisation (``quantisation_levels``),
-JPEG compression at ``jpeg_quality`` (100 = none) and the pipeline's upsampling by ``upsample`` to the stored
-``height`` x ``width``. Blur lengths are in sensor pixels.
+The camera (:mod:`camera`) applies, in this order: optical blur (``gaussian_sigma``) with the downsampling to
+the sensor's ``height / upsample`` x ``width / upsample`` pixels, motion blur (``motion_length`` at
+``motion_angle``) on the sensor, sensor noise (``noise_sigma``), optional posterisation
+(``quantisation_levels``), JPEG compression at ``jpeg_quality`` (100 = none) and the pipeline's upsampling by
+``upsample`` to the stored ``height`` x ``width``. Blur lengths are in sensor pixels.
 
 Severity (:func:`severity`) is a fixed function of these parameters and of the occluded share of the face, in
 [0, 1] and monotone in each (larger blur, noise, occlusion, upsampling, smaller size, fewer levels or lower

@@ -48,8 +48,7 @@ EYE_LINE = -0.2
 
 def _auto_exposure(skin: NDArray[np.float64]) -> NDArray[np.float64]:
     """Exposure gain of a camera metering on the face: ``(0.2 / skin luminance) ** 0.35`` in [1, 2.2], per
-    image
-    with Python's math."""
+    image with Python's math."""
     gains = []
     for r, g, b in skin.tolist():
         luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b

@@ -9,8 +9,8 @@ them as the head of a one-process run over all ``C`` classes (``weight`` ``(C, D
 
 * ``last.pt`` is one atomically written file, like any other run's;
 * ``--resume`` works with any number of processes: each cuts its rows out of the whole head
-  (:func:`shard_checkpoint`) before the checkpoint is checked against its model and loaded; *
-  ``recognizability quality`` and :func:`~recognizability.deploy.load_trained_model` read it in one process,
+  (:func:`shard_checkpoint`) before the checkpoint is checked against its model and loaded;
+* ``recognizability quality`` and :func:`~recognizability.deploy.load_trained_model` read it in one process,
   where the head is a one-process ``ShardedMarginHead`` holding every class.
 
 Cost: while writing, the main process holds the head's whole parameter and its two Adam moments on its CPU,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from recognizability.data import synthetic
 from recognizability.data.synthetic import GENERATOR_VERSION, cache_dir, cached_tree_path, generate_cached
 from recognizability.data.synthetic import cache as cache_module
 
@@ -58,14 +59,14 @@ def test_a_tree_of_an_older_version_is_not_reused(tmp_path: Path) -> None:
 
 
 def test_a_failed_generation_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(layout: str, out_dir: Path, *args: object, **kwargs: object) -> Path:
+    def broken(out_dir: Path, *args: object) -> None:  # the UI writer, failing half-way
         (Path(out_dir) / "half.png").write_bytes(b"")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("recognizability.data.synthetic.generate", broken)
+    monkeypatch.setitem(synthetic._WRITERS, "ui", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         generate_cached("ui", 0, TINY_UI, tmp_path)
-    assert list((tmp_path / "synthetic").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # not even the synthetic/ folder the call made
 
 
 @pytest.mark.parametrize(
