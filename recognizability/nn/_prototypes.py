@@ -16,7 +16,7 @@ from ..functional.margins import cosine_logits
 from .head_output import MarginHeadOutput
 from .margins import Margin
 
-__all__ = ["MarginHead", "PrototypeHolder", "check_head_sizes"]
+__all__ = ["MarginHead", "PrototypeHolder", "check_head_sizes", "margin_option"]
 
 
 def check_head_sizes(embedding_dim: object, num_classes: object) -> tuple[int, int]:
@@ -25,6 +25,23 @@ def check_head_sizes(embedding_dim: object, num_classes: object) -> tuple[int, i
         check_positive_int(embedding_dim, "embedding_dim"),
         check_positive_int(num_classes, "num_classes", minimum=2),
     )
+
+
+class margin_option:
+    """A head attribute that belongs to its margin component (``head.scale``, ``head.margin``, ...): reading
+    and setting it reach ``head.margin_component``, so a schedule that sets ``head.margin = 0.3`` between
+    steps changes the logits every holder computes, and no copy can go stale."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, head: Any, owner: type | None = None) -> Any:
+        if head is None:
+            return self
+        return getattr(head.margin_component, self.name)
+
+    def __set__(self, head: Any, value: Any) -> None:
+        setattr(head.margin_component, self.name, value)
 
 
 def check_margin_component(margin: object) -> Margin:
@@ -52,6 +69,7 @@ class PrototypeHolder(nn.Module):
     """
 
     weight: nn.Parameter
+    scale = margin_option()
     #: The buffers that each training call updates from its batch (averaged over processes in data-parallel
     #: training: :meth:`recognizability.training.DistributedContext.average_replicas`).
     running_statistics: tuple[str, ...]
@@ -60,7 +78,6 @@ class PrototypeHolder(nn.Module):
         super().__init__()
         self.embedding_dim, self.num_classes = check_head_sizes(embedding_dim, num_classes)
         self.margin_component = check_margin_component(margin)
-        self.scale = margin.scale
         self.weight = nn.Parameter(
             torch.empty(self.num_classes if rows is None else rows, self.embedding_dim)
         )
@@ -172,7 +189,7 @@ class MarginHead(PrototypeHolder):
         target = margin.target_logits(positive, norms, statistics)
         negative_logits = margin.negative_logits(positive.detach(), statistics)
         # The one (B, C) allocation besides the cosine: fresh, so the target is scattered into it in place.
-        logits = cosine * self.scale if negative_logits is None else negative_logits(cosine)
+        logits = cosine * margin.scale if negative_logits is None else negative_logits(cosine)
         logits = logits.scatter_(1, column, target.unsqueeze(1))
         loss = self._with_regularizer(nn.functional.cross_entropy(logits, index), norms)
         self._commit(statistics)  # every argument has been checked: now the statistics may change

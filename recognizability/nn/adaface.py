@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ._prototypes import MarginHead
+from ._prototypes import MarginHead, margin_option
 from .margins import AdaFaceMargin
 
 __all__ = ["AdaFace"]
@@ -46,7 +46,10 @@ class AdaFace(MarginHead):
 
     batch_mean: Tensor
     batch_std: Tensor
-    running_statistics = ("batch_mean", "batch_std")
+
+    margin = margin_option()
+    h = margin_option()
+    t_alpha = margin_option()
 
     def __init__(
         self,
@@ -59,7 +62,6 @@ class AdaFace(MarginHead):
     ) -> None:
         component = AdaFaceMargin(scale, margin, h, t_alpha)
         super().__init__(embedding_dim, num_classes, component)
-        self.margin, self.h, self.t_alpha = component.margin, component.h, component.t_alpha
 
     def extra_repr(self) -> str:
         return self._options_repr()

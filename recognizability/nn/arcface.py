@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._deprecation import deprecated_aliases
-from ._prototypes import MarginHead
+from ._prototypes import MarginHead, margin_option
 from .head_output import OUTPUT_ALIAS_ADVICE, MarginHeadOutput
 from .margins import ArcFaceMargin
 
@@ -30,12 +30,13 @@ class ArcFace(MarginHead):
         ``positive_cosine`` and ``nearest_negative_cosine`` ``(B,)``.
     """
 
+    margin = margin_option()
+
     def __init__(
         self, embedding_dim: int, num_classes: int, scale: float = 64.0, margin: float = 0.45
     ) -> None:
         component = ArcFaceMargin(scale, margin)
         super().__init__(embedding_dim, num_classes, component)
-        self.margin = component.margin
 
     def extra_repr(self) -> str:
         return self._options_repr()

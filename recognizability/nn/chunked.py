@@ -14,7 +14,7 @@ from ..functional.chunked import (
     label_cosine,
     margin_cross_entropy,
 )
-from ._prototypes import PrototypeHolder
+from ._prototypes import PrototypeHolder, margin_option
 from .head_output import MarginHeadOutput
 from .margins import ArcFaceMargin, Margin
 
@@ -80,7 +80,7 @@ class ChunkedMarginHead(PrototypeHolder):
             target_cosine = self._reduce_target_cosine(label_cosine(upcast, prototypes, labels))
         statistics = self._batch_statistics(target_cosine, norms)
         negative_logits = margin.negative_logits(target_cosine, statistics)
-        parts = chunked_cosine_parts(upcast, prototypes, labels, self.scale, self.chunk_size, negative_logits)
+        parts = chunked_cosine_parts(upcast, prototypes, labels, margin.scale, self.chunk_size, negative_logits)
         nontarget_lse, positive, nearest_negative = self._reduce_parts(*parts)
         target = margin.target_logits(positive, norms, statistics)
         loss = self._with_regularizer(margin_cross_entropy(nontarget_lse, target).mean(), norms)
@@ -123,6 +123,8 @@ class ChunkedArcFace(ChunkedMarginHead):
         ``cosine`` set to ``None`` and ``positive_cosine``, ``nearest_negative_cosine`` of shape ``(B,)``.
     """
 
+    margin = margin_option()
+
     def __init__(
         self,
         embedding_dim: int,
@@ -134,7 +136,6 @@ class ChunkedArcFace(ChunkedMarginHead):
         chunk_size = check_chunk_size(chunk_size)
         component = ArcFaceMargin(scale, margin)
         super().__init__(embedding_dim, num_classes, component, chunk_size)
-        self.margin = component.margin
 
     def extra_repr(self) -> str:
         return f"{self._options_repr()}, chunk_size={self.chunk_size}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._prototypes import MarginHead
+from ._prototypes import MarginHead, margin_option
 from .margins import CosFaceMargin
 
 __all__ = ["CosFace"]
@@ -26,12 +26,13 @@ class CosFace(MarginHead):
         cross-entropy).
     """
 
+    margin = margin_option()
+
     def __init__(
         self, embedding_dim: int, num_classes: int, scale: float = 64.0, margin: float = 0.35
     ) -> None:
         component = CosFaceMargin(scale, margin)
         super().__init__(embedding_dim, num_classes, component)
-        self.margin = component.margin
 
     def extra_repr(self) -> str:
         return self._options_repr()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ._prototypes import MarginHead
+from ._prototypes import MarginHead, margin_option
 from .margins import CurricularFaceMargin
 
 __all__ = ["CurricularFace"]
@@ -39,7 +39,9 @@ class CurricularFace(MarginHead):
     """
 
     t: Tensor
-    running_statistics = ("t",)
+
+    margin = margin_option()
+    t_momentum = margin_option()
 
     def __init__(
         self,
@@ -51,7 +53,6 @@ class CurricularFace(MarginHead):
     ) -> None:
         component = CurricularFaceMargin(scale, margin, t_momentum)
         super().__init__(embedding_dim, num_classes, component)
-        self.margin, self.t_momentum = component.margin, component.t_momentum
 
     def extra_repr(self) -> str:
         return self._options_repr()

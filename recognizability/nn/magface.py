@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._prototypes import MarginHead
+from ._prototypes import MarginHead, margin_option
 from .margins import MagFaceMargin
 
 __all__ = ["MagFace"]
@@ -33,6 +33,12 @@ class MagFace(MarginHead):
         plus ``lambda_g * g``).
     """
 
+    lower_norm = margin_option()
+    upper_norm = margin_option()
+    lower_margin = margin_option()
+    upper_margin = margin_option()
+    lambda_g = margin_option()
+
     def __init__(
         self,
         embedding_dim: int,
@@ -46,9 +52,6 @@ class MagFace(MarginHead):
     ) -> None:
         component = MagFaceMargin(scale, lower_norm, upper_norm, lower_margin, upper_margin, lambda_g)
         super().__init__(embedding_dim, num_classes, component)
-        self.lower_norm, self.upper_norm = component.lower_norm, component.upper_norm
-        self.lower_margin, self.upper_margin = component.lower_margin, component.upper_margin
-        self.lambda_g = component.lambda_g
 
     def extra_repr(self) -> str:
         return self._options_repr()

@@ -31,7 +31,7 @@ from .._validation import check_float_in_range, check_floating, check_shape, val
 from ..functional._heads import check_head_call
 from ..functional.chunked import DEFAULT_CHUNK_SIZE, check_chunk_size
 from ._collectives import all_gather, all_reduce_sum, scale_gradient
-from ._prototypes import PrototypeHolder, check_head_sizes
+from ._prototypes import PrototypeHolder, check_head_sizes, margin_option
 from .chunked import ChunkedMarginHead
 from .head_output import MarginHeadOutput
 from .margins import ArcFaceMargin, Margin
@@ -413,6 +413,8 @@ class ShardedArcFace(ShardedMarginHead):
         ``cosine`` ``None``, ``loss`` a scalar and the two index parts ``(B,)``.
     """
 
+    margin = margin_option()
+
     def __init__(
         self,
         embedding_dim: int,
@@ -425,7 +427,6 @@ class ShardedArcFace(ShardedMarginHead):
     ) -> None:
         component = ArcFaceMargin(scale, margin)
         super().__init__(embedding_dim, num_classes, component, process_group, sample_rate, chunk_size)
-        self.margin = component.margin
 
     def extra_repr(self) -> str:
         return f"{self._options_repr()}, {self._shard_repr()}"

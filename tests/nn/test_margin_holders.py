@@ -8,7 +8,17 @@ import pytest
 import torch
 
 from recognizability.functional import recognizability_index, recognizability_index_from_parts
-from recognizability.nn import ChunkedMarginHead, CosFaceMargin, MarginHead, ShardedMarginHead
+from recognizability.nn import (
+    AdaFace,
+    ArcFace,
+    ChunkedArcFace,
+    ChunkedMarginHead,
+    CosFaceMargin,
+    MagFace,
+    MarginHead,
+    ShardedArcFace,
+    ShardedMarginHead,
+)
 from tests.helpers.margin_references import (
     cos_rows,
     norms_of,
@@ -223,3 +233,22 @@ def test_chunked_on_cuda_equals_dense_under_autocast_without_a_sync(name: str) -
             chunked(data["embeddings"], data["labels"]).loss.backward()
         finally:
             torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.parametrize("holder", [ArcFace, ChunkedArcFace, ShardedArcFace, AdaFace, MagFace])
+def test_a_schedule_setting_the_heads_options_changes_what_every_holder_computes(holder: type) -> None:
+    # head.scale and head.margin are the margin component's, not copies: setting them between steps (a margin
+    # schedule) changes the target and the non-target logits alike, as building the head with them does
+    torch.manual_seed(0)
+    head, built = holder(DIM, CLASSES), holder(DIM, CLASSES, scale=16.0)
+    built.load_state_dict(head.state_dict())
+    head.scale = 16.0
+    if holder is not MagFace:
+        built = holder(DIM, CLASSES, scale=16.0, margin=0.2)
+        built.load_state_dict(head.state_dict())
+        head.margin = 0.2
+        assert head.margin_component.margin == 0.2
+    data = _data(torch.float64)
+    got, want = head(data["embeddings"], data["labels"]), built(data["embeddings"], data["labels"])
+    assert torch.equal(got.loss, want.loss)
+    assert head.extra_repr() == built.extra_repr()
