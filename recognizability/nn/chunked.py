@@ -80,7 +80,9 @@ class ChunkedMarginHead(PrototypeHolder):
             target_cosine = self._reduce_target_cosine(label_cosine(upcast, prototypes, labels))
         statistics = self._batch_statistics(target_cosine, norms)
         negative_logits = margin.negative_logits(target_cosine, statistics)
-        parts = chunked_cosine_parts(upcast, prototypes, labels, margin.scale, self.chunk_size, negative_logits)
+        parts = chunked_cosine_parts(
+            upcast, prototypes, labels, margin.scale, self.chunk_size, negative_logits
+        )
         nontarget_lse, positive, nearest_negative = self._reduce_parts(*parts)
         target = margin.target_logits(positive, norms, statistics)
         loss = self._with_regularizer(margin_cross_entropy(nontarget_lse, target).mean(), norms)

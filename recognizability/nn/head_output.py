@@ -9,8 +9,6 @@ from typing import Protocol, TypeAlias
 
 from torch import Tensor
 
-from .._deprecation import deprecated_aliases
-
 __all__ = [
     "OUTPUT_ALIAS_ADVICE",
     "HeadOutputLike",
@@ -85,12 +83,3 @@ OUTPUT_ALIAS_ADVICE = {
     "ArcFaceOutput": "use MarginHeadOutput (recognizability.nn.MarginHeadOutput), "
     "the output of every margin head"
 }
-
-
-def deprecated_attribute(module: str, name: str) -> object:
-    """Module ``__getattr__`` body for the deprecated names of the output type (``ArcFaceOutput``), for a
-    module whose ``__getattr__`` calls it (:func:`~recognizability._deprecation.deprecated_aliases`)."""
-    resolve = deprecated_aliases(
-        module, {"ArcFaceOutput": "MarginHeadOutput"}, globals(), advice=OUTPUT_ALIAS_ADVICE, stacklevel=4
-    )
-    return resolve(name)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from ._prototypes import MarginHead
+from ._prototypes import MarginHead, PrototypeHolder
 from .adaface import AdaFace
 from .arcface import ArcFace
 from .chunked import ChunkedMarginHead
@@ -37,12 +37,10 @@ __all__ = ["PARALLEL_MODES", "available_heads", "build_head", "register_head"]
 #: ``torch.distributed`` group (:class:`~recognizability.nn.ShardedMarginHead`).
 PARALLEL_MODES: tuple[str, ...] = ("none", "chunked", "sharded")
 
-#: The constructor arguments of the chunked and sharded holders, besides the margin's.
-_HOLDER_OPTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {"none": (), "chunked": ("chunk_size",), "sharded": ("process_group", "sample_rate", "chunk_size")}
-)
-_HOLDERS: Mapping[str, type[ChunkedMarginHead]] = MappingProxyType(
-    {"chunked": ChunkedMarginHead, "sharded": ShardedMarginHead}
+#: The prototype holder of each mode; its arguments after ``(embedding_dim, num_classes, margin)`` are the
+#: holder's options (``chunk_size``; ``process_group``, ``sample_rate``).
+_HOLDERS: Mapping[str, type[PrototypeHolder]] = MappingProxyType(
+    {"none": MarginHead, "chunked": ChunkedMarginHead, "sharded": ShardedMarginHead}
 )
 
 _Registered = TypeVar("_Registered", bound=Callable[..., Any])
@@ -159,15 +157,14 @@ def build_head(
             f"expected parallel='none' for head {key!r}, which has no margin component (register it with "
             f"register_head({key!r}, margin=...) to run it chunked or sharded), got parallel={parallel!r}"
         )
+    holder = _HOLDERS[parallel]
     margin_arguments = _arguments(entry.margin, skip=0)
-    holder_arguments = _HOLDER_OPTIONS[parallel]
+    holder_arguments = _arguments(holder, skip=3) or ()
     accepted = None if margin_arguments is None else (*margin_arguments, *holder_arguments)
     _check_options(key, parallel, accepted, options)
     margin = entry.margin(**{k: v for k, v in options.items() if k not in holder_arguments})
-    if parallel == "none":
-        return MarginHead(embedding_dim, num_classes, margin)
     holder_options = {k: v for k, v in options.items() if k in holder_arguments}
-    return _HOLDERS[parallel](embedding_dim, num_classes, margin, **holder_options)
+    return holder(embedding_dim, num_classes, margin, **holder_options)
 
 
 def _check_parallel(parallel: object) -> str:
@@ -206,13 +203,15 @@ def _check_options(
         )
 
 
-for _name, _head, _margin in (
+#: The library's heads: name, dense class, margin component.
+_LIBRARY_HEADS: tuple[tuple[str, type[MarginHead], type[Margin]], ...] = (
     ("arcface", ArcFace, ArcFaceMargin),
     ("cosface", CosFace, CosFaceMargin),
     ("adaface", AdaFace, AdaFaceMargin),
     ("curricularface", CurricularFace, CurricularFaceMargin),
     ("magface", MagFace, MagFaceMargin),
-):
+)
+for _name, _head, _margin in _LIBRARY_HEADS:
     register_head(_name, margin=_margin)(_head)
 
 
@@ -221,15 +220,7 @@ for _name, _head, _margin in (
 # ----------------------------------------------------------------------------------------------------------
 
 #: Deprecated: :func:`available_heads` and :func:`build_head`. The library's dense heads by name.
-MARGIN_HEADS: Mapping[str, type[MarginHead]] = MappingProxyType(
-    {
-        "arcface": ArcFace,
-        "cosface": CosFace,
-        "adaface": AdaFace,
-        "curricularface": CurricularFace,
-        "magface": MagFace,
-    }
-)
+MARGIN_HEADS: Mapping[str, type[MarginHead]] = MappingProxyType({n: head for n, head, _ in _LIBRARY_HEADS})
 #: Deprecated: :func:`available_heads`. The names of :data:`MARGIN_HEADS`.
 MARGIN_HEAD_NAMES: tuple[str, ...] = tuple(MARGIN_HEADS)
 
