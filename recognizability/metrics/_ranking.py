@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from ..functional import l2_normalize
+from ..functional._autocast import common_float
 
 __all__ = [
     "CLOSED_SET_CONVENTION",
@@ -19,7 +20,6 @@ __all__ = [
     "check_finite_scores",
     "mate_statistics",
     "normalized",
-    "score_dtype",
     "threshold_at_rate",
 ]
 
@@ -94,11 +94,6 @@ def check_finite_scores(scores: Tensor, normalize: bool) -> None:
         )
 
 
-def score_dtype(*features: Tensor) -> torch.dtype:
-    """The dtype scores are computed in: float64 if any input is float64, else float32."""
-    return torch.float64 if any(f.dtype == torch.float64 for f in features) else torch.float32
-
-
 def normalized(x: Tensor, normalize: bool, dtype: torch.dtype, device: torch.device) -> Tensor:
     x = x.to(device=device, non_blocking=True)
     return (l2_normalize(x, dim=1) if normalize else x).to(dtype)
@@ -155,7 +150,7 @@ def mate_statistics(
     Returns:
         mates (P, M) scores descending (padding ``+inf``), counts (P, M) int64, num_mates (P,) int64.
     """
-    device, dtype = probe_features.device, score_dtype(probe_features, gallery_features)
+    device, dtype = probe_features.device, common_float(probe_features, gallery_features)
     gallery_labels = gallery_labels.to(device)
     probe_labels = probe_labels.to(device)
     gallery = normalized(gallery_features, normalize, dtype, device)

@@ -19,13 +19,13 @@ from torch import Tensor
 
 from .._deprecation import deprecated_aliases
 from .._validation import check_bool
+from ..functional._autocast import common_float
 from ._checks import Report, check_choice, check_features, check_labels, check_positive_int, check_rates
 from ._ranking import DEFAULT_MAX_ELEMENTS as _DEFAULT_MAX_ELEMENTS
 from ._ranking import OPEN_SET_CONVENTION as _OPEN_SET_CONVENTION
 from ._ranking import check_finite_scores as _check_finite_scores
 from ._ranking import mate_statistics as _mate_statistics
 from ._ranking import normalized as _normalized
-from ._ranking import score_dtype as _score_dtype
 from ._ranking import threshold_at_rate as _threshold_at_rate
 from .identification import identity_templates
 
@@ -73,7 +73,7 @@ def unmated_top_scores(
     check_bool(normalize, "normalize")
     max_elements = check_positive_int(max_elements, "max_elements")
     device = probe_features.device
-    dtype = _score_dtype(probe_features, gallery_features)
+    dtype = common_float(probe_features, gallery_features)
     gallery = _normalized(gallery_features, normalize, dtype, device)
     block = max(1, max_elements // gallery.shape[0])
     tops = []

@@ -158,9 +158,7 @@ class ShardedMarginHead(ChunkedMarginHead):
             if value_checks_enabled():
                 self._check_equal_batches(batch, embeddings.device, group)
             gathered = all_gather(embeddings, group)
-            label_parts = [torch.empty_like(index) for _ in range(self.world_size)]
-            dist.all_gather(label_parts, index.contiguous(), group=group)
-            gathered_labels = torch.cat(label_parts)
+            gathered_labels = all_gather(index, group)  # integer: no gradient to carry
             weight = scale_gradient(self.weight, 1.0 / self.world_size)
         else:
             gathered, gathered_labels, weight = embeddings, index, self.weight
