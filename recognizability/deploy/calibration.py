@@ -29,6 +29,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,7 @@ __all__ = [
     "CALIBRATION_FORMAT",
     "QualityCalibration",
     "ThresholdGuidance",
+    "default_calibration_path",
     "fit_calibration",
     "isotonic_fit",
     "mated_comparisons",
@@ -51,6 +53,13 @@ __all__ = [
 
 #: Version of the JSON form of :class:`QualityCalibration`.
 CALIBRATION_FORMAT = 1
+
+
+def default_calibration_path(checkpoint: str | Path) -> Path:
+    """Where every command reads a ``--checkpoint``'s calibration, and ``calibrate`` and ``fit-quality`` write
+    it: beside it, ``<stem>.calibration.json``."""
+    path = Path(checkpoint)
+    return path.with_name(f"{path.stem}.calibration.json")
 
 
 def isotonic_fit(

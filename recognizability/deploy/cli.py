@@ -31,7 +31,7 @@ from recognizability._files import check_new_output, write_json
 from recognizability._validation import check_float_in_range
 from recognizability.data import is_image_file
 
-from .calibration import QualityCalibration
+from .calibration import QualityCalibration, default_calibration_path
 from .evaluate import calibrate, evaluate_folders, labelled_folder, plot_evaluation, synthetic_calibration_set
 from .figures import add_figures_command
 from .images import (
@@ -45,12 +45,6 @@ from .model import load_quality_model
 from .scoring import STDOUT, Scorer, embed_images, write_scores_csv
 
 __all__ = ["default_calibration_path", "main", "predict_main"]
-
-
-def default_calibration_path(checkpoint: str | Path) -> Path:
-    """Where ``calibrate`` puts a checkpoint's calibration: beside it, ``<stem>.calibration.json``."""
-    path = Path(checkpoint)
-    return path.with_name(f"{path.stem}.calibration.json")
 
 
 def _read_calibration(path: Path) -> QualityCalibration:

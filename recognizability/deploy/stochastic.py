@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from recognizability._validation import check_float_in_range, check_positive_int
 from recognizability.metrics import serfiq_score
+from recognizability.training.method.guards import evaluation_mode
 
 __all__ = [
     "SERFIQ_DROPOUT",
@@ -64,8 +65,8 @@ def stochastic_embeddings(
     """``passes`` embeddings of each image through the backbone's head with dropout on its input.
 
     Row ``r`` of the repeated batch is image ``r // passes``; its keep-mask is drawn with ``torch.rand`` in
-    row order, so the result does not depend on ``max_elements`` for a given generator state. Every module's
-    train/eval mode is restored afterwards.
+    row order, so on the CPU the result does not depend on ``max_elements`` for a given generator state. Every
+    module's train/eval mode is restored afterwards.
 
     Args:
         backbone: a library face backbone (``forward_head``).
@@ -87,10 +88,8 @@ def stochastic_embeddings(
     features = flat.shape[1]
     rows = batch * passes
     per_chunk = max(1, max_elements // max(1, features))
-    modes = {module: module.training for module in backbone.modules()}
     chunks: list[Tensor] = []
-    try:
-        backbone.eval()
+    with evaluation_mode(backbone):
         for start in range(0, rows, per_chunk):
             stop = min(rows, start + per_chunk)
             images = torch.arange(start, stop, device=flat.device) // passes
@@ -100,9 +99,6 @@ def stochastic_embeddings(
                 repeated = torch.where(uniform >= dropout, repeated / (1.0 - dropout), 0.0)
             head = repeated.view(stop - start, *feature_map.shape[1:])
             chunks.append(backbone.forward_head(head).float())  # type: ignore[operator]
-    finally:
-        for module, mode in modes.items():
-            module.train(mode)
     if not chunks:
         embedding_dim = int(getattr(backbone, "embedding_dim", 0))
         return feature_map.new_zeros((0, passes, embedding_dim), dtype=torch.float32)

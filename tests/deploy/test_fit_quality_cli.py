@@ -232,3 +232,16 @@ def test_an_existing_output_or_an_input_is_never_replaced(
     image = next((tree / "tree" / "Training_Set").rglob("*.png"))
     status, _, err = _run(capsys, *common, "--out", str(image), "--overwrite")
     assert status == 2 and "a file this command reads" in err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_quality_on_cuda_runs_the_backbone_there(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "q.pt"
+    argv = [*FIT, "--faces", str(tree / "tree" / "Training_Set"), "--pseudo-ui", "--out", str(out),
+            "--device", "cuda", "--no-cache", *FAST]  # fmt: skip
+    status, _, err = _run(capsys, *argv)
+    assert status == 0, err
+    model = load_quality_model(out)  # written on the CPU, readable anywhere
+    assert next(model.backbone.parameters()).device.type == "cpu"

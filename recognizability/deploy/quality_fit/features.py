@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from recognizability._files import write_atomically
 from recognizability.backbones import CheckpointError, normalize_for, read_checkpoint_file
 from recognizability.data import transforms as T
+from recognizability.training.method.guards import evaluation_mode
 
 from ..images import ImageBatch, UnreadableImage, image_batches
 from ..model import Preprocessing
@@ -282,26 +283,23 @@ def embed_faces(
     for part in {s.part for s in missing} if folders else ():
         folders[part].mkdir(parents=True, exist_ok=True)
     bar = _progress(len(work), progress)
-    modes = {module: module.training for module in backbone.modules()}
+    pending = {s: _ShardResult() for s in missing}
+    files = [faces[p] if missing[k].part == "faces" else ui_paths[p]
+             for k, p in zip(work.shard_ids.tolist(), work.positions.tolist(), strict=True)]  # fmt: skip
     try:
-        backbone.eval()
-        pending = {s: _ShardResult() for s in missing}
-        files = [faces[p] if missing[k].part == "faces" else ui_paths[p]
-                 for k, p in zip(work.shard_ids.tolist(), work.positions.tolist(), strict=True)]  # fmt: skip
-        for batch in image_batches(files, preprocessing, batch_size, workers):
-            _embed_batch(backbone, batch, work, pending, torch.device(device), pseudo_size)
-            for shard in [s for s, r in pending.items() if r.done == s.stop - s.start]:
-                payload = pending.pop(shard).payload(shard, dim, feature_shape, pseudo_ui)
-                loaded[shard] = payload
-                if folders:
-                    write_atomically(folders[shard.part] / shard.name, _saver(payload))
-            if bar is not None:
-                bar.update(len(batch.indices) + len(batch.unreadable))
+        with evaluation_mode(backbone):
+            for batch in image_batches(files, preprocessing, batch_size, workers):
+                _embed_batch(backbone, batch, work, pending, torch.device(device), pseudo_size)
+                for shard in [s for s, r in pending.items() if r.done == s.stop - s.start]:
+                    payload = pending.pop(shard).payload(shard, dim, feature_shape, pseudo_ui)
+                    loaded[shard] = payload
+                    if folders:
+                        write_atomically(folders[shard.part] / shard.name, _saver(payload))
+                if bar is not None:
+                    bar.update(len(batch.indices) + len(batch.unreadable))
     finally:
         if bar is not None:
             bar.close()
-        for module, mode in modes.items():
-            module.train(mode)
     return _assemble(shards, loaded, faces, labels, identities, bool(ui_paths), pseudo_ui is not None,
                      len(work), folders.get("faces"))  # fmt: skip
 

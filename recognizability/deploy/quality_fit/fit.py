@@ -39,26 +39,24 @@ from recognizability.backbones import (
     create_backbone,
     load_pretrained,
     pretrained_weights,
-    read_checkpoint_file,
 )
 from recognizability.data import ReadReport, is_image_file, is_synthetic_tree, list_image_files
 from recognizability.data.synthetic import cache_dir
 from recognizability.nn import PerceptibilityRegression
 
-from ..calibration import QualityCalibration, fit_calibration
+from ..calibration import QualityCalibration, default_calibration_path, fit_calibration
 from ..evaluate import LabelledImages, labelled_folder
-from ..model import Preprocessing, QualityModel, build_quality_model
-from ..quality_file import parse_quality_model_payload, write_quality_model_file
+from ..model import Preprocessing, QualityModel
+from ..quality_file import write_quality_model_file
 from .features import FaceFeatures, embed_faces
 from .fitting import fit_regression
-from .settings import QualityFitSettings
+from .settings import QualityFitSettings, RegressionInput
 from .targets import quality_targets, ui_center_of
 
 __all__ = [
     "FrozenBackbone",
     "QualityFitResult",
     "QualityHead",
-    "calibration_path_for",
     "check_face_folder",
     "check_ui_folder",
     "fit_quality",
@@ -69,12 +67,6 @@ __all__ = [
 
 #: Identity names shown in an error before "...".
 _SHOWN = 8
-
-
-def calibration_path_for(model_file: str | os.PathLike[str]) -> Path:
-    """Where the commands read a ``--checkpoint``'s calibration: beside it, ``<stem>.calibration.json``."""
-    path = Path(model_file)
-    return path.with_name(f"{path.stem}.calibration.json")
 
 
 def _names(items: Sequence[str]) -> str:
@@ -296,13 +288,13 @@ class QualityHead:
     """
 
     regression: PerceptibilityRegression
-    regression_input: str
+    regression_input: RegressionInput
     calibration: QualityCalibration | None
     held_out: Tensor
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def _inputs(features: FaceFeatures, rows: Tensor, regression_input: str) -> Tensor:
+def _inputs(features: FaceFeatures, rows: Tensor, regression_input: RegressionInput) -> Tensor:
     if regression_input == "feature_map":
         return features.feature_maps[rows].flatten(1)
     return features.embeddings[rows]
@@ -447,7 +439,7 @@ def fit_quality(
     Args:
         backbone, pretrained, input_size, embedding_dim: the recognizer (:func:`load_frozen_backbone`).
         faces: the labelled faces ``FOLDER/<identity>/<images>`` (:func:`check_face_folder`).
-        out: the quality model file; its calibration goes beside it (:func:`calibration_path_for`).
+        out: the quality model file; its calibration goes beside it (``<stem>.calibration.json``).
         ui: a folder of unrecognisable faces (:func:`check_ui_folder`) ...
         pseudo_ui: ... or True: the labelled faces degraded beyond recognition instead (exactly one of
             the two for ``settings.target == "index"``; neither for the certainty ratio, which reads no UI
@@ -483,13 +475,13 @@ def fit_quality(
         )
     inputs = [str(faces), *([str(ui)] if ui is not None else []), str(pretrained)]
     out_path = check_new_output(out, overwrite=overwrite, inputs=inputs, reads=is_image_file)
-    calibration_out = calibration_path_for(out_path) if settings.calibrated else None
+    calibration_out = default_calibration_path(out_path) if settings.calibrated else None
     if calibration_out is not None:
         flag = "the calibration beside --out"
         check_new_output(calibration_out, overwrite=overwrite, flag=flag, inputs=inputs, reads=is_image_file)
-    elif calibration_path_for(out_path).exists():
+    elif (beside := default_calibration_path(out_path)).exists():
         raise FileExistsError(
-            f"expected no {str(calibration_path_for(out_path))!r} beside --out with --calibration-share 0: "
+            f"expected no {str(beside)!r} beside --out with --calibration-share 0: "
             f"the commands would read it as this model's calibration; move it away"
         )
     face_set, left_out = check_face_folder(faces, skip_small_identities=skip_small_identities)
@@ -499,6 +491,7 @@ def fit_quality(
     per_identity = [counts[i] for i in range(len(face_set.identities))]
     _check_calibration_size(per_identity, held, int((~held).sum()), settings, "--faces")
     frozen = load_frozen_backbone(backbone, pretrained, input_size=input_size, embedding_dim=embedding_dim)
+    frozen.module.to(device)  # the embedding pass runs there, and so does the model returned
     size = tuple(frozen.module.input_size)  # type: ignore[arg-type]
     if size[0] != size[1]:
         raise ValueError(f"expected a backbone with a square input for deployment, got input_size {size}")
@@ -542,6 +535,7 @@ def fit_quality(
     )  # fmt: skip
     if calibration_out is not None and head.calibration is not None:
         write_json(calibration_out, head.calibration.to_dict())
-    payload = read_checkpoint_file(out_path, expected="the quality model just written")
-    model = build_quality_model(parse_quality_model_payload(payload, out_path), device, head.calibration)
+    model = QualityModel(
+        module, head.regression, preprocessing, head.calibration, regression_input=head.regression_input
+    ).to(device)
     return QualityFitResult(model, out_path, calibration_out, report, features.unreadable)

@@ -77,19 +77,19 @@ def fit_regression(inputs: Tensor, targets: Tensor, settings: QualityFitSettings
     scale = x.std(0)
     scale = torch.where(scale > _CONSTANT, scale, torch.ones_like(scale))
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)
-    rng_state = torch.random.get_rng_state()
     threads = torch.get_num_threads()
-    try:
-        torch.manual_seed(settings.seed)  # the module's dropout draws come from the global stream
-        if x.device.type == "cpu":
-            # A step reads a batch of 256 rows, too little work to share between threads: one thread is
-            # several times faster (13x on a busy 2-core machine), and gives the same result.
-            torch.set_num_threads(1)
-        with torch.enable_grad():  # also when called under torch.no_grad()
-            module = _fit(x, y, mean, scale, settings, generator)
-    finally:
-        torch.set_num_threads(threads)
-        torch.random.set_rng_state(rng_state)
+    # the module's dropout draws come from the global streams: seeded here, the caller's restored afterwards
+    with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+        torch.manual_seed(settings.seed)
+        try:
+            if x.device.type == "cpu":
+                # A step reads a batch of 256 rows, too little work to share between threads: one thread is
+                # several times faster (13x on a busy 2-core machine), and gives the same result.
+                torch.set_num_threads(1)
+            with torch.enable_grad():  # also when called under torch.no_grad()
+                module = _fit(x, y, mean, scale, settings, generator)
+        finally:
+            torch.set_num_threads(threads)
     return module
 
 
@@ -114,7 +114,7 @@ def _fit(
     diversion_weight = settings.diversion_term_weight
     diversion = IndexDiversionLoss(tau=settings.tau).to(x.device) if diversion_weight > 0 else None
     batch = min(settings.batch_size, n)
-    losses = torch.empty(settings.steps)
+    losses = torch.empty(settings.steps, device=x.device)  # read once after the loop: no sync per step
     module.train()
     for step in range(settings.steps):
         rows = torch.randint(0, n, (batch,), generator=generator).to(x.device)
@@ -128,11 +128,12 @@ def _fit(
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         schedule.step()
-        losses[step] = loss.detach().cpu()
+        losses[step] = loss.detach()
     module.eval()
     with torch.no_grad():  # fold the standardisation: w . (x - m) / s + b = (w / s) . x + (b - w . m / s)
         weight = module.fc.weight / scale
         module.fc.bias.sub_((weight * mean).sum(1))
         module.fc.weight.copy_(weight)
+    losses = losses.cpu()
     tenth = max(1, math.ceil(settings.steps / 10))
     return RegressionFit(module, float(losses[:tenth].mean()), float(losses[-tenth:].mean()), median)
