@@ -38,6 +38,7 @@ __all__ = [
     "MethodStyle",
     "add_vector_option",
     "check_vector_formats",
+    "figure_files",
     "figure_title",
     "fmr_text",
     "integer_ticks",
@@ -196,6 +197,14 @@ def check_vector_formats(vector: Iterable[str]) -> tuple[str, ...]:
         if item not in formats:
             formats.append(item)
     return tuple(formats)
+
+
+def figure_files(folder: str | Path, names: Iterable[str], vector: Iterable[str] = ()) -> list[Path]:
+    """The files :func:`save_figure` writes in ``folder`` for the PNG ``names``: each PNG and its copies in
+    the formats of ``vector`` (what a command checks with ``check_new_output`` before drawing)."""
+    formats = check_vector_formats(vector)
+    suffixes = ("png", *formats)
+    return [Path(folder) / Path(name).with_suffix(f".{suffix}") for name in names for suffix in suffixes]
 
 
 def save_figure(fig: Any, path: str | Path, *, vector: Iterable[str] = ()) -> list[Path]:

@@ -26,13 +26,20 @@ from typing import Any
 
 import numpy as np
 
-from recognizability._figures import add_vector_option, check_vector_formats
+from recognizability._figures import add_vector_option, check_vector_formats, figure_files
 from recognizability._files import check_new_output, write_json
 from recognizability._validation import check_float_in_range
 from recognizability.data import is_image_file
 
 from .calibration import QualityCalibration, default_calibration_path
-from .evaluate import calibrate, evaluate_folders, labelled_folder, plot_evaluation, synthetic_calibration_set
+from .evaluate import (
+    EVALUATION_FIGURES,
+    calibrate,
+    evaluate_folders,
+    labelled_folder,
+    plot_evaluation,
+    synthetic_calibration_set,
+)
 from .figures import add_figures_command
 from .images import (
     UnreadableImage,
@@ -228,7 +235,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     report_path = out / "report.json"
     check_image_batch_options(args)
     folders = [f for f in (args.probe, args.gallery, args.distractors) if f]
-    check_new_output(report_path, overwrite=args.overwrite, inputs=[*_model_files(args), *folders])
+    vector = check_vector_formats(args.vector)
+    figures = [] if args.no_plots else figure_files(out, EVALUATION_FIGURES, vector)
+    for output in (report_path, *figures):
+        check_new_output(output, overwrite=args.overwrite, inputs=[*_model_files(args), *folders])
     require_image_decoder()
     scorer = _load(args, need_calibration=True)
     report = evaluate_folders(
@@ -237,7 +247,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     write_json(report_path, report)
-    figures = [] if args.no_plots else plot_evaluation(report, out, vector=check_vector_formats(args.vector))
+    figures = [] if args.no_plots else plot_evaluation(report, out, vector=vector)
     ident = report["identification"]
     ranks = ", ".join(
         f"{k.replace('_', '-')} {100 * v:.1f}%" for k, v in ident.items() if k.startswith("rank_")

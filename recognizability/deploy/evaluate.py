@@ -39,6 +39,7 @@ from .images import UnreadableImage
 from .scoring import EmbeddedImages, Scorer, embed_images
 
 __all__ = [
+    "EVALUATION_FIGURES",
     "SYNTHETIC_CALIBRATION_SIZES",
     "LabelledImages",
     "calibrate",
@@ -48,6 +49,8 @@ __all__ = [
     "synthetic_calibration_set",
 ]
 
+#: The figures of ``evaluate`` (:func:`plot_evaluation`), in the report's folder.
+EVALUATION_FIGURES: tuple[str, ...] = ("cmc.png", "edc.png", "quality_histogram.png")
 #: Ranks of the closed-set search report.
 RANKS: tuple[int, ...] = (1, 5, 10, 20)
 #: FARs of the verification report.
@@ -336,7 +339,7 @@ def plot_evaluation(
     ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(_evaluation_title(report, "CMC (closed-set identification)", f"n = {probes} probes", width),
                  fontsize=9)  # fmt: skip
-    written += save_figure(fig, folder / "cmc.png", vector=vector)
+    written += save_figure(fig, folder / EVALUATION_FIGURES[0], vector=vector)
 
     edc = report["quality"]["edc"]
     fig, ax = plt.subplots(figsize=(width, 4.6), layout="constrained")
@@ -350,7 +353,7 @@ def plot_evaluation(
     pairs = f"n = {edc.get('mated', '?')} mated and {edc.get('non_mated', '?')} non-mated comparisons"
     fig.suptitle(_evaluation_title(report, "error versus discard (ISO/IEC 29794-1)", pairs, width),
                  fontsize=9)  # fmt: skip
-    written += save_figure(fig, folder / "edc.png", vector=vector)
+    written += save_figure(fig, folder / EVALUATION_FIGURES[1], vector=vector)
 
     histogram = report["quality"]["histogram"]
     images = int(sum(histogram))
@@ -361,5 +364,5 @@ def plot_evaluation(
     ax.set_xlim(-0.5, 100.5)
     fig.suptitle(_evaluation_title(report, "quality of the probe and gallery images",
                                    f"n = {images} images", width), fontsize=9)  # fmt: skip
-    written += save_figure(fig, folder / "quality_histogram.png", vector=vector)
+    written += save_figure(fig, folder / EVALUATION_FIGURES[2], vector=vector)
     return written

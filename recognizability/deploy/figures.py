@@ -33,6 +33,7 @@ from torch import Tensor
 from recognizability._figures import (
     add_vector_option,
     check_vector_formats,
+    figure_files,
     figure_title,
     method_style,
     pyplot,
@@ -280,10 +281,8 @@ def _run_figures(args: argparse.Namespace) -> int:
     check_image_batch_options(args)
     vector = check_vector_formats(args.vector)
     inputs = [f for f in (args.checkpoint, args.compare) if f]
-    for name in FIGURE_NAMES:
-        for suffix in ("png", *vector):
-            check_new_output(out / Path(name).with_suffix(f".{suffix}"), overwrite=args.overwrite,
-                             inputs=inputs)  # fmt: skip
+    for output in figure_files(out, FIGURE_NAMES, vector):
+        check_new_output(output, overwrite=args.overwrite, inputs=inputs)
     require_image_decoder()
     device = torch.device(args.device)
     model, config = load_trained_model(args.checkpoint, device)

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recognizability._figures import add_vector_option, check_vector_formats
+from recognizability._figures import add_vector_option, check_vector_formats, figure_files
 from recognizability._files import check_new_output
 
-from .report.plots import plot_comparison, plot_files, plot_report
+from .report.plots import PLOT_NAMES, plot_comparison, plot_report
 
 __all__ = ["main"]
 
@@ -78,14 +78,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # the figures beside a report are the run's own, redrawn in place; elsewhere none is replaced unasked
         elsewhere = args.out is not None and not args.runs_only
-        outputs = [t / name for t in targets for name in plot_files()] if elsewhere else []
-        if args.comparison is not None:
-            if Path(args.comparison).suffix != ".png":
-                raise ValueError(f"expected --comparison to name a .png file, got {args.comparison!r}")
-            outputs += [Path(args.comparison).with_suffix(f".{s}") for s in ("png", *vector)]
-        for output in outputs:
-            if output.suffix in (".png", *(f".{s}" for s in vector)):
+        if elsewhere:
+            for output in (p for t in targets for p in figure_files(t, PLOT_NAMES, vector)):
                 check_new_output(output, overwrite=args.overwrite, flag="--out", inputs=paths)
+        if args.comparison is not None:
+            comparison = Path(args.comparison)
+            if comparison.suffix != ".png":
+                raise ValueError(f"expected --comparison to name a .png file, got {args.comparison!r}")
+            for output in figure_files(comparison.parent, [comparison.name], vector):
+                check_new_output(output, overwrite=args.overwrite, flag="--comparison", inputs=paths)
     except (OSError, ValueError) as error:
         parser.error(str(error))
     if not args.runs_only:

@@ -165,6 +165,21 @@ def test_export_refuses_an_existing_file(checkpoint: Path, calibrated: Path, tmp
     assert out.read_text() == "mine"
 
 
+def test_evaluate_never_replaces_a_figure_unasked(
+    checkpoint: Path, calibrated: Path, folders: dict[str, Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    out = tmp_path / "eval"
+    out.mkdir()
+    mine = out / "edc.png"
+    mine.write_text("mine")
+    command = ["evaluate", "--probe", str(folders["probe"]), "--gallery", str(folders["gallery"]),
+               "--checkpoint", str(checkpoint), "--out", str(out), "--workers", "0"]  # fmt: skip
+    assert main(command) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert mine.read_text() == "mine" and not (out / "report.json").exists()
+
+
 def test_evaluate_writes_a_report_and_plots(
     checkpoint: Path, calibrated: Path, folders: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -53,3 +53,8 @@ def test_nothing_in_out_is_replaced_unasked_and_bad_input_is_a_usage_error(tmp_p
         run_command(main, [str(report), "--runs-only"])
     with pytest.raises(UsageError, match=r"expected --comparison to name a \.png file"):
         run_command(main, [str(report), "--comparison", str(tmp_path / "c.pdf")])
+    existing = tmp_path / "c.png"
+    existing.write_text("mine")
+    with pytest.raises(UsageError, match=r"expected --comparison .*c\.png.*--overwrite"):
+        run_command(main, [str(report), "--comparison", str(existing)])
+    assert existing.read_text() == "mine"
