@@ -46,6 +46,7 @@ from .images import (
     add_image_batch_options,
     check_image_batch_options,
     collect_images,
+    report_unreadable,
     require_image_decoder,
 )
 from .model import load_quality_model
@@ -94,13 +95,6 @@ def _calibration_of(scorer: Scorer) -> QualityCalibration:
     if scorer.calibration is None:  # _load(need_calibration=True) has refused this already
         raise ValueError("expected a quality calibration for this model, found none")
     return scorer.calibration
-
-
-def _report_unreadable(unreadable: Sequence[UnreadableImage]) -> None:
-    if unreadable:
-        print(f"skipped {len(unreadable)} unreadable input(s):", file=sys.stderr)
-        for item in unreadable:
-            print(f"  {item.path}: {item.reason}", file=sys.stderr)
 
 
 def _model_files(args: argparse.Namespace) -> list[str]:
@@ -177,7 +171,7 @@ def _quality(args: argparse.Namespace) -> int:
     if guidance is not None and len(quality):
         below = int(np.count_nonzero(quality < guidance.quality_threshold))
         say(f"{below} of {len(quality)} images are below quality {guidance.quality_threshold}")
-    _report_unreadable(unreadable)
+    report_unreadable(unreadable)
     return 0 if len(embedded.paths) else 1
 
 
@@ -222,7 +216,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         f"wrote {out}: {calibration.mated} mated / {calibration.non_mated} non-mated comparisons, threshold "
         f"{calibration.comparison_threshold:.4f} at FMR {calibration.fmr:g}{_synthetic_warning(calibration)}"
     )
-    _report_unreadable(unreadable)
+    report_unreadable(unreadable)
     return 0
 
 
@@ -253,7 +247,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         f"{k.replace('_', '-')} {100 * v:.1f}%" for k, v in ident.items() if k.startswith("rank_")
     )
     print(f"{ranks}, mAP {100 * ident['mAP']:.1f}%; wrote {report_path} and {len(figures)} plot(s)")
-    _report_unreadable([UnreadableImage(**u) for u in report["data"]["unreadable"]])
+    report_unreadable([UnreadableImage(**u) for u in report["data"]["unreadable"]])
     return 0
 
 
@@ -261,8 +255,6 @@ def _fit_quality(args: argparse.Namespace) -> int:
     from .quality_fit import QualityFitSettings, fit_quality
 
     check_image_batch_options(args)
-    if args.no_cache and args.cache is not None:
-        raise ValueError("expected --cache DIR or --no-cache, got both")
     settings = QualityFitSettings(
         target=args.target, regression_input=args.input, dropout=args.dropout,
         diversion_weight=args.diversion_weight, tau=args.tau, steps=args.steps,
@@ -305,7 +297,7 @@ def _fit_quality(args: argparse.Namespace) -> int:
         print(
             f"left out {len(report['identities_left_out_small'])} identities with one image", file=sys.stderr
         )
-    _report_unreadable(result.unreadable)
+    report_unreadable(result.unreadable)
     return 0
 
 
@@ -375,8 +367,9 @@ def _fit_quality_parser(commands: Any) -> None:
         "--skip-small-identities", action="store_true",
         help="leave out identities with one image instead of refusing them",
     )  # fmt: skip
-    fit.add_argument("--cache", help="feature cache folder (default $RECOGNIZABILITY_CACHE/fit-quality)")
-    fit.add_argument("--no-cache", action="store_true", help="cache nothing")
+    cache = fit.add_mutually_exclusive_group()
+    cache.add_argument("--cache", help="feature cache folder (default $RECOGNIZABILITY_CACHE/fit-quality)")
+    cache.add_argument("--no-cache", action="store_true", help="cache nothing")
     fit.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     add_image_batch_options(fit)
     fit.set_defaults(run=_fit_quality)

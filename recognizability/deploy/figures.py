@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from recognizability._files import check_new_output
 from recognizability._validation import check_positive_int
 from recognizability.backbones import channel_order_for, normalize_for
 from recognizability.training import MethodModules, TrainingConfig
-from recognizability.training.config import TERMS, get_benchmark
+from recognizability.training.config import get_benchmark, model_label
 
 from .evaluate import synthetic_calibration_set
 from .explain import activation_maps, quality_scores
@@ -53,6 +52,7 @@ from .images import (
     check_image_batch_options,
     collect_images,
     image_batches,
+    report_unreadable,
     require_image_decoder,
 )
 from .model import Preprocessing, load_trained_model
@@ -239,9 +239,8 @@ def plot_activation_maps(
 
 
 def describe_run(config: TrainingConfig) -> str:
-    """``small_vlr_net, arcface + L_ID + L_MSE + L_L1``: the backbone, the margin head and the loss terms."""
-    symbols = [term.symbol for term in TERMS if term.name in config.losses]
-    return f"{config.model.backbone}, {' + '.join([config.head.name, *symbols])}"
+    """:func:`~recognizability.training.config.model_label` of a run's configuration."""
+    return model_label(config.model.backbone, config.head.name, config.losses)
 
 
 def _default_faces(checkpoint: Path) -> tuple[list[Path], str]:
@@ -341,11 +340,7 @@ def _run_figures(args: argparse.Namespace) -> int:
         vector=vector,
     )  # fmt: skip
     print(f"wrote {', '.join(str(p) for p in written)} from {len(scored.paths)} faces")
-    unreadable = problems + scored.unreadable
-    if unreadable:
-        print(f"skipped {len(unreadable)} unreadable input(s):", file=sys.stderr)
-        for item in unreadable:
-            print(f"  {item.path}: {item.reason}", file=sys.stderr)
+    report_unreadable(problems + scored.unreadable)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ __all__ = [
     "check_image_batch_options",
     "collect_images",
     "image_batches",
+    "report_unreadable",
     "require_image_decoder",
 ]
 
@@ -64,6 +66,14 @@ class UnreadableImage:
 
     path: str
     reason: str
+
+
+def report_unreadable(unreadable: Sequence[UnreadableImage]) -> None:
+    """List the skipped inputs on standard error, each with its reason (nothing when there are none)."""
+    if unreadable:
+        print(f"skipped {len(unreadable)} unreadable input(s):", file=sys.stderr)
+        for item in unreadable:
+            print(f"  {item.path}: {item.reason}", file=sys.stderr)
 
 
 def require_image_decoder() -> None:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from recognizability._files import write_atomically
+from recognizability._files import check_new_output, write_atomically
 from recognizability._version import __version__
 
 from .calibration import QualityCalibration
@@ -70,11 +70,7 @@ def export_onnx(
     """
     if not isinstance(model, QualityModel):
         raise TypeError(f"expected model to be a QualityModel, got {type(model).__name__}")
-    path = Path(out)
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"expected --out to be a new file, got the existing {str(path)!r} (pass --overwrite)"
-        )
+    path = check_new_output(out, overwrite=overwrite)
     onnx = _require("onnx")
     _require("onnxscript")
     model.eval()

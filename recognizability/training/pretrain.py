@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from recognizability._files import write_atomically
+from recognizability._files import write_atomically, write_json
 from recognizability.backbones import create_backbone, normalize_for
 from recognizability.backbones.base import FaceBackbone
 from recognizability.data import ImageFolder
@@ -437,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "backbone_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
         "command": " ".join(["python -m recognizability.training.pretrain", *words]),
     }  # fmt: skip
-    write_atomically(run.path / "pretrain.json", lambda h: h.write(json.dumps(report, indent=2)), text=True)
+    write_json(run.path / "pretrain.json", report)
     print(f"wrote {weights} (sha256 {report['backbone_sha256']})", file=sys.stderr)
     return 0
 

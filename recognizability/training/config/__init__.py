@@ -40,6 +40,7 @@ from .sections import (
     TrainingConfig,
     UIConfig,
     loss_term,
+    model_label,
 )
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "describe",
     "get_benchmark",
     "loss_term",
+    "model_label",
     "paper_config",
     "register_benchmark",
 ]

@@ -22,7 +22,7 @@ them). ``to_dict``/``from_dict`` round-trip through JSON (checkpoints and report
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict, get_args, get_type_hints
 
@@ -56,6 +56,7 @@ __all__ = [
     "TrainingConfig",
     "UIConfig",
     "loss_term",
+    "model_label",
 ]
 
 
@@ -90,6 +91,13 @@ TERMS: tuple[LossTerm, ...] = (
 )
 #: The names of :data:`TERMS` (``--losses id,mse,l1``).
 LOSS_TERMS: tuple[str, ...] = tuple(term.name for term in TERMS)
+
+
+def model_label(backbone: str, head: str, losses: Iterable[str]) -> str:
+    """``small_vlr_net, arcface + L_ID + L_MSE + L_L1``: the backbone, the margin head and the loss terms in
+    the paper's order (how figure titles name a trained model)."""
+    chosen = set(losses)
+    return f"{backbone}, {' + '.join([head, *(term.symbol for term in TERMS if term.name in chosen)])}"
 
 
 def loss_term(name: str) -> LossTerm:

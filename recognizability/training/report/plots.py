@@ -39,7 +39,7 @@ from recognizability._figures import (
     wilson_interval,
 )
 
-from ..config import TERMS
+from ..config import TERMS, model_label
 
 __all__ = ["PLOT_NAMES", "plot_comparison", "plot_files", "plot_report"]
 
@@ -63,11 +63,9 @@ def _dataset(report: Mapping[str, Any]) -> str:
 
 
 def _model(settings: Mapping[str, Any]) -> str:
-    """``small_vlr_net, arcface + L_ID + L_MSE + L_L1``: the backbone, the margin head and the loss terms."""
-    losses = settings.get("losses", [])
-    symbols = [term.symbol for term in TERMS if term.name in losses]
+    """:func:`~recognizability.training.config.model_label` of a report's settings."""
     head = settings.get("name", "arcface")
-    return f"{settings.get('backbone', '?')}, {' + '.join([head, *symbols])}"
+    return model_label(settings.get("backbone", "?"), head, settings.get("losses", []))
 
 
 def _title(report: Mapping[str, Any], what: str, n: str, width: float = _WIDTH) -> str:
