@@ -25,6 +25,7 @@ from torch import Tensor
 from recognizability.functional import l2_normalize
 from recognizability.metrics import crfiqa_quality, magface_quality
 from recognizability.training import MethodModules
+from recognizability.training.method import nearest_class
 
 __all__ = ["BRANCHES", "activation_maps", "grad_cam", "prototypes_of", "quality_scores"]
 
@@ -54,11 +55,10 @@ def quality_scores(model: MethodModules, images: Tensor) -> dict[str, Tensor]:
     (xi_hat), ``ers`` (1 - cos(v, u)), ``magface_norm`` (|v|) and ``crfiqa_nearest`` (CR-FIQA's ratio
     against the run's prototypes, the nearest one as the class); each (B,) float32 on the CPU. ``model``
     must be in eval mode."""
-    feature_map = model.backbone.forward_features(images)
-    v = model.backbone.forward_head(feature_map).float()
-    xi_hat = model.criterion.regression(feature_map).float()
+    embeddings, predicted = model.embed_and_score(images)
+    v, xi_hat = embeddings.float(), predicted.float()
     prototypes = prototypes_of(model).to(v.device)
-    nearest = (l2_normalize(v, dim=1) @ l2_normalize(prototypes, dim=1).T).argmax(dim=1)
+    nearest = nearest_class(v, model.head)
     return {
         "learned_index": xi_hat.cpu(),
         "ers": (1.0 - model.ui_center.cosine(v)).float().cpu(),
