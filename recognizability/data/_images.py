@@ -28,6 +28,7 @@ __all__ = [
     "decode_image",
     "is_image_file",
     "list_image_files",
+    "pillow_image",
     "walk_files",
 ]
 
@@ -53,13 +54,14 @@ class ImageDecodeError(OSError):
     """An image file exists but could not be decoded."""
 
 
-def _pillow() -> Any:
+def pillow_image() -> Any:
+    """Pillow's ``PIL.Image`` module, or an ImportError naming the extra to install (Pillow is optional)."""
     try:
         from PIL import Image
-    except ImportError as error:  # pragma: no cover - exercised only without Pillow installed
+    except ImportError:
         raise ImportError(
-            "decoding images needs Pillow, an optional extra: pip install recognizability[image]"
-        ) from error
+            "decoding images needs Pillow, which is not installed: pip install 'recognizability[image]'"
+        ) from None
     return Image
 
 
@@ -88,7 +90,7 @@ def decode_image(path: str | os.PathLike[str]) -> Tensor:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"expected path to be a str or os.PathLike, got {type(path).__name__}")
     file = Path(path)
-    image_module = _pillow()
+    image_module = pillow_image()
     if not file.is_file():
         if file.is_symlink():
             raise FileNotFoundError(f"image file {file} is a broken symbolic link to {os.readlink(file)}")

@@ -27,6 +27,7 @@ from recognizability.data import (
     is_image_file,
     list_image_files,
 )
+from recognizability.data._images import pillow_image
 
 from .._validation import check_positive_int
 from .model import Preprocessing
@@ -82,12 +83,7 @@ def require_image_decoder() -> None:
     Raises:
         ImportError: naming the extra to install (otherwise every decoding worker would fail on its own).
     """
-    try:
-        import PIL.Image  # noqa: F401
-    except ImportError:
-        raise ImportError(
-            "decoding images needs Pillow, which is not installed: pip install 'recognizability[image]'"
-        ) from None
+    pillow_image()
 
 
 def _left_out(report: ReadReport) -> list[UnreadableImage]:
