@@ -255,11 +255,14 @@ def _render_batches(root: Path, seed: int, batches: Sequence[Sequence[ImageJob]]
         }
         severities = severity(**columns)
         pose = np.degrees(np.stack([variations.column(name) for name in ("yaw", "pitch", "roll")], axis=1))
+        expression = {name: variations.column(name) for name in ("smile", "mouth_open", "eye_open")}
+        glasses = identities.column("glasses")
+        worn = {name: variations.column(name) for name in ("hat", "mask", "hand")}
         extras = [
             [f"{a:.3f}" for a in angles]
-            + [f"{variations.column(name)[i]:.3f}" for name in ("smile", "mouth_open", "eye_open")]
-            + [str(int(identities.column("glasses")[i]))]
-            + [str(int(variations.column(name)[i, 0])) for name in ("hat", "mask", "hand")]
+            + [f"{column[i]:.3f}" for column in expression.values()]
+            + [str(int(glasses[i]))]
+            + [str(int(column[i, 0])) for column in worn.values()]
             for i, angles in enumerate(pose.tolist())
         ]
         for job, image, d, exact, extra in zip(
