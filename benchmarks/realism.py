@@ -7,9 +7,8 @@ Two judges the generator never saw:
   (bicubic), padded by 20 replicated pixels, ``detectMultiScale(scaleFactor=1.05, minNeighbors=3,
   minSize=(40, 40))``; a face is found when it returns at least one box.
 - ``dlib``: dlib's built-in HOG + linear SVM frontal face detector (``dlib.get_frontal_face_detector()``,
-  inside
-  the ``dlib-bin`` wheel, no model file), on the same 140 x 140 grey image, upsampled once by the detector
-  (its smallest window is 80 x 80 pixels); a face is found when it returns at least one box.
+  inside the ``dlib-bin`` wheel, no model file), on the same 140 x 140 grey image, upsampled once by the
+  detector (its smallest window is 80 x 80 pixels); a face is found when it returns at least one box.
 
 Sets (generated afresh with the installed generator unless ``--trees`` names earlier trees):
 
