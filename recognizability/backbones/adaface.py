@@ -78,7 +78,7 @@ class AdaFaceIR(FaceBackbone):
     Args:
         layers: units per stage, (3, 4, 14, 3) for IR-50, (3, 13, 30, 3) for IR-101.
         dropout: dropout after ``output_layer.0`` (AdaFace hard-codes 0.4, the default here; Table 5: 0.2 /
-        0.4).
+            0.4).
         embedding_dim: D; the released weights use 512.
         head_in_float32: run the Linear + BN1d in float32 even under autocast.
 

@@ -39,8 +39,7 @@ class BackboneOutput(NamedTuple):
     Attributes:
         embedding: ``v`` (B, D), the (un-normalised) face embedding the recognition module reads.
         feature_map: ``F`` (B, C, h, w), the trunk's last feature map (512 x 7 x 7 at 112 x 112 for the
-        paper's
-            backbones) read by the perceptibility regression and attention modules.
+            paper's backbones) read by the perceptibility regression and attention modules.
     """
 
     embedding: Tensor

@@ -310,8 +310,7 @@ def load_pretrained(
         IR-50).
         path: checkpoint file, or an already loaded checkpoint mapping.
         strict: raise :class:`CheckpointError` listing missing/unexpected/mismatched keys (default); with
-        ``False``
-            load what matches and return the report.
+            ``False`` load what matches and return the report.
 
     Returns:
         :class:`LoadReport`.

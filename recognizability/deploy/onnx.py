@@ -151,7 +151,7 @@ class OnnxQualityModel:
 
     Attributes:
         preprocessing, calibration (None when exported without one), metadata (every ``recognizability.*``
-        entry).
+            entry).
     """
 
     def __init__(self, path: str | os.PathLike[str], device: str = "cpu", threads: int | None = None) -> None:

@@ -142,8 +142,7 @@ def mate_statistics(
         probe_features: (P, D); probe_labels: (P,) int64, every label present in ``gallery_labels``.
         gallery_features: (G, D) labelled gallery; gallery_labels: (G,) int64 >= 0.
         distractor_features: blocks (N_k, D) of unlabelled gallery entries (non-mates of every probe); they
-        may
-            live on another device and are moved chunk by chunk.
+            may live on another device and are moved chunk by chunk.
         ranking: ``"image"`` or ``"identity"`` (labelled identities scored by their best image).
         all_mates: keep every mate (needed for mAP) or only the best one (enough for CMC / open set).
 

@@ -2,8 +2,7 @@
 correlation.
 
 ERC conventions (metrics.md, Face image quality): pair quality = min of the two images' qualities; three
-threshold
-conventions offered by name:
+threshold conventions offered by name:
 
 - ``"fixed"`` (ISO/IEC 29794-1 style EDC): threshold set once on all impostor scores by the library TAR@FAR
   rule; only genuine pairs are rejected, lowest quality first, ties in quality dropped together; at a grid

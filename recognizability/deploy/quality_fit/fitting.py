@@ -8,6 +8,7 @@ are standardised for the fit (each feature centred and scaled by its standard de
 that one learning rate suits any backbone's feature scale) and the standardisation is folded into the linear
 layer afterwards: the module returned reads the raw feature map (or embedding), as the deployed model feeds
 it.
+
 The fit runs a fixed number of Adam steps on random batches with a one-cycle learning-rate schedule, so its
 cost does not depend on the number of faces; a Python loop runs over the steps, never over faces.
 """
