@@ -383,3 +383,20 @@ def test_a_damaged_quality_model_file_is_refused_naming_it(tmp_path: Path) -> No
                              **{**common, "backbone_state": small.state_dict()})  # type: ignore[arg-type]  # fmt: skip
     with pytest.raises(CheckpointError, match=r"other\.pt.*could not rebuild its backbone"):
         load_quality_model(other)
+
+
+def test_fit_regression_reads_a_float16_cache_without_a_float32_copy() -> None:
+    from recognizability.deploy.quality_fit.fitting import _column_moments
+
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(3000, 40, generator=g) * torch.linspace(0.1, 5.0, 40) + 2.0
+    y = x[:, :3].sum(1)
+    mean, std = _column_moments(x)  # float64 sums in blocks of rows
+    want_std, want_mean = torch.std_mean(x.double(), dim=0)
+    torch.testing.assert_close(mean.double(), want_mean, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(std.double(), want_std, rtol=1e-6, atol=1e-6)
+    settings = QualityFitSettings(regression_input="embedding", steps=200, learning_rate=0.05)
+    half = fit_regression(x.half(), y, settings).module
+    full = fit_regression(x, y, settings).module
+    with torch.no_grad():  # the same fit up to float16 rounding of the inputs
+        torch.testing.assert_close(half(x), full(x), rtol=0.02, atol=0.05)

@@ -31,6 +31,8 @@ __all__ = ["RegressionFit", "fit_regression"]
 
 #: Standard deviations below this are treated as constant features (not scaled).
 _CONSTANT = 1e-6
+#: Rows converted to float64 at a time for the feature moments.
+_MOMENT_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ def fit_regression(inputs: Tensor, targets: Tensor, settings: QualityFitSettings
     """Fit a :class:`~recognizability.nn.PerceptibilityRegression` to predict ``targets`` from ``inputs``.
 
     Args:
-        inputs: ``(N, F)`` flattened feature maps or embeddings of the faces (float32; N >= 2).
+        inputs: ``(N, F)`` flattened feature maps or embeddings of the faces (floating, e.g. the float16
+            feature cache; N >= 2); never copied whole: each step converts its batch to float32.
         targets: ``(N,)`` the regression targets
             (:func:`~recognizability.deploy.quality_fit.quality_targets`).
         settings: dropout, loss threshold, diversion term, steps, batch size, learning rate and seed.
@@ -72,10 +75,9 @@ def fit_regression(inputs: Tensor, targets: Tensor, settings: QualityFitSettings
     check_finite(targets, "targets")
     if inputs.shape[0] < 2:
         raise ValueError(f"expected at least 2 faces to fit on, got {inputs.shape[0]}")
-    x = inputs.float()
+    x = inputs
     y = targets.float().to(x.device)
-    mean = x.mean(0)
-    scale = x.std(0)
+    mean, scale = _column_moments(x)
     scale = torch.where(scale > _CONSTANT, scale, torch.ones_like(scale))
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)
     threads = torch.get_num_threads()
@@ -92,6 +94,19 @@ def fit_regression(inputs: Tensor, targets: Tensor, settings: QualityFitSettings
         finally:
             torch.set_num_threads(threads)
     return module
+
+
+def _column_moments(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and standard deviation (unbiased) of each column of ``x`` (N, F) as float32, summed in float64
+    over blocks of rows: no whole copy of ``x`` in another dtype."""
+    total = torch.zeros(x.shape[1], dtype=torch.float64, device=x.device)
+    for block in torch.split(x, _MOMENT_ROWS):
+        total += block.double().sum(0)
+    mean = total / x.shape[0]
+    squares = torch.zeros_like(total)
+    for block in torch.split(x, _MOMENT_ROWS):
+        squares += (block.double() - mean).square().sum(0)
+    return mean.float(), (squares / (x.shape[0] - 1)).sqrt().float()
 
 
 def _fit(
@@ -119,7 +134,7 @@ def _fit(
     module.train()
     for step in range(settings.steps):
         rows = torch.randint(0, n, (batch,), generator=generator).to(x.device)
-        predicted = module((x.index_select(0, rows) - mean) / scale)
+        predicted = module((x.index_select(0, rows).float() - mean) / scale)
         loss = perceptibility_regression_loss(
             predicted, y.index_select(0, rows), beta=settings.smooth_l1_beta
         )
